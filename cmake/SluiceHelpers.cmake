@@ -1,0 +1,14 @@
+# sluice_library(NAME SOURCES ... DEPS ...): one static library per subsystem.
+# Its *_test.cc files become one GoogleTest binary registered with ctest.
+function(sluice_library name)
+  cmake_parse_arguments(ARG "" "" "SOURCES;DEPS;TESTS;TEST_DEPS" ${ARGN})
+  add_library(sluice_${name} STATIC ${ARG_SOURCES})
+  target_link_libraries(sluice_${name} PUBLIC ${ARG_DEPS})
+  if(ARG_TESTS)
+    add_executable(${name}_test ${ARG_TESTS})
+    target_link_libraries(${name}_test PRIVATE sluice_${name} ${ARG_TEST_DEPS} GTest::gtest GTest::gtest_main)
+    include(GoogleTest)
+    gtest_discover_tests(${name}_test DISCOVERY_TIMEOUT 60
+      PROPERTIES ENVIRONMENT "SLUICE_SOURCE_DIR=${CMAKE_SOURCE_DIR}")
+  endif()
+endfunction()

@@ -1,0 +1,272 @@
+#include "common/time_util.h"
+
+#include <cctype>
+#include <cstdlib>
+#include <cstring>
+
+namespace sluice {
+namespace {
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+bool unit_micros(std::string_view unit, Micros* out) {
+  std::string u = lower(unit);
+  if (u == "us" || u == "micro" || u == "micros" || u == "microsecond" || u == "microseconds") {
+    *out = 1;
+  } else if (u == "ms" || u == "milli" || u == "millis" || u == "millisecond" || u == "milliseconds") {
+    *out = kMicrosPerMilli;
+  } else if (u == "s" || u == "sec" || u == "secs" || u == "second" || u == "seconds") {
+    *out = kMicrosPerSecond;
+  } else if (u == "m" || u == "min" || u == "mins" || u == "minute" || u == "minutes") {
+    *out = kMicrosPerMinute;
+  } else if (u == "h" || u == "hr" || u == "hrs" || u == "hour" || u == "hours") {
+    *out = kMicrosPerHour;
+  } else if (u == "d" || u == "day" || u == "days") {
+    *out = kMicrosPerDay;
+  } else if (u == "w" || u == "week" || u == "weeks") {
+    *out = 7 * kMicrosPerDay;
+  } else {
+    return false;
+  }
+  return true;
+}
+
+int parse_digits(std::string_view s, size_t pos, size_t n, bool* ok) {
+  if (pos + n > s.size()) {
+    *ok = false;
+    return 0;
+  }
+  int v = 0;
+  for (size_t i = pos; i < pos + n; ++i) {
+    if (s[i] < '0' || s[i] > '9') {
+      *ok = false;
+      return 0;
+    }
+    v = v * 10 + (s[i] - '0');
+  }
+  return v;
+}
+
+}  // namespace
+
+Result<Micros> parse_duration(std::string_view text) {
+  std::string_view s = text;
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
+  if (s.empty()) return invalid_argument("empty duration");
+  // hh:mm:ss form
+  if (s.find(':') != std::string_view::npos) {
+    int64_t parts[3] = {0, 0, 0};
+    int n = 0;
+    size_t start = 0;
+    while (start <= s.size() && n < 3) {
+      size_t end = s.find(':', start);
+      if (end == std::string_view::npos) end = s.size();
+      std::string piece(s.substr(start, end - start));
+      char* e = nullptr;
+      parts[n++] = std::strtoll(piece.c_str(), &e, 10);
+      if (piece.empty() || *e != '\0') return invalid_argument("bad duration '{}'", text);
+      start = end + 1;
+      if (end == s.size()) break;
+    }
+    if (n != 3) return invalid_argument("bad duration '{}': expected hh:mm:ss", text);
+    return parts[0] * kMicrosPerHour + parts[1] * kMicrosPerMinute + parts[2] * kMicrosPerSecond;
+  }
+  Micros total = 0;
+  bool negative = false;
+  size_t i = 0;
+  if (s[0] == '-') {
+    negative = true;
+    i = 1;
+  }
+  bool any = false;
+  while (i < s.size()) {
+    while (i < s.size() && std::isspace(static_cast<unsigned char>(s[i]))) ++i;
+    if (i >= s.size()) break;
+    size_t num_start = i;
+    while (i < s.size() && (std::isdigit(static_cast<unsigned char>(s[i])) || s[i] == '.')) ++i;
+    if (num_start == i) return invalid_argument("bad duration '{}': expected a number", text);
+    std::string num(s.substr(num_start, i - num_start));
+    double value = std::strtod(num.c_str(), nullptr);
+    while (i < s.size() && std::isspace(static_cast<unsigned char>(s[i]))) ++i;
+    size_t unit_start = i;
+    while (i < s.size() && std::isalpha(static_cast<unsigned char>(s[i]))) ++i;
+    std::string_view unit = s.substr(unit_start, i - unit_start);
+    Micros mult = kMicrosPerSecond;
+    if (!unit.empty() && !unit_micros(unit, &mult)) {
+      return invalid_argument("bad duration '{}': unknown unit '{}' (use ms, s, m, h, d or words)",
+                              text, unit);
+    }
+    total += static_cast<Micros>(value * static_cast<double>(mult) + 0.5);
+    any = true;
+  }
+  if (!any) return invalid_argument("bad duration '{}'", text);
+  return negative ? -total : total;
+}
+
+std::string format_duration(Micros d) {
+  if (d == 0) return "0s";
+  std::string out;
+  if (d < 0) {
+    out = "-";
+    d = -d;
+  }
+  struct Unit {
+    Micros size;
+    const char* name;
+  } units[] = {{kMicrosPerDay, "d"}, {kMicrosPerHour, "h"}, {kMicrosPerMinute, "m"},
+               {kMicrosPerSecond, "s"}, {kMicrosPerMilli, "ms"}, {1, "us"}};
+  for (const auto& u : units) {
+    if (d >= u.size) {
+      out += fmt::format("{}{}", d / u.size, u.name);
+      d %= u.size;
+    }
+  }
+  return out;
+}
+
+int64_t days_from_civil(int64_t y, unsigned m, unsigned d) {
+  y -= m <= 2;
+  const int64_t era = (y >= 0 ? y : y - 399) / 400;
+  const unsigned yoe = static_cast<unsigned>(y - era * 400);
+  const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return era * 146097 + static_cast<int64_t>(doe) - 719468;
+}
+
+void civil_from_days(int64_t z, int64_t* y, unsigned* m, unsigned* d) {
+  z += 719468;
+  const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+  const unsigned doe = static_cast<unsigned>(z - era * 146097);
+  const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  const int64_t yy = static_cast<int64_t>(yoe) + era * 400;
+  const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  const unsigned mp = (5 * doy + 2) / 153;
+  *d = doy - (153 * mp + 2) / 5 + 1;
+  *m = mp < 10 ? mp + 3 : mp - 9;
+  *y = yy + (*m <= 2);
+}
+
+bool try_parse_timestamp(std::string_view s, Micros* out) {
+  while (!s.empty() && s.front() == ' ') s.remove_prefix(1);
+  while (!s.empty() && s.back() == ' ') s.remove_suffix(1);
+  bool ok = true;
+  size_t p = 0;
+  bool neg_year = false;
+  if (!s.empty() && s[0] == '-') {
+    neg_year = true;
+    p = 1;
+  }
+  int year = parse_digits(s, p, 4, &ok);
+  if (!ok || p + 4 >= s.size() || s[p + 4] != '-') return false;
+  int month = parse_digits(s, p + 5, 2, &ok);
+  if (!ok || p + 7 >= s.size() || s[p + 7] != '-') return false;
+  int day = parse_digits(s, p + 8, 2, &ok);
+  if (!ok || month < 1 || month > 12 || day < 1 || day > 31) return false;
+  p += 10;
+  int hour = 0, minute = 0, second = 0;
+  int64_t frac_us = 0;
+  if (p < s.size() && (s[p] == 'T' || s[p] == 't' || s[p] == ' ')) {
+    ++p;
+    hour = parse_digits(s, p, 2, &ok);
+    if (!ok || p + 2 >= s.size() || s[p + 2] != ':') return false;
+    minute = parse_digits(s, p + 3, 2, &ok);
+    if (!ok) return false;
+    p += 5;
+    if (p < s.size() && s[p] == ':') {
+      second = parse_digits(s, p + 1, 2, &ok);
+      if (!ok) return false;
+      p += 3;
+      if (p < s.size() && (s[p] == '.' || s[p] == ',')) {
+        ++p;
+        int digits = 0;
+        while (p < s.size() && s[p] >= '0' && s[p] <= '9') {
+          if (digits < 6) frac_us = frac_us * 10 + (s[p] - '0');
+          ++digits;
+          ++p;
+        }
+        if (digits == 0) return false;
+        for (int k = digits; k < 6; ++k) frac_us *= 10;
+      }
+    }
+    if (hour > 23 || minute > 59 || second > 60) return false;
+  }
+  int64_t offset_us = 0;
+  if (p < s.size()) {
+    std::string_view tz = s.substr(p);
+    while (!tz.empty() && tz.front() == ' ') tz.remove_prefix(1);
+    if (tz == "Z" || tz == "z" || tz == "UTC" || tz.empty()) {
+      // UTC
+    } else if (tz[0] == '+' || tz[0] == '-') {
+      int sign = tz[0] == '-' ? -1 : 1;
+      int oh = parse_digits(tz, 1, 2, &ok);
+      if (!ok) return false;
+      int om = 0;
+      size_t q = 3;
+      if (q < tz.size() && tz[q] == ':') ++q;
+      if (q < tz.size()) {
+        om = parse_digits(tz, q, 2, &ok);
+        if (!ok || q + 2 != tz.size()) return false;
+      } else if (tz.size() != 3) {
+        return false;
+      }
+      offset_us = sign * (oh * kMicrosPerHour + om * kMicrosPerMinute);
+    } else {
+      return false;
+    }
+  }
+  int64_t days = days_from_civil(neg_year ? -year : year, static_cast<unsigned>(month),
+                                 static_cast<unsigned>(day));
+  *out = days * kMicrosPerDay + hour * kMicrosPerHour + minute * kMicrosPerMinute +
+         second * kMicrosPerSecond + frac_us - offset_us;
+  return true;
+}
+
+Result<Micros> parse_timestamp(std::string_view text) {
+  Micros out = 0;
+  if (!try_parse_timestamp(text, &out)) {
+    return invalid_argument("bad timestamp '{}': expected ISO-8601 like 2024-01-31T12:00:00Z", text);
+  }
+  return out;
+}
+
+void append_timestamp(std::string& out, Micros ts) {
+  int64_t days = floor_div(ts, kMicrosPerDay);
+  int64_t rem = ts - days * kMicrosPerDay;
+  int64_t y;
+  unsigned m, d;
+  civil_from_days(days, &y, &m, &d);
+  int64_t secs = rem / kMicrosPerSecond;
+  int64_t frac = rem % kMicrosPerSecond;
+  char buf[64];
+  int n = std::snprintf(buf, sizeof buf, "%04lld-%02u-%02u %02lld:%02lld:%02lld",
+                        static_cast<long long>(y), m, d, static_cast<long long>(secs / 3600),
+                        static_cast<long long>((secs / 60) % 60), static_cast<long long>(secs % 60));
+  if (frac != 0) {
+    if (frac % 1000 == 0) {
+      n += std::snprintf(buf + n, sizeof buf - n, ".%03lld", static_cast<long long>(frac / 1000));
+    } else {
+      n += std::snprintf(buf + n, sizeof buf - n, ".%06lld", static_cast<long long>(frac));
+    }
+  }
+  out.append(buf, static_cast<size_t>(n));
+}
+
+std::string format_timestamp(Micros ts) {
+  std::string out;
+  append_timestamp(out, ts);
+  return out;
+}
+
+std::string format_timestamp_iso(Micros ts) {
+  std::string out = format_timestamp(ts);
+  if (out.size() > 10) out[10] = 'T';
+  out.push_back('Z');
+  return out;
+}
+
+}  // namespace sluice

@@ -1,0 +1,67 @@
+// Source connectors.
+//
+// A source table is read by one or more splits (a file is one split; a generator may have
+// several; a Kafka topic later has one per partition). Each split is a SourceReader owned
+// by one source task and called only from that task's thread: open(), then poll() in a
+// loop until it returns kEnd (bounded input) or the job stops, then close().
+//
+// Readers return raw bytes (RawRecords); decoding, dead-lettering, event-time extraction
+// and watermarks are done by the source task, the same way for every connector.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+#include "connectors/options.h"
+#include "formats/format.h"
+#include "formats/raw_records.h"
+#include "types/schema.h"
+
+namespace sluice {
+
+enum class PollStatus {
+  kData,  // `out` holds at least one record
+  kIdle,  // nothing available now (an unbounded source); the task may wait briefly
+  kEnd,   // the split is exhausted; no more records will come
+};
+
+class SourceReader {
+ public:
+  virtual ~SourceReader() = default;
+  virtual Status open() = 0;
+  // Appends up to `max_records` records to `out` (which the caller cleared). Must not block
+  // longer than about 100 ms: return kIdle instead so the task can check for stop requests.
+  virtual Result<PollStatus> poll(RawRecords& out, size_t max_records) = 0;
+  virtual Status close() { return Status::ok(); }
+  // Where the reader is (byte offset / sequence number); checkpoints record it later.
+  virtual int64_t position() const = 0;
+};
+
+// Everything needed to create the readers of one source table.
+struct SourceSpec {
+  std::string table;       // table name, for errors and the DLQ
+  std::string connector;   // "file", "generator", "stdin"
+  SchemaPtr schema;        // declared columns
+  ConnectorOptions options;
+};
+
+class SourceFactory {
+ public:
+  virtual ~SourceFactory() = default;
+  virtual int num_splits() const = 0;
+  virtual Result<std::unique_ptr<SourceReader>> create_reader(int split) = 0;
+  // The format of the raw records the readers produce.
+  virtual const FormatOptions& format() const = 0;
+  // Bounded sources end (kEnd); unbounded ones run until the job stops.
+  virtual bool bounded() const = 0;
+  virtual std::string describe() const = 0;
+};
+
+// Validates the options of `spec` (unknown options are errors) and creates the factory.
+// Options read by the engine itself (event_time, watermark_delay, allowed_lateness,
+// idle_timeout, dlq, dlq_table) are marked used by the caller before this is called.
+Result<std::unique_ptr<SourceFactory>> make_source_factory(const SourceSpec& spec);
+
+}  // namespace sluice

@@ -95,6 +95,19 @@ void Column::append_all(const Column& other) {
   }
 }
 
+void Column::truncate(size_t rows) {
+  if (rows >= valid_.size()) return;
+  valid_.resize(rows);
+  switch (type_) {
+    case TypeId::kFloat64: doubles_.resize(rows); break;
+    case TypeId::kString:
+      offsets_.resize(rows + 1);
+      chars_.resize(offsets_[rows]);
+      break;
+    default: ints_.resize(rows); break;
+  }
+}
+
 void Column::resize_fixed(size_t n) {
   SLUICE_ASSERT(type_ != TypeId::kString, "resize_fixed on a string column");
   valid_.assign(n, 1);

@@ -71,6 +71,9 @@ class Column {
   // Appends all rows of `other`.
   void append_all(const Column& other);
 
+  // Drops rows from `rows` on (rolls back a partially decoded record).
+  void truncate(size_t rows);
+
   // Resizes a fixed-width column to n rows, all valid, values left for the caller to write.
   void resize_fixed(size_t n);
 

@@ -1,0 +1,1 @@
+// placeholder: connector registry (connectors helper)

@@ -1,0 +1,1 @@
+// owned by the connectors helper: placeholder

@@ -30,6 +30,9 @@ struct FormatOptions {
   bool csv_header = false;
   // Timestamps given as numbers are epoch values in this unit ("ms" default, "s", "us").
   std::string timestamp_unit = "ms";
+  // Encoders: the output is a changelog, so every row carries its operation (+I/-U/+U/-D)
+  // as the first field/column, and the CSV header starts with an "op" column.
+  bool changelog = false;
 };
 
 class Decoder {

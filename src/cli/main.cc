@@ -1,0 +1,221 @@
+// The `sluice` command: run, explain and validate SQL pipeline files.
+//
+// Threads: main parses, plans and runs the job (Job::run blocks); a signal thread waits for
+// SIGINT/SIGTERM (blocked in every other thread) and asks the job to stop; a progress
+// thread prints one status line per second when stderr is a terminal.
+#include <signal.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <fstream>
+#include <map>
+#include <mutex>
+#include <sstream>
+#include <thread>
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+
+#include "common/logging.h"
+#include "common/time_util.h"
+#include "plan/physical_planner.h"
+#include "sql/compiler.h"
+
+#ifndef SLUICE_VERSION
+#define SLUICE_VERSION "0.1.0"
+#endif
+
+namespace sluice {
+namespace {
+
+struct CommonOptions {
+  std::string file;
+  int parallelism = 0;  // 0: from SET or 1
+  size_t batch_size = 0;
+};
+
+Result<std::string> read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return not_found("cannot open '{}': {}", path, std::strerror(errno));
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+Result<PhysicalPlan> load(const CommonOptions& o) {
+  ASSIGN_OR_RETURN(std::string text, read_file(o.file));
+  ASSIGN_OR_RETURN(LogicalJob job, compile_sql(text, o.file));
+  PlanOptions po;
+  po.parallelism = o.parallelism > 0 ? o.parallelism : job.settings.parallelism;
+  po.batch_size = o.batch_size > 0 ? o.batch_size : job.settings.batch_size;
+  return plan_job(job, po);
+}
+
+std::string format_count(uint64_t n) {
+  if (n >= 10'000'000) return fmt::format("{:.1f}M", static_cast<double>(n) / 1e6);
+  if (n >= 10'000) return fmt::format("{:.1f}k", static_cast<double>(n) / 1e3);
+  return std::to_string(n);
+}
+
+std::string format_watermark(int64_t wm) {
+  if (wm == kMinWatermark) return "-";
+  if (wm == kMaxWatermark) return "end";
+  return format_timestamp(wm);
+}
+
+void print_summary(const Job& job, const PhysicalPlan& plan, double seconds) {
+  uint64_t in = 0, dlq = 0;
+  std::string out;
+  for (const auto* s : job.source_counters()) {
+    in += s->records.load();
+    dlq += s->dead_lettered.load();
+    out += fmt::format("  source {}: {} records, {} dead-lettered, watermark {}\n", s->table, s->records.load(),
+                       s->dead_lettered.load(), format_watermark(s->watermark.load()));
+  }
+  // Operators: sum over instances, in plan order.
+  std::vector<std::string> order;
+  std::map<std::string, std::array<uint64_t, 3>> totals;
+  for (const auto* m : job.metrics().all()) {
+    if (!totals.count(m->name)) order.push_back(m->name);
+    auto& t = totals[m->name];
+    t[0] += m->records_in.load();
+    t[1] += m->records_out.load();
+    t[2] += m->late.load();
+  }
+  for (const auto& name : order) {
+    const auto& t = totals[name];
+    out += fmt::format("  {}: in {}, out {}{}\n", name, t[0], t[1], t[2] ? fmt::format(", late {}", t[2]) : "");
+  }
+  for (const auto& side : plan.side_outputs) {
+    if (side.queue->count() > 0) {
+      out += fmt::format("  {} of {}: {} records -> {}\n", side.kind, side.table, side.queue->count(), side.queue->describe());
+    }
+  }
+  double rate = seconds > 0 ? static_cast<double>(in) / seconds : 0;
+  std::fprintf(stderr, "sluice: finished in %.2fs: %s records in (%s/s), %s dead-lettered\n%s", seconds,
+               format_count(in).c_str(), format_count(static_cast<uint64_t>(rate)).c_str(), format_count(dlq).c_str(),
+               out.c_str());
+}
+
+int cmd_run(const CommonOptions& o, bool quiet) {
+  auto plan = load(o);
+  if (!plan.is_ok()) {
+    std::fprintf(stderr, "sluice: error: %s\n", plan.status().message().c_str());
+    return 1;
+  }
+  // Signals go to the signal thread only.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  Job job(std::move(plan.value().job));
+  std::atomic<bool> done{false};
+  std::thread signal_thread([&] {
+    while (!done.load()) {
+      timespec timeout{0, 100 * 1000 * 1000};
+      int sig = sigtimedwait(&signals, nullptr, &timeout);
+      if (sig == SIGINT || sig == SIGTERM) {
+        std::fprintf(stderr, "\nsluice: %s received, stopping\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
+        job.request_stop();
+      }
+    }
+  });
+  auto start = std::chrono::steady_clock::now();
+  std::mutex mu;
+  std::condition_variable cv;
+  std::thread progress([&] {
+    if (quiet || !isatty(STDERR_FILENO)) return;
+    uint64_t last = 0;
+    auto last_t = start;
+    std::unique_lock<std::mutex> lock(mu);
+    while (!cv.wait_for(lock, std::chrono::seconds(1), [&] { return done.load(); })) {
+      uint64_t n = 0;
+      int64_t wm = kMaxWatermark;
+      for (const auto* s : job.source_counters()) {
+        n += s->records.load();
+        wm = std::min<int64_t>(wm, s->watermark.load());
+      }
+      auto now = std::chrono::steady_clock::now();
+      double dt = std::chrono::duration<double>(now - last_t).count();
+      std::fprintf(stderr, "\r\033[Ksluice: %s records, %s records/s, watermark %s", format_count(n).c_str(),
+                   format_count(static_cast<uint64_t>(static_cast<double>(n - last) / dt)).c_str(),
+                   format_watermark(wm).c_str());
+      last = n;
+      last_t = now;
+    }
+    std::fprintf(stderr, "\r\033[K");
+  });
+  Status s = job.run();
+  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    done.store(true);
+  }
+  cv.notify_all();
+  progress.join();
+  signal_thread.join();
+  if (!s.is_ok()) {
+    std::fprintf(stderr, "sluice: error: %s\n", s.message().c_str());
+    return 1;
+  }
+  if (!quiet) print_summary(job, plan.value(), seconds);
+  return 0;
+}
+
+}  // namespace
+}  // namespace sluice
+
+int main(int argc, char** argv) {
+  using namespace sluice;
+  CLI::App app{"sluice: a real-time data pipeline engine. Write SQL pipelines; run them on files, generators and "
+               "databases with event-time windows and a dead-letter queue.",
+               "sluice"};
+  app.set_version_flag("--version", std::string("sluice ") + SLUICE_VERSION);
+  app.require_subcommand(1);
+  std::string log_level = "warning";
+  app.add_option("--log-level", log_level, "debug, info, warning, error")->capture_default_str();
+
+  CommonOptions run_opts, explain_opts, validate_opts;
+  bool quiet = false;
+  auto add_common = [](CLI::App* cmd, CommonOptions& o) {
+    cmd->add_option("file", o.file, "SQL job file")->required();
+    cmd->add_option("-p,--parallelism", o.parallelism, "instances of each keyed operator (overrides SET parallelism)")
+        ->check(CLI::Range(1, 256));
+    cmd->add_option("--batch-size", o.batch_size, "rows per batch (default 4096)")->check(CLI::Range(1, 1 << 20));
+  };
+  auto* run = app.add_subcommand("run", "run a job until its bounded inputs end, or until SIGINT/SIGTERM");
+  add_common(run, run_opts);
+  run->add_flag("-q,--quiet", quiet, "no progress line and no summary");
+  auto* explain = app.add_subcommand("explain", "print the physical plan: stages, operators, exchanges, sinks");
+  add_common(explain, explain_opts);
+  auto* validate = app.add_subcommand("validate", "check a job file (SQL, tables, options) without running it");
+  add_common(validate, validate_opts);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  if (log_level == "debug") set_log_level(LogLevel::kDebug);
+  else if (log_level == "info") set_log_level(LogLevel::kInfo);
+  else if (log_level == "error") set_log_level(LogLevel::kError);
+
+  if (run->parsed()) return cmd_run(run_opts, quiet);
+  const CommonOptions& o = explain->parsed() ? explain_opts : validate_opts;
+  auto plan = load(o);
+  if (!plan.is_ok()) {
+    std::fprintf(stderr, "sluice: error: %s\n", plan.status().message().c_str());
+    return 1;
+  }
+  if (explain->parsed()) {
+    std::fputs(plan.value().explain.c_str(), stdout);
+  } else {
+    std::printf("%s: ok (%zu stages)\n", o.file.c_str(), plan.value().job.stages.size());
+  }
+  return 0;
+}

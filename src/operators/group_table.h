@@ -1,0 +1,58 @@
+// GroupTable: the groups of one window (or of a whole non-windowed aggregation): the key
+// values of each group (columnar, in insertion order), the aggregate slot of each group and
+// a hash index from the encoded key to the group.
+//
+// Keys are encoded into a reusable byte buffer (type tag + null flag + fixed 8 bytes or
+// length-prefixed bytes per column), so lookups of existing groups allocate nothing.
+// Owned by one operator instance.
+#pragma once
+
+#include <absl/container/flat_hash_map.h>
+
+#include <string>
+#include <vector>
+
+#include "operators/aggregate_store.h"
+#include "types/record_batch.h"
+
+namespace sluice {
+
+void encode_key(const RecordBatch& batch, const std::vector<int>& key_columns, size_t row, std::string& out);
+
+class GroupTable {
+ public:
+  explicit GroupTable(SchemaPtr key_schema) : keys_(std::move(key_schema)) {}
+
+  // Returns the group of `row`, creating it (and its aggregate slot) when new.
+  uint32_t find_or_insert(const RecordBatch& batch, const std::vector<int>& key_columns, size_t row,
+                          std::string& key_buffer, AggregateStore& store) {
+    encode_key(batch, key_columns, row, key_buffer);
+    auto it = index_.find(absl::string_view(key_buffer.data(), key_buffer.size()));
+    if (it != index_.end()) return it->second;
+    uint32_t group = static_cast<uint32_t>(slots_.size());
+    index_.emplace(key_buffer, group);
+    slots_.push_back(store.allocate());
+    for (size_t k = 0; k < key_columns.size(); ++k) {
+      keys_.columns[k].append_from(batch.column(static_cast<size_t>(key_columns[k])), row);
+    }
+    keys_.num_rows++;
+    return group;
+  }
+
+  size_t size() const { return slots_.size(); }
+  uint32_t slot(uint32_t group) const { return slots_[group]; }
+  const RecordBatch& keys() const { return keys_; }
+  // Groups ordered by their key values (deterministic output order).
+  std::vector<uint32_t> sorted_groups() const;
+  void release_all(AggregateStore& store) {
+    for (uint32_t s : slots_) store.release(s);
+    slots_.clear();
+  }
+
+ private:
+  RecordBatch keys_;
+  std::vector<uint32_t> slots_;
+  absl::flat_hash_map<std::string, uint32_t> index_;
+};
+
+}  // namespace sluice

@@ -1,0 +1,111 @@
+#include "operators/sink_operator.h"
+
+#include <algorithm>
+#include <numeric>
+
+#include <fmt/format.h>
+
+namespace sluice {
+namespace {
+
+class SinkOperator : public Operator {
+ public:
+  explicit SinkOperator(const SinkOperatorSpec& spec) : spec_(spec) {}
+
+  Status open(const OperatorContext& ctx) override {
+    ctx_ = ctx;
+    ASSIGN_OR_RETURN(writer_, spec_.factory().create_writer());
+    RETURN_IF_ERROR(writer_->open().with_context(fmt::format("sink {}", spec_.table())));
+    last_flush_ = std::chrono::steady_clock::now();
+    return Status::ok();
+  }
+
+  Status process(int, const BatchPtr& batch, Output&) override {
+    if (spec_.order_column() < 0) return write(*batch);
+    if (!pending_) pending_ = make_batch(batch->schema);
+    std::vector<uint32_t> all(batch->num_rows);
+    std::iota(all.begin(), all.end(), 0u);
+    pending_->append_gather(*batch, all.data(), all.size());
+    return Status::ok();
+  }
+
+  Status on_watermark(Micros wm, Output&) override {
+    if (pending_ && pending_->num_rows > 0) RETURN_IF_ERROR(release(wm));
+    auto now = std::chrono::steady_clock::now();
+    if (now - last_flush_ >= std::chrono::microseconds(spec_.flush_interval())) {
+      RETURN_IF_ERROR(writer_->flush());
+      last_flush_ = now;
+    }
+    return Status::ok();
+  }
+
+  Status finish(Output&) override {
+    if (pending_ && pending_->num_rows > 0) RETURN_IF_ERROR(release(kMaxWatermark));
+    return writer_->flush();
+  }
+
+  Status close() override {
+    if (!writer_) return Status::ok();
+    Status s = writer_->close();
+    writer_.reset();
+    return s;
+  }
+
+ private:
+  Status write(const RecordBatch& batch) {
+    ctx_.metrics->add_out(batch.num_rows);
+    return writer_->write(batch);
+  }
+
+  // Writes the buffered rows with order value <= wm in canonical order; keeps the rest.
+  Status release(Micros wm) {
+    const RecordBatch& p = *pending_;
+    const Column& order = p.column(static_cast<size_t>(spec_.order_column()));
+    std::vector<uint32_t> ready, rest;
+    for (size_t r = 0; r < p.num_rows; ++r) {
+      (order.is_null(r) || order.int_at(r) <= wm ? ready : rest).push_back(static_cast<uint32_t>(r));
+    }
+    if (ready.empty()) return Status::ok();
+    const size_t oc = static_cast<size_t>(spec_.order_column());
+    std::stable_sort(ready.begin(), ready.end(), [&](uint32_t a, uint32_t b) {
+      int c = p.columns[oc].compare(a, p.columns[oc], b);
+      if (c != 0) return c < 0;
+      for (const auto& col : p.columns) {
+        c = col.compare(a, col, b);
+        if (c != 0) return c < 0;
+      }
+      return false;
+    });
+    // Hidden trailing columns (the order column added by the planner) are not written.
+    auto out = make_batch(spec_.schema());
+    for (size_t c = 0; c < out->columns.size(); ++c) out->columns[c].append_gather(p.columns[c], ready.data(), ready.size());
+    out->num_rows = ready.size();
+    if (!p.row_kinds.empty()) {
+      for (uint32_t r : ready) out->row_kinds.push_back(p.row_kinds[r]);
+    }
+    MutableBatchPtr keep;
+    if (!rest.empty()) {
+      keep = make_batch(p.schema);
+      keep->append_gather(p, rest.data(), rest.size());
+    }
+    pending_ = std::move(keep);
+    return write(*out);
+  }
+
+  const SinkOperatorSpec& spec_;
+  std::unique_ptr<SinkWriter> writer_;
+  MutableBatchPtr pending_;
+  std::chrono::steady_clock::time_point last_flush_;
+};
+
+}  // namespace
+
+std::string SinkOperatorSpec::describe() const {
+  auto caps = factory_->capabilities();
+  return fmt::format("{} -> {} [{}]{}", table_, factory_->describe(), sink_guarantee_name(caps.guarantee),
+                     order_column_ >= 0 ? fmt::format(" ordered by ${}", order_column_) : "");
+}
+
+std::unique_ptr<Operator> SinkOperatorSpec::create() const { return std::make_unique<SinkOperator>(*this); }
+
+}  // namespace sluice

@@ -1,0 +1,48 @@
+// SinkOperator: the last operator of a job's chain; writes batches to a SinkWriter.
+//
+// When the plan gives an order column (window_end for windowed aggregates) and the sink
+// merges several upstream instances, rows are buffered and released in a canonical order:
+// when the watermark reaches W, every buffered row with order value <= W is written,
+// sorted by (order column, then all columns). Every instance emits a window's rows before
+// forwarding a watermark past its end, so at that point all rows <= W have arrived: the
+// file written is byte-identical whatever the parallelism, batch size or thread timing.
+// Writers are flushed (committed) at most every flush_interval and at the end.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <string>
+
+#include "connectors/sink.h"
+#include "runtime/operator.h"
+
+namespace sluice {
+
+class SinkOperatorSpec : public OperatorSpec {
+ public:
+  SinkOperatorSpec(std::string table, std::shared_ptr<SinkFactory> factory, SchemaPtr schema, int order_column,
+                   Micros flush_interval)
+      : table_(std::move(table)),
+        factory_(std::move(factory)),
+        schema_(std::move(schema)),
+        order_column_(order_column),
+        flush_interval_(flush_interval) {}
+  std::string kind() const override { return "sink"; }
+  std::string describe() const override;
+  std::unique_ptr<Operator> create() const override;
+
+  const std::string& table() const { return table_; }
+  SinkFactory& factory() const { return *factory_; }
+  const SchemaPtr& schema() const { return schema_; }
+  int order_column() const { return order_column_; }
+  Micros flush_interval() const { return flush_interval_; }
+
+ private:
+  std::string table_;
+  std::shared_ptr<SinkFactory> factory_;
+  SchemaPtr schema_;
+  int order_column_;
+  Micros flush_interval_;
+};
+
+}  // namespace sluice

@@ -1,0 +1,75 @@
+// Logical plan: what a job computes, independent of threads and parallelism.
+//
+// The SQL binder (and later the C++ builder) produces one Pipeline per INSERT: a tree of
+// LogicalNodes ending in a sink table. Nodes carry their output schema and which output
+// column, if any, is the event-time attribute (rowtime). The physical planner turns
+// pipelines into stages of chained operators (src/plan/physical_planner.h).
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "expr/expr.h"
+#include "operators/aggregate_store.h"
+#include "operators/window_spec.h"
+#include "types/schema.h"
+
+namespace sluice {
+
+// A CREATE TABLE: a source or a sink, depending on how queries use it.
+struct TableDef {
+  std::string name;
+  SchemaPtr schema;               // null for a sink whose columns are inferred
+  std::map<std::string, std::string> options;  // WITH (...), keys lower-case
+  std::vector<std::string> primary_key;        // from a PRIMARY KEY constraint
+  bool has_primary_key_constraint = false;
+  int location = -1;              // byte offset of the statement, for errors
+};
+
+struct LogicalNode;
+using LogicalNodePtr = std::shared_ptr<LogicalNode>;
+
+struct LogicalNode {
+  enum class Kind { kSource, kCalc, kWindowAssign, kAggregate, kUnion };
+  Kind kind = Kind::kSource;
+  SchemaPtr schema;
+  int rowtime = -1;  // output column holding the event time, -1 if none
+  std::vector<LogicalNodePtr> inputs;
+
+  // kSource
+  std::shared_ptr<const TableDef> table;
+  // kCalc
+  ExprPtr filter;                    // may be null
+  std::vector<ExprPtr> projections;  // empty = pass through
+  // kWindowAssign / windowed kAggregate
+  WindowSpec window;
+  int time_column = -1;  // in the input
+  // kAggregate: input columns [keys..., aggregate args...] (a pre-projection Calc below it)
+  bool windowed = false;
+  std::vector<int> key_columns;
+  std::vector<AggregateSpec> aggregates;
+};
+
+struct Pipeline {
+  std::string sink_table;
+  std::shared_ptr<const TableDef> sink;
+  SchemaPtr sink_schema;  // declared or inferred
+  LogicalNodePtr query;   // produces sink_schema (casts applied)
+  int location = -1;
+};
+
+struct JobSettings {
+  int parallelism = 1;
+  size_t batch_size = 4096;
+  std::map<std::string, std::string> values;  // every SET name = value
+};
+
+struct LogicalJob {
+  std::vector<Pipeline> pipelines;
+  std::map<std::string, std::shared_ptr<const TableDef>> tables;
+  JobSettings settings;
+};
+
+}  // namespace sluice

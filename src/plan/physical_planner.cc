@@ -1,0 +1,321 @@
+#include "plan/physical_planner.h"
+
+#include <map>
+#include <set>
+
+#include <fmt/format.h>
+
+#include "connectors/sink.h"
+#include "connectors/source.h"
+#include "operators/aggregate.h"
+#include "operators/sink_operator.h"
+#include "operators/stateless.h"
+
+namespace sluice {
+namespace {
+
+// Options the engine reads itself; connectors never see them as unknown.
+const char* kEngineSourceOptions[] = {"event_time", "watermark_delay", "allowed_lateness", "idle_timeout",
+                                      "dlq",        "dlq_table",       "late_output",      "late_output_table"};
+
+class Planner {
+ public:
+  Planner(const LogicalJob& job, const PlanOptions& options) : job_(job), options_(options) {}
+
+  Result<PhysicalPlan> run() {
+    for (size_t i = 0; i < job_.pipelines.size(); ++i) RETURN_IF_ERROR(plan_pipeline(job_.pipelines[i]));
+    plan_.job.name = "sluice";
+    plan_.job.options.batch_size = options_.batch_size;
+    plan_.explain = explain();
+    return std::move(plan_);
+  }
+
+ private:
+  struct Open {
+    std::vector<int> stages;  // stages whose chains end here, all producing `schema`
+    bool updating = false;
+    int order_column = -1;    // window_end of a windowed aggregate, when still present
+  };
+
+  StageSpec& stage(int i) { return plan_.job.stages[static_cast<size_t>(i)]; }
+
+  std::string next_id(const std::string& kind) { return fmt::format("{}-{}", kind, ++op_counter_); }
+
+  void append(const Open& o, std::shared_ptr<OperatorSpec> op) {
+    if (op->id.empty()) op->id = next_id(op->kind());
+    for (int s : o.stages) stage(s).chain.push_back(op);
+  }
+
+  Result<std::shared_ptr<DeadLetterQueue>> side_output(const TableDef& t, const std::string& path_option,
+                                                       const std::string& table_option, const std::string& suffix,
+                                                       const std::string& kind) {
+    std::string key = t.name + "/" + kind;
+    auto it = side_outputs_.find(key);
+    if (it != side_outputs_.end()) return it->second;
+    auto get = [&](const std::string& k) {
+      auto o = t.options.find(k);
+      return o == t.options.end() ? std::string() : o->second;
+    };
+    std::string path = get(path_option);
+    std::string table = get(table_option);
+    if (path.empty()) path = t.name + suffix;
+    auto q = make_dead_letter_queue(path, table);
+    if (!q.is_ok()) return q.status().with_context(fmt::format("table {}: {}", t.name, path_option));
+    std::shared_ptr<DeadLetterQueue> shared = std::move(q).value();
+    side_outputs_[key] = shared;
+    plan_.side_outputs.push_back({t.name, kind, shared});
+    return shared;
+  }
+
+  Result<Open> build(const LogicalNodePtr& node, std::vector<int>* source_of_stage) {
+    switch (node->kind) {
+      case LogicalNode::Kind::kSource: return build_source(*node);
+      case LogicalNode::Kind::kCalc: {
+        ASSIGN_OR_RETURN(Open o, build(node->inputs[0], source_of_stage));
+        append(o, std::make_shared<CalcOperatorSpec>(node->filter, node->projections, node->schema));
+        o.order_column = -1;
+        if (o.updating == false && node->projections.empty()) {
+        }
+        return o;
+      }
+      case LogicalNode::Kind::kWindowAssign: {
+        ASSIGN_OR_RETURN(Open o, build(node->inputs[0], source_of_stage));
+        append(o, std::make_shared<WindowAssignOperatorSpec>(node->window, node->time_column, node->schema));
+        return o;
+      }
+      case LogicalNode::Kind::kUnion: {
+        Open all;
+        for (const auto& in : node->inputs) {
+          ASSIGN_OR_RETURN(Open o, build(in, source_of_stage));
+          all.stages.insert(all.stages.end(), o.stages.begin(), o.stages.end());
+          all.updating = all.updating || o.updating;
+        }
+        return all;
+      }
+      case LogicalNode::Kind::kAggregate: return build_aggregate(*node, source_of_stage);
+    }
+    return internal_error("unknown logical node");
+  }
+
+  Result<Open> build_source(const LogicalNode& node) {
+    const TableDef& t = *node.table;
+    auto spec = std::make_shared<SourceStageSpec>();
+    spec->table = t.name;
+    spec->schema = t.schema;
+    std::map<std::string, std::string> opts = t.options;
+    ConnectorOptions engine(opts, "table " + t.name);
+    SourceSpec src;
+    src.table = t.name;
+    auto conn = t.options.find("connector");
+    if (conn == t.options.end()) return invalid_argument("table {}: missing option 'connector'", t.name);
+    src.connector = conn->second;
+    src.schema = t.schema;
+    std::map<std::string, std::string> connector_opts;
+    for (const auto& [k, v] : t.options) {
+      bool engine_opt = k == "connector";
+      for (const char* e : kEngineSourceOptions) engine_opt = engine_opt || k == e;
+      if (!engine_opt) connector_opts[k] = v;
+    }
+    src.options = ConnectorOptions(connector_opts, "table " + t.name);
+    auto factory = make_source_factory(src);
+    if (!factory.is_ok()) return factory.status();
+    spec->factory = std::shared_ptr<SourceFactory>(std::move(factory).value());
+    // Event time.
+    std::string et = engine.get_string("event_time");
+    if (!et.empty()) {
+      int col = t.schema->find(et);
+      if (col < 0) return invalid_argument("table {}: event_time column '{}' is not a column of the table", t.name, et);
+      if (t.schema->field(static_cast<size_t>(col)).type != TypeId::kTimestamp) {
+        return invalid_argument("table {}: event_time column '{}' must be TIMESTAMP, not {}", t.name, et,
+                                type_name(t.schema->field(static_cast<size_t>(col)).type));
+      }
+      spec->event_time.column = col;
+    }
+    ASSIGN_OR_RETURN(spec->event_time.watermark_delay, engine.get_duration("watermark_delay", 0));
+    ASSIGN_OR_RETURN(spec->event_time.idle_timeout, engine.get_duration("idle_timeout", 0));
+    if (spec->event_time.watermark_delay < 0) return invalid_argument("table {}: watermark_delay must not be negative", t.name);
+    ASSIGN_OR_RETURN(spec->dlq, side_output(t, "dlq", "dlq_table", ".dlq.jsonl", "dead-letter queue"));
+    StageSpec st;
+    st.name = fmt::format("source:{}", t.name);
+    st.parallelism = spec->factory->num_splits();
+    st.source = spec;
+    plan_.job.stages.push_back(std::move(st));
+    Open o;
+    o.stages.push_back(static_cast<int>(plan_.job.stages.size()) - 1);
+    source_table_of_stage_[o.stages[0]] = node.table;
+    return o;
+  }
+
+  Result<Open> build_aggregate(const LogicalNode& node, std::vector<int>* source_of_stage) {
+    const LogicalNodePtr& input = node.inputs[0];  // the pre-projection Calc
+    ASSIGN_OR_RETURN(Open o, build(input, source_of_stage));
+    if (o.updating) return unsupported("aggregating an updating result (an aggregate over a GROUP BY without window) is not supported yet");
+    AggregateConfig c;
+    c.windowed = node.windowed;
+    c.window = node.window;
+    c.time_column = node.time_column;
+    c.key_columns = node.key_columns;
+    c.aggregates = node.aggregates;
+    c.batch_size = options_.batch_size;
+    std::vector<Field> key_fields;
+    for (int k : node.key_columns) key_fields.push_back(input->schema->field(static_cast<size_t>(k)));
+    c.key_schema = make_schema(key_fields);
+    c.output_schema = node.schema;
+    if (node.windowed) {
+      // Late-data filter on the source side of each input stage, before the exchange.
+      Micros lateness = -1;
+      for (int s : o.stages) {
+        auto t = source_table_of_stage_[s];
+        if (!t) continue;
+        ConnectorOptions opts(t->options, "table " + t->name);
+        ASSIGN_OR_RETURN(Micros l, opts.get_duration("allowed_lateness", default_lateness_));
+        if (lateness >= 0 && l != lateness) {
+          return unsupported("inputs of one window aggregation declare different allowed_lateness");
+        }
+        lateness = l;
+        if (input->rowtime == node.time_column && stage(s).source && stage(s).source->event_time.column >= 0) {
+          ASSIGN_OR_RETURN(auto late, side_output(*t, "late_output", "late_output_table", ".late.jsonl", "late data"));
+          auto lf = std::make_shared<LateFilterOperatorSpec>(node.window, node.time_column, l, t->name, late);
+          lf->id = next_id("late_filter");
+          stage(s).chain.push_back(lf);
+        }
+      }
+      c.allowed_lateness = lateness < 0 ? 0 : lateness;
+    }
+    int parallelism = node.key_columns.empty() ? 1 : options_.parallelism;
+    StageSpec st;
+    st.name = node.windowed ? "window_aggregate" : "group_aggregate";
+    st.parallelism = parallelism;
+    auto agg = std::make_shared<AggregateOperatorSpec>(c);
+    agg->id = next_id(agg->kind());
+    st.chain.push_back(agg);
+    plan_.job.stages.push_back(std::move(st));
+    int agg_stage = static_cast<int>(plan_.job.stages.size()) - 1;
+    for (int s : o.stages) {
+      stage(s).downstream = agg_stage;
+      stage(s).edge = EdgeKind::kHash;
+      stage(s).key_columns = node.key_columns;
+    }
+    Open out;
+    out.stages.push_back(agg_stage);
+    out.updating = !node.windowed || c.allowed_lateness > 0;
+    out.order_column = node.windowed ? 1 : -1;  // window_end
+    return out;
+  }
+
+  Status plan_pipeline(const Pipeline& p) {
+    std::vector<int> unused;
+    const TableDef& t = *p.sink;
+    auto conn = t.options.find("connector");
+    if (conn == t.options.end()) return invalid_argument("table {}: missing option 'connector'", t.name);
+    SinkSpec spec;
+    spec.table = t.name;
+    spec.connector = conn->second;
+    spec.schema = p.sink_schema;
+    std::map<std::string, std::string> opts;
+    for (const auto& [k, v] : t.options) {
+      if (k != "connector") opts[k] = v;
+    }
+    if (t.has_primary_key_constraint && !opts.count("primary_key")) {
+      std::string pk;
+      for (const auto& c : t.primary_key) pk += (pk.empty() ? "" : ",") + c;
+      opts["primary_key"] = pk;
+    }
+    spec.options = ConnectorOptions(opts, "table " + t.name);
+    auto factory = make_sink_factory(spec);
+    if (!factory.is_ok()) return factory.status();
+    std::shared_ptr<SinkFactory> sink = std::move(factory).value();
+
+    // A windowed aggregate as the last stateful step: carry its window_end as a hidden
+    // trailing column so the sink can release rows in canonical order.
+    LogicalNodePtr query = p.query;
+    int order_column = -1;
+    if (auto we = trailing_window_end(query); we.first) {
+      query = we.first;
+      order_column = static_cast<int>(query->schema->size()) - 1;
+    }
+    ASSIGN_OR_RETURN(Open o, build(query, &unused));
+    auto caps = sink->capabilities();
+    if (o.updating && !caps.upsert && !caps.changelog_append) {
+      return invalid_argument(
+          "table {}: the query produces updates (GROUP BY without a window, or allowed_lateness), but {} is "
+          "append-only; use an upsert sink (sqlite with primary_key) or set changelog = 'true'",
+          t.name, sink->describe());
+    }
+    auto sink_op = std::make_shared<SinkOperatorSpec>(t.name, sink, p.sink_schema, order_column,
+                                                      200 * kMicrosPerMilli);
+    sink_op->id = next_id("sink");
+    if (o.stages.size() == 1 && stage(o.stages[0]).parallelism == 1) {
+      stage(o.stages[0]).chain.push_back(sink_op);
+      return Status::ok();
+    }
+    StageSpec st;
+    st.name = "sink:" + t.name;
+    st.parallelism = 1;
+    st.chain.push_back(sink_op);
+    plan_.job.stages.push_back(std::move(st));
+    int sink_stage = static_cast<int>(plan_.job.stages.size()) - 1;
+    for (int s : o.stages) {
+      stage(s).downstream = sink_stage;
+      stage(s).edge = EdgeKind::kGather;
+    }
+    return Status::ok();
+  }
+
+  // If `query` is Calc(projections) over a windowed Aggregate, returns a copy of the Calc
+  // with the aggregate's window_end appended as a hidden column "__window_end".
+  std::pair<LogicalNodePtr, int> trailing_window_end(const LogicalNodePtr& query) {
+    if (query->kind != LogicalNode::Kind::kCalc || query->filter || query->projections.empty()) return {nullptr, -1};
+    const LogicalNodePtr& agg = query->inputs[0];
+    if (agg->kind != LogicalNode::Kind::kAggregate || !agg->windowed) return {nullptr, -1};
+    auto calc = std::make_shared<LogicalNode>(*query);
+    calc->projections.push_back(make_column_ref(1, TypeId::kTimestamp, "window_end"));
+    std::vector<Field> fields = query->schema->fields();
+    fields.push_back({"__window_end", TypeId::kTimestamp, true});
+    calc->schema = make_schema(fields);
+    return {calc, static_cast<int>(fields.size()) - 1};
+  }
+
+  std::string explain() const {
+    std::string out = fmt::format("job: {} stage(s), batch size {}\n", plan_.job.stages.size(), options_.batch_size);
+    for (size_t i = 0; i < plan_.job.stages.size(); ++i) {
+      const StageSpec& st = plan_.job.stages[i];
+      out += fmt::format("stage {} {} (parallelism {})\n", i, st.name, st.parallelism);
+      if (st.source) {
+        const auto& s = *st.source;
+        out += fmt::format("    source {} -> {}", s.table, s.factory->describe());
+        if (s.event_time.column >= 0) {
+          out += fmt::format(", event time {} with watermark delay {}",
+                             s.schema->field(static_cast<size_t>(s.event_time.column)).name,
+                             format_duration(s.event_time.watermark_delay));
+        }
+        out += fmt::format(", dead letters -> {}\n", s.dlq->describe());
+      }
+      for (const auto& op : st.chain) out += fmt::format("    {} [{}]: {}\n", op->kind(), op->id, op->describe());
+      if (st.downstream >= 0) {
+        std::string keys;
+        for (int k : st.key_columns) keys += fmt::format("{}${}", keys.empty() ? "" : ", ", k);
+        out += fmt::format("    -> {} exchange to stage {}{}\n", edge_kind_name(st.edge), st.downstream,
+                           st.edge == EdgeKind::kHash ? " on [" + keys + "]" : "");
+      }
+    }
+    return out;
+  }
+
+  const LogicalJob& job_;
+  PlanOptions options_;
+  PhysicalPlan plan_;
+  int op_counter_ = 0;
+  Micros default_lateness_ = 0;
+  std::map<std::string, std::shared_ptr<DeadLetterQueue>> side_outputs_;
+  std::map<int, std::shared_ptr<const TableDef>> source_table_of_stage_;
+};
+
+}  // namespace
+
+Result<PhysicalPlan> plan_job(const LogicalJob& job, const PlanOptions& options) {
+  Planner planner(job, options);
+  return planner.run();
+}
+
+}  // namespace sluice

@@ -1,0 +1,107 @@
+// Job: the runnable form of a physical plan: stages of chained operators, their parallel
+// instances (tasks), the channels between them, and one thread per task.
+//
+// Threads: Job::run() starts one thread per task and waits for them. A source task polls its
+// split, decodes, dead-letters bad records, assigns event time and per-row watermarks, and
+// pushes batches through its operator chain. Other tasks pop their input channel, track the
+// watermark of every input channel (the task's watermark is the minimum over active
+// channels; idle ones are ignored), and drive their chain. Job::request_stop() may be called
+// from any thread (signal handler thread, tests); the first task error also stops the job.
+//
+// Edges between stages: kForward (instance i -> instance i), kHash (rows partitioned by the
+// hash of key columns -> key group -> instance; watermarks broadcast) and kGather (all
+// instances -> the single downstream instance).
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+#include "connectors/source.h"
+#include "formats/dead_letter.h"
+#include "runtime/metrics.h"
+#include "runtime/operator.h"
+
+namespace sluice {
+
+struct EventTimeSpec {
+  int column = -1;             // event-time column in the source schema; -1: none
+  Micros watermark_delay = 0;  // allowed out-of-orderness
+  Micros idle_timeout = 0;     // 0: a split never becomes idle
+};
+
+struct SourceStageSpec {
+  std::string table;
+  std::shared_ptr<SourceFactory> factory;
+  SchemaPtr schema;
+  EventTimeSpec event_time;
+  std::shared_ptr<DeadLetterQueue> dlq;  // never null
+};
+
+enum class EdgeKind { kForward, kHash, kGather };
+const char* edge_kind_name(EdgeKind kind);
+
+struct StageSpec {
+  std::string name;
+  int parallelism = 1;                      // for source stages: the number of splits
+  std::shared_ptr<SourceStageSpec> source;  // set for a source stage
+  std::vector<OperatorSpecPtr> chain;       // may be empty for a source stage only if it has a downstream
+  int downstream = -1;                      // stage index; -1 when the chain ends in a sink
+  int downstream_input = 0;                 // logical input of the downstream head operator
+  EdgeKind edge = EdgeKind::kForward;
+  std::vector<int> key_columns;             // kHash: columns of this stage's output rows
+};
+
+struct JobOptions {
+  size_t batch_size = kDefaultBatchRows;
+  size_t channel_capacity = 16;  // batches per input channel queue
+};
+
+struct JobSpec {
+  std::string name;
+  std::vector<StageSpec> stages;
+  JobOptions options;
+};
+
+struct SourceCounters {
+  std::string table;
+  std::atomic<uint64_t> records{0};
+  std::atomic<uint64_t> bytes{0};
+  std::atomic<uint64_t> dead_lettered{0};
+  std::atomic<int64_t> watermark{kMinWatermark};
+};
+
+class Job {
+ public:
+  explicit Job(JobSpec spec);
+  ~Job();
+
+  // Runs every task to completion (bounded inputs) or until request_stop(). Returns the
+  // first task error, if any.
+  Status run();
+  void request_stop();
+  bool stopping() const { return stop_.load(); }
+
+  const MetricsRegistry& metrics() const { return metrics_; }
+  std::vector<const SourceCounters*> source_counters() const;
+
+ private:
+  struct Task;
+  Status build();
+  Status run_operator_task(Task& task);
+  Status finish_chain(Task& task);
+  void fail(const Status& s);
+
+  JobSpec spec_;
+  std::atomic<bool> stop_{false};
+  MetricsRegistry metrics_;
+  std::vector<std::unique_ptr<SourceCounters>> source_counters_;
+  std::vector<std::unique_ptr<Task>> tasks_;
+  std::mutex error_mu_;
+  Status first_error_;
+};
+
+}  // namespace sluice

@@ -1,0 +1,71 @@
+// Operators: the units of processing that tasks chain together.
+//
+// An OperatorSpec is produced by the planner and is immutable: it holds configuration
+// (expressions, key columns, window sizes) and is shared by all parallel instances. Each
+// instance of a task calls spec.create() to get its own Operator, which owns the mutable
+// per-instance state (hash tables, buffers, scratch). An Operator is called by exactly one
+// thread, its task's, in this order:
+//
+//   open(ctx) -> { process(input, batch) | on_watermark(wm) }* -> finish() -> close()
+//
+// process() and on_watermark() work on whole batches, must not block or do I/O (sinks are
+// the documented exception: their I/O is the point), and send results downstream through
+// Output. on_watermark() receives the task's combined input watermark, only when it
+// advances; an operator that holds results back (windows) emits them before forwarding the
+// watermark, so downstream never sees a watermark ahead of the data it covers.
+// finish() is called once after every input ended (after a final kMaxWatermark for
+// bounded inputs); the operator emits whatever is still pending.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "common/status.h"
+#include "runtime/metrics.h"
+#include "types/record_batch.h"
+
+namespace sluice {
+
+class Output {
+ public:
+  virtual ~Output() = default;
+  virtual Status emit(BatchPtr batch) = 0;
+  virtual Status emit_watermark(Micros watermark) = 0;
+};
+
+struct OperatorContext {
+  int instance = 0;
+  int parallelism = 1;
+  OperatorMetrics* metrics = nullptr;
+};
+
+class Operator {
+ public:
+  virtual ~Operator() = default;
+  virtual Status open(const OperatorContext& ctx) {
+    ctx_ = ctx;
+    return Status::ok();
+  }
+  virtual Status process(int input, const BatchPtr& batch, Output& out) = 0;
+  virtual Status on_watermark(Micros watermark, Output& out) { return out.emit_watermark(watermark); }
+  virtual Status finish(Output& out) { return Status::ok(); }
+  virtual Status close() { return Status::ok(); }
+
+ protected:
+  OperatorContext ctx_;
+};
+
+class OperatorSpec {
+ public:
+  virtual ~OperatorSpec() = default;
+  virtual std::string kind() const = 0;      // "filter", "project", "window_aggregate", "sink"
+  virtual std::string describe() const = 0;  // one line for EXPLAIN
+  virtual std::unique_ptr<Operator> create() const = 0;
+  // Stable id: derived from the plan position and the operator's definition, so a resumed
+  // job can match state to operators (used by checkpoints).
+  std::string id;
+};
+
+using OperatorSpecPtr = std::shared_ptr<const OperatorSpec>;
+
+}  // namespace sluice

@@ -1,0 +1,1330 @@
+#include "sql/compiler.h"
+
+#include <pg_query.h>
+
+#include <algorithm>
+#include <functional>
+#include <map>
+#include <optional>
+#include <set>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "common/time_util.h"
+
+namespace sluice {
+namespace {
+
+using json = nlohmann::json;
+
+std::string lower(std::string s) {
+  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+// Returns the single key of a node object ({"ColumnRef": {...}} -> "ColumnRef").
+const std::string& node_type(const json& n) {
+  static const std::string kEmpty;
+  if (!n.is_object() || n.empty()) return kEmpty;
+  return n.begin().key();
+}
+const json& node_body(const json& n) { return n.begin().value(); }
+
+int location_of(const json& n) {
+  if (!n.is_object() || n.empty()) return -1;
+  const json& b = node_body(n);
+  if (b.is_object() && b.contains("location")) return b["location"].get<int>();
+  return -1;
+}
+
+// Canonical text of an expression subtree (locations removed), to match GROUP BY items.
+json strip_locations(const json& n) {
+  if (n.is_object()) {
+    json out = json::object();
+    for (auto it = n.begin(); it != n.end(); ++it) {
+      if (it.key() != "location") out[it.key()] = strip_locations(it.value());
+    }
+    return out;
+  }
+  if (n.is_array()) {
+    json out = json::array();
+    for (const auto& e : n) out.push_back(strip_locations(e));
+    return out;
+  }
+  return n;
+}
+std::string signature(const json& n) { return strip_locations(n).dump(); }
+
+std::string string_value(const json& n) {
+  // {"String": {"sval": "x"}}
+  if (node_type(n) == "String") return node_body(n).value("sval", "");
+  return "";
+}
+
+struct ScopeColumn {
+  std::string name;
+  std::string qualifier;
+  TypeId type;
+};
+
+// A bound FROM item: a plan node plus the names its columns are known by.
+struct Relation {
+  LogicalNodePtr node;
+  std::vector<ScopeColumn> columns;
+  // Set when the relation is a TUMBLE/HOP table function: the relation it windows, so an
+  // aggregation grouped by window_start/window_end can aggregate windows directly.
+  struct Tvf {
+    Relation* unused = nullptr;
+    LogicalNodePtr input;
+    WindowSpec window;
+    int time_column = -1;
+    int window_start = -1;
+    int window_end = -1;
+  };
+  std::optional<Tvf> tvf;
+};
+
+class Compiler;
+
+// How a ColumnRef (and, for aggregation, whole sub-expressions) turn into Exprs.
+class BindContext {
+ public:
+  virtual ~BindContext() = default;
+  virtual Result<ExprPtr> column(const json& colref) = 0;
+  // Returns an Expr to use for this node instead of binding it normally (aggregates,
+  // GROUP BY expressions), or nullopt.
+  virtual std::optional<Result<ExprPtr>> intercept(const json& node) { return std::nullopt; }
+  virtual bool allow_aggregates() const { return false; }
+};
+
+class Compiler {
+ public:
+  Compiler(const std::string& text, const std::string& file) : text_(text), file_(file) {}
+
+  Result<LogicalJob> run() {
+    PgQueryParseResult r = pg_query_parse(text_.c_str());
+    if (r.error) {
+      Status s = error_at(r.error->cursorpos > 0 ? r.error->cursorpos - 1 : -1, "syntax error: {}", r.error->message);
+      pg_query_free_parse_result(r);
+      return s;
+    }
+    json tree;
+    try {
+      tree = json::parse(r.parse_tree);
+    } catch (const std::exception& e) {
+      pg_query_free_parse_result(r);
+      return internal_error("cannot read the parse tree: {}", e.what());
+    }
+    pg_query_free_parse_result(r);
+    if (!tree.contains("stmts")) return invalid_argument("{}: no statements", file_);
+    for (const auto& raw : tree["stmts"]) {
+      stmt_location_ = raw.value("stmt_location", 0);
+      RETURN_IF_ERROR(statement(raw["stmt"]));
+    }
+    if (job_.pipelines.empty()) {
+      return invalid_argument("{}: no INSERT INTO ... SELECT (or CREATE TABLE ... AS SELECT): nothing to run", file_);
+    }
+    return std::move(job_);
+  }
+
+  template <typename... Args>
+  Status error_at(int loc, fmt::format_string<Args...> f, Args&&... args) const {
+    int line = 1, col = 1;
+    if (loc < 0) loc = stmt_location_;
+    for (int i = 0; i < loc && i < static_cast<int>(text_.size()); ++i) {
+      if (text_[static_cast<size_t>(i)] == '\n') {
+        ++line;
+        col = 1;
+      } else {
+        ++col;
+      }
+    }
+    return Status(StatusCode::kInvalidArgument,
+                  fmt::format("{}:{}:{}: {}", file_, line, col, fmt::format(f, std::forward<Args>(args)...)));
+  }
+  Status wrap(const Status& s, int loc) const {
+    if (s.is_ok()) return s;
+    return error_at(loc, "{}", s.message());
+  }
+
+  // ------------------------------------------------------------------ statements
+
+  Status statement(const json& stmt) {
+    const std::string& type = node_type(stmt);
+    const json& body = node_body(stmt);
+    if (type == "CreateStmt") return create_table(body);
+    if (type == "CreateTableAsStmt") return create_table_as(body);
+    if (type == "ViewStmt") return create_view(body);
+    if (type == "InsertStmt") return insert(body);
+    if (type == "VariableSetStmt") return set(body);
+    if (type == "SelectStmt") {
+      return error_at(-1, "a bare SELECT has no destination: write INSERT INTO <sink table> SELECT ...");
+    }
+    return error_at(-1, "unsupported statement {} (supported: CREATE TABLE, CREATE VIEW, INSERT INTO ... SELECT, SET)",
+                    type);
+  }
+
+  Result<TypeId> type_of(const json& type_name, int loc) {
+    const json& tn = node_type(type_name) == "TypeName" ? node_body(type_name) : type_name;
+    std::string name;
+    for (const auto& n : tn["names"]) name = string_value(n);
+    if (tn.contains("arrayBounds")) return error_at(loc, "array types are not supported yet");
+    auto t = type_from_sql_name(name);
+    if (!t.is_ok()) return error_at(loc, "{}", t.status().message());
+    return t.value();
+  }
+
+  Result<std::map<std::string, std::string>> options_of(const json& options) {
+    std::map<std::string, std::string> out;
+    if (!options.is_array()) return out;
+    for (const auto& o : options) {
+      const json& d = node_body(o);
+      std::string name = lower(d.value("defname", ""));
+      int loc = d.value("location", -1);
+      if (!d.contains("arg")) return error_at(loc, "option '{}' needs a value: {} = '...'", name, name);
+      const json& arg = d["arg"];
+      const std::string& t = node_type(arg);
+      const json& b = node_body(arg);
+      std::string value;
+      if (t == "String") {
+        value = b.value("sval", "");
+      } else if (t == "Integer") {
+        value = std::to_string(b.value("ival", 0));
+      } else if (t == "Float") {
+        value = b.value("fval", "0");
+      } else if (t == "Boolean") {
+        value = b.value("boolval", false) ? "true" : "false";
+      } else if (t == "TypeName") {
+        for (const auto& n : b["names"]) value = string_value(n);
+      } else {
+        return error_at(loc, "option '{}': use a quoted string value, e.g. {} = '...'", name, name);
+      }
+      if (out.count(name)) return error_at(loc, "option '{}' given twice", name);
+      out[name] = value;
+    }
+    return out;
+  }
+
+  Status add_table(std::shared_ptr<TableDef> t, int loc) {
+    std::string key = lower(t->name);
+    if (job_.tables.count(key) || views_.count(key)) return error_at(loc, "table or view '{}' already exists", t->name);
+    if (!t->options.count("connector")) {
+      return error_at(loc, "table {}: missing option 'connector' (file, generator, stdin, console, sqlite)", t->name);
+    }
+    job_.tables[key] = std::move(t);
+    return Status::ok();
+  }
+
+  Status create_table(const json& b) {
+    auto t = std::make_shared<TableDef>();
+    t->name = b["relation"].value("relname", "");
+    t->location = b["relation"].value("location", -1);
+    ASSIGN_OR_RETURN(t->options, options_of(b.value("options", json::array())));
+    std::vector<Field> fields;
+    for (const auto& elt : b.value("tableElts", json::array())) {
+      const std::string& type = node_type(elt);
+      const json& e = node_body(elt);
+      if (type == "ColumnDef") {
+        int loc = e.value("location", -1);
+        Field f;
+        f.name = e.value("colname", "");
+        ASSIGN_OR_RETURN(f.type, type_of(e["typeName"], loc));
+        for (const auto& c : e.value("constraints", json::array())) {
+          std::string ct = node_body(c).value("contype", "");
+          if (ct == "CONSTR_NOTNULL") f.nullable = false;
+          if (ct == "CONSTR_PRIMARY") {
+            t->has_primary_key_constraint = true;
+            t->primary_key.push_back(f.name);
+            f.nullable = false;
+          }
+        }
+        for (const auto& g : fields) {
+          if (iequals(g.name, f.name)) return error_at(loc, "column '{}' declared twice", f.name);
+        }
+        fields.push_back(f);
+      } else if (type == "Constraint" && e.value("contype", "") == "CONSTR_PRIMARY") {
+        t->has_primary_key_constraint = true;
+        for (const auto& k : e.value("keys", json::array())) t->primary_key.push_back(string_value(k));
+      } else {
+        return error_at(location_of(elt), "unsupported table element {}", type);
+      }
+    }
+    if (!fields.empty()) t->schema = make_schema(fields);
+    return add_table(std::move(t), b["relation"].value("location", -1));
+  }
+
+  Status create_table_as(const json& b) {
+    const json& into = b["into"];
+    auto t = std::make_shared<TableDef>();
+    t->name = into["rel"].value("relname", "");
+    int loc = into["rel"].value("location", -1);
+    t->location = loc;
+    ASSIGN_OR_RETURN(t->options, options_of(into.value("options", json::array())));
+    RETURN_IF_ERROR(add_table(t, loc));
+    return add_pipeline(t->name, loc, b["query"], json());
+  }
+
+  Status create_view(const json& b) {
+    std::string name = b["view"].value("relname", "");
+    int loc = b["view"].value("location", -1);
+    std::string key = lower(name);
+    if (job_.tables.count(key) || views_.count(key)) return error_at(loc, "table or view '{}' already exists", name);
+    // Bind now to report errors at the CREATE VIEW; bind again at each use.
+    ASSIGN_OR_RETURN(Relation r, bind_query(b["query"]));
+    (void)r;
+    views_[key] = b["query"];
+    view_names_[key] = name;
+    return Status::ok();
+  }
+
+  Status set(const json& b) {
+    std::string name = lower(b.value("name", ""));
+    std::string value;
+    for (const auto& a : b.value("args", json::array())) {
+      const json& c = node_body(a);
+      if (c.contains("sval")) value = c["sval"].value("sval", "");
+      else if (c.contains("ival")) value = std::to_string(c["ival"].value("ival", 0));
+      else if (c.contains("fval")) value = c["fval"].value("fval", "");
+      else if (c.contains("boolval")) value = c["boolval"].value("boolval", false) ? "true" : "false";
+    }
+    job_.settings.values[name] = value;
+    if (name == "parallelism") {
+      char* end = nullptr;
+      long p = std::strtol(value.c_str(), &end, 10);
+      if (*end != '\0' || p < 1 || p > 256) return error_at(-1, "SET parallelism: expected 1..256, got '{}'", value);
+      job_.settings.parallelism = static_cast<int>(p);
+    } else if (name == "batch_size") {
+      char* end = nullptr;
+      long p = std::strtol(value.c_str(), &end, 10);
+      if (*end != '\0' || p < 1 || p > 1 << 20) return error_at(-1, "SET batch_size: expected 1..1048576, got '{}'", value);
+      job_.settings.batch_size = static_cast<size_t>(p);
+    } else {
+      return error_at(-1, "unknown setting '{}' (known: parallelism, batch_size)", name);
+    }
+    return Status::ok();
+  }
+
+  Status insert(const json& b) {
+    std::string name = b["relation"].value("relname", "");
+    int loc = b["relation"].value("location", -1);
+    if (!b.contains("selectStmt")) return error_at(loc, "INSERT needs a SELECT (INSERT ... VALUES is not supported)");
+    return add_pipeline(name, loc, b["selectStmt"], b.value("cols", json()));
+  }
+
+  Status add_pipeline(const std::string& sink_name, int loc, const json& select, const json& cols) {
+    auto it = job_.tables.find(lower(sink_name));
+    if (it == job_.tables.end()) {
+      return error_at(loc, "unknown table '{}': declare it with CREATE TABLE {} (...) WITH (connector = ...)", sink_name,
+                      sink_name);
+    }
+    auto sink = it->second;
+    if (!sink->options.count("connector")) return error_at(loc, "table {} has no connector", sink_name);
+    ASSIGN_OR_RETURN(Relation q, bind_query(select));
+    Pipeline p;
+    p.sink_table = sink->name;
+    p.sink = sink;
+    p.location = loc;
+    const Schema& qs = *q.node->schema;
+    if (!sink->schema) {
+      // Inferred sink columns: the query's, by name.
+      std::vector<Field> fields;
+      std::set<std::string> seen;
+      for (size_t i = 0; i < qs.size(); ++i) {
+        Field f = qs.field(i);
+        f.nullable = true;
+        if (!seen.insert(lower(f.name)).second) {
+          return error_at(loc, "the query gives two columns named '{}': alias one of them (AS ...) so table {} can be inferred",
+                          f.name, sink_name);
+        }
+        fields.push_back(f);
+      }
+      p.sink_schema = make_schema(fields);
+      // Remember the inferred schema so a second INSERT into the same table must match it.
+      auto updated = std::make_shared<TableDef>(*sink);
+      updated->schema = p.sink_schema;
+      job_.tables[lower(sink_name)] = updated;
+      p.sink = updated;
+      p.query = q.node;
+      job_.pipelines.push_back(std::move(p));
+      return Status::ok();
+    }
+    const Schema& ss = *sink->schema;
+    // Which query column feeds each sink column (-1: NULL).
+    std::vector<int> source(ss.size(), -1);
+    if (cols.is_array() && !cols.empty()) {
+      if (cols.size() != qs.size()) {
+        return error_at(loc, "INSERT INTO {} lists {} columns but the query produces {}", sink_name, cols.size(), qs.size());
+      }
+      for (size_t i = 0; i < cols.size(); ++i) {
+        std::string c = node_body(cols[i]).value("name", "");
+        int idx = ss.find(c);
+        if (idx < 0) return error_at(location_of(cols[i]), "table {} has no column '{}'", sink_name, c);
+        source[static_cast<size_t>(idx)] = static_cast<int>(i);
+      }
+    } else {
+      if (qs.size() != ss.size()) {
+        return error_at(loc, "table {} has {} columns {} but the query produces {} {}", sink_name, ss.size(),
+                        ss.to_string(), qs.size(), qs.to_string());
+      }
+      for (size_t i = 0; i < ss.size(); ++i) source[i] = static_cast<int>(i);
+    }
+    std::vector<ExprPtr> casts;
+    bool identity = true;
+    for (size_t i = 0; i < ss.size(); ++i) {
+      TypeId want = ss.field(i).type;
+      if (source[i] < 0) {
+        casts.push_back(make_literal(Value::null(want)));
+        identity = false;
+        continue;
+      }
+      TypeId have = qs.field(static_cast<size_t>(source[i])).type;
+      ExprPtr e = make_column_ref(source[i], have, qs.field(static_cast<size_t>(source[i])).name);
+      if (have != want) {
+        bool assignable = have == TypeId::kNull || implicitly_castable(have, want) ||
+                          (is_numeric(have) && is_numeric(want)) || want == TypeId::kString;
+        if (!assignable) {
+          return error_at(loc, "column {} '{}' of table {} is {} but the query gives {} ('{}'); add a CAST", i + 1,
+                          ss.field(i).name, sink_name, type_name(want), type_name(have),
+                          qs.field(static_cast<size_t>(source[i])).name);
+        }
+        auto c = make_cast(e, want);
+        if (!c.is_ok()) return error_at(loc, "{}", c.status().message());
+        e = c.value();
+        identity = false;
+      }
+      if (source[i] != static_cast<int>(i)) identity = false;
+      casts.push_back(e);
+    }
+    p.sink_schema = sink->schema;
+    if (identity) {
+      p.query = q.node;
+    } else {
+      p.query = compose_calc(q.node, casts, sink->schema);
+    }
+    job_.pipelines.push_back(std::move(p));
+    return Status::ok();
+  }
+
+  // Calc(exprs) over `input`; merged into `input` when it is a Calc with projections.
+  LogicalNodePtr compose_calc(const LogicalNodePtr& input, const std::vector<ExprPtr>& exprs, SchemaPtr schema) {
+    auto calc = std::make_shared<LogicalNode>();
+    calc->kind = LogicalNode::Kind::kCalc;
+    calc->schema = std::move(schema);
+    if (input->kind == LogicalNode::Kind::kCalc && !input->projections.empty()) {
+      // Substitute: the new expressions reference the input Calc's outputs.
+      calc->inputs = input->inputs;
+      calc->filter = input->filter;
+      for (const auto& e : exprs) calc->projections.push_back(substitute(e, input->projections));
+    } else {
+      calc->inputs = {input};
+      calc->projections = exprs;
+    }
+    return calc;
+  }
+
+  // Replaces column refs in `e` by the corresponding expressions of `defs`. Only column
+  // refs and casts/literals appear in sink coercions, which is all this handles.
+  ExprPtr substitute(const ExprPtr& e, const std::vector<ExprPtr>& defs) {
+    if (e->kind() == Expr::Kind::kColumn) return defs[static_cast<size_t>(column_ref_index(*e))];
+    if (e->kind() == Expr::Kind::kCast) {
+      auto inner = substitute(e->children()[0], defs);
+      auto c = make_cast(inner, e->type());
+      return c.is_ok() ? c.value() : e;
+    }
+    return e;
+  }
+
+  // ------------------------------------------------------------------ queries
+
+  Result<Relation> bind_query(const json& select_node) {
+    const json& s = node_type(select_node) == "SelectStmt" ? node_body(select_node) : select_node;
+    std::string op = s.value("op", "SETOP_NONE");
+    if (op == "SETOP_UNION") {
+      if (!s.value("all", false)) {
+        return error_at(-1, "UNION (distinct) is not supported on streams; use UNION ALL");
+      }
+      ASSIGN_OR_RETURN(Relation l, bind_query(s["larg"]));
+      ASSIGN_OR_RETURN(Relation r, bind_query(s["rarg"]));
+      return union_all(std::move(l), std::move(r));
+    }
+    if (op != "SETOP_NONE") return error_at(-1, "{} is not supported on streams", op);
+    if (s.contains("valuesLists")) return error_at(-1, "VALUES is not supported as a source; use a file or generator table");
+    if (s.contains("sortClause")) return error_at(location_of(s["sortClause"][0]), "ORDER BY is not supported on a stream (sort in the sink's consumer)");
+    if (s.contains("limitCount")) return error_at(location_of(s["limitCount"]), "LIMIT is not supported on a stream yet");
+    if (s.contains("distinctClause")) return error_at(-1, "SELECT DISTINCT is not supported yet; use GROUP BY");
+    if (s.contains("windowClause")) return error_at(-1, "WINDOW clauses are not supported yet");
+    if (!s.contains("fromClause")) return error_at(-1, "SELECT without FROM is not supported: a pipeline reads a source table");
+    const json& from = s["fromClause"];
+    if (from.size() != 1) return error_at(location_of(from[1]), "joins are not supported yet (one table per FROM)");
+    ASSIGN_OR_RETURN(Relation in, bind_from(from[0]));
+
+    bool has_agg = s.contains("groupClause") || s.contains("havingClause");
+    for (const auto& t : s.value("targetList", json::array())) has_agg = has_agg || contains_aggregate(t);
+    if (has_agg) return bind_aggregate(s, in);
+    return bind_projection(s, in);
+  }
+
+  Result<Relation> union_all(Relation l, Relation r) {
+    const Schema& a = *l.node->schema;
+    const Schema& b = *r.node->schema;
+    if (a.size() != b.size()) {
+      return error_at(-1, "UNION ALL inputs have {} and {} columns", a.size(), b.size());
+    }
+    std::vector<Field> fields;
+    std::vector<ExprPtr> la, rb;
+    bool cast_l = false, cast_r = false;
+    for (size_t i = 0; i < a.size(); ++i) {
+      TypeId t = a.field(i).type == b.field(i).type ? a.field(i).type : common_type(a.field(i).type, b.field(i).type);
+      if (t == TypeId::kNull) {
+        return error_at(-1, "UNION ALL column {} has types {} and {}", i + 1, type_name(a.field(i).type),
+                        type_name(b.field(i).type));
+      }
+      fields.push_back({a.field(i).name, t, true});
+      auto side = [&](const Schema& s, std::vector<ExprPtr>& out, bool& cast) -> Status {
+        ExprPtr e = make_column_ref(static_cast<int>(i), s.field(i).type, s.field(i).name);
+        if (s.field(i).type != t) {
+          ASSIGN_OR_RETURN(e, make_cast(e, t));
+          cast = true;
+        }
+        out.push_back(e);
+        return Status::ok();
+      };
+      RETURN_IF_ERROR(side(a, la, cast_l));
+      RETURN_IF_ERROR(side(b, rb, cast_r));
+    }
+    SchemaPtr schema = make_schema(fields);
+    auto node = std::make_shared<LogicalNode>();
+    node->kind = LogicalNode::Kind::kUnion;
+    node->schema = schema;
+    node->inputs = {cast_l ? compose_calc(l.node, la, schema) : l.node, cast_r ? compose_calc(r.node, rb, schema) : r.node};
+    node->rowtime = (l.node->rowtime == r.node->rowtime) ? l.node->rowtime : -1;
+    Relation out;
+    out.node = node;
+    for (const auto& f : fields) out.columns.push_back({f.name, "", f.type});
+    return out;
+  }
+
+  Result<Relation> bind_table_name(const std::string& name, int loc, const std::string& alias) {
+    std::string key = lower(name);
+    auto v = views_.find(key);
+    if (v != views_.end()) {
+      ASSIGN_OR_RETURN(Relation r, bind_query(v->second));
+      for (auto& c : r.columns) c.qualifier = alias.empty() ? view_names_[key] : alias;
+      return r;
+    }
+    auto it = job_.tables.find(key);
+    if (it == job_.tables.end()) {
+      std::string known;
+      for (const auto& [k, t] : job_.tables) known += (known.empty() ? "" : ", ") + t->name;
+      for (const auto& [k, n] : view_names_) known += (known.empty() ? "" : ", ") + n;
+      return error_at(loc, "unknown table '{}' (known: {})", name, known.empty() ? "none" : known);
+    }
+    const auto& t = it->second;
+    if (!t->schema) return error_at(loc, "table {} has no columns and cannot be read; declare its columns", name);
+    auto node = std::make_shared<LogicalNode>();
+    node->kind = LogicalNode::Kind::kSource;
+    node->table = t;
+    node->schema = t->schema;
+    auto et = t->options.find("event_time");
+    if (et != t->options.end()) {
+      node->rowtime = t->schema->find(et->second);
+      if (node->rowtime < 0) {
+        return error_at(t->location, "table {}: event_time column '{}' is not a column of the table", t->name, et->second);
+      }
+    }
+    Relation r;
+    r.node = node;
+    for (const auto& f : t->schema->fields()) r.columns.push_back({f.name, alias.empty() ? t->name : alias, f.type});
+    return r;
+  }
+
+  Result<Relation> bind_from(const json& item) {
+    const std::string& type = node_type(item);
+    const json& b = node_body(item);
+    if (type == "RangeVar") {
+      std::string alias = b.contains("alias") ? b["alias"].value("aliasname", "") : "";
+      return bind_table_name(b.value("relname", ""), b.value("location", -1), alias);
+    }
+    if (type == "RangeSubselect") {
+      ASSIGN_OR_RETURN(Relation r, bind_query(b["subquery"]));
+      std::string alias = b.contains("alias") ? b["alias"].value("aliasname", "") : "";
+      for (auto& c : r.columns) c.qualifier = alias;
+      r.tvf.reset();
+      return r;
+    }
+    if (type == "RangeFunction") return bind_table_function(b);
+    if (type == "JoinExpr") return error_at(location_of(item), "joins are not supported yet");
+    return error_at(location_of(item), "unsupported FROM item {}", type);
+  }
+
+  Result<Micros> constant_interval(const json& node, const char* what) {
+    struct NoColumns : BindContext {
+      Compiler* c;
+      const char* what;
+      Result<ExprPtr> column(const json& colref) override {
+        return c->error_at(location_of(colref), "{} must be a constant INTERVAL, not a column", what);
+      }
+    } ctx;
+    ctx.c = this;
+    ctx.what = what;
+    ASSIGN_OR_RETURN(ExprPtr e, bind_expr(node, ctx));
+    int loc = location_of(node);
+    if (e->type() == TypeId::kString) {
+      auto c = make_cast(e, TypeId::kInterval);
+      if (!c.is_ok()) return wrap(c.status(), loc);
+      e = c.value();
+    }
+    if (e->type() != TypeId::kInterval) {
+      return error_at(loc, "{} must be an INTERVAL (e.g. INTERVAL '1 minute'), got {}", what, type_name(e->type()));
+    }
+    auto v = evaluate_constant(e);
+    if (!v.is_ok()) return wrap(v.status(), loc);
+    if (v.value().is_null) return error_at(loc, "{} is NULL", what);
+    return v.value().i;
+  }
+
+  Result<Relation> bind_table_function(const json& b) {
+    const json& fn = b["functions"][0]["List"]["items"][0];
+    if (node_type(fn) != "FuncCall") return error_at(location_of(fn), "unsupported table function");
+    const json& call = node_body(fn);
+    int loc = call.value("location", -1);
+    std::string name;
+    for (const auto& n : call["funcname"]) name = lower(string_value(n));
+    if (name == "session") {
+      return error_at(loc, "SESSION windows are not supported yet (TUMBLE and HOP are)");
+    }
+    if (name != "tumble" && name != "hop") {
+      return error_at(loc, "unknown table function '{}' (supported: TUMBLE, HOP)", name);
+    }
+    const json& args = call.value("args", json::array());
+    size_t min_args = name == "tumble" ? 3 : 4, max_args = min_args + 1;
+    if (args.size() < min_args || args.size() > max_args) {
+      return error_at(loc, "{} takes (table, time_column, {}[, offset]), got {} arguments", lower(name) == "tumble" ? "TUMBLE" : "HOP",
+                      name == "tumble" ? "size" : "slide, size", args.size());
+    }
+    if (node_type(args[0]) != "ColumnRef" || node_body(args[0])["fields"].size() != 1) {
+      return error_at(location_of(args[0]), "the first argument of {} must be a table or view name", name);
+    }
+    std::string table = string_value(node_body(args[0])["fields"][0]);
+    std::string alias = b.contains("alias") ? b["alias"].value("aliasname", "") : "";
+    ASSIGN_OR_RETURN(Relation in, bind_table_name(table, location_of(args[0]), ""));
+    if (node_type(args[1]) != "ColumnRef") {
+      return error_at(location_of(args[1]), "the second argument of {} must be a time column", name);
+    }
+    std::string col = string_value(node_body(args[1])["fields"].back());
+    int time_col = -1;
+    for (size_t i = 0; i < in.columns.size(); ++i) {
+      if (iequals(in.columns[i].name, col)) time_col = static_cast<int>(i);
+    }
+    if (time_col < 0) return error_at(location_of(args[1]), "column '{}' not found in {}", col, table);
+    if (in.columns[static_cast<size_t>(time_col)].type != TypeId::kTimestamp) {
+      return error_at(location_of(args[1]), "time column '{}' must be TIMESTAMP, not {}", col,
+                      type_name(in.columns[static_cast<size_t>(time_col)].type));
+    }
+    if (in.node->rowtime >= 0 && in.node->rowtime != time_col) {
+      return error_at(location_of(args[1]), "{} on '{}', but the event-time column of {} is '{}'", name, col, table,
+                      in.columns[static_cast<size_t>(in.node->rowtime)].name);
+    }
+    WindowSpec w;
+    if (name == "tumble") {
+      w.kind = WindowSpec::Kind::kTumble;
+      ASSIGN_OR_RETURN(w.size, constant_interval(args[2], "the window size"));
+      w.slide = w.size;
+      if (args.size() > 3) {
+ ASSIGN_OR_RETURN(w.offset, constant_interval(args[3], "the window offset"));
+}
+    } else {
+      w.kind = WindowSpec::Kind::kHop;
+      ASSIGN_OR_RETURN(w.slide, constant_interval(args[2], "the hop slide"));
+      ASSIGN_OR_RETURN(w.size, constant_interval(args[3], "the window size"));
+      if (args.size() > 4) {
+ ASSIGN_OR_RETURN(w.offset, constant_interval(args[4], "the window offset"));
+}
+      if (w.slide <= 0) return error_at(location_of(args[2]), "the hop slide must be positive");
+    }
+    if (w.size <= 0) return error_at(loc, "the window size must be positive");
+    Relation r;
+    auto node = std::make_shared<LogicalNode>();
+    node->kind = LogicalNode::Kind::kWindowAssign;
+    node->inputs = {in.node};
+    node->window = w;
+    node->time_column = time_col;
+    node->rowtime = in.node->rowtime;
+    std::vector<Field> fields = in.node->schema->fields();
+    fields.push_back({"window_start", TypeId::kTimestamp, false});
+    fields.push_back({"window_end", TypeId::kTimestamp, false});
+    node->schema = make_schema(fields);
+    r.node = node;
+    std::string q = alias.empty() ? table : alias;
+    for (const auto& c : in.columns) r.columns.push_back({c.name, q, c.type});
+    r.columns.push_back({"window_start", q, TypeId::kTimestamp});
+    r.columns.push_back({"window_end", q, TypeId::kTimestamp});
+    Relation::Tvf tvf;
+    tvf.input = in.node;
+    tvf.window = w;
+    tvf.time_column = time_col;
+    tvf.window_start = static_cast<int>(in.columns.size());
+    tvf.window_end = tvf.window_start + 1;
+    r.tvf = tvf;
+    return r;
+  }
+
+  // Column lookup in a relation: "name" or "qualifier.name".
+  Result<int> resolve(const Relation& rel, const json& colref) {
+    const json& fields = node_body(colref)["fields"];
+    int loc = location_of(colref);
+    std::string qual, name;
+    if (fields.size() == 1) {
+      name = string_value(fields[0]);
+    } else if (fields.size() == 2) {
+      qual = string_value(fields[0]);
+      name = string_value(fields[1]);
+    } else {
+      return error_at(loc, "unsupported column reference");
+    }
+    if (name.empty()) return error_at(loc, "'*' is only allowed as a whole select item or in COUNT(*)");
+    int found = -1;
+    for (size_t i = 0; i < rel.columns.size(); ++i) {
+      const auto& c = rel.columns[i];
+      if (!iequals(c.name, name)) continue;
+      if (!qual.empty() && !iequals(c.qualifier, qual)) continue;
+      if (found >= 0) return error_at(loc, "column reference '{}' is ambiguous", name);
+      found = static_cast<int>(i);
+    }
+    if (found < 0) {
+      std::string known;
+      for (const auto& c : rel.columns) known += (known.empty() ? "" : ", ") + c.name;
+      return error_at(loc, "unknown column '{}{}' (columns: {})", qual.empty() ? "" : qual + ".", name, known);
+    }
+    return found;
+  }
+
+  struct RelationContext : BindContext {
+    Compiler* c;
+    const Relation* rel;
+    Result<ExprPtr> column(const json& colref) override {
+      ASSIGN_OR_RETURN(int i, c->resolve(*rel, colref));
+      const auto& col = rel->columns[static_cast<size_t>(i)];
+      return make_column_ref(i, col.type, col.name);
+    }
+  };
+
+  static bool is_aggregate_name(const std::string& n) {
+    return n == "count" || n == "sum" || n == "min" || n == "max" || n == "avg";
+  }
+  static std::string func_name(const json& call) {
+    std::string name;
+    for (const auto& n : call["funcname"]) name = lower(string_value(n));
+    return name;
+  }
+  bool contains_aggregate(const json& n) {
+    if (n.is_object()) {
+      if (node_type(n) == "FuncCall" && is_aggregate_name(func_name(node_body(n))) && !node_body(n).contains("over")) {
+        return true;
+      }
+      for (auto it = n.begin(); it != n.end(); ++it) {
+        if (contains_aggregate(it.value())) return true;
+      }
+    } else if (n.is_array()) {
+      for (const auto& e : n) {
+        if (contains_aggregate(e)) return true;
+      }
+    }
+    return false;
+  }
+
+  std::string output_name(const json& target, size_t index) {
+    const json& t = node_body(target);
+    if (t.contains("name")) return t["name"].get<std::string>();
+    const json& v = t["val"];
+    const std::string& type = node_type(v);
+    if (type == "ColumnRef") {
+      const json& f = node_body(v)["fields"];
+      return string_value(f.back());
+    }
+    if (type == "FuncCall") return func_name(node_body(v));
+    if (type == "TypeCast") {
+      const json& arg = node_body(v)["arg"];
+      if (node_type(arg) == "ColumnRef") return string_value(node_body(arg)["fields"].back());
+      std::string tn;
+      for (const auto& n : node_body(v)["typeName"]["names"]) tn = string_value(n);
+      return tn;
+    }
+    if (type == "CaseExpr") return "case";
+    if (type == "CoalesceExpr") return "coalesce";
+    return index == 0 ? "?column?" : fmt::format("?column?_{}", index);
+  }
+
+  bool is_star(const json& target) {
+    const json& v = node_body(target)["val"];
+    if (node_type(v) != "ColumnRef") return false;
+    const json& f = node_body(v)["fields"];
+    return node_type(f.back()) == "A_Star";
+  }
+
+  Result<Relation> bind_projection(const json& s, const Relation& in) {
+    RelationContext ctx;
+    ctx.c = this;
+    ctx.rel = &in;
+    auto node = std::make_shared<LogicalNode>();
+    node->kind = LogicalNode::Kind::kCalc;
+    node->inputs = {in.node};
+    if (s.contains("whereClause")) {
+      ASSIGN_OR_RETURN(node->filter, bind_predicate(s["whereClause"], ctx, "WHERE"));
+    }
+    std::vector<Field> fields;
+    Relation out;
+    bool passthrough = true;
+    for (const auto& target : s["targetList"]) {
+      if (is_star(target)) {
+        const json& f = node_body(node_body(target)["val"])["fields"];
+        std::string qual = f.size() == 2 ? string_value(f[0]) : "";
+        for (size_t i = 0; i < in.columns.size(); ++i) {
+          if (!qual.empty() && !iequals(in.columns[i].qualifier, qual)) continue;
+          if (static_cast<int>(i) == in.node->rowtime) node->rowtime = static_cast<int>(fields.size());
+          if (i != fields.size()) passthrough = false;
+          node->projections.push_back(make_column_ref(static_cast<int>(i), in.columns[i].type, in.columns[i].name));
+          fields.push_back({in.columns[i].name, in.columns[i].type, true});
+          out.columns.push_back({in.columns[i].name, "", in.columns[i].type});
+        }
+        continue;
+      }
+      ASSIGN_OR_RETURN(ExprPtr e, bind_expr(node_body(target)["val"], ctx));
+      if (e->type() == TypeId::kNull) e = make_literal(Value::null(TypeId::kString));
+      std::string name = output_name(target, fields.size());
+      int ref = column_ref_index(*e);
+      if (ref >= 0 && ref == in.node->rowtime) node->rowtime = static_cast<int>(fields.size());
+      if (ref != static_cast<int>(fields.size())) passthrough = false;
+      node->projections.push_back(e);
+      fields.push_back({name, e->type(), true});
+      out.columns.push_back({name, "", e->type()});
+    }
+    if (passthrough && fields.size() == in.node->schema->size()) {
+      bool same_names = true;
+      for (size_t i = 0; i < fields.size(); ++i) same_names = same_names && fields[i].name == in.node->schema->field(i).name;
+      if (same_names) node->projections.clear();
+    }
+    node->schema = node->projections.empty() ? in.node->schema : make_schema(fields);
+    if (node->projections.empty()) node->rowtime = in.node->rowtime;
+    if (!node->filter && node->projections.empty()) {
+      out.node = in.node;
+    } else {
+      out.node = node;
+    }
+    return out;
+  }
+
+  Result<ExprPtr> bind_predicate(const json& n, BindContext& ctx, const char* clause) {
+    ASSIGN_OR_RETURN(ExprPtr e, bind_expr(n, ctx));
+    if (e->type() != TypeId::kBool && e->type() != TypeId::kNull) {
+      return error_at(location_of(n), "{} must be a boolean condition, not {}", clause, type_name(e->type()));
+    }
+    return e;
+  }
+
+  // ------------------------------------------------------------------ aggregation
+
+  struct AggregateBinding : BindContext {
+    Compiler* c = nullptr;
+    const Relation* in = nullptr;  // FROM relation (possibly a TVF)
+    bool windowed = false;
+    int window_start_col = -1, window_end_col = -1;  // in `in`
+    // Pre-projection over `in` (or the TVF input): keys, then aggregate arguments.
+    std::vector<ExprPtr> pre;
+    std::vector<std::string> pre_names;
+    std::vector<std::string> key_sigs;
+    std::vector<int> key_refs;  // input column of each key when it is a plain column, else -1
+    std::vector<AggregateSpec> aggs;
+    std::vector<std::string> agg_sigs;
+    size_t num_keys = 0;
+    bool binding_aggregate_arg = false;
+
+    size_t output_offset() const { return windowed ? 2 : 0; }
+    int agg_output(size_t a) const { return static_cast<int>(output_offset() + num_keys + a); }
+
+    // Column reference in the post-aggregation select list / HAVING.
+    Result<ExprPtr> column(const json& colref) override {
+      ASSIGN_OR_RETURN(int i, c->resolve(*in, colref));
+      if (windowed && i == window_start_col) return make_column_ref(0, TypeId::kTimestamp, "window_start");
+      if (windowed && i == window_end_col) return make_column_ref(1, TypeId::kTimestamp, "window_end");
+      for (size_t k = 0; k < key_refs.size(); ++k) {
+        if (key_refs[k] == i) {
+          return make_column_ref(static_cast<int>(output_offset() + k), in->columns[static_cast<size_t>(i)].type,
+                                 in->columns[static_cast<size_t>(i)].name);
+        }
+      }
+      return c->error_at(location_of(colref),
+                         "column '{}' must appear in the GROUP BY clause or be used in an aggregate function",
+                         in->columns[static_cast<size_t>(i)].name);
+    }
+
+    std::optional<Result<ExprPtr>> intercept(const json& node) override {
+      if (node_type(node) == "FuncCall") {
+        const json& call = node_body(node);
+        std::string name = func_name(call);
+        if (is_aggregate_name(name) && !call.contains("over")) return bind_aggregate_call(call, name);
+      }
+      std::string sig = signature(node);
+      for (size_t k = 0; k < key_sigs.size(); ++k) {
+        if (key_sigs[k] == sig) {
+          return Result<ExprPtr>(make_column_ref(static_cast<int>(output_offset() + k), pre[k]->type(), pre_names[k]));
+        }
+      }
+      return std::nullopt;
+    }
+
+    Result<ExprPtr> bind_aggregate_call(const json& call, const std::string& name) {
+      int loc = call.value("location", -1);
+      if (call.contains("agg_filter")) return c->error_at(loc, "aggregate FILTER (WHERE ...) is not supported yet");
+      if (call.contains("agg_order")) return c->error_at(loc, "ORDER BY inside an aggregate is not supported yet");
+      AggregateSpec spec;
+      spec.distinct = call.value("agg_distinct", false);
+      const json& args = call.value("args", json::array());
+      if (call.value("agg_star", false)) {
+        if (name != "count") return c->error_at(loc, "{}(*) is not valid; only COUNT(*)", name);
+        spec.kind = AggKind::kCountStar;
+      } else {
+        if (args.size() != 1) return c->error_at(loc, "{} takes one argument", name);
+        spec.kind = name == "count" ? AggKind::kCount
+                    : name == "sum" ? AggKind::kSum
+                    : name == "min" ? AggKind::kMin
+                    : name == "max" ? AggKind::kMax
+                                    : AggKind::kAvg;
+        if (spec.distinct && spec.kind != AggKind::kCount) {
+          return c->error_at(loc, "{}(DISTINCT ...) is not supported yet (COUNT(DISTINCT ...) is)", name);
+        }
+        if (c->contains_aggregate(args[0])) return c->error_at(loc, "aggregate calls cannot be nested");
+        RelationContext inner;
+        inner.c = c;
+        inner.rel = in;
+        ASSIGN_OR_RETURN(ExprPtr arg, c->bind_expr(args[0], inner));
+        if (windowed) {
+          for (int used : columns_used(arg)) {
+            if (used == window_start_col || used == window_end_col) {
+              return c->error_at(loc, "window_start/window_end cannot be aggregated");
+            }
+          }
+        }
+        TypeId t = arg->type();
+        if (t == TypeId::kNull) {
+          arg = make_literal(Value::null(TypeId::kInt64));
+          t = TypeId::kInt64;
+        }
+        if ((spec.kind == AggKind::kSum || spec.kind == AggKind::kAvg) && !is_numeric(t) &&
+            !(spec.kind == AggKind::kSum && t == TypeId::kInterval)) {
+          return c->error_at(loc, "{} needs a numeric argument, not {}", name, type_name(t));
+        }
+        if ((spec.kind == AggKind::kMin || spec.kind == AggKind::kMax) && t == TypeId::kBool) {
+          return c->error_at(loc, "{} of BOOLEAN is not supported", name);
+        }
+        spec.input_type = t;
+        std::string sig = signature(args[0]);
+        int input = -1;
+        for (size_t p = num_keys; p < pre.size(); ++p) {
+          if (pre_sigs_[p - num_keys] == sig) input = static_cast<int>(p);
+        }
+        if (input < 0) {
+          pre.push_back(arg);
+          pre_names.push_back(fmt::format("agg_arg_{}", pre.size() - num_keys));
+          pre_sigs_.push_back(sig);
+          input = static_cast<int>(pre.size()) - 1;
+        }
+        spec.input = input;
+      }
+      spec.result_type = aggregate_result_type(spec.kind, spec.input_type);
+      std::string full = fmt::format("{}|{}|{}", static_cast<int>(spec.kind), spec.distinct, spec.input);
+      for (size_t a = 0; a < aggs.size(); ++a) {
+        if (agg_sigs[a] == full) return make_column_ref(agg_output(a), aggs[a].result_type, name);
+      }
+      aggs.push_back(spec);
+      agg_sigs.push_back(full);
+      return make_column_ref(agg_output(aggs.size() - 1), spec.result_type, name);
+    }
+
+    std::vector<std::string> pre_sigs_;
+  };
+
+  static void collect_columns(const ExprPtr& e, std::vector<int>& out) {
+    int i = column_ref_index(*e);
+    if (i >= 0) out.push_back(i);
+    for (const auto& c : e->children()) collect_columns(c, out);
+  }
+  static std::vector<int> columns_used(const ExprPtr& e) {
+    std::vector<int> out;
+    collect_columns(e, out);
+    return out;
+  }
+
+  Result<Relation> bind_aggregate(const json& s, const Relation& in) {
+    AggregateBinding ab;
+    ab.c = this;
+    ab.in = &in;
+    const json& groups = s.value("groupClause", json::array());
+    // Windowed when grouping by the TVF's window_start or window_end.
+    std::vector<const json*> key_nodes;
+    bool groups_ws = false, groups_we = false;
+    for (const auto& g : groups) {
+      if (node_type(g) == "GroupingSet") return error_at(location_of(g), "GROUPING SETS/ROLLUP/CUBE are not supported");
+      if (in.tvf && node_type(g) == "ColumnRef") {
+        auto idx = resolve(in, g);
+        if (!idx.is_ok()) return idx.status();
+        if (idx.value() == in.tvf->window_start) {
+          groups_ws = true;
+          continue;
+        }
+        if (idx.value() == in.tvf->window_end) {
+          groups_we = true;
+          continue;
+        }
+      }
+      key_nodes.push_back(&g);
+    }
+    ab.windowed = groups_ws || groups_we;
+    if (ab.windowed) {
+      ab.window_start_col = in.tvf->window_start;
+      ab.window_end_col = in.tvf->window_end;
+    }
+    RelationContext plain;
+    plain.c = this;
+    plain.rel = &in;
+    for (const json* g : key_nodes) {
+      // GROUP BY 1 / GROUP BY alias are PostgreSQL extensions; resolve positional numbers.
+      const json* node = g;
+      if (node_type(*g) == "A_Const" && node_body(*g).contains("ival")) {
+        int pos = node_body(*g)["ival"].value("ival", 0);
+        const json& tl = s["targetList"];
+        if (pos < 1 || pos > static_cast<int>(tl.size())) return error_at(location_of(*g), "GROUP BY position {} is not in the select list", pos);
+        node = &node_body(tl[static_cast<size_t>(pos - 1)])["val"];
+      }
+      ASSIGN_OR_RETURN(ExprPtr e, bind_expr(*node, plain));
+      if (ab.windowed) {
+        for (int used : columns_used(e)) {
+          if (used == ab.window_start_col || used == ab.window_end_col) {
+            return error_at(location_of(*node), "group by window_start/window_end directly");
+          }
+        }
+      }
+      ab.key_sigs.push_back(signature(*node));
+      ab.key_refs.push_back(column_ref_index(*e));
+      ab.pre.push_back(e);
+      ab.pre_names.push_back(output_name(json{{"ResTarget", {{"val", *node}}}}, ab.pre.size()));
+    }
+    ab.num_keys = ab.pre.size();
+    // WHERE applies before aggregation, over the FROM relation.
+    ExprPtr where;
+    if (s.contains("whereClause")) {
+      ASSIGN_OR_RETURN(where, bind_predicate(s["whereClause"], plain, "WHERE"));
+      if (ab.windowed) {
+        for (int used : columns_used(where)) {
+          if (used == ab.window_start_col || used == ab.window_end_col) {
+            return error_at(location_of(s["whereClause"]), "WHERE on window_start/window_end is not supported; use HAVING");
+          }
+        }
+      }
+    }
+    // Select list and HAVING over the aggregate output.
+    std::vector<ExprPtr> post;
+    std::vector<Field> fields;
+    Relation out;
+    for (const auto& target : s["targetList"]) {
+      if (is_star(target)) return error_at(location_of(target), "SELECT * cannot be used with GROUP BY");
+      ASSIGN_OR_RETURN(ExprPtr e, bind_expr(node_body(target)["val"], ab));
+      if (e->type() == TypeId::kNull) e = make_literal(Value::null(TypeId::kString));
+      std::string name = output_name(target, fields.size());
+      post.push_back(e);
+      fields.push_back({name, e->type(), true});
+      out.columns.push_back({name, "", e->type()});
+    }
+    ExprPtr having;
+    if (s.contains("havingClause")) {
+ ASSIGN_OR_RETURN(having, bind_predicate(s["havingClause"], ab, "HAVING"));
+}
+
+    // Plan: [filter] -> pre-projection [keys, agg args, (time)] -> aggregate -> post Calc.
+    LogicalNodePtr base = ab.windowed ? in.tvf->input : in.node;
+    int base_rowtime = base->rowtime;
+    auto pre = std::make_shared<LogicalNode>();
+    pre->kind = LogicalNode::Kind::kCalc;
+    pre->inputs = {base};
+    pre->filter = where;
+    pre->projections = ab.pre;
+    std::vector<Field> pre_fields;
+    for (size_t i = 0; i < ab.pre.size(); ++i) pre_fields.push_back({ab.pre_names[i], ab.pre[i]->type(), true});
+    int time_col = -1;
+    if (ab.windowed) {
+      const auto& tc = in.columns[static_cast<size_t>(in.tvf->time_column)];
+      pre->projections.push_back(make_column_ref(in.tvf->time_column, TypeId::kTimestamp, tc.name));
+      pre_fields.push_back({tc.name, TypeId::kTimestamp, true});
+      time_col = static_cast<int>(pre_fields.size()) - 1;
+      if (base_rowtime == in.tvf->time_column) pre->rowtime = time_col;
+    }
+    if (pre->projections.empty()) {
+      // COUNT(*) with no keys: project a constant so batches keep their row count.
+      pre->projections.push_back(make_literal(Value::boolean(true)));
+      pre_fields.push_back({"_", TypeId::kBool, true});
+    }
+    pre->schema = make_schema(pre_fields);
+
+    auto agg = std::make_shared<LogicalNode>();
+    agg->kind = LogicalNode::Kind::kAggregate;
+    agg->inputs = {pre};
+    agg->windowed = ab.windowed;
+    if (ab.windowed) {
+      agg->window = in.tvf->window;
+      agg->time_column = time_col;
+    }
+    for (size_t k = 0; k < ab.num_keys; ++k) agg->key_columns.push_back(static_cast<int>(k));
+    agg->aggregates = ab.aggs;
+    std::vector<Field> agg_fields;
+    if (ab.windowed) {
+      agg_fields.push_back({"window_start", TypeId::kTimestamp, false});
+      agg_fields.push_back({"window_end", TypeId::kTimestamp, false});
+    }
+    for (size_t k = 0; k < ab.num_keys; ++k) agg_fields.push_back(pre_fields[k]);
+    for (size_t a = 0; a < ab.aggs.size(); ++a) {
+      agg_fields.push_back({fmt::format("agg_{}", a), ab.aggs[a].result_type, true});
+    }
+    agg->schema = make_schema(agg_fields);
+
+    auto calc = std::make_shared<LogicalNode>();
+    calc->kind = LogicalNode::Kind::kCalc;
+    calc->inputs = {agg};
+    calc->filter = having;
+    calc->projections = post;
+    calc->schema = make_schema(fields);
+    out.node = calc;
+    return out;
+  }
+
+  // ------------------------------------------------------------------ expressions
+
+  Result<ExprPtr> call(const std::string& name, std::vector<ExprPtr> args, int loc) {
+    auto r = make_call(name, std::move(args));
+    if (!r.is_ok()) return wrap(r.status(), loc);
+    return r;
+  }
+
+  Result<ExprPtr> literal(const json& c, int loc) {
+    if (c.value("isnull", false)) return make_literal(Value::null());
+    if (c.contains("ival")) return make_literal(Value::int64(c["ival"].value("ival", 0)));
+    if (c.contains("fval")) {
+      std::string f = c["fval"].value("fval", "0");
+      char* end = nullptr;
+      errno = 0;
+      long long v = std::strtoll(f.c_str(), &end, 10);
+      if (*end == '\0' && errno == 0) return make_literal(Value::int64(v));
+      return make_literal(Value::float64(std::strtod(f.c_str(), nullptr)));
+    }
+    if (c.contains("sval")) return make_literal(Value::string(c["sval"].value("sval", "")));
+    if (c.contains("boolval")) return make_literal(Value::boolean(c["boolval"].value("boolval", false)));
+    if (c.contains("bsval")) return error_at(loc, "bit-string literals are not supported");
+    return make_literal(Value::int64(0));  // protobuf JSON omits zero values: {"ival": {}}
+  }
+
+  Result<ExprPtr> bind_expr(const json& n, BindContext& ctx) {
+    if (auto replaced = ctx.intercept(n)) return std::move(*replaced);
+    const std::string& type = node_type(n);
+    const json& b = node_body(n);
+    int loc = location_of(n);
+    if (type == "ColumnRef") return ctx.column(n);
+    if (type == "A_Const") return literal(b, loc);
+    if (type == "TypeCast") {
+      ASSIGN_OR_RETURN(ExprPtr arg, bind_expr(b["arg"], ctx));
+      ASSIGN_OR_RETURN(TypeId t, type_of(b["typeName"], loc));
+      auto c = make_cast(arg, t);
+      if (!c.is_ok()) return wrap(c.status(), loc);
+      // Fold literal casts (INTERVAL '1 minute', TIMESTAMP '...') so bad literals fail here.
+      if (literal_value(*arg)) {
+        auto v = evaluate_constant(c.value());
+        if (v.is_ok() && v.value().is_null && !literal_value(*arg)->is_null) {
+          return error_at(loc, "invalid {} literal '{}'", type_name(t), literal_value(*arg)->to_string());
+        }
+        if (v.is_ok()) return make_literal(v.value());
+      }
+      return c;
+    }
+    if (type == "A_Expr") return bind_a_expr(b, ctx, loc);
+    if (type == "BoolExpr") {
+      std::vector<ExprPtr> args;
+      for (const auto& a : b["args"]) {
+        ASSIGN_OR_RETURN(ExprPtr e, bind_expr(a, ctx));
+        if (e->type() != TypeId::kBool && e->type() != TypeId::kNull) {
+          return error_at(location_of(a), "argument of {} must be BOOLEAN, not {}",
+                          b["boolop"] == "AND_EXPR" ? "AND" : (b["boolop"] == "OR_EXPR" ? "OR" : "NOT"), type_name(e->type()));
+        }
+        args.push_back(e);
+      }
+      std::string op = b.value("boolop", "");
+      Result<ExprPtr> r = op == "AND_EXPR" ? make_and(args) : op == "OR_EXPR" ? make_or(args) : make_not(args[0]);
+      if (!r.is_ok()) return wrap(r.status(), loc);
+      return r;
+    }
+    if (type == "NullTest") {
+      ASSIGN_OR_RETURN(ExprPtr arg, bind_expr(b["arg"], ctx));
+      return make_is_null(arg, b.value("nulltesttype", "") == "IS_NOT_NULL");
+    }
+    if (type == "BooleanTest") {
+      ASSIGN_OR_RETURN(ExprPtr arg, bind_expr(b["arg"], ctx));
+      std::string t = b.value("booltesttype", "");
+      // IS TRUE: coalesce(arg = true, false), etc.
+      bool want = t == "IS_TRUE" || t == "IS_NOT_TRUE";
+      bool negate = t == "IS_NOT_TRUE" || t == "IS_NOT_FALSE";
+      if (t == "IS_UNKNOWN" || t == "IS_NOT_UNKNOWN") return make_is_null(arg, t == "IS_NOT_UNKNOWN");
+      ASSIGN_OR_RETURN(ExprPtr eq, call("=", {arg, make_literal(Value::boolean(want))}, loc));
+      ASSIGN_OR_RETURN(ExprPtr c, make_coalesce({eq, make_literal(Value::boolean(false))}));
+      if (!negate) return c;
+      return make_not(c);
+    }
+    if (type == "CaseExpr") {
+      ExprPtr subject;
+      if (b.contains("arg")) {
+ ASSIGN_OR_RETURN(subject, bind_expr(b["arg"], ctx));
+}
+      std::vector<std::pair<ExprPtr, ExprPtr>> whens;
+      for (const auto& w : b["args"]) {
+        const json& cw = node_body(w);
+        ASSIGN_OR_RETURN(ExprPtr cond, bind_expr(cw["expr"], ctx));
+        if (subject) {
+ ASSIGN_OR_RETURN(cond, call("=", {subject, cond}, location_of(cw["expr"])));
+}
+        ASSIGN_OR_RETURN(ExprPtr res, bind_expr(cw["result"], ctx));
+        whens.emplace_back(cond, res);
+      }
+      ExprPtr other;
+      if (b.contains("defresult")) {
+ ASSIGN_OR_RETURN(other, bind_expr(b["defresult"], ctx));
+}
+      auto r = make_case(whens, other);
+      if (!r.is_ok()) return wrap(r.status(), loc);
+      return r;
+    }
+    if (type == "CoalesceExpr") {
+      std::vector<ExprPtr> args;
+      for (const auto& a : b["args"]) {
+        ASSIGN_OR_RETURN(ExprPtr e, bind_expr(a, ctx));
+        args.push_back(e);
+      }
+      auto r = make_coalesce(args);
+      if (!r.is_ok()) return wrap(r.status(), loc);
+      return r;
+    }
+    if (type == "MinMaxExpr") {
+      std::vector<ExprPtr> args;
+      for (const auto& a : b["args"]) {
+        ASSIGN_OR_RETURN(ExprPtr e, bind_expr(a, ctx));
+        args.push_back(e);
+      }
+      return call(b.value("op", "") == "IS_GREATEST" ? "greatest" : "least", args, loc);
+    }
+    if (type == "FuncCall") {
+      std::string name = func_name(b);
+      if (b.contains("over")) return error_at(loc, "window functions (OVER ...) are not supported yet");
+      if (is_aggregate_name(name)) {
+        return error_at(loc, "aggregate function {}() is not allowed here", name);
+      }
+      if (name == "tumble" || name == "hop" || name == "session") {
+        return error_at(loc, "{}() is a table function: use it in FROM, e.g. FROM {}(t, ts, INTERVAL '1 minute')", name, name);
+      }
+      std::vector<ExprPtr> args;
+      for (const auto& a : b.value("args", json::array())) {
+        ASSIGN_OR_RETURN(ExprPtr e, bind_expr(a, ctx));
+        args.push_back(e);
+      }
+      if (name == "extract" || name == "date_part") name = "date_part";
+      if (name == "btrim" && args.size() >= 1) name = "btrim";
+      return call(name, args, loc);
+    }
+    if (type == "SQLValueFunction") {
+      return error_at(loc, "CURRENT_TIMESTAMP/NOW() are processing-time functions, not supported yet");
+    }
+    if (type == "SubLink") return error_at(loc, "subqueries in expressions are not supported yet");
+    if (type == "ParamRef") return error_at(loc, "parameters ($1) are not supported");
+    return error_at(loc, "unsupported expression {}", type);
+  }
+
+  Result<ExprPtr> bind_a_expr(const json& b, BindContext& ctx, int loc) {
+    std::string kind = b.value("kind", "");
+    std::string op;
+    for (const auto& n : b.value("name", json::array())) op = string_value(n);
+    auto side = [&](const char* key) -> Result<ExprPtr> { return bind_expr(b[key], ctx); };
+    if (kind == "AEXPR_OP") {
+      if (!b.contains("lexpr")) {
+        ASSIGN_OR_RETURN(ExprPtr r, side("rexpr"));
+        if (op == "-") return call("neg", {r}, loc);
+        if (op == "+") return r;
+        return error_at(loc, "unsupported prefix operator {}", op);
+      }
+      ASSIGN_OR_RETURN(ExprPtr l, side("lexpr"));
+      ASSIGN_OR_RETURN(ExprPtr r, side("rexpr"));
+      if (op == "!=") op = "<>";
+      if (op == "~~") op = "like";
+      return call(op, {l, r}, loc);
+    }
+    if (kind == "AEXPR_LIKE" || kind == "AEXPR_ILIKE") {
+      ASSIGN_OR_RETURN(ExprPtr l, side("lexpr"));
+      ASSIGN_OR_RETURN(ExprPtr r, side("rexpr"));
+      bool negated = op.rfind("!", 0) == 0;
+      ASSIGN_OR_RETURN(ExprPtr m, call(kind == "AEXPR_LIKE" ? "like" : "ilike", {l, r}, loc));
+      if (!negated) return m;
+      return make_not(m);
+    }
+    if (kind == "AEXPR_IN") {
+      ASSIGN_OR_RETURN(ExprPtr l, side("lexpr"));
+      std::vector<ExprPtr> items;
+      const json& list = b["rexpr"];
+      const json& elems = node_type(list) == "List" ? node_body(list)["items"] : list;
+      for (const auto& item : elems) {
+        ASSIGN_OR_RETURN(ExprPtr e, bind_expr(item, ctx));
+        items.push_back(e);
+      }
+      auto r = make_in_list(l, items, op == "<>");
+      if (!r.is_ok()) return wrap(r.status(), loc);
+      return r;
+    }
+    if (kind == "AEXPR_BETWEEN" || kind == "AEXPR_NOT_BETWEEN") {
+      ASSIGN_OR_RETURN(ExprPtr l, side("lexpr"));
+      const json& items = node_body(b["rexpr"])["items"];
+      ASSIGN_OR_RETURN(ExprPtr lo, bind_expr(items[0], ctx));
+      ASSIGN_OR_RETURN(ExprPtr hi, bind_expr(items[1], ctx));
+      ASSIGN_OR_RETURN(ExprPtr a, call(">=", {l, lo}, loc));
+      ASSIGN_OR_RETURN(ExprPtr c, call("<=", {l, hi}, loc));
+      ASSIGN_OR_RETURN(ExprPtr both, make_and({a, c}));
+      if (kind == "AEXPR_BETWEEN") return both;
+      return make_not(both);
+    }
+    if (kind == "AEXPR_NULLIF") {
+      ASSIGN_OR_RETURN(ExprPtr l, side("lexpr"));
+      ASSIGN_OR_RETURN(ExprPtr r, side("rexpr"));
+      return call("nullif", {l, r}, loc);
+    }
+    if (kind == "AEXPR_DISTINCT" || kind == "AEXPR_NOT_DISTINCT") {
+      ASSIGN_OR_RETURN(ExprPtr l, side("lexpr"));
+      ASSIGN_OR_RETURN(ExprPtr r, side("rexpr"));
+      // a IS DISTINCT FROM b: not (both null or (both non-null and equal))
+      ASSIGN_OR_RETURN(ExprPtr eq, call("=", {l, r}, loc));
+      ASSIGN_OR_RETURN(ExprPtr both_null, make_and({make_is_null(l, false), make_is_null(r, false)}));
+      ASSIGN_OR_RETURN(ExprPtr same, make_coalesce({eq, both_null}));
+      if (kind == "AEXPR_NOT_DISTINCT") return same;
+      return make_not(same);
+    }
+    return error_at(loc, "unsupported operator form {}", kind);
+  }
+
+ private:
+  const std::string& text_;
+  std::string file_;
+  int stmt_location_ = 0;
+  LogicalJob job_;
+  std::map<std::string, json> views_;
+  std::map<std::string, std::string> view_names_;
+};
+
+}  // namespace
+
+Result<LogicalJob> compile_sql(const std::string& text, const std::string& file_name) {
+  Compiler c(text, file_name);
+  return c.run();
+}
+
+}  // namespace sluice

@@ -1,0 +1,19 @@
+// SQL front end: parses a job file with libpg_query (PostgreSQL's own grammar) and binds it
+// into a LogicalJob: tables (CREATE TABLE ... WITH (...)), views, SET settings, and one
+// pipeline per INSERT INTO ... SELECT (or CREATE TABLE ... AS SELECT).
+//
+// Every error is one line that starts with "FILE:LINE:COLUMN:" and says what is wrong
+// (syntax error, unknown table or column, type mismatch, unsupported construct).
+// Stateless functions; safe to call from any thread.
+#pragma once
+
+#include <string>
+
+#include "common/status.h"
+#include "plan/logical_plan.h"
+
+namespace sluice {
+
+Result<LogicalJob> compile_sql(const std::string& text, const std::string& file_name);
+
+}  // namespace sluice

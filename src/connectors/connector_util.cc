@@ -1,0 +1,80 @@
+#include "connectors/connector_util.h"
+
+#include <string.h>
+#include <sys/stat.h>
+
+#include <filesystem>
+
+#include "types/schema.h"
+
+namespace sluice {
+namespace {
+
+Result<char> parse_delimiter(const std::string& text, const std::string& context) {
+  if (text.size() == 1) return text[0];
+  if (text == "\\t" || iequals(text, "tab")) return '\t';
+  return invalid_argument("{}: option 'delimiter' must be a single character (or 'tab'), got '{}'", context,
+                          text);
+}
+
+// Reads format/delimiter/header; `header_default` differs between sources and sinks.
+Result<FormatOptions> read_format(const ConnectorOptions& options, const std::string& context,
+                                  bool header_default) {
+  FormatOptions f;
+  f.format = options.get_string("format", "json");
+  if (f.format != "json" && f.format != "csv") {
+    return invalid_argument("{}: option 'format' must be 'json' or 'csv', got '{}'", context, f.format);
+  }
+  if (f.format == "csv") {
+    ASSIGN_OR_RETURN(f.csv_delimiter, parse_delimiter(options.get_string("delimiter", ","), context));
+    ASSIGN_OR_RETURN(f.csv_header, options.get_bool("header", header_default));
+  } else {
+    for (const char* csv_only : {"delimiter", "header"}) {
+      if (options.has(csv_only)) {
+        return invalid_argument("{}: option '{}' only applies to format 'csv'", context, csv_only);
+      }
+    }
+  }
+  return f;
+}
+
+}  // namespace
+
+std::string table_context(const ConnectorOptions& options, const std::string& table) {
+  return options.context().empty() ? "table " + table : options.context();
+}
+
+Result<FormatOptions> read_source_format(const ConnectorOptions& options, const std::string& context) {
+  ASSIGN_OR_RETURN(FormatOptions f, read_format(options, context, /*header_default=*/false));
+  f.timestamp_unit = options.get_string("timestamp_unit", "ms");
+  if (f.timestamp_unit != "s" && f.timestamp_unit != "ms" && f.timestamp_unit != "us") {
+    return invalid_argument("{}: option 'timestamp_unit' must be 's', 'ms' or 'us', got '{}'", context,
+                            f.timestamp_unit);
+  }
+  return f;
+}
+
+Result<FormatOptions> read_sink_format(const ConnectorOptions& options, const std::string& context) {
+  return read_format(options, context, /*header_default=*/true);
+}
+
+Status check_parent_directory(const std::string& path, const std::string& context) {
+  std::filesystem::path parent = std::filesystem::path(path).parent_path();
+  if (parent.empty()) return Status::ok();
+  struct stat st {};
+  if (::stat(parent.c_str(), &st) != 0) {
+    return not_found("{}: cannot write '{}': directory '{}' does not exist", context, path, parent.string());
+  }
+  if (!S_ISDIR(st.st_mode)) {
+    return invalid_argument("{}: cannot write '{}': '{}' is not a directory", context, path, parent.string());
+  }
+  return Status::ok();
+}
+
+std::string errno_text(int err) {
+  char buf[256];
+  // GNU strerror_r returns the message pointer (which may or may not be buf).
+  return std::string(strerror_r(err, buf, sizeof buf));
+}
+
+}  // namespace sluice

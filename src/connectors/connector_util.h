@@ -1,0 +1,34 @@
+// Small pieces shared by every connector factory: how errors name their table, how the
+// format options (format, delimiter, header, timestamp_unit) are read and validated, and
+// errno text. Stateless; called from the planner thread while factories are created.
+#pragma once
+
+#include <string>
+
+#include "common/status.h"
+#include "connectors/options.h"
+#include "formats/format.h"
+
+namespace sluice {
+
+// "table clicks": the options' own context when set, else built from the table name.
+std::string table_context(const ConnectorOptions& options, const std::string& table);
+
+// Reads the options a line-based source passes to its decoder: format ('json' default or
+// 'csv'), and for CSV delimiter (one character, or 'tab' / '\t'), header (bool); plus
+// timestamp_unit ('s', 'ms' default, 'us'). Options that only make sense for CSV are
+// rejected for JSON, so a mistaken setting does not pass silently.
+Result<FormatOptions> read_source_format(const ConnectorOptions& options, const std::string& context);
+
+// The same for text sinks: format, delimiter, header (for CSV: write a header line,
+// default true; stored in FormatOptions::csv_header).
+Result<FormatOptions> read_sink_format(const ConnectorOptions& options, const std::string& context);
+
+// Checks that a file at `path` can be created: its parent directory exists (output
+// directories are not created implicitly; a typo in a path should be an error).
+Status check_parent_directory(const std::string& path, const std::string& context);
+
+// strerror(err) without the thread-safety problems of strerror().
+std::string errno_text(int err);
+
+}  // namespace sluice

@@ -1,0 +1,131 @@
+#include "connectors/file/file_source.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <thread>
+
+#include "connectors/connector_util.h"
+#include "connectors/line_reader.h"
+
+namespace sluice {
+namespace {
+
+// Opens `path` for reading; a directory is refused here rather than failing on read.
+Result<int> open_for_reading(const std::string& path, const std::string& context) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    return Status(errno == ENOENT ? StatusCode::kNotFound : StatusCode::kIoError,
+                  fmt::format("{}: cannot open '{}': {}", context, path, errno_text(errno)));
+  }
+  struct stat st {};
+  if (::fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
+    ::close(fd);
+    return io_error("{}: cannot open '{}': {}", context, path, errno_text(EISDIR));
+  }
+  return fd;
+}
+
+class FileSourceReader : public SourceReader {
+ public:
+  FileSourceReader(std::string path, std::string context, bool follow)
+      : path_(std::move(path)), context_(std::move(context)), follow_(follow) {}
+  ~FileSourceReader() override { (void)close(); }
+
+  Status open() override {
+    auto fd = open_for_reading(path_, context_);
+    if (!fd.is_ok()) {
+      // A followed file may be created after the job starts: poll() keeps trying.
+      if (follow_ && fd.status().code() == StatusCode::kNotFound) return Status::ok();
+      return fd.status();
+    }
+    attach(fd.value());
+    return Status::ok();
+  }
+
+  Result<PollStatus> poll(RawRecords& out, size_t max_records) override {
+    if (!lines_) {
+      auto fd = open_for_reading(path_, context_);
+      if (!fd.is_ok()) {
+        if (fd.status().code() != StatusCode::kNotFound) return fd.status();
+        std::this_thread::sleep_for(std::chrono::milliseconds(LineReader::Options{}.idle_wait_ms));
+        return PollStatus::kIdle;
+      }
+      attach(fd.value());
+    }
+    return lines_->poll(out, max_records);
+  }
+
+  Status close() override {
+    lines_.reset();
+    if (fd_ >= 0 && ::close(fd_) != 0) {
+      fd_ = -1;
+      return io_error("{}: closing '{}' failed: {}", context_, path_, errno_text(errno));
+    }
+    fd_ = -1;
+    return Status::ok();
+  }
+
+  int64_t position() const override { return lines_ ? lines_->position() : 0; }
+
+ private:
+  void attach(int fd) {
+    fd_ = fd;
+    LineReader::Options o;
+    o.follow = follow_;
+    o.max_line_bytes = kMaxLineBytes;
+    lines_ = std::make_unique<LineReader>(fd, fmt::format("{}: file '{}'", context_, path_), o);
+  }
+
+  std::string path_;
+  std::string context_;
+  bool follow_;
+  int fd_ = -1;
+  std::unique_ptr<LineReader> lines_;
+};
+
+class FileSourceFactory : public SourceFactory {
+ public:
+  FileSourceFactory(std::string path, std::string context, FormatOptions format, bool follow)
+      : path_(std::move(path)), context_(std::move(context)), format_(std::move(format)), follow_(follow) {}
+
+  int num_splits() const override { return 1; }
+  Result<std::unique_ptr<SourceReader>> create_reader(int split) override {
+    if (split != 0) return internal_error("{}: file source has one split, asked for {}", context_, split);
+    return std::unique_ptr<SourceReader>(std::make_unique<FileSourceReader>(path_, context_, follow_));
+  }
+  const FormatOptions& format() const override { return format_; }
+  bool bounded() const override { return !follow_; }
+  std::string describe() const override {
+    return fmt::format("file {} ({}{})", path_, format_.format, follow_ ? ", follow" : "");
+  }
+
+ private:
+  std::string path_;
+  std::string context_;
+  FormatOptions format_;
+  bool follow_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<SourceFactory>> make_file_source_factory(const SourceSpec& spec) {
+  const ConnectorOptions& o = spec.options;
+  std::string context = table_context(o, spec.table);
+  ASSIGN_OR_RETURN(std::string path, o.require_string("path"));
+  ASSIGN_OR_RETURN(FormatOptions format, read_source_format(o, context));
+  ASSIGN_OR_RETURN(bool follow, o.get_bool("follow", false));
+  RETURN_IF_ERROR(o.check_all_used());
+  if (!follow) {
+    // Fail at planning time, not after the job started, when a bounded input is missing.
+    ASSIGN_OR_RETURN(int fd, open_for_reading(path, context));
+    ::close(fd);
+  }
+  return std::unique_ptr<SourceFactory>(
+      std::make_unique<FileSourceFactory>(std::move(path), std::move(context), std::move(format), follow));
+}
+
+}  // namespace sluice

@@ -1,0 +1,416 @@
+#include "connectors/sqlite/sqlite_sink.h"
+
+#include <sqlite3.h>
+#include <sys/stat.h>
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "connectors/connector_util.h"
+#include "types/record_batch.h"
+
+namespace sluice {
+namespace {
+
+struct SqliteSinkConfig {
+  std::string context;  // "table per_page"
+  std::string path;
+  std::string table;    // SQLite table name
+  SchemaPtr schema;
+  bool upsert = false;
+  std::vector<int> key_columns;  // schema indices; empty + upsert = one global row
+  std::vector<int> all_columns;  // 0..n-1
+  std::vector<int> value_columns;  // non-key columns
+};
+
+std::string quote_ident(std::string_view name) {
+  std::string out = "\"";
+  for (char c : name) {
+    if (c == '"') out.push_back('"');
+    out.push_back(c);
+  }
+  out.push_back('"');
+  return out;
+}
+
+const char* sqlite_column_type(TypeId t) {
+  switch (t) {
+    case TypeId::kFloat64: return "REAL";
+    case TypeId::kString:
+    case TypeId::kTimestamp: return "TEXT";
+    default: return "INTEGER";
+  }
+}
+
+// "a, b" from the named schema columns, each as `prefix + quoted name + suffix`.
+std::string column_list(const SqliteSinkConfig& c, const std::vector<int>& cols, std::string_view sep,
+                        const std::function<std::string(const std::string&)>& item) {
+  std::string out;
+  for (size_t i = 0; i < cols.size(); ++i) {
+    if (i) out += sep;
+    out += item(quote_ident(c.schema->field(static_cast<size_t>(cols[i])).name));
+  }
+  return out;
+}
+
+std::string placeholders(size_t n) {
+  std::string out;
+  for (size_t i = 0; i < n; ++i) out += i ? ", ?" : "?";
+  return out;
+}
+
+// One connection with the sink's statements prepared. Used by the writer, and read-only by
+// the factory to check an existing table before the job starts.
+class SqliteTarget {
+ public:
+  SqliteTarget(const SqliteTarget&) = delete;
+  SqliteTarget& operator=(const SqliteTarget&) = delete;
+  ~SqliteTarget() { (void)close(); }
+
+  // Opens the database; creates the table unless `probe` (read-only check); verifies
+  // its columns and prepares the statements.
+  static Result<std::unique_ptr<SqliteTarget>> open(const SqliteSinkConfig& config, bool probe) {
+    std::unique_ptr<SqliteTarget> t(new SqliteTarget(config));
+    int flags = probe ? SQLITE_OPEN_READONLY : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
+    if (sqlite3_open_v2(config.path.c_str(), &t->db_, flags | SQLITE_OPEN_NOMUTEX, nullptr) != SQLITE_OK) {
+      return t->error("cannot open database");
+    }
+    sqlite3_busy_timeout(t->db_, 5000);
+    if (!probe) {
+      RETURN_IF_ERROR(t->exec("PRAGMA journal_mode=WAL"));
+      RETURN_IF_ERROR(t->exec("PRAGMA synchronous=NORMAL"));
+    }
+    ASSIGN_OR_RETURN(std::vector<std::string> existing, t->existing_columns());
+    if (existing.empty()) {
+      if (probe) return t;  // the writer will create it
+      RETURN_IF_ERROR(t->exec(t->create_table_sql()));
+    } else {
+      RETURN_IF_ERROR(t->check_columns(existing));
+    }
+    RETURN_IF_ERROR(t->prepare_statements());
+    return t;
+  }
+
+  Status begin() {
+    if (in_transaction_) return Status::ok();
+    RETURN_IF_ERROR(exec("BEGIN"));
+    in_transaction_ = true;
+    return Status::ok();
+  }
+  Status commit() {
+    if (!in_transaction_) return Status::ok();
+    in_transaction_ = false;
+    return exec("COMMIT");
+  }
+  void rollback() {
+    if (in_transaction_) (void)exec("ROLLBACK");
+    in_transaction_ = false;
+  }
+
+  // Applies row `row` of `batch` according to its RowKind.
+  Status apply(const RecordBatch& batch, size_t row) {
+    RowKind kind = batch.row_kind(row);
+    if (!c_.upsert) {
+      if (kind != RowKind::kInsert) {
+        return invalid_argument(
+            "{}: sqlite table '{}' is append-only but received a {} row; set primary_key to keep it up to date",
+            c_.context, c_.table, row_kind_short_name(kind));
+      }
+      return run(insert_, batch, row, c_.all_columns);
+    }
+    if (kind == RowKind::kUpdateBefore) return Status::ok();  // superseded by the +U that follows
+    if (c_.key_columns.empty()) {                             // one global row
+      RETURN_IF_ERROR(run(delete_, batch, row, {}));
+      return kind == RowKind::kDelete ? Status::ok() : run(insert_, batch, row, c_.all_columns);
+    }
+    if (kind == RowKind::kDelete) return run(delete_, batch, row, c_.key_columns);
+    return run(insert_, batch, row, c_.all_columns);
+  }
+
+  // Drops the statements' references to batch memory (bound with SQLITE_STATIC).
+  void clear_bindings() {
+    for (sqlite3_stmt* s : {insert_, delete_}) {
+      if (s != nullptr) sqlite3_clear_bindings(s);
+    }
+  }
+
+  Status close() {
+    Status s = commit();
+    for (sqlite3_stmt** st : {&insert_, &delete_}) {
+      sqlite3_finalize(*st);
+      *st = nullptr;
+    }
+    if (db_ != nullptr && sqlite3_close(db_) != SQLITE_OK && s.is_ok()) s = error("closing failed");
+    db_ = nullptr;
+    return s;
+  }
+
+ private:
+  explicit SqliteTarget(const SqliteSinkConfig& config)
+      : c_(config), scratch_(config.schema->size()) {}
+
+  Status error(std::string_view what) const {
+    return io_error("{}: sqlite '{}' table '{}': {}: {}", c_.context, c_.path, c_.table, what,
+                    db_ != nullptr ? sqlite3_errmsg(db_) : "out of memory");
+  }
+
+  Status exec(const std::string& sql) {
+    char* msg = nullptr;
+    if (sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &msg) != SQLITE_OK) {
+      std::string m = msg != nullptr ? msg : sqlite3_errmsg(db_);
+      sqlite3_free(msg);
+      return io_error("{}: sqlite '{}' table '{}': {}", c_.context, c_.path, c_.table, m);
+    }
+    return Status::ok();
+  }
+
+  // Column names of the existing table; empty when there is no such table.
+  Result<std::vector<std::string>> existing_columns() {
+    sqlite3_stmt* st = nullptr;
+    if (sqlite3_prepare_v2(db_, "SELECT name FROM pragma_table_info(?1)", -1, &st, nullptr) != SQLITE_OK) {
+      return error("reading the table's columns failed");
+    }
+    sqlite3_bind_text(st, 1, c_.table.data(), static_cast<int>(c_.table.size()), SQLITE_STATIC);
+    std::vector<std::string> names;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+      names.emplace_back(reinterpret_cast<const char*>(sqlite3_column_text(st, 0)));
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) return error("reading the table's columns failed");
+    return names;
+  }
+
+  Status check_columns(const std::vector<std::string>& existing) const {
+    for (const auto& f : c_.schema->fields()) {
+      bool found = false;
+      for (const auto& e : existing) found = found || iequals(e, f.name);
+      if (!found) {
+        return invalid_argument("{}: existing sqlite table '{}' in '{}' has no column '{}'", c_.context, c_.table,
+                                c_.path, f.name);
+      }
+    }
+    return Status::ok();
+  }
+
+  std::string create_table_sql() const {
+    std::string sql = "CREATE TABLE IF NOT EXISTS " + quote_ident(c_.table) + " (";
+    for (size_t i = 0; i < c_.schema->size(); ++i) {
+      const Field& f = c_.schema->field(i);
+      if (i) sql += ", ";
+      sql += quote_ident(f.name) + " " + sqlite_column_type(f.type);
+    }
+    if (!c_.key_columns.empty()) {
+      sql += ", PRIMARY KEY (" + column_list(c_, c_.key_columns, ", ", [](const std::string& n) { return n; }) + ")";
+    }
+    return sql + ")";
+  }
+
+  Status prepare(const std::string& sql, sqlite3_stmt** st) {
+    if (sqlite3_prepare_v2(db_, sql.c_str(), -1, st, nullptr) != SQLITE_OK) {
+      return error(fmt::format("preparing '{}' failed", sql));
+    }
+    return Status::ok();
+  }
+
+  Status prepare_statements() {
+    const std::string table = quote_ident(c_.table);
+    auto same = [](const std::string& n) { return n; };
+    std::string insert = "INSERT INTO " + table + " (" + column_list(c_, c_.all_columns, ", ", same) +
+                         ") VALUES (" + placeholders(c_.all_columns.size()) + ")";
+    if (c_.upsert && !c_.key_columns.empty()) {
+      insert += " ON CONFLICT (" + column_list(c_, c_.key_columns, ", ", same) + ") DO ";
+      if (c_.value_columns.empty()) {
+        insert += "NOTHING";
+      } else {
+        insert += "UPDATE SET " + column_list(c_, c_.value_columns, ", ", [](const std::string& n) {
+          return n + " = excluded." + n;
+        });
+      }
+      RETURN_IF_ERROR(prepare("DELETE FROM " + table + " WHERE " +
+                                  column_list(c_, c_.key_columns, " AND ",
+                                              [](const std::string& n) { return n + " IS ?"; }),
+                              &delete_));
+    } else if (c_.upsert) {
+      RETURN_IF_ERROR(prepare("DELETE FROM " + table, &delete_));
+    }
+    return prepare(insert, &insert_);
+  }
+
+  // Binds columns `cols` of the row to parameters 1..n, runs the statement and resets it.
+  Status run(sqlite3_stmt* st, const RecordBatch& batch, size_t row, const std::vector<int>& cols) {
+    for (size_t i = 0; i < cols.size(); ++i) {
+      const int param = static_cast<int>(i) + 1;
+      const size_t c = static_cast<size_t>(cols[i]);
+      const Column& col = batch.column(c);
+      if (col.is_null(row)) {
+        sqlite3_bind_null(st, param);
+        continue;
+      }
+      switch (col.type()) {
+        case TypeId::kFloat64: sqlite3_bind_double(st, param, col.double_at(row)); break;
+        case TypeId::kString: {
+          std::string_view s = col.string_at(row);
+          // STATIC: the batch outlives this statement's use of it; clear_bindings() drops
+          // the pointer when write() returns.
+          sqlite3_bind_text(st, param, s.data(), static_cast<int>(s.size()), SQLITE_STATIC);
+          break;
+        }
+        case TypeId::kTimestamp: {
+          std::string& text = scratch_[c];
+          text.clear();
+          append_timestamp(text, col.int_at(row));
+          sqlite3_bind_text(st, param, text.data(), static_cast<int>(text.size()), SQLITE_STATIC);
+          break;
+        }
+        default: sqlite3_bind_int64(st, param, col.int_at(row)); break;
+      }
+    }
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE) return error("write failed");
+    return Status::ok();
+  }
+
+  SqliteSinkConfig c_;
+  sqlite3* db_ = nullptr;
+  sqlite3_stmt* insert_ = nullptr;  // INSERT, or the upsert
+  sqlite3_stmt* delete_ = nullptr;  // delete by key / delete all (upsert only)
+  bool in_transaction_ = false;
+  std::vector<std::string> scratch_;  // per column: timestamp text bound to the statement
+};
+
+class SqliteSinkWriter : public SinkWriter {
+ public:
+  explicit SqliteSinkWriter(SqliteSinkConfig config) : config_(std::move(config)) {}
+  ~SqliteSinkWriter() override { (void)close(); }
+
+  Status open() override {
+    ASSIGN_OR_RETURN(target_, SqliteTarget::open(config_, /*probe=*/false));
+    return Status::ok();
+  }
+
+  Status write(const RecordBatch& batch) override {
+    if (!target_) return internal_error("{}: sqlite sink written before open()", config_.context);
+    RETURN_IF_ERROR(target_->begin());
+    Status s;
+    for (size_t r = 0; r < batch.num_rows && s.is_ok(); ++r) s = target_->apply(batch, r);
+    target_->clear_bindings();
+    if (!s.is_ok()) target_->rollback();  // the job fails; leave no half-applied batch behind
+    return s;
+  }
+
+  Status flush() override { return target_ ? target_->commit() : Status::ok(); }
+
+  Status close() override {
+    if (!target_) return Status::ok();
+    Status s = target_->close();
+    target_.reset();
+    return s;
+  }
+
+ private:
+  SqliteSinkConfig config_;
+  std::unique_ptr<SqliteTarget> target_;
+};
+
+class SqliteSinkFactory : public SinkFactory {
+ public:
+  explicit SqliteSinkFactory(SqliteSinkConfig config) : config_(std::move(config)) {}
+
+  SinkCapabilities capabilities() const override {
+    SinkCapabilities c;
+    c.upsert = config_.upsert;
+    c.guarantee = config_.upsert ? SinkGuarantee::kIdempotent : SinkGuarantee::kAtLeastOnce;
+    for (int k : config_.key_columns) c.primary_key.push_back(config_.schema->field(static_cast<size_t>(k)).name);
+    return c;
+  }
+
+  Result<std::unique_ptr<SinkWriter>> create_writer() override {
+    return std::unique_ptr<SinkWriter>(std::make_unique<SqliteSinkWriter>(config_));
+  }
+
+  std::string describe() const override {
+    std::string mode = "append";
+    if (config_.upsert && config_.key_columns.empty()) {
+      mode = "upsert, single row";
+    } else if (config_.upsert) {
+      mode = "upsert on ";
+      for (size_t i = 0; i < config_.key_columns.size(); ++i) {
+        if (i) mode += ",";
+        mode += config_.schema->field(static_cast<size_t>(config_.key_columns[i])).name;
+      }
+    }
+    return fmt::format("sqlite {} table {} ({})", config_.path, config_.table, mode);
+  }
+
+ private:
+  SqliteSinkConfig config_;
+};
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+// 'a, b' -> schema indices; '' -> none (one global row).
+Result<std::vector<int>> parse_primary_key(const std::string& text, const Schema& schema,
+                                           const std::string& context) {
+  std::vector<int> key;
+  if (trim(text).empty()) return key;
+  std::string_view rest = text;
+  while (true) {
+    size_t comma = rest.find(',');
+    std::string_view name = trim(rest.substr(0, comma));
+    if (name.empty()) {
+      return invalid_argument("{}: option 'primary_key' has an empty column name in '{}'", context, text);
+    }
+    int idx = schema.find(name);
+    if (idx < 0) {
+      return invalid_argument("{}: primary_key column '{}' is not a column of the sink {}", context, name,
+                              schema.to_string());
+    }
+    for (int k : key) {
+      if (k == idx) return invalid_argument("{}: primary_key names column '{}' twice", context, name);
+    }
+    key.push_back(idx);
+    if (comma == std::string_view::npos) break;
+    rest.remove_prefix(comma + 1);
+  }
+  return key;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<SinkFactory>> make_sqlite_sink_factory(const SinkSpec& spec) {
+  const ConnectorOptions& o = spec.options;
+  SqliteSinkConfig c;
+  c.context = table_context(o, spec.table);
+  c.schema = spec.schema;
+  ASSIGN_OR_RETURN(c.path, o.require_string("path"));
+  c.table = o.get_string("table", spec.table);
+  if (c.table.empty()) return invalid_argument("{}: option 'table' must not be empty", c.context);
+  c.upsert = o.has("primary_key");
+  if (c.upsert) {
+    ASSIGN_OR_RETURN(c.key_columns, parse_primary_key(o.get_string("primary_key"), *c.schema, c.context));
+  }
+  RETURN_IF_ERROR(o.check_all_used());
+  for (int i = 0; i < static_cast<int>(c.schema->size()); ++i) {
+    c.all_columns.push_back(i);
+    bool is_key = false;
+    for (int k : c.key_columns) is_key = is_key || k == i;
+    if (!is_key) c.value_columns.push_back(i);
+  }
+  RETURN_IF_ERROR(check_parent_directory(c.path, c.context));
+  // An existing database is checked now (columns, key constraint), not when the job runs.
+  struct stat st {};
+  if (::stat(c.path.c_str(), &st) == 0) {
+    ASSIGN_OR_RETURN(auto probe, SqliteTarget::open(c, /*probe=*/true));
+    RETURN_IF_ERROR(probe->close());
+  }
+  return std::unique_ptr<SinkFactory>(std::make_unique<SqliteSinkFactory>(std::move(c)));
+}
+
+}  // namespace sluice

@@ -66,6 +66,7 @@ class ChannelEmitter : public Output {
   }
   Status emit_idle() { return broadcast(ElementKind::kIdle, kMinWatermark); }
   Status emit_end() { return broadcast(ElementKind::kEnd, kMinWatermark); }
+  void set_metrics(OperatorMetrics* metrics) { metrics_ = metrics; }
 
  private:
   Status send(size_t t, BatchPtr batch) {
@@ -244,6 +245,7 @@ Status Job::build() {
       source_counters_.push_back(std::move(counters));
     }
     // Wire op[k] -> op[k+1]; the last op -> emitter or nothing.
+    if (task->emitter && !task->op_metrics.empty()) task->emitter->set_metrics(task->op_metrics.back());
     Output* next_out = &task->tail_output();
     for (size_t k = task->ops.size(); k-- > 1;) {
       task->links.push_back(std::make_unique<ChainLink>(task->ops[k].get(), next_out, task->op_metrics[k - 1],

@@ -1,0 +1,19 @@
+-- The quick-start demo: a generated clickstream (deterministic, seed 42) with out-of-order
+-- and malformed events, aggregated per page per minute into an embedded SQLite table.
+-- Bad events land in clicks.dlq.jsonl, late ones in clicks.late.jsonl.
+CREATE TABLE clicks (user_id BIGINT, page TEXT, event_type TEXT, ts TIMESTAMP)
+  WITH (connector = 'generator', seed = '42', events = '1000000',
+        out_of_order = '0.05', max_out_of_orderness = '5 seconds', late = '0.001',
+        malformed = '0.001', users = '5000', pages = '50',
+        event_time = 'ts', watermark_delay = '5 seconds');
+
+CREATE TABLE page_minutes (window_start TIMESTAMP, window_end TIMESTAMP, page TEXT,
+                           views BIGINT, users BIGINT)
+  WITH (connector = 'sqlite', path = 'demo.db', table = 'page_minutes',
+        primary_key = 'window_start,page');
+
+INSERT INTO page_minutes
+SELECT window_start, window_end, page, COUNT(*) AS views, COUNT(DISTINCT user_id) AS users
+FROM TUMBLE(clicks, ts, INTERVAL '1 minute')
+WHERE page <> '/health'
+GROUP BY window_start, window_end, page;

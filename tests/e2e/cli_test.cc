@@ -1,0 +1,199 @@
+// The `sluice` command as a user meets it: exit codes, one-line errors that name the
+// problem and its place, explain/validate, and the example pipeline from the README.
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+
+#include <filesystem>
+#include <map>
+#include <set>
+#include <sstream>
+
+#include "common/time_util.h"
+#include "test_helpers.h"
+
+namespace sluice {
+namespace {
+
+using testing::run_sluice;
+using testing::TempDir;
+using testing::with_dir;
+using testing::write_file;
+
+const char* kGoodJob = R"(CREATE TABLE src (k BIGINT, ts TIMESTAMP)
+  WITH (connector = 'file', path = '{DIR}/in.jsonl', format = 'json', event_time = 'ts');
+CREATE TABLE out () WITH (connector = 'file', path = '{DIR}/out.jsonl');
+INSERT INTO out SELECT k, COUNT(*) AS n, window_start FROM TUMBLE(src, ts, INTERVAL '1 minute')
+GROUP BY k, window_start;
+)";
+
+int count_lines(const std::string& s) {
+  int n = 0;
+  for (char c : s) n += c == '\n';
+  return n;
+}
+
+TEST(CliTest, VersionPrintsTheVersion) {
+  TempDir dir;
+  auto r = run_sluice("--version", dir.path());
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_NE(r.output.find("sluice 0."), std::string::npos);
+}
+
+TEST(CliTest, MalformedSqlGivesOneLineWithLineAndColumn) {
+  TempDir dir;
+  write_file(dir.file("bad.sql"), "CREATE TABLE t (a BIGINT) WITH (connector = 'file', path = 'x');\nSELEC a FROM t;\n");
+  auto r = run_sluice("run bad.sql", dir.path());
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_EQ(count_lines(r.output), 1) << r.output;
+  EXPECT_NE(r.output.find("bad.sql:2:1: syntax error"), std::string::npos) << r.output;
+}
+
+TEST(CliTest, UnknownColumnIsNamedWithItsPosition) {
+  TempDir dir;
+  write_file(dir.file("in.jsonl"), "{}\n");
+  std::string sql = with_dir(kGoodJob, dir.path());
+  sql.replace(sql.find("SELECT k,"), 9, "SELECT kk,");
+  write_file(dir.file("job.sql"), sql);
+  auto r = run_sluice("validate job.sql", dir.path());
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_EQ(count_lines(r.output), 1) << r.output;
+  EXPECT_NE(r.output.find("job.sql:4:"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("unknown column 'kk'"), std::string::npos) << r.output;
+}
+
+TEST(CliTest, MissingInputFileIsNamed) {
+  TempDir dir;
+  write_file(dir.file("job.sql"), with_dir(kGoodJob, dir.path()));
+  auto r = run_sluice("run job.sql", dir.path());
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_EQ(count_lines(r.output), 1) << r.output;
+  EXPECT_NE(r.output.find("in.jsonl"), std::string::npos) << r.output;
+}
+
+TEST(CliTest, MissingJobFileIsNamed) {
+  TempDir dir;
+  auto r = run_sluice("run nothere.sql", dir.path());
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.output.find("nothere.sql"), std::string::npos) << r.output;
+}
+
+TEST(CliTest, WrongOptionIsNamed) {
+  TempDir dir;
+  write_file(dir.file("in.jsonl"), "{}\n");
+  std::string sql = with_dir(kGoodJob, dir.path());
+  sql.replace(sql.find("format = 'json'"), 15, "formt = 'json'");
+  write_file(dir.file("job.sql"), sql);
+  auto r = run_sluice("run job.sql", dir.path());
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_EQ(count_lines(r.output), 1) << r.output;
+  EXPECT_NE(r.output.find("formt"), std::string::npos) << r.output;
+}
+
+TEST(CliTest, BadOptionValueIsNamed) {
+  TempDir dir;
+  write_file(dir.file("in.jsonl"), "{}\n");
+  std::string sql = with_dir(kGoodJob, dir.path());
+  sql.replace(sql.find("event_time = 'ts'"), 17, "event_time = 'ts', watermark_delay = '5 fortnights'");
+  write_file(dir.file("job.sql"), sql);
+  auto r = run_sluice("run job.sql", dir.path());
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.output.find("watermark_delay"), std::string::npos) << r.output;
+}
+
+TEST(CliTest, TypeMismatchIsReported) {
+  TempDir dir;
+  write_file(dir.file("in.jsonl"), "{}\n");
+  std::string sql = with_dir(kGoodJob, dir.path());
+  sql.replace(sql.find("COUNT(*) AS n"), 13, "k + 'a' AS n");
+  sql.replace(sql.find("GROUP BY k,"), 11, "GROUP BY k, n,");
+  write_file(dir.file("job.sql"), sql);
+  auto r = run_sluice("validate job.sql", dir.path());
+  EXPECT_NE(r.exit_code, 0) << r.output;
+  EXPECT_EQ(count_lines(r.output), 1) << r.output;
+}
+
+TEST(CliTest, ExplainPrintsStagesAndExchange) {
+  TempDir dir;
+  write_file(dir.file("in.jsonl"), "{}\n");
+  write_file(dir.file("job.sql"), with_dir(kGoodJob, dir.path()));
+  auto r = run_sluice("explain -p 4 job.sql", dir.path());
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("window_aggregate"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("hash exchange"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("parallelism 4"), std::string::npos) << r.output;
+}
+
+TEST(CliTest, RunWritesResultsAndDeadLettersBadLines) {
+  TempDir dir;
+  write_file(dir.file("in.jsonl"),
+             "{\"k\": 1, \"ts\": \"2024-01-01T00:00:10Z\"}\n"
+             "this is not json\n"
+             "{\"k\": 1, \"ts\": \"2024-01-01T00:00:20Z\"}\n"
+             "{\"k\": 2, \"ts\": \"2024-01-01T00:01:20Z\"}\n");
+  write_file(dir.file("job.sql"), with_dir(kGoodJob, dir.path()));
+  auto r = run_sluice("run job.sql", dir.path());
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  std::string out = testing::read_file(dir.file("out.jsonl"));
+  EXPECT_EQ(count_lines(out), 2) << out;
+  EXPECT_NE(out.find("\"n\":2"), std::string::npos) << out;
+  std::string dlq = testing::read_file(dir.file("src.dlq.jsonl"));
+  EXPECT_EQ(count_lines(dlq), 1) << dlq;
+  EXPECT_NE(dlq.find("this is not json"), std::string::npos);
+  EXPECT_NE(dlq.find("\"line\":2"), std::string::npos) << dlq;
+}
+
+// The README's example: per-page clicks and unique users per minute into SQLite, checked
+// against a brute-force count of the same input (watermark delay 5 s, /health excluded).
+TEST(ExampleTest, ClicksPerPageProducesTheRightRowsInSqlite) {
+  TempDir dir;
+  std::string src = std::string(SLUICE_SOURCE_DIR) + "/examples/";
+  std::filesystem::copy_file(src + "clicks.jsonl", dir.file("clicks.jsonl"));
+  std::filesystem::copy_file(src + "clicks_per_page.sql", dir.file("clicks_per_page.sql"));
+  auto r = run_sluice("run clicks_per_page.sql", dir.path());
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+
+  // Brute force over the input.
+  std::map<std::pair<Micros, std::string>, std::pair<int64_t, std::set<int64_t>>> want;
+  std::istringstream in(testing::read_file(dir.file("clicks.jsonl")));
+  std::string line;
+  Micros max_ts = kMinWatermark;
+  while (std::getline(in, line)) {
+    auto uid_pos = line.find("\"user_id\": ");
+    auto page_pos = line.find("\"page\": \"");
+    auto ts_pos = line.find("\"ts\": \"");
+    if (uid_pos == std::string::npos || page_pos == std::string::npos || ts_pos == std::string::npos) continue;
+    int64_t uid = std::stoll(line.substr(uid_pos + 11));
+    std::string page = line.substr(page_pos + 9, line.find('"', page_pos + 9) - page_pos - 9);
+    Micros ts = parse_timestamp(line.substr(ts_pos + 7, line.find('"', ts_pos + 7) - ts_pos - 7)).value();
+    Micros start = floor_div(ts, kMicrosPerMinute) * kMicrosPerMinute;
+    bool late = max_ts != kMinWatermark && start + kMicrosPerMinute <= max_ts - 5 * kMicrosPerSecond;
+    max_ts = std::max(max_ts, ts);
+    if (late || page == "/health") continue;
+    auto& w = want[{start, page}];
+    w.first++;
+    w.second.insert(uid);
+  }
+  ASSERT_GT(want.size(), 5u);
+
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(dir.file("out.db").c_str(), &db), SQLITE_OK);
+  sqlite3_stmt* st = nullptr;
+  ASSERT_EQ(sqlite3_prepare_v2(db, "SELECT window_start, page, clicks, users FROM per_page", -1, &st, nullptr), SQLITE_OK)
+      << sqlite3_errmsg(db);
+  size_t rows = 0;
+  while (sqlite3_step(st) == SQLITE_ROW) {
+    ++rows;
+    Micros ws = parse_timestamp(reinterpret_cast<const char*>(sqlite3_column_text(st, 0))).value();
+    std::string page = reinterpret_cast<const char*>(sqlite3_column_text(st, 1));
+    auto it = want.find({ws, page});
+    ASSERT_NE(it, want.end()) << "unexpected row " << page;
+    EXPECT_EQ(sqlite3_column_int64(st, 2), it->second.first) << page;
+    EXPECT_EQ(sqlite3_column_int64(st, 3), static_cast<int64_t>(it->second.second.size())) << page;
+  }
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+  EXPECT_EQ(rows, want.size());
+}
+
+}  // namespace
+}  // namespace sluice

@@ -162,6 +162,7 @@ TEST(ExampleTest, ClicksPerPageProducesTheRightRowsInSqlite) {
     auto page_pos = line.find("\"page\": \"");
     auto ts_pos = line.find("\"ts\": \"");
     if (uid_pos == std::string::npos || page_pos == std::string::npos || ts_pos == std::string::npos) continue;
+    if (!std::isdigit(static_cast<unsigned char>(line[uid_pos + 11]))) continue;  // malformed: dead-lettered
     int64_t uid = std::stoll(line.substr(uid_pos + 11));
     std::string page = line.substr(page_pos + 9, line.find('"', page_pos + 9) - page_pos - 9);
     Micros ts = parse_timestamp(line.substr(ts_pos + 7, line.find('"', ts_pos + 7) - ts_pos - 7)).value();

@@ -74,7 +74,15 @@ Result<Micros> parse_duration(std::string_view text) {
       if (end == s.size()) break;
     }
     if (n != 3) return invalid_argument("bad duration '{}': expected hh:mm:ss", text);
-    return parts[0] * kMicrosPerHour + parts[1] * kMicrosPerMinute + parts[2] * kMicrosPerSecond;
+    // Checked: the pieces come from user input and may be as large as strtoll allows.
+    Micros h, m, sec, total;
+    if (__builtin_mul_overflow(parts[0], kMicrosPerHour, &h) ||
+        __builtin_mul_overflow(parts[1], kMicrosPerMinute, &m) ||
+        __builtin_mul_overflow(parts[2], kMicrosPerSecond, &sec) || __builtin_add_overflow(h, m, &total) ||
+        __builtin_add_overflow(total, sec, &total)) {
+      return invalid_argument("bad duration '{}': out of range", text);
+    }
+    return total;
   }
   Micros total = 0;
   bool negative = false;
@@ -101,7 +109,11 @@ Result<Micros> parse_duration(std::string_view text) {
       return invalid_argument("bad duration '{}': unknown unit '{}' (use ms, s, m, h, d or words)",
                               text, unit);
     }
-    total += static_cast<Micros>(value * static_cast<double>(mult) + 0.5);
+    // Range-checked before the cast: converting an out-of-range double is undefined.
+    double part = value * static_cast<double>(mult) + 0.5;
+    if (!(part < 9.2e18) || __builtin_add_overflow(total, static_cast<Micros>(part), &total)) {
+      return invalid_argument("bad duration '{}': out of range", text);
+    }
     any = true;
   }
   if (!any) return invalid_argument("bad duration '{}'", text);

@@ -8,7 +8,7 @@
 // is thread-compatible (one scratch per thread) and does no per-record heap allocation.
 //
 // Runtime errors never throw: division by zero, integer overflow and failed casts yield NULL
-// (documented in docs/sql.md).
+// (documented in docs/sql-functions.md).
 #pragma once
 
 #include <deque>

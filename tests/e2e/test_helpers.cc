@@ -23,8 +23,8 @@ TempDir::~TempDir() {
   std::filesystem::remove_all(path_, ec);
 }
 
-CommandResult run_sluice(const std::string& args, const std::string& cwd) {
-  std::string cmd = "cd '" + cwd + "' && '" + SLUICE_BINARY + "' " + args + " </dev/null 2>&1";
+CommandResult run_sluice(const std::string& args, const std::string& cwd, const std::string& stdin_path) {
+  std::string cmd = "cd '" + cwd + "' && '" + SLUICE_BINARY + "' " + args + " <'" + stdin_path + "' 2>&1";
   CommandResult r;
   FILE* p = popen(cmd.c_str(), "r");
   if (!p) return r;

@@ -22,8 +22,8 @@ struct CommandResult {
   std::string output;  // stdout and stderr together
 };
 
-// Runs `sluice ARGS` (a shell-quoted argument string) in `cwd`, with stdin from /dev/null.
-CommandResult run_sluice(const std::string& args, const std::string& cwd);
+// Runs `sluice ARGS` (a shell-quoted argument string) in `cwd`, stdin from `stdin_path`.
+CommandResult run_sluice(const std::string& args, const std::string& cwd, const std::string& stdin_path = "/dev/null");
 
 std::string read_file(const std::string& path);
 void write_file(const std::string& path, const std::string& content);

@@ -77,17 +77,19 @@ void print_summary(const Job& job, const PhysicalPlan& plan, double seconds) {
   }
   // Operators: sum over instances, in plan order.
   std::vector<std::string> order;
-  std::map<std::string, std::array<uint64_t, 3>> totals;
+  std::map<std::string, std::array<uint64_t, 4>> totals;
   for (const auto* m : job.metrics().all()) {
     if (!totals.count(m->name)) order.push_back(m->name);
     auto& t = totals[m->name];
     t[0] += m->records_in.load();
     t[1] += m->records_out.load();
     t[2] += m->late.load();
+    t[3] += m->blocked_ns.load();
   }
   for (const auto& name : order) {
     const auto& t = totals[name];
-    out += fmt::format("  {}: in {}, out {}{}\n", name, t[0], t[1], t[2] ? fmt::format(", late {}", t[2]) : "");
+    out += fmt::format("  {}: in {}, out {}{}{}\n", name, t[0], t[1], t[2] ? fmt::format(", late {}", t[2]) : "",
+                       t[3] > 1000000 ? fmt::format(", blocked by backpressure {:.2f}s", static_cast<double>(t[3]) / 1e9) : "");
   }
   for (const auto& side : plan.side_outputs) {
     if (side.queue->count() > 0) {

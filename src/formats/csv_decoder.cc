@@ -19,7 +19,9 @@ class CsvDecoder final : public Decoder {
   CsvDecoder(SchemaPtr schema, char delimiter, bool header, int64_t unit_micros)
       : schema_(std::move(schema)), delimiter_(delimiter), header_(header), unit_(unit_micros) {}
 
-  Status decode(const RawRecords& in, RecordBatch& out, std::vector<DecodeFailure>& failures) override;
+  Status decode(const RawRecords& in, RecordBatch& out, std::vector<DecodeFailure>& failures,
+                std::vector<uint32_t>* row_records) override;
+  using Decoder::decode;
 
  private:
   bool decode_record(std::string_view record, RecordBatch& out);
@@ -32,7 +34,8 @@ class CsvDecoder final : public Decoder {
   std::string error_;
 };
 
-Status CsvDecoder::decode(const RawRecords& in, RecordBatch& out, std::vector<DecodeFailure>& failures) {
+Status CsvDecoder::decode(const RawRecords& in, RecordBatch& out, std::vector<DecodeFailure>& failures,
+                              std::vector<uint32_t>* row_records) {
   RETURN_IF_ERROR(formats_internal::check_decode_input(in, out, *schema_));
   size_t rows = out.num_rows;
   for (size_t i = 0; i < in.size(); ++i) {
@@ -49,6 +52,7 @@ Status CsvDecoder::decode(const RawRecords& in, RecordBatch& out, std::vector<De
     if (record.empty()) continue;
     if (decode_record(record, out)) {
       ++rows;
+      if (row_records) row_records->push_back(static_cast<uint32_t>(i));
       out.num_rows = rows;
       continue;
     }

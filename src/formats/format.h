@@ -40,8 +40,14 @@ class Decoder {
   virtual ~Decoder() = default;
   // Decodes every record of `in`, appending good rows to `out` (whose schema was given at
   // creation) and reporting bad ones in `failures`. Never throws; returns a non-ok Status
-  // only for a failure that is not the record's fault.
-  virtual Status decode(const RawRecords& in, RecordBatch& out, std::vector<DecodeFailure>& failures) = 0;
+  // only for a failure that is not the record's fault. When `row_records` is given, the
+  // index of the raw record each appended row came from is appended to it (blank records
+  // and a CSV header produce no row and no failure).
+  virtual Status decode(const RawRecords& in, RecordBatch& out, std::vector<DecodeFailure>& failures,
+                        std::vector<uint32_t>* row_records) = 0;
+  Status decode(const RawRecords& in, RecordBatch& out, std::vector<DecodeFailure>& failures) {
+    return decode(in, out, failures, nullptr);
+  }
 };
 
 class Encoder {

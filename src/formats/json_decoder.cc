@@ -95,7 +95,9 @@ class JsonDecoder final : public Decoder {
     match_.resize(names_.size());
   }
 
-  Status decode(const RawRecords& in, RecordBatch& out, std::vector<DecodeFailure>& failures) override;
+  Status decode(const RawRecords& in, RecordBatch& out, std::vector<DecodeFailure>& failures,
+                std::vector<uint32_t>* row_records) override;
+  using Decoder::decode;
 
  private:
   // How a column got its value in the current record: an exact key beats a case-insensitive
@@ -126,7 +128,8 @@ class JsonDecoder final : public Decoder {
   std::string error_;
 };
 
-Status JsonDecoder::decode(const RawRecords& in, RecordBatch& out, std::vector<DecodeFailure>& failures) {
+Status JsonDecoder::decode(const RawRecords& in, RecordBatch& out, std::vector<DecodeFailure>& failures,
+                              std::vector<uint32_t>* row_records) {
   RETURN_IF_ERROR(formats_internal::check_decode_input(in, out, *schema_));
   size_t rows = out.num_rows;
   for (size_t i = 0; i < in.size(); ++i) {
@@ -141,6 +144,7 @@ Status JsonDecoder::decode(const RawRecords& in, RecordBatch& out, std::vector<D
     // bytes from the record start are safe for simdjson to over-read.
     if (decode_record(data, len, in.data.capacity() - begin, out, rows)) {
       ++rows;
+      if (row_records) row_records->push_back(static_cast<uint32_t>(i));
       continue;
     }
     for (Column& column : out.columns) column.truncate(rows);

@@ -1,6 +1,8 @@
 #include "operators/aggregate.h"
 
 #include <map>
+#include <set>
+#include <tuple>
 
 #include <fmt/format.h>
 
@@ -165,6 +167,224 @@ class WindowAggregate : public Operator {
   std::vector<uint32_t> slots_;
 };
 
+
+// SESSION windows: per key, a sorted list of sessions [start, last event + gap). A row opens
+// [ts, ts + gap) and merges every session it overlaps or touches (Flink's rule); their
+// aggregate slots are folded together. A session fires when the watermark reaches its end
+// and is kept until end + allowed_lateness for late-but-allowed rows; a fired session that
+// changes is emitted again (+U), and one merged away under another start is retracted (-D),
+// so an upsert sink keyed by (key, window_start) ends with exactly the final sessions.
+class SessionAggregate : public Operator {
+ public:
+  explicit SessionAggregate(const AggregateConfig& c)
+      : c_(c), store_(c.aggregates), ids_({}), groups_(c.key_schema), out_(c.output_schema, c.batch_size) {}
+
+  Status process(int, const BatchPtr& batch, Output& out) override {
+    const RecordBatch& in = *batch;
+    const Column& ts = in.column(static_cast<size_t>(c_.time_column));
+    const bool has_row_wm = !in.row_watermarks.empty();
+    const Micros gap = c_.window.size, lateness = c_.allowed_lateness;
+    uint64_t late = 0;
+    for (size_t r = 0; r < in.num_rows; ++r) {
+      if (ts.is_null(r)) {
+        ++late;
+        continue;
+      }
+      const Micros t = ts.int_at(r);
+      const Micros row_wm = has_row_wm ? in.row_watermarks[r] : watermark_;
+      if (t + gap + lateness <= row_wm || t + gap + lateness <= watermark_) {
+        ++late;
+        continue;
+      }
+      uint32_t g = groups_.find_or_insert(in, c_.key_columns, r, key_buffer_, ids_);
+      if (g >= sessions_.size()) sessions_.resize(g + 1);
+      std::vector<Session>& list = sessions_[g];
+      const Micros lo = t, hi = t + gap;
+      hits_.clear();
+      for (size_t i = 0; i < list.size(); ++i) {
+        // A session closed for this row's watermark is final, even if not purged yet: the
+        // purge happens at the next watermark, whose timing depends on batch boundaries.
+        if (list[i].end + lateness <= row_wm) continue;
+        if (list[i].start <= hi && list[i].end >= lo) hits_.push_back(i);
+      }
+      size_t target;
+      if (hits_.empty()) {
+        Session s{lo, hi, store_.allocate()};
+        auto pos = std::lower_bound(list.begin(), list.end(), lo,
+                                    [](const Session& a, Micros start) { return a.start < start; });
+        target = static_cast<size_t>(pos - list.begin());
+        list.insert(pos, s);
+        unfired_.insert({hi, g, lo});
+      } else {
+        target = hits_[0];
+        if (hits_.size() > 1) RETURN_IF_ERROR(flush_pending(in));
+        Micros new_start = std::min(list[target].start, lo), new_end = hi;
+        bool fired = false;
+        for (size_t j : hits_) {
+          new_end = std::max(new_end, list[j].end);
+          fired = fired || list[j].fired;
+        }
+        Session& keep = list[target];
+        for (size_t k = 1; k < hits_.size(); ++k) {
+          Session& other = list[hits_[k]];
+          if (other.emitted) RETURN_IF_ERROR(emit_session(g, other.emitted_start, other.emitted_end, other.slot, RowKind::kDelete, out));
+          store_.merge(keep.slot, other.slot);
+          store_.release(other.slot);
+          forget(g, other);
+        }
+        if (keep.emitted && keep.emitted_start != new_start) {
+          RETURN_IF_ERROR(emit_session(g, keep.emitted_start, keep.emitted_end, keep.slot, RowKind::kDelete, out));
+          keep.emitted = false;
+        }
+        if (new_start != keep.start || new_end != keep.end || fired != keep.fired) {
+          forget(g, keep);
+          keep.start = new_start;
+          keep.end = new_end;
+          keep.fired = fired;
+          if (fired) {
+            purge_.insert({keep.end + lateness, g, keep.start});
+          } else {
+            unfired_.insert({keep.end, g, keep.start});
+          }
+        }
+        for (size_t k = hits_.size(); k-- > 1;) list.erase(list.begin() + static_cast<long>(hits_[k]));
+      }
+      Session& s = list[target];
+      pending_rows_.push_back(static_cast<uint32_t>(r));
+      pending_slots_.push_back(s.slot);
+      if (s.fired && !s.dirty) {
+        s.dirty = true;
+        dirty_groups_.push_back(g);
+      }
+    }
+    if (late) ctx_.metrics->late.fetch_add(late, std::memory_order_relaxed);
+    RETURN_IF_ERROR(flush_pending(in));
+    // Updates of sessions that had already fired.
+    std::sort(dirty_groups_.begin(), dirty_groups_.end());
+    dirty_groups_.erase(std::unique(dirty_groups_.begin(), dirty_groups_.end()), dirty_groups_.end());
+    std::vector<std::pair<uint32_t, size_t>> updates;
+    for (uint32_t g : dirty_groups_) {
+      for (size_t i = 0; i < sessions_[g].size(); ++i) {
+        if (sessions_[g][i].dirty) updates.push_back({g, i});
+      }
+    }
+    sort_by_key(updates);
+    for (auto [g, i] : updates) {
+      Session& s = sessions_[g][i];
+      RETURN_IF_ERROR(emit_session(g, s.start, s.end, s.slot, s.emitted ? RowKind::kUpdateAfter : RowKind::kInsert, out));
+      s.emitted = true;
+      s.emitted_start = s.start;
+      s.emitted_end = s.end;
+      s.dirty = false;
+    }
+    dirty_groups_.clear();
+    return out_.flush(out);
+  }
+
+  Status on_watermark(Micros wm, Output& out) override {
+    watermark_ = wm;
+    // Fire sessions whose end the watermark reached, in (end, start, key) order.
+    std::vector<std::pair<uint32_t, size_t>> fire;
+    while (!unfired_.empty() && std::get<0>(*unfired_.begin()) <= wm) {
+      auto [end, g, start] = *unfired_.begin();
+      unfired_.erase(unfired_.begin());
+      fire.push_back({g, index_of(g, start)});
+    }
+    sort_by_key(fire);
+    for (auto [g, i] : fire) {
+      Session& s = sessions_[g][i];
+      RETURN_IF_ERROR(emit_session(g, s.start, s.end, s.slot, RowKind::kInsert, out));
+      s.fired = true;
+      s.emitted = true;
+      s.emitted_start = s.start;
+      s.emitted_end = s.end;
+      if (c_.allowed_lateness > 0 && wm != kMaxWatermark) purge_.insert({s.end + c_.allowed_lateness, g, s.start});
+      else purge_now_.push_back({g, s.start});
+    }
+    while (!purge_.empty() && (std::get<0>(*purge_.begin()) <= wm || wm == kMaxWatermark)) {
+      auto [until, g, start] = *purge_.begin();
+      purge_.erase(purge_.begin());
+      purge_now_.push_back({g, start});
+    }
+    for (auto [g, start] : purge_now_) {
+      auto& list = sessions_[g];
+      size_t i = index_of(g, start);
+      store_.release(list[i].slot);
+      list.erase(list.begin() + static_cast<long>(i));
+    }
+    purge_now_.clear();
+    RETURN_IF_ERROR(out_.flush(out));
+    return out.emit_watermark(wm);
+  }
+
+  Status finish(Output& out) override { return on_watermark(kMaxWatermark, out); }
+
+ private:
+  struct Session {
+    Micros start = 0, end = 0;
+    uint32_t slot = 0;
+    bool fired = false, emitted = false, dirty = false;
+    Micros emitted_start = 0, emitted_end = 0;
+  };
+
+  size_t index_of(uint32_t g, Micros start) const {
+    const auto& list = sessions_[g];
+    for (size_t i = 0; i < list.size(); ++i) {
+      if (list[i].start == start) return i;
+    }
+    SLUICE_ASSERT(false, "session of group {} starting at {} not found", g, start);
+    return 0;
+  }
+  void forget(uint32_t g, const Session& s) {
+    if (s.fired) purge_.erase({s.end + c_.allowed_lateness, g, s.start});
+    else unfired_.erase({s.end, g, s.start});
+  }
+  Status flush_pending(const RecordBatch& in) {
+    if (!pending_rows_.empty()) store_.update(in, pending_rows_.data(), pending_slots_.data(), pending_rows_.size());
+    pending_rows_.clear();
+    pending_slots_.clear();
+    return Status::ok();
+  }
+  void sort_by_key(std::vector<std::pair<uint32_t, size_t>>& v) {
+    const auto& keys = groups_.keys().columns;
+    std::sort(v.begin(), v.end(), [&](const auto& a, const auto& b) {
+      const Session& x = sessions_[a.first][a.second];
+      const Session& y = sessions_[b.first][b.second];
+      if (x.end != y.end) return x.end < y.end;
+      if (x.start != y.start) return x.start < y.start;
+      for (const auto& col : keys) {
+        int c = col.compare(a.first, col, b.first);
+        if (c != 0) return c < 0;
+      }
+      return false;
+    });
+  }
+  Status emit_session(uint32_t g, Micros start, Micros end, uint32_t slot, RowKind kind, Output& out) {
+    RecordBatch& b = out_.batch();
+    size_t col = 0;
+    b.columns[col++].append_int(start);
+    b.columns[col++].append_int(end);
+    for (size_t k = 0; k < c_.key_columns.size(); ++k) b.columns[col++].append_from(groups_.keys().columns[k], g);
+    for (size_t a = 0; a < c_.aggregates.size(); ++a) store_.append_result(a, slot, b.columns[col++]);
+    return out_.row_done(kind, out);
+  }
+
+  const AggregateConfig& c_;
+  AggregateStore store_;
+  AggregateStore ids_;  // no aggregates: GroupTable only needs ids for its groups
+  GroupTable groups_;
+  OutputBuilder out_;
+  std::vector<std::vector<Session>> sessions_;
+  std::set<std::tuple<Micros, uint32_t, Micros>> unfired_;  // (end, group, start)
+  std::set<std::tuple<Micros, uint32_t, Micros>> purge_;    // (end + lateness, group, start)
+  std::vector<std::pair<uint32_t, Micros>> purge_now_;
+  std::vector<uint32_t> dirty_groups_;
+  std::vector<uint32_t> pending_rows_, pending_slots_;
+  std::vector<size_t> hits_;
+  Micros watermark_ = kMinWatermark;
+  std::string key_buffer_;
+};
+
 class GroupAggregate : public Operator {
  public:
   explicit GroupAggregate(const AggregateConfig& c)
@@ -243,6 +463,7 @@ std::string AggregateOperatorSpec::describe() const {
 }
 
 std::unique_ptr<Operator> AggregateOperatorSpec::create() const {
+  if (config_.windowed && config_.window.kind == WindowSpec::Kind::kSession) return std::make_unique<SessionAggregate>(config_);
   if (config_.windowed) return std::make_unique<WindowAggregate>(config_);
   return std::make_unique<GroupAggregate>(config_);
 }

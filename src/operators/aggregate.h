@@ -42,7 +42,10 @@ struct AggregateConfig {
 class AggregateOperatorSpec : public OperatorSpec {
  public:
   explicit AggregateOperatorSpec(AggregateConfig config) : config_(std::move(config)) {}
-  std::string kind() const override { return config_.windowed ? "window_aggregate" : "group_aggregate"; }
+  std::string kind() const override {
+    if (!config_.windowed) return "group_aggregate";
+    return config_.window.kind == WindowSpec::Kind::kSession ? "session_aggregate" : "window_aggregate";
+  }
   std::string describe() const override;
   std::unique_ptr<Operator> create() const override;
   const AggregateConfig& config() const { return config_; }

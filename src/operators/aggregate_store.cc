@@ -200,6 +200,58 @@ void AggregateStore::update(const RecordBatch& input, const uint32_t* rows, cons
   }
 }
 
+void AggregateStore::merge(uint32_t dst, uint32_t src) {
+  for (size_t a = 0; a < specs_.size(); ++a) {
+    const AggregateSpec& spec = specs_[a];
+    State& st = states_[a];
+    if (spec.distinct) {
+      auto& from = st.sets[src];
+      if (!from) continue;
+      auto& to = st.sets[dst];
+      if (!to) to = std::make_unique<DistinctSet>();
+      to->ints.insert(from->ints.begin(), from->ints.end());
+      to->strings.insert(from->strings.begin(), from->strings.end());
+      continue;
+    }
+    switch (spec.kind) {
+      case AggKind::kCountStar:
+      case AggKind::kCount: st.i[dst] += st.i[src]; break;
+      case AggKind::kSum:
+      case AggKind::kAvg: {
+        int64_t out;
+        if (spec.kind == AggKind::kSum && spec.input_type != TypeId::kFloat64 &&
+            __builtin_add_overflow(st.i[dst], st.i[src], &out)) {
+          st.d[dst] += static_cast<double>(st.i[dst]) + static_cast<double>(st.i[src]);
+          st.i[dst] = 0;
+        } else {
+          st.i[dst] += st.i[src];
+        }
+        st.d[dst] += st.d[src];
+        st.has[dst] |= st.has[src];
+        break;
+      }
+      case AggKind::kMin:
+      case AggKind::kMax: {
+        if (!st.has[src]) break;
+        const bool is_min = spec.kind == AggKind::kMin;
+        bool take = !st.has[dst];
+        if (!take) {
+          if (spec.input_type == TypeId::kString) take = is_min ? st.s[src] < st.s[dst] : st.s[src] > st.s[dst];
+          else if (spec.input_type == TypeId::kFloat64) take = is_min ? st.d[src] < st.d[dst] : st.d[src] > st.d[dst];
+          else take = is_min ? st.i[src] < st.i[dst] : st.i[src] > st.i[dst];
+        }
+        if (take) {
+          st.i[dst] = st.i[src];
+          st.d[dst] = st.d[src];
+          if (!st.s.empty()) st.s[dst] = st.s[src];
+          st.has[dst] = 1;
+        }
+        break;
+      }
+    }
+  }
+}
+
 void AggregateStore::append_result(size_t a, uint32_t slot, Column& out) const {
   const AggregateSpec& spec = specs_[a];
   const State& st = states_[a];

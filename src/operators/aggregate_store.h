@@ -46,6 +46,9 @@ class AggregateStore {
 
   // For each i < n: aggregates row rows[i] of `input` into slot slots[i].
   void update(const RecordBatch& input, const uint32_t* rows, const uint32_t* slots, size_t n);
+  // Folds the state of slot `src` into slot `dst` (session windows merging); `src` is left
+  // unchanged (release it afterwards).
+  void merge(uint32_t dst, uint32_t src);
   // Appends the current result of aggregate `agg` for `slot` to `out`.
   void append_result(size_t agg, uint32_t slot, Column& out) const;
   const std::vector<AggregateSpec>& specs() const { return specs_; }

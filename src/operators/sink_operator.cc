@@ -21,7 +21,15 @@ class SinkOperator : public Operator {
   }
 
   Status process(int, const BatchPtr& batch, Output&) override {
-    if (spec_.order_column() < 0) return write(*batch);
+    if (spec_.order_column() < 0) {
+      if (batch->columns.size() == spec_.schema()->size()) return write(*batch);
+      // Drop hidden trailing columns the planner added.
+      RecordBatch visible(spec_.schema());
+      for (size_t c = 0; c < visible.columns.size(); ++c) visible.columns[c] = batch->columns[c];
+      visible.num_rows = batch->num_rows;
+      visible.row_kinds = batch->row_kinds;
+      return write(visible);
+    }
     if (!pending_) pending_ = make_batch(batch->schema);
     std::vector<uint32_t> all(batch->num_rows);
     std::iota(all.begin(), all.end(), 0u);

@@ -3,6 +3,8 @@
 //   TUMBLE(size, offset):      [start, start + size) with start = offset + k * size
 //   HOP(slide, size, offset):  every [start, start + size) with start = offset + k * slide
 //                              that contains ts (size / slide windows when size % slide == 0)
+//   SESSION(gap):              a record opens [ts, ts + gap); overlapping or touching sessions
+//                              of one key merge (size holds the gap; see SessionAggregate)
 // All arithmetic uses floor division so times before the epoch align like later ones.
 #pragma once
 
@@ -13,7 +15,7 @@
 namespace sluice {
 
 struct WindowSpec {
-  enum class Kind { kTumble, kHop };
+  enum class Kind { kTumble, kHop, kSession };
   Kind kind = Kind::kTumble;
   Micros size = 0;
   Micros slide = 0;  // == size for tumble
@@ -27,7 +29,7 @@ struct WindowSpec {
     for (Micros s = last_start(ts); s > ts - size; s -= slide) fn(s);
   }
   // End of the latest window containing ts (a record is late when this + lateness <= wm).
-  Micros max_end(Micros ts) const { return last_start(ts) + size; }
+  Micros max_end(Micros ts) const { return kind == Kind::kSession ? ts + size : last_start(ts) + size; }
   std::string describe() const;
 };
 

@@ -199,7 +199,6 @@ class Planner {
     Open out;
     out.stages.push_back(agg_stage);
     out.updating = !node.windowed || c.allowed_lateness > 0;
-    out.order_column = node.windowed ? 1 : -1;  // window_end
     return out;
   }
 
@@ -235,6 +234,8 @@ class Planner {
       order_column = static_cast<int>(query->schema->size()) - 1;
     }
     ASSIGN_OR_RETURN(Open o, build(query, &unused));
+    // Updates (allowed lateness, sessions merging) must reach the sink in emission order.
+    if (o.updating) order_column = -1;
     auto caps = sink->capabilities();
     if (o.updating && !caps.upsert && !caps.changelog_append) {
       return invalid_argument(

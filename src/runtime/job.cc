@@ -309,7 +309,7 @@ struct SourceLoop {
   Status run(SourceReader& reader, Decoder& decoder) {
     RawRecords raw;
     std::vector<DecodeFailure> failures;
-    std::vector<uint32_t> keep;
+    std::vector<uint32_t> keep, row_records;
     const int ts_col = src.event_time.column;
     auto last_data = std::chrono::steady_clock::now();
     while (!stop.load(std::memory_order_relaxed)) {
@@ -325,10 +325,11 @@ struct SourceLoop {
         counters->bytes.fetch_add(raw.data.size(), std::memory_order_relaxed);
         auto batch = make_batch(src.schema);
         failures.clear();
-        RETURN_IF_ERROR(decoder.decode(raw, *batch, failures));
+        row_records.clear();
+        RETURN_IF_ERROR(decoder.decode(raw, *batch, failures, &row_records));
         for (const auto& f : failures) RETURN_IF_ERROR(dead_letter(raw, f.record, f.error));
         if (ts_col >= 0 && batch->num_rows > 0) {
-          RETURN_IF_ERROR(assign_event_time(raw, failures, batch, keep));
+          RETURN_IF_ERROR(assign_event_time(raw, row_records, batch, keep));
         }
         RETURN_IF_ERROR(push_batch(std::move(batch)));
         if (watermark > emitted_watermark) {
@@ -352,7 +353,7 @@ struct SourceLoop {
   // Sets row_watermarks (the split watermark before each row) and advances the watermark
   // row by row, so lateness decisions do not depend on how rows were batched. Rows with a
   // NULL event time go to the DLQ.
-  Status assign_event_time(const RawRecords& raw, const std::vector<DecodeFailure>& failures,
+  Status assign_event_time(const RawRecords& raw, const std::vector<uint32_t>& row_records,
                            MutableBatchPtr& batch, std::vector<uint32_t>& keep) {
     const Column& ts = batch->column(static_cast<size_t>(src.event_time.column));
     const size_t n = batch->num_rows;
@@ -373,18 +374,12 @@ struct SourceLoop {
       }
     }
     if (!any_null) return Status::ok();
-    // Map batch rows back to raw records: rows are the records that did not fail, in order.
     keep.clear();
-    size_t f = 0, record = 0;
-    for (size_t r = 0; r < n; ++r, ++record) {
-      while (f < failures.size() && failures[f].record == record) {
-        ++f;
-        ++record;
-      }
+    for (size_t r = 0; r < n; ++r) {
       if (ts.is_null(r)) {
         std::string err = fmt::format("event time column '{}' is NULL",
                                       src.schema->field(static_cast<size_t>(src.event_time.column)).name);
-        RETURN_IF_ERROR(dead_letter(raw, record, err));
+        RETURN_IF_ERROR(dead_letter(raw, row_records[r], err));
       } else {
         keep.push_back(static_cast<uint32_t>(r));
       }

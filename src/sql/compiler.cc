@@ -591,16 +591,14 @@ class Compiler {
     int loc = call.value("location", -1);
     std::string name;
     for (const auto& n : call["funcname"]) name = lower(string_value(n));
-    if (name == "session") {
-      return error_at(loc, "SESSION windows are not supported yet (TUMBLE and HOP are)");
-    }
-    if (name != "tumble" && name != "hop") {
-      return error_at(loc, "unknown table function '{}' (supported: TUMBLE, HOP)", name);
+    if (name != "tumble" && name != "hop" && name != "session") {
+      return error_at(loc, "unknown table function '{}' (supported: TUMBLE, HOP, SESSION)", name);
     }
     const json& args = call.value("args", json::array());
-    size_t min_args = name == "tumble" ? 3 : 4, max_args = min_args + 1;
+    size_t min_args = name == "hop" ? 4 : 3, max_args = name == "session" ? 3 : min_args + 1;
     if (args.size() < min_args || args.size() > max_args) {
-      return error_at(loc, "{} takes (table, time_column, {}[, offset]), got {} arguments", lower(name) == "tumble" ? "TUMBLE" : "HOP",
+      if (name == "session") return error_at(loc, "SESSION takes (table, time_column, gap), got {} arguments", args.size());
+      return error_at(loc, "{} takes (table, time_column, {}[, offset]), got {} arguments", name == "tumble" ? "TUMBLE" : "HOP",
                       name == "tumble" ? "size" : "slide, size", args.size());
     }
     if (node_type(args[0]) != "ColumnRef" || node_body(args[0])["fields"].size() != 1) {
@@ -627,7 +625,11 @@ class Compiler {
                       in.columns[static_cast<size_t>(in.node->rowtime)].name);
     }
     WindowSpec w;
-    if (name == "tumble") {
+    if (name == "session") {
+      w.kind = WindowSpec::Kind::kSession;
+      ASSIGN_OR_RETURN(w.size, constant_interval(args[2], "the session gap"));
+      w.slide = w.size;
+    } else if (name == "tumble") {
       w.kind = WindowSpec::Kind::kTumble;
       ASSIGN_OR_RETURN(w.size, constant_interval(args[2], "the window size"));
       w.slide = w.size;
@@ -764,6 +766,9 @@ class Compiler {
   }
 
   Result<Relation> bind_projection(const json& s, const Relation& in) {
+    if (in.tvf && in.tvf->window.kind == WindowSpec::Kind::kSession) {
+      return error_at(-1, "SESSION windows need an aggregation: GROUP BY window_start, window_end, ...");
+    }
     RelationContext ctx;
     ctx.c = this;
     ctx.rel = &in;
@@ -981,6 +986,9 @@ class Compiler {
       key_nodes.push_back(&g);
     }
     ab.windowed = groups_ws || groups_we;
+    if (in.tvf && in.tvf->window.kind == WindowSpec::Kind::kSession && !ab.windowed) {
+      return error_at(-1, "SESSION windows need GROUP BY window_start and/or window_end");
+    }
     if (ab.windowed) {
       ab.window_start_col = in.tvf->window_start;
       ab.window_end_col = in.tvf->window_end;

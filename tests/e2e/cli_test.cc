@@ -198,3 +198,26 @@ TEST(ExampleTest, ClicksPerPageProducesTheRightRowsInSqlite) {
 
 }  // namespace
 }  // namespace sluice
+
+namespace sluice {
+namespace {
+
+TEST(DeadLetterTest, NullEventTimeInCsvWithHeaderNamesTheRightLine) {
+  testing::TempDir dir;
+  testing::write_file(dir.file("in.csv"), "k,ts\n1,2024-01-01 00:00:00\n\n2,\n3,2024-01-01 00:00:02\n");
+  testing::write_file(dir.file("job.sql"), testing::with_dir(R"(
+    CREATE TABLE src (k BIGINT, ts TIMESTAMP)
+      WITH (connector = 'file', path = '{DIR}/in.csv', format = 'csv', header = 'true', event_time = 'ts');
+    CREATE TABLE out () WITH (connector = 'file', path = '{DIR}/out.jsonl');
+    INSERT INTO out SELECT k FROM src;)", dir.path()));
+  auto r = testing::run_sluice("run -q job.sql", dir.path());
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  std::string dlq = testing::read_file(dir.file("src.dlq.jsonl"));
+  EXPECT_NE(dlq.find("\"line\":4"), std::string::npos) << dlq;
+  EXPECT_NE(dlq.find("\"raw\":\"2,\""), std::string::npos) << dlq;
+  EXPECT_NE(dlq.find("event time column 'ts' is NULL"), std::string::npos) << dlq;
+  EXPECT_EQ(testing::read_file(dir.file("out.jsonl")), "{\"k\":1}\n{\"k\":3}\n");
+}
+
+}  // namespace
+}  // namespace sluice

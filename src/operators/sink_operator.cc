@@ -40,11 +40,21 @@ class SinkOperator : public Operator {
   Status on_watermark(Micros wm, Output&) override {
     if (pending_ && pending_->num_rows > 0) RETURN_IF_ERROR(release(wm));
     auto now = std::chrono::steady_clock::now();
-    if (now - last_flush_ >= std::chrono::microseconds(spec_.flush_interval())) {
+    if (dirty_ && now - last_flush_ >= std::chrono::microseconds(spec_.flush_interval())) {
       RETURN_IF_ERROR(writer_->flush());
       last_flush_ = now;
+      dirty_ = false;
     }
     return Status::ok();
+  }
+
+  Status on_idle_tick(Output&) override {
+    if (!dirty_) return Status::ok();
+    auto now = std::chrono::steady_clock::now();
+    if (now - last_flush_ < std::chrono::microseconds(spec_.flush_interval())) return Status::ok();
+    last_flush_ = now;
+    dirty_ = false;
+    return writer_->flush();
   }
 
   Status finish(Output&) override {
@@ -62,6 +72,7 @@ class SinkOperator : public Operator {
  private:
   Status write(const RecordBatch& batch) {
     ctx_.metrics->add_out(batch.num_rows);
+    dirty_ = true;
     return writer_->write(batch);
   }
 
@@ -104,6 +115,7 @@ class SinkOperator : public Operator {
   std::unique_ptr<SinkWriter> writer_;
   MutableBatchPtr pending_;
   std::chrono::steady_clock::time_point last_flush_;
+  bool dirty_ = false;
 };
 
 }  // namespace

@@ -44,6 +44,24 @@ class BoundedChannel {
     return true;
   }
 
+  enum class PopResult { kElement, kTimeout, kStopped };
+  // Waits up to `timeout` for an element.
+  PopResult pop_for(StreamElement* out, std::chrono::milliseconds timeout) {
+    std::unique_lock<std::mutex> lock(mu_);
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (queue_.empty()) {
+      if (stop_->load(std::memory_order_relaxed)) return PopResult::kStopped;
+      if (not_empty_.wait_until(lock, deadline) == std::cv_status::timeout && queue_.empty()) {
+        return stop_->load(std::memory_order_relaxed) ? PopResult::kStopped : PopResult::kTimeout;
+      }
+    }
+    *out = std::move(queue_.front());
+    queue_.pop_front();
+    lock.unlock();
+    not_full_.notify_one();
+    return PopResult::kElement;
+  }
+
   // Blocks until an element is available. Returns false if the job is stopping.
   bool pop(StreamElement* out) {
     std::unique_lock<std::mutex> lock(mu_);

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <functional>
 #include <thread>
 
 #include "common/hash.h"
@@ -270,6 +271,7 @@ struct SourceLoop {
   Output* head_output;            // where head emits (or the emitter when head is null)
   ChannelEmitter* emitter;        // may be null
   const std::atomic<bool>& stop;
+  std::function<Status()> idle_tick;
 
   Micros max_event_time = kMinWatermark;
   Micros watermark = kMinWatermark;
@@ -339,6 +341,7 @@ struct SourceLoop {
       } else if (ps == PollStatus::kEnd) {
         return push_watermark(kMaxWatermark);
       } else {
+        RETURN_IF_ERROR(idle_tick());
         Micros timeout = src.event_time.idle_timeout;
         if (timeout > 0 && !idle && emitter &&
             std::chrono::steady_clock::now() - last_data > std::chrono::microseconds(timeout)) {
@@ -425,7 +428,8 @@ Status Job::run() {
                             task->ops.empty() ? nullptr : task->ops[0].get(),
                             task->ops.empty() ? &task->tail_output() : task->head_output,
                             task->emitter.get(),
-                            stop_};
+                            stop_,
+                            [this, task] { return idle_tick(*task); }};
             s = loop.run(*reader.value(), *decoder.value());
             if (s.is_ok()) s = finish_chain(*task);
             Status c = reader.value()->close();
@@ -451,6 +455,14 @@ Status Job::run() {
   return first_error_;
 }
 
+Status Job::idle_tick(Task& task) {
+  for (size_t k = 0; k < task.ops.size(); ++k) {
+    Output& op_out = (k + 1 < task.ops.size()) ? *task.links[task.links.size() - 1 - k] : task.tail_output();
+    RETURN_IF_ERROR(task.ops[k]->on_idle_tick(op_out));
+  }
+  return Status::ok();
+}
+
 // Calls finish() on every operator in chain order; each may emit into the next.
 Status Job::finish_chain(Task& task) {
   for (size_t k = 0; k < task.ops.size(); ++k) {
@@ -467,7 +479,13 @@ Status Job::run_operator_task(Task& task) {
   OperatorMetrics* head_metrics = task.op_metrics.empty() ? nullptr : task.op_metrics[0];
   Output& out = head ? *task.head_output : task.tail_output();
   StreamElement e;
-  while (task.input->pop(&e)) {
+  while (true) {
+    auto popped = task.input->pop_for(&e, std::chrono::milliseconds(100));
+    if (popped == BoundedChannel::PopResult::kStopped) break;
+    if (popped == BoundedChannel::PopResult::kTimeout) {
+      RETURN_IF_ERROR(idle_tick(task));
+      continue;
+    }
     switch (e.kind) {
       case ElementKind::kBatch:
         if (head) {

@@ -93,6 +93,7 @@ class Job {
   Status build();
   Status run_operator_task(Task& task);
   Status finish_chain(Task& task);
+  Status idle_tick(Task& task);
   void fail(const Status& s);
 
   JobSpec spec_;

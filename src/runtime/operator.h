@@ -50,6 +50,9 @@ class Operator {
   virtual Status on_watermark(Micros watermark, Output& out) { return out.emit_watermark(watermark); }
   virtual Status finish(Output& out) { return Status::ok(); }
   virtual Status close() { return Status::ok(); }
+  // Called by the task about every 100 ms while no input arrives (processing time): lets
+  // sinks make buffered output visible on sparse streams. Results must not depend on it.
+  virtual Status on_idle_tick(Output& out) { return Status::ok(); }
 
  protected:
   OperatorContext ctx_;

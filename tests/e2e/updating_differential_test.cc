@@ -236,8 +236,12 @@ TEST_P(UpdatingDifferentialTest, FinalSinkStateMatchesTheModel) {
     auto events = generate(seed, 3000);
     Result want = c.session ? session_model(events, gap, delay, lateness) : tumble_model(events, size, delay, lateness);
     ASSERT_GT(want.late, 0u);
-    if (c.session) EXPECT_GT(want.bridges, 0u) << "the data must make sessions merge";
-    if (c.lateness_seconds > 0) EXPECT_GT(want.fired_updates, 0u) << "the data must update fired windows";
+    if (c.session) {
+      EXPECT_GT(want.bridges, 0u) << "the data must make sessions merge";
+    }
+    if (c.lateness_seconds > 0) {
+      EXPECT_GT(want.fired_updates, 0u) << "the data must update fired windows";
+    }
     for (int parallelism : {1, 2, 4}) {
       for (size_t batch : {1u, 13u, 512u, 4096u}) {
         SCOPED_TRACE(::testing::Message() << "seed " << seed << " parallelism " << parallelism << " batch " << batch);

@@ -42,6 +42,18 @@ class OutputBuilder {
   MutableBatchPtr current_;
 };
 
+// Appends one result row [window_start, window_end, keys..., aggregates...] for `group`.
+Status emit_window_row(OutputBuilder& builder, Micros start, Micros end, const RecordBatch& keys, uint32_t group,
+                       const AggregateStore& store, uint32_t slot, RowKind kind, Output& out) {
+  RecordBatch& b = builder.batch();
+  size_t col = 0;
+  b.columns[col++].append_int(start);
+  b.columns[col++].append_int(end);
+  for (const auto& key : keys.columns) b.columns[col++].append_from(key, group);
+  for (size_t a = 0; a < store.specs().size(); ++a) store.append_result(a, slot, b.columns[col++]);
+  return builder.row_done(kind, out);
+}
+
 class WindowAggregate : public Operator {
  public:
   explicit WindowAggregate(const AggregateConfig& c) : c_(c), store_(c.aggregates), out_(c.output_schema, c.batch_size) {}
@@ -148,13 +160,7 @@ class WindowAggregate : public Operator {
   };
 
   Status emit_group(Micros start, Micros end, const Window& w, uint32_t g, RowKind kind, Output& out) {
-    RecordBatch& b = out_.batch();
-    size_t col = 0;
-    b.columns[col++].append_int(start);
-    b.columns[col++].append_int(end);
-    for (size_t k = 0; k < c_.key_columns.size(); ++k) b.columns[col++].append_from(w.table.keys().columns[k], g);
-    for (size_t a = 0; a < c_.aggregates.size(); ++a) store_.append_result(a, w.table.slot(g), b.columns[col++]);
-    return out_.row_done(kind, out);
+    return emit_window_row(out_, start, end, w.table.keys(), g, store_, w.table.slot(g), kind, out);
   }
 
   const AggregateConfig& c_;
@@ -360,13 +366,7 @@ class SessionAggregate : public Operator {
     });
   }
   Status emit_session(uint32_t g, Micros start, Micros end, uint32_t slot, RowKind kind, Output& out) {
-    RecordBatch& b = out_.batch();
-    size_t col = 0;
-    b.columns[col++].append_int(start);
-    b.columns[col++].append_int(end);
-    for (size_t k = 0; k < c_.key_columns.size(); ++k) b.columns[col++].append_from(groups_.keys().columns[k], g);
-    for (size_t a = 0; a < c_.aggregates.size(); ++a) store_.append_result(a, slot, b.columns[col++]);
-    return out_.row_done(kind, out);
+    return emit_window_row(out_, start, end, groups_.keys(), g, store_, slot, kind, out);
   }
 
   const AggregateConfig& c_;

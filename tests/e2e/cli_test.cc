@@ -242,13 +242,8 @@ TEST(FollowTest, TailsAGrowingFileAndStopsCleanlyOnSigint) {
     CREATE TABLE src (n BIGINT) WITH (connector = 'file', path = '{DIR}/in.jsonl', follow = 'true');
     CREATE TABLE out () WITH (connector = 'file', path = '{DIR}/out.jsonl');
     INSERT INTO out SELECT n * 2 AS twice FROM src;)", dir.path()));
-  pid_t pid = fork();
-  ASSERT_GE(pid, 0);
-  if (pid == 0) {
-    if (chdir(dir.path().c_str()) != 0) _exit(127);
-    execl(SLUICE_BINARY, SLUICE_BINARY, "run", "-q", "job.sql", static_cast<char*>(nullptr));
-    _exit(127);
-  }
+  pid_t pid = testing::spawn_sluice_run("job.sql", dir.path());
+  ASSERT_GT(pid, 0);
   auto wait_for_lines = [&](int lines) {
     for (int i = 0; i < 100; ++i) {
       std::string out = testing::read_file(dir.file("out.jsonl"));
@@ -268,11 +263,7 @@ TEST(FollowTest, TailsAGrowingFileAndStopsCleanlyOnSigint) {
     f << "}\n" << std::flush;
   }
   std::this_thread::sleep_for(std::chrono::milliseconds(500));
-  kill(pid, SIGINT);
-  int status = 0;
-  waitpid(pid, &status, 0);
-  ASSERT_TRUE(WIFEXITED(status));
-  EXPECT_EQ(WEXITSTATUS(status), 0);
+  EXPECT_EQ(testing::interrupt_and_wait(pid), 0);
   ASSERT_TRUE(wait_for_lines(4));
   EXPECT_EQ(testing::read_file(dir.file("out.jsonl")), "{\"twice\":2}\n{\"twice\":4}\n{\"twice\":6}\n{\"twice\":8}\n");
 }
@@ -300,13 +291,8 @@ TEST(IdleTimeoutTest, IdleSplitStopsHoldingBackTheWatermark) {
     INSERT INTO out SELECT window_start, COUNT(*) AS n
     FROM TUMBLE(both_files, ts, INTERVAL '1 minute')
     GROUP BY window_start;)", dir.path()));
-  pid_t pid = fork();
-  ASSERT_GE(pid, 0);
-  if (pid == 0) {
-    if (chdir(dir.path().c_str()) != 0) _exit(127);
-    execl(SLUICE_BINARY, SLUICE_BINARY, "run", "-q", "job.sql", static_cast<char*>(nullptr));
-    _exit(127);
-  }
+  pid_t pid = testing::spawn_sluice_run("job.sql", dir.path());
+  ASSERT_GT(pid, 0);
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
   for (int minute = 0; minute < 4; ++minute) {
     std::ofstream f(dir.file("busy.jsonl"), std::ios::app);
@@ -318,10 +304,7 @@ TEST(IdleTimeoutTest, IdleSplitStopsHoldingBackTheWatermark) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
     out = testing::read_file(dir.file("out.jsonl"));
   }
-  kill(pid, SIGINT);
-  int status = 0;
-  waitpid(pid, &status, 0);
-  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  EXPECT_EQ(testing::interrupt_and_wait(pid), 0);
   out = testing::read_file(dir.file("out.jsonl"));
   // Minutes 0..2 fired while `quiet` was idle (minute 3 is still open at the watermark).
   EXPECT_EQ(out,

@@ -1,5 +1,6 @@
 #include "test_helpers.h"
 
+#include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -34,6 +35,23 @@ CommandResult run_sluice(const std::string& args, const std::string& cwd, const 
   int status = pclose(p);
   r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   return r;
+}
+
+pid_t spawn_sluice_run(const std::string& job, const std::string& cwd) {
+  pid_t pid = fork();
+  if (pid == 0) {
+    if (chdir(cwd.c_str()) != 0) _exit(127);
+    execl(SLUICE_BINARY, SLUICE_BINARY, "run", "-q", job.c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  return pid;
+}
+
+int interrupt_and_wait(pid_t pid) {
+  kill(pid, SIGINT);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
 std::string read_file(const std::string& path) {

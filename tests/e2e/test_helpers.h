@@ -1,9 +1,32 @@
 // Helpers for end-to-end tests: temporary directories, running the sluice binary, files.
 #pragma once
 
+#include <sys/types.h>
+
+#include <cstdint>
 #include <string>
 
 namespace sluice::testing {
+
+// Deterministic random numbers for generated test streams (splitmix64; not std::
+// distributions, whose results differ between standard libraries).
+struct Rng {
+  uint64_t s;
+  uint64_t next() {
+    s += 0x9e3779b97f4a7c15ULL;
+    uint64_t z = s;
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+  }
+  int64_t uniform(int64_t lo, int64_t hi) { return lo + static_cast<int64_t>(next() % static_cast<uint64_t>(hi - lo + 1)); }
+  bool chance(double p) { return static_cast<double>(next() >> 11) / 9007199254740992.0 < p; }
+};
+
+// Starts `sluice run -q job` in `cwd` in the background; returns its pid.
+pid_t spawn_sluice_run(const std::string& job, const std::string& cwd);
+// Sends SIGINT and waits; returns the exit code (-1 if it did not exit normally).
+int interrupt_and_wait(pid_t pid);
 
 // A fresh directory under $TMPDIR, removed when the object dies.
 class TempDir {

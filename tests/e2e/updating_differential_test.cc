@@ -23,18 +23,7 @@
 namespace sluice {
 namespace {
 
-struct Rng {
-  uint64_t s;
-  uint64_t next() {
-    s += 0x9e3779b97f4a7c15ULL;
-    uint64_t z = s;
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-  }
-  int64_t uniform(int64_t lo, int64_t hi) { return lo + static_cast<int64_t>(next() % static_cast<uint64_t>(hi - lo + 1)); }
-  bool chance(double p) { return static_cast<double>(next() >> 11) / 9007199254740992.0 < p; }
-};
+using testing::Rng;
 
 struct Event {
   bool malformed = false;

@@ -60,7 +60,7 @@ struct AggregateSpec {
   // FILTER (WHERE ...): a BOOLEAN input column; only rows where it is TRUE are aggregated.
   int filter = -1;
   double fraction = 0;    // APPROX_PERCENTILE/PERCENTILE: p in [0, 1]
-  std::string separator;  // STRING_AGG
+  std::string separator = "";  // STRING_AGG
   std::string describe() const;
 };
 

@@ -188,6 +188,7 @@ void register_string_functions(FunctionRegistry& r);
 void register_math_functions(FunctionRegistry& r);
 void register_time_functions(FunctionRegistry& r);
 void register_conditional_functions(FunctionRegistry& r);
+void register_json_functions(FunctionRegistry& r);  // json_functions.cc
 
 // Operators live in their own registry so that function_names() lists only callable names.
 const FunctionRegistry& operator_registry();

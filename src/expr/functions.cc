@@ -60,6 +60,7 @@ FunctionRegistry& FunctionRegistry::global() {
     expr_internal::register_math_functions(*r);
     expr_internal::register_time_functions(*r);
     expr_internal::register_conditional_functions(*r);
+    expr_internal::register_json_functions(*r);
     return r;
   }();
   return *registry;

@@ -18,6 +18,10 @@
 
 namespace sluice {
 
+namespace api {
+class KeyedProcessFunction;  // include/sluice/process_function.h
+}  // namespace api
+
 // A CREATE TABLE: a source or a sink, depending on how queries use it.
 struct TableDef {
   std::string name;
@@ -32,7 +36,7 @@ struct LogicalNode;
 using LogicalNodePtr = std::shared_ptr<LogicalNode>;
 
 struct LogicalNode {
-  enum class Kind { kSource, kCalc, kWindowAssign, kAggregate, kUnion };
+  enum class Kind { kSource, kCalc, kWindowAssign, kAggregate, kUnion, kTopN, kProcess };
   Kind kind = Kind::kSource;
   SchemaPtr schema;
   int rowtime = -1;  // output column holding the event time, -1 if none
@@ -50,6 +54,19 @@ struct LogicalNode {
   bool windowed = false;
   std::vector<int> key_columns;
   std::vector<AggregateSpec> aggregates;
+  // kProcess (C++ API): key_columns are input columns; the function is a prototype that
+  // each parallel instance clones. emit_time: append the hidden __emit_time column (set by
+  // the planner when the sink orders rows by it).
+  std::shared_ptr<const api::KeyedProcessFunction> process_function;
+  bool emit_time = false;
+  // kTopN: input columns [visible..., partition keys..., order keys..., (window end)]
+  size_t visible_columns = 0;
+  std::vector<int> partition_columns;
+  std::vector<int> order_columns;
+  std::vector<bool> descending;
+  std::vector<bool> nulls_first;
+  int64_t limit = 0;
+  int window_end_column = -1;  // set when ranking within windows of an insert-only aggregation
 };
 
 struct Pipeline {

@@ -8,8 +8,10 @@
 #include "connectors/sink.h"
 #include "connectors/source.h"
 #include "operators/aggregate.h"
+#include "operators/process_operator.h"
 #include "operators/sink_operator.h"
 #include "operators/stateless.h"
+#include "operators/topn.h"
 
 namespace sluice {
 namespace {
@@ -69,6 +71,7 @@ class Planner {
 
   Result<Open> build(const LogicalNodePtr& node, std::vector<int>* source_of_stage) {
     switch (node->kind) {
+      case LogicalNode::Kind::kProcess: return build_process(*node, source_of_stage);
       case LogicalNode::Kind::kSource: return build_source(*node);
       case LogicalNode::Kind::kCalc: {
         ASSIGN_OR_RETURN(Open o, build(node->inputs[0], source_of_stage));
@@ -93,6 +96,7 @@ class Planner {
         return all;
       }
       case LogicalNode::Kind::kAggregate: return build_aggregate(*node, source_of_stage);
+      case LogicalNode::Kind::kTopN: return build_top_n(*node, source_of_stage);
     }
     return internal_error("unknown logical node");
   }
@@ -202,6 +206,41 @@ class Planner {
     return out;
   }
 
+  Result<Open> build_top_n(const LogicalNode& node, std::vector<int>* source_of_stage) {
+    ASSIGN_OR_RETURN(Open o, build(node.inputs[0], source_of_stage));
+    if (o.updating) {
+      return unsupported("ROW_NUMBER over an updating result (GROUP BY without window, allowed lateness) is not "
+                         "supported yet; rank a windowed aggregation or a stream instead");
+    }
+    TopNConfig c;
+    c.visible_columns = node.visible_columns;
+    c.partition_columns = node.partition_columns;
+    c.order_columns = node.order_columns;
+    c.descending = node.descending;
+    c.nulls_first = node.nulls_first;
+    c.limit = node.limit;
+    c.window_end_column = node.window_end_column;
+    c.output_schema = node.schema;
+    c.batch_size = options_.batch_size;
+    auto op = std::make_shared<TopNOperatorSpec>(c);
+    op->id = next_id(op->kind());
+    StageSpec st;
+    st.name = op->kind();
+    st.parallelism = node.partition_columns.empty() ? 1 : options_.parallelism;
+    st.chain.push_back(op);
+    plan_.job.stages.push_back(std::move(st));
+    int top_stage = static_cast<int>(plan_.job.stages.size()) - 1;
+    for (int s : o.stages) {
+      stage(s).downstream = top_stage;
+      stage(s).edge = EdgeKind::kHash;
+      stage(s).key_columns = node.partition_columns;
+    }
+    Open out;
+    out.stages.push_back(top_stage);
+    out.updating = node.window_end_column < 0;
+    return out;
+  }
+
   Status plan_pipeline(const Pipeline& p) {
     std::vector<int> unused;
     const TableDef& t = *p.sink;
@@ -231,6 +270,9 @@ class Planner {
     int order_column = -1;
     if (auto we = trailing_window_end(query); we.first) {
       query = we.first;
+      order_column = static_cast<int>(query->schema->size()) - 1;
+    } else if (LogicalNodePtr pe = with_emit_time(query)) {
+      query = pe;  // a process function's output: ordered by its emit time
       order_column = static_cast<int>(query->schema->size()) - 1;
     }
     ASSIGN_OR_RETURN(Open o, build(query, &unused));
@@ -275,6 +317,64 @@ class Planner {
     fields.push_back({"__window_end", TypeId::kTimestamp, true});
     calc->schema = make_schema(fields);
     return {calc, static_cast<int>(fields.size()) - 1};
+  }
+
+  // A process function (C++ API) in its own stage, fed by a hash exchange on its keys.
+  Result<Open> build_process(const LogicalNode& node, std::vector<int>* source_of_stage) {
+    ASSIGN_OR_RETURN(Open o, build(node.inputs[0], source_of_stage));
+    if (o.updating) return unsupported("a process function needs an append-only input, not the updates of an aggregate");
+    ProcessConfig c;
+    c.function = node.process_function;
+    c.key_columns = node.key_columns;
+    c.input_schema = node.inputs[0]->schema;
+    c.output_schema = node.schema;
+    c.time_column = node.inputs[0]->rowtime;
+    c.emit_time = node.emit_time;
+    c.batch_size = options_.batch_size;
+    auto op = std::make_shared<ProcessOperatorSpec>(c);
+    op->id = next_id(op->kind());
+    StageSpec st;
+    st.name = "process";
+    st.parallelism = node.key_columns.empty() ? 1 : options_.parallelism;
+    st.chain.push_back(op);
+    plan_.job.stages.push_back(std::move(st));
+    int process_stage = static_cast<int>(plan_.job.stages.size()) - 1;
+    for (int s : o.stages) {
+      stage(s).downstream = process_stage;
+      stage(s).edge = EdgeKind::kHash;
+      stage(s).key_columns = node.key_columns;
+    }
+    Open out;
+    out.stages.push_back(process_stage);
+    return out;
+  }
+
+  // If `query` is a process function, or a Calc over one, returns a copy that carries the
+  // function's emit time as a hidden trailing column "__emit_time" (see ProcessOperator).
+  LogicalNodePtr with_emit_time(const LogicalNodePtr& query) {
+    auto timed = [](const LogicalNodePtr& n) {
+      auto copy = std::make_shared<LogicalNode>(*n);
+      copy->emit_time = true;
+      std::vector<Field> fields = n->schema->fields();
+      fields.push_back({"__emit_time", TypeId::kTimestamp, true});
+      copy->schema = make_schema(fields);
+      return copy;
+    };
+    if (query->kind == LogicalNode::Kind::kProcess) return timed(query);
+    if (query->kind != LogicalNode::Kind::kCalc || query->inputs[0]->kind != LogicalNode::Kind::kProcess) return nullptr;
+    auto process = timed(query->inputs[0]);
+    auto calc = std::make_shared<LogicalNode>(*query);
+    calc->inputs = {process};
+    if (calc->projections.empty()) {
+      calc->schema = process->schema;
+      return calc;
+    }
+    int hidden = static_cast<int>(process->schema->size()) - 1;
+    calc->projections.push_back(make_column_ref(hidden, TypeId::kTimestamp, "__emit_time"));
+    std::vector<Field> fields = query->schema->fields();
+    fields.push_back({"__emit_time", TypeId::kTimestamp, true});
+    calc->schema = make_schema(fields);
+    return calc;
   }
 
   std::string explain() const {

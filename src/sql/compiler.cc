@@ -457,6 +457,7 @@ class Compiler {
     if (!s.contains("fromClause")) return error_at(-1, "SELECT without FROM is not supported: a pipeline reads a source table");
     const json& from = s["fromClause"];
     if (from.size() != 1) return error_at(location_of(from[1]), "joins are not supported yet (one table per FROM)");
+    if (const json* rank = rank_call_of(from[0])) return bind_rank(s, from[0], *rank);
     ASSIGN_OR_RETURN(Relation in, bind_from(from[0]));
 
     bool has_agg = s.contains("groupClause") || s.contains("havingClause");
@@ -713,7 +714,9 @@ class Compiler {
   };
 
   static bool is_aggregate_name(const std::string& n) {
-    return n == "count" || n == "sum" || n == "min" || n == "max" || n == "avg";
+    return n == "count" || n == "sum" || n == "min" || n == "max" || n == "avg" || n == "approx_count_distinct" ||
+           n == "approx_percentile" || n == "percentile" || n == "first_value" || n == "last_value" ||
+           n == "array_agg" || n == "string_agg" || n == "percentile_cont";
   }
   static std::string func_name(const json& call) {
     std::string name;
@@ -828,6 +831,205 @@ class Compiler {
     return e;
   }
 
+
+  // ------------------------------------------------------------------ top-N / dedup
+
+  // The ROW_NUMBER() OVER (...) select item of a FROM subquery, if any.
+  const json* rank_call_of(const json& from_item) {
+    if (node_type(from_item) != "RangeSubselect") return nullptr;
+    const json& sub = node_body(node_body(from_item)["subquery"]);
+    if (!sub.contains("targetList")) return nullptr;
+    for (const auto& t : sub["targetList"]) {  // by reference: the pointer returned must stay valid
+      const json& v = node_body(t)["val"];
+      if (node_type(v) == "FuncCall" && node_body(v).contains("over") && func_name(node_body(v)) == "row_number") {
+        return &t;
+      }
+    }
+    return nullptr;
+  }
+
+  // Splits an AND tree into its conjuncts.
+  static void conjuncts(const json& n, std::vector<json>& out) {
+    if (node_type(n) == "BoolExpr" && node_body(n).value("boolop", "") == "AND_EXPR") {
+      for (const auto& a : node_body(n)["args"]) conjuncts(a, out);
+    } else {
+      out.push_back(n);
+    }
+  }
+
+  // rn <= N, rn < N, rn = 1, N >= rn, N > rn, rn BETWEEN 1 AND N -> N; 0 when not a rank bound.
+  int64_t rank_limit(const json& n, const std::string& rank_name) {
+    auto is_rank = [&](const json& x) {
+      return node_type(x) == "ColumnRef" && iequals(string_value(node_body(x)["fields"].back()), rank_name);
+    };
+    auto int_const = [](const json& x, int64_t* v) {
+      if (node_type(x) != "A_Const" || !node_body(x).contains("ival")) return false;
+      *v = node_body(x)["ival"].value("ival", 0);
+      return true;
+    };
+    if (node_type(n) != "A_Expr") return 0;
+    const json& b = node_body(n);
+    std::string kind = b.value("kind", "");
+    std::string op;
+    for (const auto& o : b.value("name", json::array())) op = string_value(o);
+    int64_t v = 0;
+    if (kind == "AEXPR_OP" && b.contains("lexpr") && b.contains("rexpr")) {
+      if (is_rank(b["lexpr"]) && int_const(b["rexpr"], &v)) {
+        if (op == "<=") return v;
+        if (op == "<") return v - 1;
+        if (op == "=" && v == 1) return 1;
+      }
+      if (is_rank(b["rexpr"]) && int_const(b["lexpr"], &v)) {
+        if (op == ">=") return v;
+        if (op == ">") return v - 1;
+        if (op == "=" && v == 1) return 1;
+      }
+    }
+    if (kind == "AEXPR_BETWEEN" && is_rank(b["lexpr"])) {
+      const json& items = node_body(b["rexpr"])["items"];
+      int64_t lo = 0, hi = 0;
+      if (int_const(items[0], &lo) && int_const(items[1], &hi) && lo == 1) return hi;
+    }
+    return 0;
+  }
+
+  // SELECT ... FROM (SELECT ..., ROW_NUMBER() OVER (PARTITION BY p ORDER BY o) AS rn FROM t)
+  // WHERE rn <= N [AND ...]: Top-N (N = 1 with an ascending event-time order is dedup).
+  Result<Relation> bind_rank(const json& outer, const json& from_item, const json& rank_target) {
+    const json& sub_node = node_body(from_item)["subquery"];
+    const json& inner = node_body(sub_node);
+    std::string alias = node_body(from_item).contains("alias") ? node_body(from_item)["alias"].value("aliasname", "") : "";
+    const json& call = node_body(node_body(rank_target)["val"]);
+    int loc = call.value("location", -1);
+    std::string rank_name = node_body(rank_target).value("name", "row_number");
+    if (inner.contains("groupClause") || contains_aggregate(inner.value("targetList", json::array()))) {
+      return error_at(loc, "ROW_NUMBER over an aggregation: compute the aggregation in a subquery or view first");
+    }
+    if (!inner.contains("fromClause") || inner["fromClause"].size() != 1) {
+      return error_at(loc, "ROW_NUMBER needs a single table, view or subquery in FROM");
+    }
+    ASSIGN_OR_RETURN(Relation in, bind_from(inner["fromClause"][0]));
+    RelationContext ctx;
+    ctx.c = this;
+    ctx.rel = &in;
+    ExprPtr where;
+    if (inner.contains("whereClause")) {
+      ASSIGN_OR_RETURN(where, bind_predicate(inner["whereClause"], ctx, "WHERE"));
+    }
+
+    // Outer WHERE: the rank bound, plus any other conditions applied after ranking.
+    if (!outer.contains("whereClause")) {
+      return error_at(loc, "ROW_NUMBER needs a bound in the outer query: WHERE {} <= N (top-N) or {} = 1 (deduplication)",
+                      rank_name, rank_name);
+    }
+    std::vector<json> parts;
+    conjuncts(outer["whereClause"], parts);
+    int64_t limit = 0;
+    json rest = json::array();
+    for (const auto& c : parts) {
+      int64_t l = rank_limit(c, rank_name);
+      if (l > 0 && limit == 0) {
+        limit = l;
+      } else {
+        rest.push_back(c);
+      }
+    }
+    if (limit <= 0) {
+      return error_at(location_of(outer["whereClause"]),
+                      "ROW_NUMBER needs a bound in the outer query: WHERE {} <= N (top-N) or {} = 1 (deduplication)",
+                      rank_name, rank_name);
+    }
+    if (limit > 100000) return error_at(location_of(outer["whereClause"]), "top-N limit {} is too large (at most 100000)", limit);
+
+    // Pre-projection: [visible..., partition..., order..., (window end)].
+    std::vector<ExprPtr> pre;
+    std::vector<Field> pre_fields;
+    std::vector<std::string> visible_names;
+    for (const auto& t : inner["targetList"]) {
+      if (&t == &rank_target) continue;
+      if (is_star(t)) {
+        for (size_t i = 0; i < in.columns.size(); ++i) {
+          pre.push_back(make_column_ref(static_cast<int>(i), in.columns[i].type, in.columns[i].name));
+          pre_fields.push_back({in.columns[i].name, in.columns[i].type, true});
+        }
+        continue;
+      }
+      ASSIGN_OR_RETURN(ExprPtr e, bind_expr(node_body(t)["val"], ctx));
+      pre.push_back(e);
+      pre_fields.push_back({output_name(t, pre_fields.size()), e->type(), true});
+    }
+    auto node = std::make_shared<LogicalNode>();
+    node->kind = LogicalNode::Kind::kTopN;
+    node->visible_columns = pre.size();
+    node->limit = limit;
+    const json& over = call["over"];
+    // Window of an insert-only windowed aggregation underneath: rank per window, emit once.
+    const LogicalNode* post = in.node.get();
+    const LogicalNode* agg = (post->kind == LogicalNode::Kind::kCalc && !post->filter && !post->inputs.empty())
+                                 ? post->inputs[0].get()
+                                 : nullptr;
+    bool over_window_agg = agg && agg->kind == LogicalNode::Kind::kAggregate && agg->windowed;
+    ExprPtr window_end;
+    for (const auto& p : over.value("partitionClause", json::array())) {
+      ASSIGN_OR_RETURN(ExprPtr e, bind_expr(p, ctx));
+      int ref = column_ref_index(*e);
+      if (over_window_agg && ref >= 0) {
+        int src = column_ref_index(*post->projections[static_cast<size_t>(ref)]);
+        if (src == 1) window_end = e;
+        if (src == 0 && !window_end) {
+          ASSIGN_OR_RETURN(window_end, make_call("+", {e, make_literal(Value::interval(agg->window.size))}));
+        }
+      }
+      node->partition_columns.push_back(static_cast<int>(pre.size()));
+      pre.push_back(e);
+      pre_fields.push_back({fmt::format("partition_{}", node->partition_columns.size()), e->type(), true});
+    }
+    if (!over.contains("orderClause")) return error_at(loc, "ROW_NUMBER needs ORDER BY inside OVER (...)");
+    for (const auto& o : over["orderClause"]) {
+      const json& sb = node_body(o);
+      ASSIGN_OR_RETURN(ExprPtr e, bind_expr(sb["node"], ctx));
+      bool desc = sb.value("sortby_dir", "") == "SORTBY_DESC";
+      std::string nulls = sb.value("sortby_nulls", "SORTBY_NULLS_DEFAULT");
+      node->order_columns.push_back(static_cast<int>(pre.size()));
+      node->descending.push_back(desc);
+      // PostgreSQL: NULLs sort as the largest value by default.
+      node->nulls_first.push_back(nulls == "SORTBY_NULLS_FIRST" || (nulls == "SORTBY_NULLS_DEFAULT" && desc));
+      pre.push_back(e);
+      pre_fields.push_back({fmt::format("order_{}", node->order_columns.size()), e->type(), true});
+    }
+    if (window_end) {
+      node->window_end_column = static_cast<int>(pre.size());
+      pre.push_back(window_end);
+      pre_fields.push_back({"window_end", TypeId::kTimestamp, true});
+    }
+    auto calc = std::make_shared<LogicalNode>();
+    calc->kind = LogicalNode::Kind::kCalc;
+    calc->inputs = {in.node};
+    calc->filter = where;
+    calc->projections = pre;
+    calc->schema = make_schema(pre_fields);
+    node->inputs = {calc};
+    std::vector<Field> out_fields(pre_fields.begin(), pre_fields.begin() + static_cast<long>(node->visible_columns));
+    out_fields.push_back({rank_name, TypeId::kInt64, false});
+    node->schema = make_schema(out_fields);
+
+    Relation ranked;
+    ranked.node = node;
+    for (const auto& f : out_fields) ranked.columns.push_back({f.name, alias, f.type});
+    // The outer select runs over the ranked rows with the remaining conditions.
+    json outer_rest = outer;
+    outer_rest.erase("whereClause");
+    if (rest.size() == 1) {
+      outer_rest["whereClause"] = rest[0];
+    } else if (rest.size() > 1) {
+      outer_rest["whereClause"] = json{{"BoolExpr", {{"boolop", "AND_EXPR"}, {"args", rest}}}};
+    }
+    if (outer_rest.contains("groupClause") || contains_aggregate(outer_rest.value("targetList", json::array()))) {
+      return bind_aggregate(outer_rest, ranked);
+    }
+    return bind_projection(outer_rest, ranked);
+  }
+
   // ------------------------------------------------------------------ aggregation
 
   struct AggregateBinding : BindContext {
@@ -844,6 +1046,7 @@ class Compiler {
     std::vector<std::string> agg_sigs;
     size_t num_keys = 0;
     bool binding_aggregate_arg = false;
+    int event_time_col = -1;  // in `in`: orders FIRST_VALUE/LAST_VALUE/ARRAY_AGG/STRING_AGG
 
     size_t output_offset() const { return windowed ? 2 : 0; }
     int agg_output(size_t a) const { return static_cast<int>(output_offset() + num_keys + a); }
@@ -879,66 +1082,177 @@ class Compiler {
       return std::nullopt;
     }
 
+    // Binds an aggregate's argument or FILTER condition over the FROM relation.
+    Result<ExprPtr> bind_input(const json& node, int loc) {
+      if (c->contains_aggregate(node)) return c->error_at(loc, "aggregate calls cannot be nested");
+      RelationContext inner;
+      inner.c = c;
+      inner.rel = in;
+      ASSIGN_OR_RETURN(ExprPtr e, c->bind_expr(node, inner));
+      if (windowed) {
+        for (int used : columns_used(e)) {
+          if (used == window_start_col || used == window_end_col) {
+            return c->error_at(loc, "window_start/window_end cannot be aggregated");
+          }
+        }
+      }
+      return e;
+    }
+    // Index of `e` in the pre-projection, adding it unless an equal input is there already.
+    int add_input(ExprPtr e, const std::string& sig) {
+      std::string key = sig + "|" + type_name(e->type());
+      for (size_t p = num_keys; p < pre.size(); ++p) {
+        if (pre_sigs_[p - num_keys] == key) return static_cast<int>(p);
+      }
+      pre.push_back(std::move(e));
+      pre_names.push_back(fmt::format("agg_arg_{}", pre.size() - num_keys));
+      pre_sigs_.push_back(key);
+      return static_cast<int>(pre.size()) - 1;
+    }
+    // A constant argument (percentile fraction, STRING_AGG separator).
+    Result<Value> constant_arg(const json& node, int loc, const std::string& what) {
+      RelationContext inner;
+      inner.c = c;
+      inner.rel = in;
+      ASSIGN_OR_RETURN(ExprPtr e, c->bind_expr(node, inner));
+      if (!is_constant(*e)) return c->error_at(loc, "{} must be a constant", what);
+      auto v = evaluate_constant(e);
+      if (!v.is_ok()) return c->error_at(loc, "{}: {}", what, v.status().message());
+      return v.value();
+    }
+    // ARRAY_AGG/STRING_AGG are ordered by event time: ORDER BY may only say so.
+    Status check_order(const json& order, const std::string& name, int loc) {
+      if (order.size() == 1 && node_type(order[0]) == "SortBy") {
+        const json& sb = node_body(order[0]);
+        std::string dir = sb.value("sortby_dir", "SORTBY_DEFAULT");
+        if ((dir == "SORTBY_DEFAULT" || dir == "SORTBY_ASC") && event_time_col >= 0 &&
+            node_type(sb["node"]) == "ColumnRef") {
+          auto idx = c->resolve(*in, sb["node"]);
+          if (idx.is_ok() && idx.value() == event_time_col) return Status::ok();
+        }
+      }
+      return c->error_at(loc,
+                         "{}() is always ordered by event time (ties by arrival order); ORDER BY inside it may only "
+                         "name the event-time column, ascending",
+                         name);
+    }
+
     Result<ExprPtr> bind_aggregate_call(const json& call, const std::string& name) {
       int loc = call.value("location", -1);
-      if (call.contains("agg_filter")) return c->error_at(loc, "aggregate FILTER (WHERE ...) is not supported yet");
-      if (call.contains("agg_order")) return c->error_at(loc, "ORDER BY inside an aggregate is not supported yet");
+      json args = call.value("args", json::array());
+      if (call.value("agg_within_group", false)) {
+        // percentile_cont(p) WITHIN GROUP (ORDER BY x) (PostgreSQL) = PERCENTILE(x, p).
+        if (name != "percentile_cont") {
+          return c->error_at(loc, "WITHIN GROUP is only supported for percentile_cont; use PERCENTILE(x, p) or APPROX_PERCENTILE(x, p)");
+        }
+        const json order = call.value("agg_order", json::array());
+        if (args.size() != 1 || order.size() != 1 || node_type(order[0]) != "SortBy") {
+          return c->error_at(loc, "percentile_cont takes one fraction and WITHIN GROUP (ORDER BY value)");
+        }
+        std::string dir = node_body(order[0]).value("sortby_dir", "SORTBY_DEFAULT");
+        if (dir != "SORTBY_DEFAULT" && dir != "SORTBY_ASC") {
+          return c->error_at(loc, "percentile_cont(p) WITHIN GROUP (ORDER BY x DESC) is not supported; use 1 - p");
+        }
+        args = json::array({node_body(order[0])["node"], args[0]});
+      } else if (name == "percentile_cont") {
+        return c->error_at(loc, "percentile_cont needs WITHIN GROUP (ORDER BY value); or use PERCENTILE(value, p)");
+      } else if (call.contains("agg_order")) {
+        if (name != "array_agg" && name != "string_agg") return c->error_at(loc, "ORDER BY inside {}() is not supported", name);
+        RETURN_IF_ERROR(check_order(call["agg_order"], name, loc));
+      }
       AggregateSpec spec;
       spec.distinct = call.value("agg_distinct", false);
-      const json& args = call.value("args", json::array());
       if (call.value("agg_star", false)) {
         if (name != "count") return c->error_at(loc, "{}(*) is not valid; only COUNT(*)", name);
         spec.kind = AggKind::kCountStar;
       } else {
-        if (args.size() != 1) return c->error_at(loc, "{} takes one argument", name);
-        spec.kind = name == "count" ? AggKind::kCount
-                    : name == "sum" ? AggKind::kSum
-                    : name == "min" ? AggKind::kMin
-                    : name == "max" ? AggKind::kMax
-                                    : AggKind::kAvg;
-        if (spec.distinct && spec.kind != AggKind::kCount) {
-          return c->error_at(loc, "{}(DISTINCT ...) is not supported yet (COUNT(DISTINCT ...) is)", name);
+        spec.kind = name == "count"                   ? AggKind::kCount
+                    : name == "sum"                   ? AggKind::kSum
+                    : name == "min"                   ? AggKind::kMin
+                    : name == "max"                   ? AggKind::kMax
+                    : name == "avg"                   ? AggKind::kAvg
+                    : name == "approx_count_distinct" ? AggKind::kApproxCountDistinct
+                    : name == "approx_percentile"     ? AggKind::kApproxPercentile
+                    : name == "percentile"            ? AggKind::kPercentile
+                    : name == "percentile_cont"       ? AggKind::kPercentile
+                    : name == "first_value"           ? AggKind::kFirstValue
+                    : name == "last_value"            ? AggKind::kLastValue
+                    : name == "array_agg"             ? AggKind::kArrayAgg
+                                                      : AggKind::kStringAgg;
+        const bool two_args = spec.kind == AggKind::kApproxPercentile || spec.kind == AggKind::kPercentile ||
+                              spec.kind == AggKind::kStringAgg;
+        if (args.size() != (two_args ? 2u : 1u)) {
+          return c->error_at(loc, "{} takes {}", name,
+                             spec.kind == AggKind::kStringAgg ? "two arguments (value, separator)"
+                             : two_args                       ? "two arguments (value, fraction)"
+                                                              : "one argument");
         }
-        if (c->contains_aggregate(args[0])) return c->error_at(loc, "aggregate calls cannot be nested");
-        RelationContext inner;
-        inner.c = c;
-        inner.rel = in;
-        ASSIGN_OR_RETURN(ExprPtr arg, c->bind_expr(args[0], inner));
-        if (windowed) {
-          for (int used : columns_used(arg)) {
-            if (used == window_start_col || used == window_end_col) {
-              return c->error_at(loc, "window_start/window_end cannot be aggregated");
-            }
+        if (spec.distinct) {
+          switch (spec.kind) {
+            case AggKind::kCount:
+            case AggKind::kSum:
+            case AggKind::kAvg: break;
+            case AggKind::kMin:
+            case AggKind::kMax:
+            case AggKind::kApproxCountDistinct: spec.distinct = false; break;  // same result
+            default: return c->error_at(loc, "{}(DISTINCT ...) is not supported", name);
           }
         }
+        ASSIGN_OR_RETURN(ExprPtr arg, bind_input(args[0], loc));
         TypeId t = arg->type();
         if (t == TypeId::kNull) {
-          arg = make_literal(Value::null(TypeId::kInt64));
-          t = TypeId::kInt64;
+          t = spec.kind == AggKind::kStringAgg ? TypeId::kString : TypeId::kInt64;
+          arg = make_literal(Value::null(t));
         }
         if ((spec.kind == AggKind::kSum || spec.kind == AggKind::kAvg) && !is_numeric(t) &&
             !(spec.kind == AggKind::kSum && t == TypeId::kInterval)) {
           return c->error_at(loc, "{} needs a numeric argument, not {}", name, type_name(t));
         }
+        if ((spec.kind == AggKind::kApproxPercentile || spec.kind == AggKind::kPercentile) && !is_numeric(t)) {
+          return c->error_at(loc, "{} needs a numeric argument, not {}", name, type_name(t));
+        }
         if ((spec.kind == AggKind::kMin || spec.kind == AggKind::kMax) && t == TypeId::kBool) {
           return c->error_at(loc, "{} of BOOLEAN is not supported", name);
         }
+        if (spec.kind == AggKind::kStringAgg && t != TypeId::kString) {
+          auto cast = make_cast(arg, TypeId::kString);  // STRING_AGG of any type joins its text
+          if (!cast.is_ok()) return c->error_at(loc, "{}: {}", name, cast.status().message());
+          arg = cast.value();
+          t = TypeId::kString;
+        }
         spec.input_type = t;
-        std::string sig = signature(args[0]);
-        int input = -1;
-        for (size_t p = num_keys; p < pre.size(); ++p) {
-          if (pre_sigs_[p - num_keys] == sig) input = static_cast<int>(p);
+        spec.input = add_input(arg, signature(args[0]));
+        if (spec.kind == AggKind::kApproxPercentile || spec.kind == AggKind::kPercentile) {
+          const std::string what = fmt::format("the fraction of {} (a number between 0 and 1)", name);
+          ASSIGN_OR_RETURN(Value p, constant_arg(args[1], loc, what));
+          if (p.is_null || !is_numeric(p.type)) return c->error_at(loc, "{} must be a constant", what);
+          spec.fraction = p.type == TypeId::kFloat64 ? p.d : static_cast<double>(p.i);
+          if (!(spec.fraction >= 0 && spec.fraction <= 1)) {
+            return c->error_at(loc, "{} is out of range: {}", what, spec.fraction);
+          }
         }
-        if (input < 0) {
-          pre.push_back(arg);
-          pre_names.push_back(fmt::format("agg_arg_{}", pre.size() - num_keys));
-          pre_sigs_.push_back(sig);
-          input = static_cast<int>(pre.size()) - 1;
+        if (spec.kind == AggKind::kStringAgg) {
+          const char* what = "the separator of string_agg (a TEXT constant)";
+          ASSIGN_OR_RETURN(Value sep, constant_arg(args[1], loc, what));
+          if (!sep.is_null && sep.type != TypeId::kString) return c->error_at(loc, "{} must be TEXT", what);
+          spec.separator = sep.is_null ? "" : sep.s;  // NULL: no separator (PostgreSQL)
         }
-        spec.input = input;
+      }
+      if (call.contains("agg_filter")) {
+        // FILTER (WHERE cond): a BOOLEAN column of the pre-projection; rows where it is not
+        // TRUE are skipped by this aggregate only.
+        const json& f = call["agg_filter"];
+        if (c->contains_aggregate(f)) return c->error_at(loc, "aggregate calls cannot be nested");
+        ASSIGN_OR_RETURN(ExprPtr cond, bind_input(f, loc));
+        if (cond->type() == TypeId::kNull) cond = make_literal(Value::null(TypeId::kBool));
+        if (cond->type() != TypeId::kBool) {
+          return c->error_at(location_of(f), "FILTER must be a boolean condition, not {}", type_name(cond->type()));
+        }
+        spec.filter = add_input(cond, "filter " + signature(f));
       }
       spec.result_type = aggregate_result_type(spec.kind, spec.input_type);
-      std::string full = fmt::format("{}|{}|{}", static_cast<int>(spec.kind), spec.distinct, spec.input);
+      std::string full = fmt::format("{}|{}|{}|{}|{}|{}", static_cast<int>(spec.kind), spec.distinct, spec.input,
+                                     spec.filter, spec.fraction, spec.separator);
       for (size_t a = 0; a < aggs.size(); ++a) {
         if (agg_sigs[a] == full) return make_column_ref(agg_output(a), aggs[a].result_type, name);
       }
@@ -993,6 +1307,7 @@ class Compiler {
       ab.window_start_col = in.tvf->window_start;
       ab.window_end_col = in.tvf->window_end;
     }
+    ab.event_time_col = ab.windowed ? in.tvf->time_column : in.node->rowtime;
     RelationContext plain;
     plain.c = this;
     plain.rel = &in;
@@ -1066,6 +1381,20 @@ class Compiler {
       pre_fields.push_back({tc.name, TypeId::kTimestamp, true});
       time_col = static_cast<int>(pre_fields.size()) - 1;
       if (base_rowtime == in.tvf->time_column) pre->rowtime = time_col;
+    }
+    // Aggregates ordered by event time read it from the pre-projection: the window's time
+    // column, else the input's rowtime; without one they follow arrival order.
+    int order_col = time_col;
+    bool needs_order = false;
+    for (const auto& a : ab.aggs) needs_order = needs_order || agg_kind_is_ordered(a.kind);
+    if (needs_order && !ab.windowed && base_rowtime >= 0) {
+      const Field& tf = base->schema->field(static_cast<size_t>(base_rowtime));
+      pre->projections.push_back(make_column_ref(base_rowtime, tf.type, tf.name));
+      pre_fields.push_back({tf.name, tf.type, true});
+      order_col = static_cast<int>(pre_fields.size()) - 1;
+    }
+    for (auto& a : ab.aggs) {
+      if (agg_kind_is_ordered(a.kind)) a.time_input = order_col;
     }
     if (pre->projections.empty()) {
       // COUNT(*) with no keys: project a constant so batches keep their row count.
@@ -1332,7 +1661,13 @@ class Compiler {
 
 Result<LogicalJob> compile_sql(const std::string& text, const std::string& file_name) {
   Compiler c(text, file_name);
-  return c.run();
+  try {
+    return c.run();
+  } catch (const std::exception& e) {
+    // A parse-tree shape the binder does not expect is a bug, but never a crash.
+    return internal_error("{}: internal error while binding the SQL ({}); please report it with the job file",
+                          file_name, e.what());
+  }
 }
 
 }  // namespace sluice

@@ -242,6 +242,7 @@ TEST_P(UpdatingDifferentialTest, FinalSinkStateMatchesTheModel) {
         std::string sql = testing::with_dir(R"(
           CREATE TABLE src (k BIGINT, v BIGINT, ts TIMESTAMP)
             WITH (connector = 'file', path = '{DIR}/in.jsonl', event_time = 'ts', watermark_delay = '2 seconds',
+                  dlq = '{DIR}/dlq.jsonl', late_output = '{DIR}/late.jsonl',
                   allowed_lateness = ')" + std::to_string(c.lateness_seconds) + R"( seconds');
           CREATE TABLE out (k BIGINT, window_start TIMESTAMP, window_end TIMESTAMP, c BIGINT, s BIGINT, m BIGINT)
             WITH (connector = 'sqlite', path = '{DIR}/out.db', primary_key = 'k,window_start');

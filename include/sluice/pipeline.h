@@ -1,0 +1,254 @@
+// The C++ pipeline API: a fluent builder that produces the same LogicalJob as the SQL front
+// end (src/sql), then plans and runs it with the same planner and runtime.
+//
+//   Pipeline p;
+//   Stream clicks = p.source("clicks", {field("user_id", TypeId::kInt64), field("page", TypeId::kString),
+//                                       field("ts", TypeId::kTimestamp)},
+//                            {{"connector", "generator"}, {"events", "100000"}, {"event_time", "ts"}});
+//   Table per_page = p.sink("per_page", {{"connector", "sqlite"}, {"path", "out.db"},
+//                                        {"primary_key", "window_start,page"}});
+//   clicks.filter(col("page") != "/health")
+//       .tumble("ts", std::chrono::minutes(1))
+//       .key_by("page")
+//       .aggregate(count().as("clicks"), count_distinct("user_id").as("users"))
+//       .to(per_page);
+//   Result<RunSummary> r = p.run();
+//
+// builds the same plan as
+//
+//   INSERT INTO per_page SELECT window_start, window_end, page, COUNT(*) AS clicks,
+//       COUNT(DISTINCT user_id) AS users
+//   FROM TUMBLE(clicks, ts, INTERVAL '1 minute') WHERE page <> '/health'
+//   GROUP BY window_start, window_end, page;
+//
+// How the calls map onto SQL: a Stream is an open SELECT block over a FROM relation.
+// filter() adds WHERE conditions (ANDed), select() sets the select list, tumble()/hop()/
+// session() wrap the relation in a window table function, key_by(...).aggregate(...) is
+// GROUP BY (plus window_start, window_end when windowed) with the aggregates, and a filter()
+// right after aggregate() is HAVING. A call that cannot extend the current block (filter
+// after select, key_by after select, ...) nests it as a subquery, exactly as SQL would.
+// Default output columns of aggregate(): [window_start, window_end,] keys..., aggregates...
+//
+// Errors: builder calls never fail on the spot. A mistake (unknown column, type mismatch,
+// unsupported combination) makes the resulting Stream carry a Status naming the step, e.g.
+// "filter((pricee > 10)): unknown column 'pricee' (columns: user_id, page, ts)"; later steps
+// keep the first error; Stream::status() shows it, and Pipeline::build()/run() return the
+// first error of any step in the pipeline.
+//
+// Lifetime and threads: Stream, KeyedStream and Table are immutable handles sharing their
+// Pipeline's state; they remain valid after the Pipeline object is destroyed. A Pipeline and
+// its handles must be used from one thread at a time. Register UDFs (sluice/udf.h) before
+// building.
+#pragma once
+
+#include <chrono>
+#include <concepts>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <vector>
+
+#include "common/status.h"
+#include "plan/logical_plan.h"
+#include "sluice/aggregate.h"
+#include "sluice/expression.h"
+#include "sluice/process_function.h"
+#include "types/schema.h"
+
+namespace sluice::api {
+
+namespace internal {
+struct PipelineState;
+struct Block;
+struct KeyedBlock;
+}  // namespace internal
+
+// Table options: the WITH (...) of CREATE TABLE (connector, format, path, event_time,
+// watermark_delay, primary_key, ...; see docs/sql.md). Keys are case-insensitive.
+using TableOptions = std::map<std::string, std::string>;
+// Window sizes and offsets: any std::chrono duration converts (minutes(1), seconds(30)).
+using Duration = std::chrono::microseconds;
+
+// A column name or an Expression: what select() and key_by() accept.
+template <typename T>
+concept ColumnOrExpression =
+    std::same_as<std::remove_cvref_t<T>, Expression> || std::convertible_to<T, std::string_view>;
+
+namespace internal {
+template <ColumnOrExpression T>
+Expression column_or_expression(T&& v) {
+  if constexpr (std::same_as<std::remove_cvref_t<T>, Expression>) {
+    return std::forward<T>(v);
+  } else {
+    return col(std::string(std::string_view(v)));
+  }
+}
+}  // namespace internal
+
+// A declared sink table (the target of Stream::to).
+class Table {
+ public:
+  const std::string& name() const { return name_; }
+
+ private:
+  friend class Pipeline;
+  friend class Stream;
+  Table(std::shared_ptr<internal::PipelineState> state, std::string name)
+      : state_(std::move(state)), name_(std::move(name)) {}
+  std::shared_ptr<internal::PipelineState> state_;
+  std::string name_;
+};
+
+class KeyedStream;
+
+class Stream {
+ public:
+  // WHERE condition (BOOLEAN); several filters are ANDed. Right after aggregate(): HAVING,
+  // over the aggregate's output column names.
+  Stream filter(const Expression& condition) const;
+
+  // The select list. Strings name columns; Expressions may be aliased with as().
+  Stream select(std::vector<Expression> items) const;
+  template <ColumnOrExpression... Items>
+  Stream select(Items&&... items) const {
+    return select(std::vector<Expression>{internal::column_or_expression(std::forward<Items>(items))...});
+  }
+
+  // UNION ALL with a stream of the same Pipeline (columns matched by position, types
+  // unified; names from this stream).
+  Stream union_with(const Stream& other) const;
+
+  // Window table functions on the event-time column (a TIMESTAMP column; the source's
+  // event_time when it has one). They add window_start and window_end; a following
+  // aggregate() is windowed. Without aggregate, tumble/hop assign windows to each row (hop
+  // repeats a row per window); session needs an aggregate.
+  Stream tumble(std::string_view time_column, Duration size, Duration offset = Duration::zero()) const;
+  Stream hop(std::string_view time_column, Duration slide, Duration size, Duration offset = Duration::zero()) const;
+  Stream session(std::string_view time_column, Duration gap) const;
+
+  // GROUP BY keys (strings name columns).
+  KeyedStream key_by(std::vector<Expression> keys) const;
+  template <ColumnOrExpression... Keys>
+  KeyedStream key_by(Keys&&... keys) const;
+
+  // Aggregation without keys: one global row (running), or one row per window.
+  Stream aggregate(std::vector<AggregateCall> aggregates) const;
+  template <typename... Aggs>
+    requires((!std::same_as<std::remove_cvref_t<Aggs>, std::vector<AggregateCall>>) && ...)
+  Stream aggregate(Aggs&&... aggregates) const {
+    static_assert(sizeof...(Aggs) > 0, "aggregate(): give at least one aggregate, e.g. count()");
+    static_assert((std::same_as<std::remove_cvref_t<Aggs>, AggregateCall> && ...),
+                  "aggregate(): every argument must be an aggregate call: count(), count_distinct(x), sum(x), "
+                  "min(x), max(x) or avg(x)");
+    return aggregate(std::vector<AggregateCall>{std::forward<Aggs>(aggregates)...});
+  }
+
+  // INSERT INTO sink SELECT <this stream>. Columns map by position onto a sink declared
+  // with columns (assignment casts as in SQL); a sink declared without columns takes this
+  // stream's. Errors are reported by Pipeline::build()/run().
+  void to(const Table& sink) const;
+
+  // The first error of this stream's steps, or ok.
+  Status status() const;
+  // The columns this stream produces (the next step's input), or the stream's error.
+  Result<SchemaPtr> schema() const;
+
+ private:
+  friend class Pipeline;
+  friend class KeyedStream;
+  explicit Stream(std::shared_ptr<const internal::Block> block) : block_(std::move(block)) {}
+  std::shared_ptr<const internal::Block> block_;
+};
+
+class KeyedStream {
+ public:
+  // GROUP BY the keys with these aggregates (windowed when the stream is windowed).
+  Stream aggregate(std::vector<AggregateCall> aggregates) const;
+  template <typename... Aggs>
+    requires((!std::same_as<std::remove_cvref_t<Aggs>, std::vector<AggregateCall>>) && ...)
+  Stream aggregate(Aggs&&... aggregates) const {
+    static_assert(sizeof...(Aggs) > 0, "aggregate(): give at least one aggregate, e.g. count()");
+    static_assert((std::same_as<std::remove_cvref_t<Aggs>, AggregateCall> && ...),
+                  "aggregate(): every argument must be an aggregate call: count(), count_distinct(x), sum(x), "
+                  "min(x), max(x) or avg(x)");
+    return aggregate(std::vector<AggregateCall>{std::forward<Aggs>(aggregates)...});
+  }
+
+  // Runs `function` on every row with keyed state and event-time timers (see
+  // sluice/process_function.h). Keys must be plain columns. The input must be append-only
+  // (not the result of a running aggregate). Output columns: function->output_columns().
+  Stream process(std::unique_ptr<KeyedProcessFunction> function) const;
+  template <typename F>
+  Stream process(std::unique_ptr<F> function) const {
+    static_assert(std::is_base_of_v<KeyedProcessFunction, F>,
+                  "process(): the function must derive from sluice::KeyedProcessFunction (or ProcessFunction<F>)");
+    return process(std::unique_ptr<KeyedProcessFunction>(std::move(function)));
+  }
+
+  Status status() const;
+
+ private:
+  friend class Stream;
+  explicit KeyedStream(std::shared_ptr<const internal::KeyedBlock> keyed) : keyed_(std::move(keyed)) {}
+  std::shared_ptr<const internal::KeyedBlock> keyed_;
+};
+
+template <ColumnOrExpression... Keys>
+KeyedStream Stream::key_by(Keys&&... keys) const {
+  static_assert(sizeof...(Keys) > 0, "key_by(): give at least one key column");
+  return key_by(std::vector<Expression>{internal::column_or_expression(std::forward<Keys>(keys))...});
+}
+
+struct RunOptions {
+  int parallelism = 0;    // instances of keyed operators; 0 = the pipeline's setting (default 1)
+  size_t batch_size = 0;  // rows per batch; 0 = the pipeline's setting (default 4096)
+};
+
+struct RunSummary {
+  uint64_t records_in = 0;     // records read by all sources
+  uint64_t dead_lettered = 0;  // records sent to dead-letter queues
+  uint64_t late = 0;           // rows sent to late-data outputs
+  std::string explain;         // the plan that ran
+};
+
+class Pipeline {
+ public:
+  Pipeline();
+  ~Pipeline();
+  Pipeline(Pipeline&&) noexcept;
+  Pipeline& operator=(Pipeline&&) noexcept;
+
+  // CREATE TABLE name (columns) WITH (options), read as a source. Caller must give at least
+  // one column and a 'connector' option; names are case-insensitive and unique per pipeline.
+  Stream source(std::string name, std::vector<Field> columns, TableOptions options);
+  // CREATE TABLE name [(columns)] WITH (options), written as a sink. Empty `columns`: the
+  // columns of the first stream written to it (like CREATE TABLE t () WITH (...)).
+  Table sink(std::string name, TableOptions options, std::vector<Field> columns = {});
+
+  // SET parallelism / SET batch_size (RunOptions override them).
+  Pipeline& set_parallelism(int parallelism);
+  Pipeline& set_batch_size(size_t rows);
+
+  // The logical job (tables, one pipeline per to(), settings), or the first error of any
+  // step. Calling it again returns an equal job.
+  Result<LogicalJob> build() const;
+  // The physical plan as `sluice explain` prints it.
+  Result<std::string> explain(const RunOptions& options = {}) const;
+  // Plans and runs the job until its bounded inputs end. Blocks the calling thread.
+  Result<RunSummary> run(const RunOptions& options = {}) const;
+
+ private:
+  std::shared_ptr<internal::PipelineState> state_;
+};
+
+// Compiles, plans and runs a SQL job (the text of a `sluice run` file): for programs that
+// mix SQL jobs with builder pipelines and UDFs. `file_name` prefixes error locations.
+// Settings in the text (SET parallelism) apply unless `options` overrides them.
+Result<RunSummary> run_sql(const std::string& sql, const RunOptions& options = {},
+                           const std::string& file_name = "<sql>");
+// The same planning and running for a LogicalJob made by any front end.
+Result<RunSummary> run_job(const LogicalJob& job, const RunOptions& options = {});
+
+}  // namespace sluice::api

@@ -1,0 +1,219 @@
+// User-defined scalar functions: C++ functions callable from SQL and from the expression
+// DSL (call("name", ...)), registered in the global FunctionRegistry next to the built-ins.
+//
+// Two ways to register:
+//
+//  - a batch kernel (fastest): computes a whole batch column at a time;
+//      register_scalar_function("twice", {TypeId::kInt64}, TypeId::kInt64,
+//          [](const Column* const* args, size_t, size_t rows, Column& out) { ... });
+//
+//  - a row-at-a-time C++ callable, whose parameter and return types give the SQL types:
+//      register_scalar_function("page_category", [](std::string_view page) -> std::string {...});
+//    Parameters: int64_t (BIGINT), double (DOUBLE), bool (BOOLEAN), std::string_view (TEXT),
+//    sluice::Timestamp, sluice::Interval; std::optional<T> of those to receive NULLs.
+//    With no std::optional parameter the function is not called for a row with a NULL
+//    argument and the result is NULL (SQL's "RETURNS NULL ON NULL INPUT").
+//    Return: any integer (BIGINT), floating point (DOUBLE), bool, std::string or
+//    std::string_view (TEXT, copied at once), Timestamp, Interval, or std::optional of those
+//    (std::nullopt = NULL). Unsupported types fail to compile with a message saying which.
+//
+// Names are case-insensitive SQL identifiers ([a-z_][a-z0-9_]*). A name may get several
+// overloads (different argument types); registering an existing signature, or an aggregate
+// or table-function name (count, sum, tumble, ...), is an error. Arguments are converted
+// like for built-ins (BIGINT -> DOUBLE, NULL -> anything).
+//
+// Threads: caller must register every function before compiling or building any job that
+// may call it, and not while another thread plans a job (the registry is read without
+// locks). Registrations themselves are serialized. The callable is shared by all parallel
+// instances of an operator and may be called from several threads at once: it must be
+// thread-safe (a pure function is).
+//
+// Aggregate UDFs are not available yet: see docs/cpp-api.md ("What is left").
+#pragma once
+
+#include <concepts>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "common/status.h"
+#include "expr/functions.h"
+#include "sluice/expression.h"
+
+namespace sluice::api {
+
+// Registers a batch kernel. Caller must give the kernel exactly `arg_types.size()` argument
+// columns' worth of work: it is called with columns already cast to `arg_types` and must
+// append exactly `rows` values (or NULLs) of `return_type` to `out`.
+Status register_scalar_function(std::string name, std::vector<TypeId> arg_types, TypeId return_type,
+                                ScalarKernel kernel);
+
+namespace udf_internal {
+
+template <typename T>
+struct Unoptional {
+  using type = T;
+  static constexpr bool optional = false;
+};
+template <typename T>
+struct Unoptional<std::optional<T>> {
+  using type = T;
+  static constexpr bool optional = true;
+};
+
+template <typename T>
+concept ParameterBase = std::same_as<T, int64_t> || std::same_as<T, double> || std::same_as<T, bool> ||
+                        std::same_as<T, std::string_view> || std::same_as<T, Timestamp> || std::same_as<T, Interval>;
+template <typename T>
+concept ReturnBase = std::integral<T> || std::floating_point<T> || std::same_as<T, std::string> ||
+                     std::same_as<T, std::string_view> || std::same_as<T, Timestamp> || std::same_as<T, Interval>;
+
+template <typename T>
+constexpr TypeId parameter_type() {
+  if constexpr (std::same_as<T, int64_t>) return TypeId::kInt64;
+  if constexpr (std::same_as<T, double>) return TypeId::kFloat64;
+  if constexpr (std::same_as<T, bool>) return TypeId::kBool;
+  if constexpr (std::same_as<T, std::string_view>) return TypeId::kString;
+  if constexpr (std::same_as<T, Timestamp>) return TypeId::kTimestamp;
+  if constexpr (std::same_as<T, Interval>) return TypeId::kInterval;
+  return TypeId::kNull;
+}
+template <typename T>
+constexpr TypeId return_type() {
+  if constexpr (std::same_as<T, bool>) return TypeId::kBool;
+  if constexpr (std::integral<T>) return TypeId::kInt64;
+  if constexpr (std::floating_point<T>) return TypeId::kFloat64;
+  if constexpr (std::same_as<T, std::string> || std::same_as<T, std::string_view>) return TypeId::kString;
+  if constexpr (std::same_as<T, Timestamp>) return TypeId::kTimestamp;
+  if constexpr (std::same_as<T, Interval>) return TypeId::kInterval;
+  return TypeId::kNull;
+}
+
+template <typename Signature>
+struct CallableTraits;
+template <typename R, typename... Args>
+struct CallableTraits<R(Args...)> {
+  using Return = R;
+  using Params = std::tuple<std::remove_cvref_t<Args>...>;
+  static constexpr size_t arity = sizeof...(Args);
+};
+template <typename R, typename... Args>
+struct CallableTraits<R (*)(Args...)> : CallableTraits<R(Args...)> {};
+template <typename C, typename R, typename... Args>
+struct CallableTraits<R (C::*)(Args...) const> : CallableTraits<R(Args...)> {};
+template <typename C, typename R, typename... Args>
+struct CallableTraits<R (C::*)(Args...)> : CallableTraits<R(Args...)> {};
+template <typename C, typename R, typename... Args>
+struct CallableTraits<R (C::*)(Args...) const noexcept> : CallableTraits<R(Args...)> {};
+template <typename C, typename R, typename... Args>
+struct CallableTraits<R (C::*)(Args...) noexcept> : CallableTraits<R(Args...)> {};
+template <typename R, typename... Args>
+struct CallableTraits<R (*)(Args...) noexcept> : CallableTraits<R(Args...)> {};
+
+template <typename F>
+auto callable_traits() {
+  using D = std::decay_t<F>;
+  if constexpr (std::is_pointer_v<D> || std::is_function_v<D>) {
+    return CallableTraits<D>{};
+  } else {
+    return CallableTraits<decltype(&D::operator())>{};
+  }
+}
+
+// Reads argument `column` at `row` as P (an optional when P is one).
+template <typename P>
+P read_argument(const Column& column, size_t row) {
+  using Base = typename Unoptional<P>::type;
+  if constexpr (Unoptional<P>::optional) {
+    if (column.is_null(row)) return std::nullopt;
+  }
+  if constexpr (std::same_as<Base, double>) {
+    return column.double_at(row);
+  } else if constexpr (std::same_as<Base, std::string_view>) {
+    return column.string_at(row);
+  } else if constexpr (std::same_as<Base, bool>) {
+    return column.int_at(row) != 0;
+  } else if constexpr (std::same_as<Base, int64_t>) {
+    return column.int_at(row);
+  } else {
+    return Base{column.int_at(row)};
+  }
+}
+
+template <typename R>
+void append_result(const R& value, Column& out) {
+  if constexpr (Unoptional<R>::optional) {
+    if (!value.has_value()) {
+      out.append_null();
+    } else {
+      append_result(*value, out);
+    }
+  } else if constexpr (std::same_as<R, bool>) {
+    out.append_bool(value);
+  } else if constexpr (std::integral<R>) {
+    out.append_int(static_cast<int64_t>(value));
+  } else if constexpr (std::floating_point<R>) {
+    out.append_double(static_cast<double>(value));
+  } else if constexpr (std::same_as<R, std::string> || std::same_as<R, std::string_view>) {
+    out.append_string(value);
+  } else {
+    out.append_int(value.micros);
+  }
+}
+
+template <typename F, typename Params, size_t... I>
+ScalarKernel make_row_kernel(F fn, std::index_sequence<I...>) {
+  constexpr bool any_optional = (Unoptional<std::tuple_element_t<I, Params>>::optional || ...);
+  return [fn = std::move(fn)](const Column* const* args, size_t, size_t rows, Column& out) {
+    for (size_t r = 0; r < rows; ++r) {
+      if constexpr (!any_optional) {
+        if ((args[I]->is_null(r) || ...)) {
+          out.append_null();
+          continue;
+        }
+      }
+      append_result(fn(read_argument<std::tuple_element_t<I, Params>>(*args[I], r)...), out);
+    }
+  };
+}
+
+}  // namespace udf_internal
+
+// Registers a row-at-a-time C++ callable (a lambda, function pointer or function object
+// with one non-template call operator); SQL types come from its signature.
+template <typename F>
+Status register_scalar_function(std::string name, F&& fn) {
+  using Traits = decltype(udf_internal::callable_traits<F>());
+  using Params = typename Traits::Params;
+  using R = std::remove_cvref_t<typename Traits::Return>;
+  using RBase = typename udf_internal::Unoptional<R>::type;
+  static_assert(udf_internal::ReturnBase<RBase>,
+                "register_scalar_function: the return type must be an integer, floating point, bool, std::string, "
+                "std::string_view, sluice::Timestamp, sluice::Interval, or std::optional of one of those");
+  constexpr bool params_ok = []<size_t... I>(std::index_sequence<I...>) {
+    return (udf_internal::ParameterBase<typename udf_internal::Unoptional<std::tuple_element_t<I, Params>>::type> &&
+            ...);
+  }(std::make_index_sequence<Traits::arity>{});
+  static_assert(params_ok,
+                "register_scalar_function: every parameter must be int64_t, double, bool, std::string_view, "
+                "sluice::Timestamp, sluice::Interval, or std::optional of one of those (take TEXT as "
+                "std::string_view, BIGINT as int64_t)");
+  std::vector<TypeId> arg_types;
+  [&]<size_t... I>(std::index_sequence<I...>) {
+    (arg_types.push_back(
+         udf_internal::parameter_type<typename udf_internal::Unoptional<std::tuple_element_t<I, Params>>::type>()),
+     ...);
+  }(std::make_index_sequence<Traits::arity>{});
+  ScalarKernel kernel =
+      udf_internal::make_row_kernel<std::decay_t<F>, Params>(std::forward<F>(fn), std::make_index_sequence<Traits::arity>{});
+  return register_scalar_function(std::move(name), std::move(arg_types), udf_internal::return_type<RBase>(),
+                                  std::move(kernel));
+}
+
+}  // namespace sluice::api

@@ -1,0 +1,425 @@
+// The expression DSL: building unresolved trees, rendering them, and binding them the way
+// the SQL binder binds the same SQL (see expression_internal.h).
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <map>
+
+#include "api/expression_internal.h"
+#include "sql/compiler.h"
+
+namespace sluice::api {
+
+using internal::ExpressionNode;
+using Kind = ExpressionNode::Kind;
+
+namespace {
+
+std::string lower(std::string s) {
+  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+Expression make_node(ExpressionNode n) { return Expression(std::make_shared<const ExpressionNode>(std::move(n))); }
+
+Expression make_call_node(std::string name, std::vector<Expression> args, bool is_operator) {
+  ExpressionNode n;
+  n.kind = Kind::kCall;
+  n.name = std::move(name);
+  n.args = std::move(args);
+  n.is_operator = is_operator;
+  return make_node(std::move(n));
+}
+
+Expression make_logic_node(Kind kind, std::vector<Expression> args) {
+  ExpressionNode n;
+  n.kind = kind;
+  n.args = std::move(args);
+  return make_node(std::move(n));
+}
+
+std::string join(const std::vector<Expression>& args, size_t from = 0, size_t to = SIZE_MAX) {
+  std::string out;
+  for (size_t i = from; i < args.size() && i < to; ++i) {
+    if (!out.empty()) out += ", ";
+    out += args[i].to_string();
+  }
+  return out;
+}
+
+bool is_aggregate_name(const std::string& n) {
+  return n == "count" || n == "sum" || n == "min" || n == "max" || n == "avg";
+}
+
+}  // namespace
+
+Expression::Expression() : Expression(null_literal()) {}
+
+Expression::Expression(std::shared_ptr<const internal::ExpressionNode> node, std::string alias)
+    : node_(std::move(node)), alias_(std::move(alias)) {}
+
+Expression Expression::as(std::string name) const { return Expression(node_, std::move(name)); }
+
+std::string Expression::to_string() const {
+  const ExpressionNode& n = *node_;
+  std::string out;
+  switch (n.kind) {
+    case Kind::kColumn: out = n.name; break;
+    case Kind::kLiteral: out = make_literal(n.value)->to_string(); break;
+    case Kind::kCall:
+      if (n.is_operator && n.args.size() == 2) {
+        out = fmt::format("({} {} {})", n.args[0].to_string(), n.name, n.args[1].to_string());
+      } else if (n.is_operator && n.name == "neg") {
+        out = fmt::format("(-{})", n.args[0].to_string());
+      } else {
+        out = fmt::format("{}({})", n.name, join(n.args));
+      }
+      break;
+    case Kind::kCast: out = fmt::format("CAST({} AS {})", n.args[0].to_string(), type_name(n.type)); break;
+    case Kind::kAnd:
+    case Kind::kOr:
+      out = fmt::format("({} {} {})", n.args[0].to_string(), n.kind == Kind::kAnd ? "AND" : "OR", n.args[1].to_string());
+      break;
+    case Kind::kNot: out = fmt::format("(NOT {})", n.args[0].to_string()); break;
+    case Kind::kIsNull: out = fmt::format("({} IS {}NULL)", n.args[0].to_string(), n.negated ? "NOT " : ""); break;
+    case Kind::kCase: {
+      out = "CASE";
+      size_t pairs = (n.args.size() - (n.has_else ? 1 : 0)) / 2;
+      for (size_t i = 0; i < pairs; ++i) {
+        out += fmt::format(" WHEN {} THEN {}", n.args[2 * i].to_string(), n.args[2 * i + 1].to_string());
+      }
+      if (n.has_else) out += fmt::format(" ELSE {}", n.args.back().to_string());
+      out += " END";
+      break;
+    }
+    case Kind::kCoalesce: out = fmt::format("COALESCE({})", join(n.args)); break;
+    case Kind::kInList:
+      out = fmt::format("({} {}IN ({}))", n.args[0].to_string(), n.negated ? "NOT " : "", join(n.args, 1));
+      break;
+    case Kind::kSql: out = n.name; break;
+  }
+  if (!alias_.empty()) out += " AS " + alias_;
+  return out;
+}
+
+Expression col(std::string name) {
+  ExpressionNode n;
+  n.kind = Kind::kColumn;
+  n.name = std::move(name);
+  return make_node(std::move(n));
+}
+
+Expression lit(Value value) {
+  ExpressionNode n;
+  n.kind = Kind::kLiteral;
+  n.value = std::move(value);
+  return make_node(std::move(n));
+}
+Expression lit(bool value) { return lit(Value::boolean(value)); }
+Expression lit(double value) { return lit(Value::float64(value)); }
+Expression lit(std::string_view value) { return lit(Value::string(std::string(value))); }
+Expression lit(const char* value) { return lit(std::string_view(value)); }
+Expression lit(Timestamp value) { return lit(Value::timestamp(value.micros)); }
+Expression lit(Interval value) { return lit(Value::interval(value.micros)); }
+Expression null_literal(TypeId type) { return lit(Value::null(type)); }
+
+Expression call(std::string function, std::vector<Expression> args) {
+  return make_call_node(std::move(function), std::move(args), false);
+}
+
+Expression cast(Expression e, TypeId type) {
+  ExpressionNode n;
+  n.kind = Kind::kCast;
+  n.type = type;
+  n.args = {std::move(e)};
+  return make_node(std::move(n));
+}
+
+Expression is_null(Expression e) {
+  ExpressionNode n;
+  n.kind = Kind::kIsNull;
+  n.args = {std::move(e)};
+  return make_node(std::move(n));
+}
+
+Expression is_not_null(Expression e) {
+  ExpressionNode n;
+  n.kind = Kind::kIsNull;
+  n.negated = true;
+  n.args = {std::move(e)};
+  return make_node(std::move(n));
+}
+
+Expression case_when(std::vector<std::pair<Expression, Expression>> whens, std::optional<Expression> otherwise) {
+  ExpressionNode n;
+  n.kind = Kind::kCase;
+  for (auto& [c, r] : whens) {
+    n.args.push_back(std::move(c));
+    n.args.push_back(std::move(r));
+  }
+  n.has_else = otherwise.has_value();
+  if (otherwise) n.args.push_back(std::move(*otherwise));
+  return make_node(std::move(n));
+}
+
+Expression coalesce(std::vector<Expression> args) { return make_logic_node(Kind::kCoalesce, std::move(args)); }
+
+Expression in_list(Expression e, std::vector<Expression> values) {
+  ExpressionNode n;
+  n.kind = Kind::kInList;
+  n.args.push_back(std::move(e));
+  for (auto& v : values) n.args.push_back(std::move(v));
+  return make_node(std::move(n));
+}
+
+Expression sql_expr(std::string text) {
+  ExpressionNode n;
+  n.kind = Kind::kSql;
+  n.name = std::move(text);
+  return make_node(std::move(n));
+}
+
+Expression binary(std::string op, Expression left, Expression right) {
+  return make_call_node(std::move(op), {std::move(left), std::move(right)}, true);
+}
+Expression logical_and(Expression left, Expression right) {
+  return make_logic_node(Kind::kAnd, {std::move(left), std::move(right)});
+}
+Expression logical_or(Expression left, Expression right) {
+  return make_logic_node(Kind::kOr, {std::move(left), std::move(right)});
+}
+Expression logical_not(Expression e) { return make_logic_node(Kind::kNot, {std::move(e)}); }
+Expression negate(Expression e) { return make_call_node("neg", {std::move(e)}, true); }
+
+namespace internal {
+namespace {
+
+const char* sql_type_spelling(TypeId t) {
+  switch (t) {
+    case TypeId::kBool: return "BOOLEAN";
+    case TypeId::kInt64: return "BIGINT";
+    case TypeId::kFloat64: return "DOUBLE PRECISION";
+    case TypeId::kString: return "TEXT";
+    case TypeId::kTimestamp: return "TIMESTAMP";
+    case TypeId::kInterval: return "INTERVAL";
+    case TypeId::kNull: return "TEXT";
+  }
+  return "TEXT";
+}
+
+std::string quote_identifier(const std::string& name) {
+  std::string out = "\"";
+  for (char c : name) {
+    if (c == '"') out += '"';
+    out += c;
+  }
+  return out + "\"";
+}
+
+struct SqlBinding {
+  ExprPtr expr;
+  std::string name;
+};
+
+// Binds SQL text as the only select item of a query over a table with the scope's columns,
+// using the SQL binder itself; the bound expression's column i is the scope's column i.
+Result<SqlBinding> bind_sql_text(const std::string& text, const Scope& scope) {
+  ASSIGN_OR_RETURN(std::vector<Field> columns, scope.positional_columns());
+  if (columns.empty()) return invalid_argument("sql_expr: no columns to refer to");
+  std::string ddl;
+  for (const Field& f : columns) {
+    ddl += fmt::format("{}{} {}", ddl.empty() ? "" : ", ", quote_identifier(f.name), sql_type_spelling(f.type));
+  }
+  // The text starts a line of its own, so binder errors at line 4 point into it.
+  const std::string job = fmt::format(
+      "CREATE TABLE __sluice_expr_input ({}) WITH (connector = 'stdin');\n"
+      "CREATE TABLE __sluice_expr_output () WITH (connector = 'console');\n"
+      "INSERT INTO __sluice_expr_output SELECT\n{}\nFROM __sluice_expr_input;\n",
+      ddl, text);
+  auto compiled = compile_sql(job, "sql_expr");
+  if (!compiled.is_ok()) {
+    std::string msg = compiled.status().message();
+    // "sql_expr:4:7: message" -> "column 7: message" (line 4 is the text's first line).
+    if (msg.rfind("sql_expr:", 0) == 0) {
+      size_t a = msg.find(':', 9), b = a == std::string::npos ? a : msg.find(':', a + 1);
+      if (b != std::string::npos) {
+        int line = std::atoi(msg.substr(9, a - 9).c_str());
+        std::string column = msg.substr(a + 1, b - a - 1);
+        std::string rest = msg.substr(b + 1);
+        if (!rest.empty() && rest[0] == ' ') rest.erase(0, 1);
+        if (line >= 4 && line < 4 + static_cast<int>(std::count(text.begin(), text.end(), '\n')) + 1) {
+          msg = fmt::format("line {} column {}: {}", line - 3, column, rest);
+        } else {
+          msg = rest;
+        }
+      }
+    }
+    return Status(compiled.status().code(), fmt::format("sql_expr(\"{}\"): {}", text, msg));
+  }
+  const LogicalJob& job_out = compiled.value();
+  const sluice::Pipeline& p = job_out.pipelines[0];
+  const LogicalNodePtr& q = p.query;
+  auto wrong = [&]() -> Status {
+    return invalid_argument("sql_expr(\"{}\"): expected one scalar expression (no aggregates, no list of items)", text);
+  };
+  if (job_out.pipelines.size() != 1 || p.sink_schema->size() != 1) return wrong();
+  SqlBinding out;
+  out.name = p.sink_schema->field(0).name;
+  if (q->kind == LogicalNode::Kind::kSource) {  // a bare column of a one-column scope
+    const Field& f = columns[0];
+    out.expr = make_column_ref(0, f.type, f.name);
+    return out;
+  }
+  if (q->kind != LogicalNode::Kind::kCalc || q->filter || q->projections.size() != 1 ||
+      q->inputs[0]->kind != LogicalNode::Kind::kSource) {
+    return wrong();
+  }
+  out.expr = q->projections[0];
+  return out;
+}
+
+Status check_boolean(const ExprPtr& e, const char* op) {
+  if (e->type() != TypeId::kBool && e->type() != TypeId::kNull) {
+    return type_error("argument of {} must be BOOLEAN, not {} ({})", op, type_name(e->type()), e->to_string());
+  }
+  return Status::ok();
+}
+
+}  // namespace
+
+Result<ExprPtr> bind(const Expression& e, Scope& scope) {
+  const ExpressionNode& n = *e.node();
+  auto bind_all = [&](size_t from, size_t to) -> Result<std::vector<ExprPtr>> {
+    std::vector<ExprPtr> out;
+    for (size_t i = from; i < to; ++i) {
+      ASSIGN_OR_RETURN(ExprPtr a, bind(n.args[i], scope));
+      out.push_back(std::move(a));
+    }
+    return out;
+  };
+  switch (n.kind) {
+    case Kind::kColumn: return scope.column(n.name);
+    case Kind::kLiteral: return make_literal(n.value);
+    case Kind::kCall: {
+      std::string name = lower(n.name);
+      if (!n.is_operator) {
+        if (is_aggregate_name(name)) {
+          return invalid_argument("aggregate function {}() is not allowed in an expression; use aggregate({}(...))", name,
+                                  name);
+        }
+        if (name == "tumble" || name == "hop" || name == "session") {
+          return invalid_argument("{}() is a window, not a function: use Stream::{}(time_column, ...)", name, name);
+        }
+        if (name == "extract") name = "date_part";
+      }
+      ASSIGN_OR_RETURN(std::vector<ExprPtr> args, bind_all(0, n.args.size()));
+      return make_call(name, std::move(args));
+    }
+    case Kind::kCast: {
+      ASSIGN_OR_RETURN(ExprPtr arg, bind(n.args[0], scope));
+      ASSIGN_OR_RETURN(ExprPtr c, make_cast(arg, n.type));
+      if (const Value* v = literal_value(*arg)) {
+        auto folded = evaluate_constant(c);
+        if (folded.is_ok() && folded.value().is_null && !v->is_null) {
+          return invalid_argument("invalid {} literal '{}'", type_name(n.type), v->to_string());
+        }
+        if (folded.is_ok()) return make_literal(folded.value());
+      }
+      return c;
+    }
+    case Kind::kAnd:
+    case Kind::kOr: {
+      ASSIGN_OR_RETURN(std::vector<ExprPtr> args, bind_all(0, n.args.size()));
+      for (const auto& a : args) RETURN_IF_ERROR(check_boolean(a, n.kind == Kind::kAnd ? "AND" : "OR"));
+      return n.kind == Kind::kAnd ? make_and(std::move(args)) : make_or(std::move(args));
+    }
+    case Kind::kNot: {
+      ASSIGN_OR_RETURN(ExprPtr a, bind(n.args[0], scope));
+      RETURN_IF_ERROR(check_boolean(a, "NOT"));
+      return make_not(std::move(a));
+    }
+    case Kind::kIsNull: {
+      ASSIGN_OR_RETURN(ExprPtr a, bind(n.args[0], scope));
+      return make_is_null(std::move(a), n.negated);
+    }
+    case Kind::kCase: {
+      size_t pairs = (n.args.size() - (n.has_else ? 1 : 0)) / 2;
+      std::vector<std::pair<ExprPtr, ExprPtr>> whens;
+      for (size_t i = 0; i < pairs; ++i) {
+        ASSIGN_OR_RETURN(ExprPtr c, bind(n.args[2 * i], scope));
+        ASSIGN_OR_RETURN(ExprPtr r, bind(n.args[2 * i + 1], scope));
+        whens.emplace_back(std::move(c), std::move(r));
+      }
+      ExprPtr other;
+      if (n.has_else) {
+        ASSIGN_OR_RETURN(other, bind(n.args.back(), scope));
+      }
+      return make_case(std::move(whens), std::move(other));
+    }
+    case Kind::kCoalesce: {
+      ASSIGN_OR_RETURN(std::vector<ExprPtr> args, bind_all(0, n.args.size()));
+      return make_coalesce(std::move(args));
+    }
+    case Kind::kInList: {
+      ASSIGN_OR_RETURN(ExprPtr needle, bind(n.args[0], scope));
+      ASSIGN_OR_RETURN(std::vector<ExprPtr> items, bind_all(1, n.args.size()));
+      return make_in_list(std::move(needle), std::move(items), n.negated);
+    }
+    case Kind::kSql: {
+      ASSIGN_OR_RETURN(SqlBinding b, bind_sql_text(n.name, scope));
+      return b.expr;
+    }
+  }
+  return internal_error("unknown expression kind");
+}
+
+std::string natural_name(const Expression& e, size_t index, Scope* scope) {
+  const ExpressionNode& n = *e.node();
+  switch (n.kind) {
+    case Kind::kColumn: return n.name;
+    case Kind::kCall:
+      if (!n.is_operator) return lower(n.name) == "extract" ? "date_part" : lower(n.name);
+      break;
+    case Kind::kCast: {
+      if (n.args[0].node()->kind == Kind::kColumn) return n.args[0].node()->name;
+      // PostgreSQL's internal type names, as the SQL binder reports them.
+      switch (n.type) {
+        case TypeId::kBool: return "bool";
+        case TypeId::kInt64: return "int8";
+        case TypeId::kFloat64: return "float8";
+        case TypeId::kString: return "text";
+        case TypeId::kTimestamp: return "timestamp";
+        case TypeId::kInterval: return "interval";
+        case TypeId::kNull: break;
+      }
+      break;
+    }
+    case Kind::kCase: return "case";
+    case Kind::kCoalesce: return "coalesce";
+    case Kind::kSql:
+      if (scope) {
+        auto b = bind_sql_text(n.name, *scope);
+        if (b.is_ok()) return b.value().name;
+      }
+      break;
+    default: break;
+  }
+  return index == 0 ? "?column?" : fmt::format("?column?_{}", index);
+}
+
+namespace {
+void collect_columns(const ExprPtr& e, std::vector<int>& out) {
+  int i = column_ref_index(*e);
+  if (i >= 0) out.push_back(i);
+  for (const auto& c : e->children()) collect_columns(c, out);
+}
+}  // namespace
+
+std::vector<int> columns_used(const ExprPtr& e) {
+  std::vector<int> out;
+  collect_columns(e, out);
+  return out;
+}
+
+}  // namespace internal
+}  // namespace sluice::api

@@ -1,0 +1,928 @@
+// The C++ pipeline builder. Every method mirrors a piece of the SQL binder
+// (src/sql/compiler.cc) — bind_table_name, bind_table_function, bind_projection,
+// bind_aggregate, union_all, add_pipeline — building the same LogicalNodes with the same
+// expressions, names and rowtimes, so the planner cannot tell the two front ends apart.
+// Where the binder's behaviour is subtle (passthrough projections, pre-projection names,
+// the constant column of a key-less COUNT(*)), the code here says which binder line it
+// follows; tests in pipeline_test.cc compare plans and outputs with compiled SQL.
+#include "sluice/pipeline.h"
+
+#include <fmt/format.h>
+
+#include <set>
+
+#include "api/pipeline_internal.h"
+#include "plan/physical_planner.h"
+#include "runtime/job.h"
+#include "sql/compiler.h"
+
+namespace sluice::api {
+
+using internal::Block;
+using internal::KeyedBlock;
+using internal::PipelineState;
+using internal::Relation;
+using internal::RelationColumn;
+
+namespace {
+
+std::string lower(std::string s) {
+  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+std::string column_list(const std::vector<RelationColumn>& columns) {
+  std::string out;
+  for (const auto& c : columns) out += (out.empty() ? "" : ", ") + c.name;
+  return out;
+}
+
+// Column lookup in a relation, as Compiler::resolve does.
+class RelationScope : public internal::Scope {
+ public:
+  explicit RelationScope(const Relation& rel) : rel_(rel) {}
+  Result<ExprPtr> column(const std::string& name) override {
+    int found = -1;
+    for (size_t i = 0; i < rel_.columns.size(); ++i) {
+      if (!iequals(rel_.columns[i].name, name)) continue;
+      if (found >= 0) return invalid_argument("column reference '{}' is ambiguous", name);
+      found = static_cast<int>(i);
+    }
+    if (found < 0) return not_found("unknown column '{}' (columns: {})", name, column_list(rel_.columns));
+    return rel_.columns[static_cast<size_t>(found)].ref;
+  }
+  Result<std::vector<Field>> positional_columns() const override {
+    if (rel_.aggregated) {
+      return unsupported("sql_expr() cannot refer to the output of aggregate(); use col(\"name\") there");
+    }
+    std::vector<Field> out;
+    for (const auto& c : rel_.columns) out.push_back({c.name, c.type, true});
+    return out;
+  }
+
+ private:
+  const Relation& rel_;
+};
+
+// A relation over `node` whose columns are its schema's fields.
+Relation plain_relation(LogicalNodePtr node) {
+  Relation r;
+  const Schema& s = *node->schema;
+  for (size_t i = 0; i < s.size(); ++i) {
+    const Field& f = s.field(i);
+    r.columns.push_back({f.name, f.type, make_column_ref(static_cast<int>(i), f.type, f.name)});
+  }
+  r.node = std::move(node);
+  return r;
+}
+
+std::shared_ptr<const Block> error_block(const std::shared_ptr<PipelineState>& pipeline, Status s) {
+  auto b = std::make_shared<Block>();
+  b->pipeline = pipeline;
+  b->error = std::move(s);
+  pipeline->record(b->error);
+  return b;
+}
+
+std::shared_ptr<const Block> block_of(const std::shared_ptr<PipelineState>& pipeline, Relation r) {
+  auto b = std::make_shared<Block>();
+  b->pipeline = pipeline;
+  b->from = std::move(r);
+  return b;
+}
+
+Result<ExprPtr> conjunction(const std::vector<ExprPtr>& conditions) {
+  if (conditions.empty()) return ExprPtr();
+  if (conditions.size() == 1) return conditions[0];
+  return make_and(conditions);
+}
+
+// Closes a block into a relation: the Calc a SELECT makes (Compiler::bind_projection, or
+// the post-aggregation Calc of Compiler::bind_aggregate), or the FROM relation itself when
+// the block neither filters nor projects.
+Result<Relation> materialize(const Block& b) {
+  RETURN_IF_ERROR(b.error);
+  const Relation& in = b.from;
+  if (in.aggregated) {
+    auto calc = std::make_shared<LogicalNode>();
+    calc->kind = LogicalNode::Kind::kCalc;
+    calc->inputs = {in.node};
+    ASSIGN_OR_RETURN(calc->filter, conjunction(b.where));
+    std::vector<Field> fields;
+    if (b.has_select) {
+      calc->projections = b.select;
+      for (size_t i = 0; i < b.select.size(); ++i) fields.push_back({b.names[i], b.select[i]->type(), true});
+    } else {
+      for (const auto& c : in.columns) {
+        calc->projections.push_back(c.ref);
+        fields.push_back({c.name, c.type, true});
+      }
+    }
+    calc->schema = make_schema(fields);
+    return plain_relation(calc);
+  }
+  if (in.tvf && in.tvf->window.kind == WindowSpec::Kind::kSession) {
+    return invalid_argument("session windows need an aggregation: key_by(...).aggregate(...) or aggregate(...)");
+  }
+  if (!b.has_select && b.where.empty()) {
+    Relation out = in;
+    return out;
+  }
+  auto node = std::make_shared<LogicalNode>();
+  node->kind = LogicalNode::Kind::kCalc;
+  node->inputs = {in.node};
+  ASSIGN_OR_RETURN(node->filter, conjunction(b.where));
+  std::vector<Field> fields;
+  bool passthrough = true;
+  auto add = [&](const ExprPtr& e, const std::string& name) {
+    int ref = column_ref_index(*e);
+    if (ref >= 0 && ref == in.node->rowtime) node->rowtime = static_cast<int>(fields.size());
+    if (ref != static_cast<int>(fields.size())) passthrough = false;
+    node->projections.push_back(e);
+    fields.push_back({name, e->type(), true});
+  };
+  if (b.has_select) {
+    for (size_t i = 0; i < b.select.size(); ++i) add(b.select[i], b.names[i]);
+  } else {  // SELECT *
+    for (const auto& c : in.columns) add(c.ref, c.name);
+  }
+  if (passthrough && fields.size() == in.node->schema->size()) {
+    bool same_names = true;
+    for (size_t i = 0; i < fields.size(); ++i) same_names = same_names && fields[i].name == in.node->schema->field(i).name;
+    if (same_names) node->projections.clear();
+  }
+  node->schema = node->projections.empty() ? in.node->schema : make_schema(fields);
+  if (node->projections.empty()) node->rowtime = in.node->rowtime;
+  Relation out;
+  out.node = (!node->filter && node->projections.empty()) ? in.node : node;
+  for (size_t i = 0; i < fields.size(); ++i) {
+    out.columns.push_back({fields[i].name, fields[i].type, make_column_ref(static_cast<int>(i), fields[i].type, fields[i].name)});
+  }
+  return out;
+}
+
+// Calc(exprs) over `input`, merged into `input` when it is a Calc with projections
+// (Compiler::compose_calc / substitute).
+ExprPtr substitute(const ExprPtr& e, const std::vector<ExprPtr>& defs) {
+  if (e->kind() == Expr::Kind::kColumn) return defs[static_cast<size_t>(column_ref_index(*e))];
+  if (e->kind() == Expr::Kind::kCast) {
+    auto inner = substitute(e->children()[0], defs);
+    auto c = make_cast(inner, e->type());
+    return c.is_ok() ? c.value() : e;
+  }
+  return e;
+}
+
+LogicalNodePtr compose_calc(const LogicalNodePtr& input, const std::vector<ExprPtr>& exprs, SchemaPtr schema) {
+  auto calc = std::make_shared<LogicalNode>();
+  calc->kind = LogicalNode::Kind::kCalc;
+  calc->schema = std::move(schema);
+  if (input->kind == LogicalNode::Kind::kCalc && !input->projections.empty()) {
+    calc->inputs = input->inputs;
+    calc->filter = input->filter;
+    for (const auto& e : exprs) calc->projections.push_back(substitute(e, input->projections));
+  } else {
+    calc->inputs = {input};
+    calc->projections = exprs;
+  }
+  return calc;
+}
+
+Status check_condition(const ExprPtr& e, const char* clause) {
+  if (e->type() != TypeId::kBool && e->type() != TypeId::kNull) {
+    return type_error("{} must be a boolean condition, not {}", clause, type_name(e->type()));
+  }
+  return Status::ok();
+}
+
+std::string expression_list(const std::vector<Expression>& items) {
+  std::string out;
+  for (const auto& e : items) out += (out.empty() ? "" : ", ") + e.to_string();
+  return out;
+}
+
+std::string duration_text(Duration d) { return format_duration(d.count()); }
+
+// The binder's aggregation (Compiler::bind_aggregate and AggregateBinding): a
+// pre-projection Calc [keys..., aggregate arguments..., (time)], the Aggregate, and the
+// named outputs the following select/HAVING see.
+Result<Relation> bind_aggregation(const Block& b, const std::vector<Expression>& keys,
+                                  const std::vector<AggregateCall>& calls) {
+  const Relation& in = b.from;
+  const bool windowed = in.tvf.has_value();
+  const int ws = windowed ? in.tvf->window_start : -1, we = windowed ? in.tvf->window_end : -1;
+  RelationScope plain(in);
+  std::vector<ExprPtr> pre;
+  std::vector<std::string> pre_names;
+  std::vector<int> key_refs;
+  std::vector<std::string> key_names;  // names the output columns of keys are known by
+  auto uses_window = [&](const ExprPtr& e) {
+    for (int used : internal::columns_used(e)) {
+      if (used == ws || used == we) return true;
+    }
+    return false;
+  };
+  for (const Expression& k : keys) {
+    ASSIGN_OR_RETURN(ExprPtr e, internal::bind(k, plain));
+    int ref = column_ref_index(*e);
+    // GROUP BY window_start / window_end is what makes SQL windowed; here it is implied.
+    if (windowed && (ref == ws || ref == we)) continue;
+    if (windowed && uses_window(e)) {
+      return invalid_argument("key {}: key by window_start/window_end directly, not by an expression of them",
+                              k.to_string());
+    }
+    std::string natural = internal::natural_name(k, pre.size(), &plain);
+    key_refs.push_back(ref);
+    pre.push_back(e);
+    pre_names.push_back(natural);
+    key_names.push_back(k.alias().empty() ? natural : k.alias());
+  }
+  const size_t num_keys = pre.size();
+  ASSIGN_OR_RETURN(ExprPtr where, conjunction(b.where));
+  if (where && windowed && uses_window(where)) {
+    return invalid_argument("a filter on window_start/window_end before aggregate() is not supported; filter after "
+                            "aggregate() instead (HAVING)");
+  }
+  const size_t offset = windowed ? 2 : 0;
+  std::vector<AggregateSpec> specs;
+  std::vector<std::string> spec_sigs, arg_sigs;
+  std::vector<RelationColumn> agg_columns;
+  for (const AggregateCall& call : calls) {
+    const std::string name = call.sql_name();
+    AggregateSpec spec;
+    spec.distinct = call.function() == AggregateCall::Function::kCountDistinct;
+    if (call.function() == AggregateCall::Function::kCountStar) {
+      spec.kind = AggKind::kCountStar;
+    } else {
+      switch (call.function()) {
+        case AggregateCall::Function::kCount:
+        case AggregateCall::Function::kCountDistinct: spec.kind = AggKind::kCount; break;
+        case AggregateCall::Function::kSum: spec.kind = AggKind::kSum; break;
+        case AggregateCall::Function::kMin: spec.kind = AggKind::kMin; break;
+        case AggregateCall::Function::kMax: spec.kind = AggKind::kMax; break;
+        default: spec.kind = AggKind::kAvg; break;
+      }
+      auto bound = internal::bind(*call.argument(), plain);
+      if (!bound.is_ok()) return bound.status().with_context(call.to_string());
+      ExprPtr arg = bound.value();
+      if (windowed && uses_window(arg)) {
+        return invalid_argument("{}: window_start/window_end cannot be aggregated", call.to_string());
+      }
+      TypeId t = arg->type();
+      if (t == TypeId::kNull) {
+        arg = make_literal(Value::null(TypeId::kInt64));
+        t = TypeId::kInt64;
+      }
+      if ((spec.kind == AggKind::kSum || spec.kind == AggKind::kAvg) && !is_numeric(t) &&
+          !(spec.kind == AggKind::kSum && t == TypeId::kInterval)) {
+        return type_error("{}: {} needs a numeric argument, not {}", call.to_string(), name, type_name(t));
+      }
+      if ((spec.kind == AggKind::kMin || spec.kind == AggKind::kMax) && t == TypeId::kBool) {
+        return type_error("{}: {} of BOOLEAN is not supported", call.to_string(), name);
+      }
+      spec.input_type = t;
+      // One pre-projection column per distinct argument (the binder compares parse trees;
+      // the bound expression's text and type identify the same argument here).
+      std::string sig = fmt::format("{}|{}", arg->to_string(), static_cast<int>(arg->type()));
+      int input = -1;
+      for (size_t p = 0; p < arg_sigs.size(); ++p) {
+        if (arg_sigs[p] == sig) input = static_cast<int>(num_keys + p);
+      }
+      if (input < 0) {
+        pre.push_back(arg);
+        pre_names.push_back(fmt::format("agg_arg_{}", pre.size() - num_keys));
+        arg_sigs.push_back(sig);
+        input = static_cast<int>(pre.size()) - 1;
+      }
+      spec.input = input;
+    }
+    spec.result_type = aggregate_result_type(spec.kind, spec.input_type);
+    std::string full = fmt::format("{}|{}|{}", static_cast<int>(spec.kind), spec.distinct, spec.input);
+    size_t index = specs.size();
+    for (size_t a = 0; a < specs.size(); ++a) {
+      if (spec_sigs[a] == full) index = a;
+    }
+    if (index == specs.size()) {
+      specs.push_back(spec);
+      spec_sigs.push_back(full);
+    }
+    TypeId rt = specs[index].result_type;
+    agg_columns.push_back({call.alias().empty() ? name : call.alias(), rt,
+                           make_column_ref(static_cast<int>(offset + num_keys + index), rt, name)});
+  }
+
+  // Plan: [filter] -> pre-projection [keys, agg args, (time)] -> aggregate.
+  LogicalNodePtr base = windowed ? in.tvf->input : in.node;
+  auto pre_node = std::make_shared<LogicalNode>();
+  pre_node->kind = LogicalNode::Kind::kCalc;
+  pre_node->inputs = {base};
+  pre_node->filter = where;
+  pre_node->projections = pre;
+  std::vector<Field> pre_fields;
+  for (size_t i = 0; i < pre.size(); ++i) pre_fields.push_back({pre_names[i], pre[i]->type(), true});
+  int time_col = -1;
+  if (windowed) {
+    const auto& tc = in.columns[static_cast<size_t>(in.tvf->time_column)];
+    pre_node->projections.push_back(make_column_ref(in.tvf->time_column, TypeId::kTimestamp, tc.name));
+    pre_fields.push_back({tc.name, TypeId::kTimestamp, true});
+    time_col = static_cast<int>(pre_fields.size()) - 1;
+    if (base->rowtime == in.tvf->time_column) pre_node->rowtime = time_col;
+  }
+  if (pre_node->projections.empty()) {
+    // COUNT(*) with no keys: project a constant so batches keep their row count.
+    pre_node->projections.push_back(make_literal(Value::boolean(true)));
+    pre_fields.push_back({"_", TypeId::kBool, true});
+  }
+  pre_node->schema = make_schema(pre_fields);
+
+  auto agg = std::make_shared<LogicalNode>();
+  agg->kind = LogicalNode::Kind::kAggregate;
+  agg->inputs = {pre_node};
+  agg->windowed = windowed;
+  if (windowed) {
+    agg->window = in.tvf->window;
+    agg->time_column = time_col;
+  }
+  for (size_t k = 0; k < num_keys; ++k) agg->key_columns.push_back(static_cast<int>(k));
+  agg->aggregates = specs;
+  std::vector<Field> agg_fields;
+  if (windowed) {
+    agg_fields.push_back({"window_start", TypeId::kTimestamp, false});
+    agg_fields.push_back({"window_end", TypeId::kTimestamp, false});
+  }
+  for (size_t k = 0; k < num_keys; ++k) agg_fields.push_back(pre_fields[k]);
+  for (size_t a = 0; a < specs.size(); ++a) agg_fields.push_back({fmt::format("agg_{}", a), specs[a].result_type, true});
+  agg->schema = make_schema(agg_fields);
+
+  Relation out;
+  out.node = agg;
+  out.aggregated = true;
+  if (windowed) {
+    out.columns.push_back({"window_start", TypeId::kTimestamp, make_column_ref(0, TypeId::kTimestamp, "window_start")});
+    out.columns.push_back({"window_end", TypeId::kTimestamp, make_column_ref(1, TypeId::kTimestamp, "window_end")});
+  }
+  for (size_t k = 0; k < num_keys; ++k) {
+    // A plain column key is referred to by the input column's name, an expression key by
+    // its pre-projection name (AggregateBinding::column / intercept).
+    std::string ref_name = key_refs[k] >= 0 ? in.columns[static_cast<size_t>(key_refs[k])].name : pre_names[k];
+    out.columns.push_back(
+        {key_names[k], pre[k]->type(), make_column_ref(static_cast<int>(offset + k), pre[k]->type(), ref_name)});
+  }
+  for (auto& c : agg_columns) out.columns.push_back(std::move(c));
+  return out;
+}
+
+// An output column list a KeyedProcessFunction declared: checked like CREATE TABLE columns.
+Status check_columns(const std::vector<Field>& fields, const std::string& what) {
+  if (fields.empty()) return invalid_argument("{}: no output columns", what);
+  std::set<std::string> seen;
+  for (const Field& f : fields) {
+    if (f.name.empty()) return invalid_argument("{}: a column has no name", what);
+    if (f.type == TypeId::kNull) return invalid_argument("{}: column '{}' has no type", what, f.name);
+    if (!seen.insert(lower(f.name)).second) return invalid_argument("{}: column '{}' declared twice", what, f.name);
+  }
+  return Status::ok();
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------- Stream
+
+Status Stream::status() const { return block_->error; }
+
+Result<SchemaPtr> Stream::schema() const {
+  ASSIGN_OR_RETURN(Relation r, materialize(*block_));
+  return r.node->schema;
+}
+
+Stream Stream::filter(const Expression& condition) const {
+  const auto& pipeline = block_->pipeline;
+  if (!block_->error.is_ok()) return *this;
+  std::shared_ptr<const Block> base = block_;
+  if (block_->has_select) {
+    auto r = materialize(*block_);
+    if (!r.is_ok()) return Stream(error_block(pipeline, r.status()));
+    base = block_of(pipeline, std::move(r).value());
+  }
+  const std::string step = fmt::format("filter({})", condition.to_string());
+  RelationScope scope(base->from);
+  auto bound = internal::bind(condition, scope);
+  if (!bound.is_ok()) return Stream(error_block(pipeline, bound.status().with_context(step)));
+  Status s = check_condition(bound.value(), base->from.aggregated ? "a filter after aggregate() (HAVING)" : "a filter");
+  if (!s.is_ok()) return Stream(error_block(pipeline, s.with_context(step)));
+  auto next = std::make_shared<Block>(*base);
+  next->where.push_back(bound.value());
+  return Stream(next);
+}
+
+Stream Stream::select(std::vector<Expression> items) const {
+  const auto& pipeline = block_->pipeline;
+  if (!block_->error.is_ok()) return *this;
+  const std::string step = fmt::format("select({})", expression_list(items));
+  if (items.empty()) return Stream(error_block(pipeline, invalid_argument("{}: select at least one column", step)));
+  std::shared_ptr<const Block> base = block_;
+  if (block_->has_select) {
+    auto r = materialize(*block_);
+    if (!r.is_ok()) return Stream(error_block(pipeline, r.status()));
+    base = block_of(pipeline, std::move(r).value());
+  }
+  auto next = std::make_shared<Block>(*base);
+  next->has_select = true;
+  RelationScope scope(base->from);
+  for (size_t i = 0; i < items.size(); ++i) {
+    auto bound = internal::bind(items[i], scope);
+    if (!bound.is_ok()) return Stream(error_block(pipeline, bound.status().with_context(step)));
+    ExprPtr e = bound.value();
+    if (e->type() == TypeId::kNull) e = make_literal(Value::null(TypeId::kString));
+    next->select.push_back(e);
+    next->names.push_back(items[i].alias().empty() ? internal::natural_name(items[i], i, &scope) : items[i].alias());
+  }
+  return Stream(next);
+}
+
+Stream Stream::union_with(const Stream& other) const {
+  const auto& pipeline = block_->pipeline;
+  if (!block_->error.is_ok()) return *this;
+  if (!other.block_->error.is_ok()) return other;
+  if (other.block_->pipeline != pipeline) {
+    return Stream(error_block(pipeline, invalid_argument("union_with: the streams belong to different Pipelines")));
+  }
+  auto l = materialize(*block_);
+  if (!l.is_ok()) return Stream(error_block(pipeline, l.status()));
+  auto r = materialize(*other.block_);
+  if (!r.is_ok()) return Stream(error_block(pipeline, r.status()));
+  // Compiler::union_all.
+  const Schema& a = *l.value().node->schema;
+  const Schema& b = *r.value().node->schema;
+  if (a.size() != b.size()) {
+    return Stream(error_block(
+        pipeline, invalid_argument("union_with: the inputs have {} and {} columns ({} and {})", a.size(), b.size(),
+                                   a.to_string(), b.to_string())));
+  }
+  std::vector<Field> fields;
+  std::vector<ExprPtr> la, rb;
+  bool cast_l = false, cast_r = false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    TypeId t = a.field(i).type == b.field(i).type ? a.field(i).type : common_type(a.field(i).type, b.field(i).type);
+    if (t == TypeId::kNull) {
+      return Stream(error_block(pipeline, type_error("union_with: column {} has types {} and {}", i + 1,
+                                                     type_name(a.field(i).type), type_name(b.field(i).type))));
+    }
+    fields.push_back({a.field(i).name, t, true});
+    auto side = [&](const Schema& s, std::vector<ExprPtr>& out, bool& cast) -> Status {
+      ExprPtr e = make_column_ref(static_cast<int>(i), s.field(i).type, s.field(i).name);
+      if (s.field(i).type != t) {
+        ASSIGN_OR_RETURN(e, make_cast(e, t));
+        cast = true;
+      }
+      out.push_back(e);
+      return Status::ok();
+    };
+    Status s = side(a, la, cast_l);
+    if (s.is_ok()) s = side(b, rb, cast_r);
+    if (!s.is_ok()) return Stream(error_block(pipeline, s.with_context("union_with")));
+  }
+  SchemaPtr schema = make_schema(fields);
+  auto node = std::make_shared<LogicalNode>();
+  node->kind = LogicalNode::Kind::kUnion;
+  node->schema = schema;
+  const LogicalNodePtr& ln = l.value().node;
+  const LogicalNodePtr& rn = r.value().node;
+  node->inputs = {cast_l ? compose_calc(ln, la, schema) : ln, cast_r ? compose_calc(rn, rb, schema) : rn};
+  node->rowtime = (ln->rowtime == rn->rowtime) ? ln->rowtime : -1;
+  return Stream(block_of(pipeline, plain_relation(node)));
+}
+
+namespace {
+
+// Compiler::bind_table_function, applied to the FROM relation of `b`. WHERE conditions
+// stay in the block: window assignment only appends columns, so their indices still hold
+// (FROM TUMBLE(t, ...) WHERE cond).
+std::shared_ptr<const Block> window_block(const std::shared_ptr<const Block>& block, std::string_view time_column,
+                                          WindowSpec w, const std::string& step) {
+  const auto& pipeline = block->pipeline;
+  if (!block->error.is_ok()) return block;
+  std::shared_ptr<const Block> base = block;
+  if (block->has_select || block->from.aggregated || block->from.tvf) {
+    auto r = materialize(*block);
+    if (!r.is_ok()) return error_block(pipeline, r.status());
+    base = block_of(pipeline, std::move(r).value());
+  }
+  const Relation& in = base->from;
+  int time_col = -1;
+  for (size_t i = 0; i < in.columns.size(); ++i) {
+    if (iequals(in.columns[i].name, time_column)) time_col = static_cast<int>(i);
+  }
+  if (time_col < 0) {
+    return error_block(pipeline, not_found("{}: unknown column '{}' (columns: {})", step, time_column,
+                                           column_list(in.columns)));
+  }
+  const RelationColumn& tc = in.columns[static_cast<size_t>(time_col)];
+  if (tc.type != TypeId::kTimestamp) {
+    return error_block(pipeline, type_error("{}: time column '{}' must be TIMESTAMP, not {}", step, tc.name,
+                                            type_name(tc.type)));
+  }
+  if (in.node->rowtime >= 0 && in.node->rowtime != time_col) {
+    return error_block(pipeline, invalid_argument("{}: the event-time column of this stream is '{}', not '{}'", step,
+                                                  in.columns[static_cast<size_t>(in.node->rowtime)].name, tc.name));
+  }
+  if (w.size <= 0) return error_block(pipeline, invalid_argument("{}: the window size must be positive", step));
+  if (w.kind == WindowSpec::Kind::kHop && w.slide <= 0) {
+    return error_block(pipeline, invalid_argument("{}: the hop slide must be positive", step));
+  }
+  auto node = std::make_shared<LogicalNode>();
+  node->kind = LogicalNode::Kind::kWindowAssign;
+  node->inputs = {in.node};
+  node->window = w;
+  node->time_column = time_col;
+  node->rowtime = in.node->rowtime;
+  std::vector<Field> fields = in.node->schema->fields();
+  fields.push_back({"window_start", TypeId::kTimestamp, false});
+  fields.push_back({"window_end", TypeId::kTimestamp, false});
+  node->schema = make_schema(fields);
+  auto next = std::make_shared<Block>(*base);
+  Relation& r = next->from;
+  r.node = node;
+  const int ws = static_cast<int>(in.columns.size());
+  r.columns.push_back({"window_start", TypeId::kTimestamp, make_column_ref(ws, TypeId::kTimestamp, "window_start")});
+  r.columns.push_back({"window_end", TypeId::kTimestamp, make_column_ref(ws + 1, TypeId::kTimestamp, "window_end")});
+  Relation::Window tvf;
+  tvf.input = in.node;
+  tvf.window = w;
+  tvf.time_column = time_col;
+  tvf.window_start = ws;
+  tvf.window_end = ws + 1;
+  r.tvf = tvf;
+  return next;
+}
+
+std::shared_ptr<const Block> aggregate_block(const KeyedBlock& keyed, const std::vector<AggregateCall>& calls) {
+  const Block& b = *keyed.block;
+  const auto& pipeline = b.pipeline;
+  if (!b.error.is_ok()) return keyed.block;
+  std::string aggs;
+  for (const auto& c : calls) aggs += (aggs.empty() ? "" : ", ") + c.to_string();
+  const std::string step = keyed.keys.empty()
+                               ? fmt::format("aggregate({})", aggs)
+                               : fmt::format("key_by({}).aggregate({})", expression_list(keyed.keys), aggs);
+  if (calls.empty()) return error_block(pipeline, invalid_argument("{}: give at least one aggregate", step));
+  auto r = bind_aggregation(b, keyed.keys, calls);
+  if (!r.is_ok()) return error_block(pipeline, r.status().with_context(step));
+  return block_of(pipeline, std::move(r).value());
+}
+
+std::shared_ptr<const Block> process_block(const KeyedBlock& keyed, std::unique_ptr<KeyedProcessFunction> fn) {
+  const Block& b = *keyed.block;
+  const auto& pipeline = b.pipeline;
+  if (!b.error.is_ok()) return keyed.block;
+  if (!fn) return error_block(pipeline, invalid_argument("process(): the function is null"));
+  const std::string step = fmt::format("key_by({}).process({})", expression_list(keyed.keys), fn->name());
+  auto in = materialize(b);
+  if (!in.is_ok()) return error_block(pipeline, in.status().with_context(step));
+  const Relation& rel = in.value();
+  RelationScope scope(rel);
+  std::vector<int> keys;
+  for (const Expression& k : keyed.keys) {
+    auto e = internal::bind(k, scope);
+    if (!e.is_ok()) return error_block(pipeline, e.status().with_context(step));
+    int ref = column_ref_index(*e.value());
+    if (ref < 0) {
+      return error_block(pipeline, invalid_argument("{}: key {} is not a column; process() keys must be columns "
+                                                    "(select the expression as a column first)",
+                                                    step, k.to_string()));
+    }
+    keys.push_back(ref);
+  }
+  auto columns = fn->output_columns(*rel.node->schema);
+  if (!columns.is_ok()) return error_block(pipeline, columns.status().with_context(step));
+  Status s = check_columns(columns.value(), step);
+  if (!s.is_ok()) return error_block(pipeline, s);
+  auto node = std::make_shared<LogicalNode>();
+  node->kind = LogicalNode::Kind::kProcess;
+  node->inputs = {rel.node};
+  node->key_columns = keys;
+  node->schema = make_schema(columns.value());
+  node->process_function = std::shared_ptr<const KeyedProcessFunction>(std::move(fn));
+  return block_of(pipeline, plain_relation(node));
+}
+
+}  // namespace
+
+Stream Stream::tumble(std::string_view time_column, Duration size, Duration offset) const {
+  WindowSpec w;
+  w.kind = WindowSpec::Kind::kTumble;
+  w.size = size.count();
+  w.slide = w.size;
+  w.offset = offset.count();
+  return Stream(window_block(block_, time_column, w,
+                             fmt::format("tumble({}, {}{})", time_column, duration_text(size),
+                                         offset.count() ? ", " + duration_text(offset) : std::string())));
+}
+
+Stream Stream::hop(std::string_view time_column, Duration slide, Duration size, Duration offset) const {
+  WindowSpec w;
+  w.kind = WindowSpec::Kind::kHop;
+  w.slide = slide.count();
+  w.size = size.count();
+  w.offset = offset.count();
+  return Stream(window_block(block_, time_column, w,
+                             fmt::format("hop({}, {}, {}{})", time_column, duration_text(slide), duration_text(size),
+                                         offset.count() ? ", " + duration_text(offset) : std::string())));
+}
+
+Stream Stream::session(std::string_view time_column, Duration gap) const {
+  WindowSpec w;
+  w.kind = WindowSpec::Kind::kSession;
+  w.size = gap.count();
+  w.slide = w.size;
+  return Stream(window_block(block_, time_column, w, fmt::format("session({}, {})", time_column, duration_text(gap))));
+}
+
+KeyedStream Stream::key_by(std::vector<Expression> keys) const {
+  auto keyed = std::make_shared<KeyedBlock>();
+  keyed->keys = std::move(keys);
+  keyed->block = block_;
+  const auto& pipeline = block_->pipeline;
+  if (block_->error.is_ok() && keyed->keys.empty()) {
+    keyed->block = error_block(pipeline, invalid_argument("key_by(): give at least one key column"));
+  } else if (block_->error.is_ok() && (block_->has_select || block_->from.aggregated)) {
+    auto r = materialize(*block_);
+    keyed->block = r.is_ok() ? block_of(pipeline, std::move(r).value()) : error_block(pipeline, r.status());
+  }
+  return KeyedStream(keyed);
+}
+
+Stream Stream::aggregate(std::vector<AggregateCall> aggregates) const {
+  KeyedBlock keyed;
+  keyed.block = block_;
+  if (block_->error.is_ok() && (block_->has_select || block_->from.aggregated)) {
+    auto r = materialize(*block_);
+    keyed.block = r.is_ok() ? block_of(block_->pipeline, std::move(r).value()) : error_block(block_->pipeline, r.status());
+  }
+  return Stream(aggregate_block(keyed, aggregates));
+}
+
+void Stream::to(const Table& sink) const {
+  PipelineState& state = *block_->pipeline;
+  if (!block_->error.is_ok()) return;
+  const std::string step = fmt::format("to({})", sink.name());
+  if (sink.state_ != block_->pipeline) {
+    state.record(invalid_argument("{}: the sink belongs to another Pipeline", step));
+    return;
+  }
+  auto q = materialize(*block_);
+  if (!q.is_ok()) {
+    state.record(q.status().with_context(step));
+    return;
+  }
+  // Compiler::add_pipeline.
+  auto it = state.job.tables.find(lower(sink.name()));
+  if (it == state.job.tables.end()) {
+    state.record(not_found("{}: unknown table '{}'", step, sink.name()));
+    return;
+  }
+  auto table = it->second;
+  sluice::Pipeline p;
+  p.sink_table = table->name;
+  p.sink = table;
+  const LogicalNodePtr& node = q.value().node;
+  const Schema& qs = *node->schema;
+  if (!table->schema) {
+    std::vector<Field> fields;
+    std::set<std::string> seen;
+    for (size_t i = 0; i < qs.size(); ++i) {
+      Field f = qs.field(i);
+      f.nullable = true;
+      if (!seen.insert(lower(f.name)).second) {
+        state.record(invalid_argument("{}: the stream has two columns named '{}': rename one (as(...)) so table {}'s "
+                                      "columns can be inferred",
+                                      step, f.name, table->name));
+        return;
+      }
+      fields.push_back(f);
+    }
+    p.sink_schema = make_schema(fields);
+    auto updated = std::make_shared<TableDef>(*table);
+    updated->schema = p.sink_schema;
+    state.job.tables[lower(sink.name())] = updated;
+    p.sink = updated;
+    p.query = node;
+    state.job.pipelines.push_back(std::move(p));
+    return;
+  }
+  const Schema& ss = *table->schema;
+  if (qs.size() != ss.size()) {
+    state.record(invalid_argument("{}: table {} has {} columns {} but the stream produces {} {}", step, table->name,
+                                  ss.size(), ss.to_string(), qs.size(), qs.to_string()));
+    return;
+  }
+  std::vector<ExprPtr> casts;
+  bool identity = true;
+  for (size_t i = 0; i < ss.size(); ++i) {
+    TypeId want = ss.field(i).type;
+    TypeId have = qs.field(i).type;
+    ExprPtr e = make_column_ref(static_cast<int>(i), have, qs.field(i).name);
+    if (have != want) {
+      bool assignable = have == TypeId::kNull || implicitly_castable(have, want) || (is_numeric(have) && is_numeric(want)) ||
+                        want == TypeId::kString;
+      if (!assignable) {
+        state.record(type_error("{}: column {} '{}' of table {} is {} but the stream gives {} ('{}'); add a cast()", step,
+                                i + 1, ss.field(i).name, table->name, type_name(want), type_name(have),
+                                qs.field(i).name));
+        return;
+      }
+      auto c = make_cast(e, want);
+      if (!c.is_ok()) {
+        state.record(c.status().with_context(step));
+        return;
+      }
+      e = c.value();
+      identity = false;
+    }
+    casts.push_back(e);
+  }
+  p.sink_schema = table->schema;
+  p.query = identity ? node : compose_calc(node, casts, table->schema);
+  state.job.pipelines.push_back(std::move(p));
+}
+
+// ---------------------------------------------------------------------------- KeyedStream
+
+Stream KeyedStream::aggregate(std::vector<AggregateCall> aggregates) const {
+  return Stream(aggregate_block(*keyed_, aggregates));
+}
+
+Stream KeyedStream::process(std::unique_ptr<KeyedProcessFunction> function) const {
+  return Stream(process_block(*keyed_, std::move(function)));
+}
+
+Status KeyedStream::status() const { return keyed_->block->error; }
+
+// ---------------------------------------------------------------------------- Pipeline
+
+Pipeline::Pipeline() : state_(std::make_shared<PipelineState>()) {}
+Pipeline::~Pipeline() = default;
+Pipeline::Pipeline(Pipeline&&) noexcept = default;
+Pipeline& Pipeline::operator=(Pipeline&&) noexcept = default;
+
+namespace {
+
+// Compiler::create_table + add_table: a TableDef from C++ arguments.
+Result<std::shared_ptr<TableDef>> make_table(PipelineState& state, const std::string& name, const TableOptions& options,
+                                             const std::vector<Field>& columns) {
+  if (name.empty()) return invalid_argument("a table needs a name");
+  std::string key = lower(name);
+  if (state.job.tables.count(key)) return invalid_argument("table '{}' already exists", name);
+  auto t = std::make_shared<TableDef>();
+  t->name = name;
+  for (const auto& [k, v] : options) {
+    std::string lk = lower(k);
+    if (t->options.count(lk)) return invalid_argument("table {}: option '{}' given twice", name, lk);
+    t->options[lk] = v;
+  }
+  if (!t->options.count("connector")) {
+    return invalid_argument("table {}: missing option 'connector' (file, generator, stdin, console, sqlite)", name);
+  }
+  std::set<std::string> seen;
+  for (const Field& f : columns) {
+    if (f.name.empty()) return invalid_argument("table {}: a column has no name", name);
+    if (f.type == TypeId::kNull) return invalid_argument("table {}: column '{}' has no type", name, f.name);
+    if (!seen.insert(lower(f.name)).second) return invalid_argument("table {}: column '{}' declared twice", name, f.name);
+  }
+  if (!columns.empty()) t->schema = make_schema(columns);
+  return t;
+}
+
+}  // namespace
+
+Stream Pipeline::source(std::string name, std::vector<Field> columns, TableOptions options) {
+  auto t = make_table(*state_, name, options, columns);
+  if (!t.is_ok()) return Stream(error_block(state_, t.status().with_context(fmt::format("source({})", name))));
+  std::shared_ptr<TableDef> table = std::move(t).value();
+  if (!table->schema) {
+    return Stream(error_block(state_, invalid_argument("source({}): a source needs at least one column", name)));
+  }
+  // Compiler::bind_table_name.
+  auto node = std::make_shared<LogicalNode>();
+  node->kind = LogicalNode::Kind::kSource;
+  node->table = table;
+  node->schema = table->schema;
+  auto et = table->options.find("event_time");
+  if (et != table->options.end()) {
+    node->rowtime = table->schema->find(et->second);
+    if (node->rowtime < 0) {
+      return Stream(error_block(
+          state_, invalid_argument("table {}: event_time column '{}' is not a column of the table", name, et->second)));
+    }
+  }
+  state_->job.tables[lower(name)] = table;
+  return Stream(block_of(state_, plain_relation(node)));
+}
+
+Table Pipeline::sink(std::string name, TableOptions options, std::vector<Field> columns) {
+  auto t = make_table(*state_, name, options, columns);
+  if (!t.is_ok()) {
+    state_->record(t.status().with_context(fmt::format("sink({})", name)));
+  } else {
+    state_->job.tables[lower(name)] = std::move(t).value();
+  }
+  return Table(state_, std::move(name));
+}
+
+Pipeline& Pipeline::set_parallelism(int parallelism) {
+  if (parallelism < 1 || parallelism > 256) {
+    state_->record(invalid_argument("set_parallelism: expected 1..256, got {}", parallelism));
+    return *this;
+  }
+  state_->job.settings.parallelism = parallelism;
+  state_->job.settings.values["parallelism"] = std::to_string(parallelism);
+  return *this;
+}
+
+Pipeline& Pipeline::set_batch_size(size_t rows) {
+  if (rows < 1 || rows > (1u << 20)) {
+    state_->record(invalid_argument("set_batch_size: expected 1..1048576, got {}", rows));
+    return *this;
+  }
+  state_->job.settings.batch_size = rows;
+  state_->job.settings.values["batch_size"] = std::to_string(rows);
+  return *this;
+}
+
+Result<LogicalJob> Pipeline::build() const {
+  RETURN_IF_ERROR(state_->first_error);
+  if (state_->job.pipelines.empty()) {
+    return invalid_argument("the pipeline writes nowhere: call Stream::to(sink) at least once");
+  }
+  return state_->job;
+}
+
+namespace {
+PlanOptions plan_options(const LogicalJob& job, const RunOptions& options) {
+  PlanOptions po;
+  po.parallelism = options.parallelism > 0 ? options.parallelism : job.settings.parallelism;
+  po.batch_size = options.batch_size > 0 ? options.batch_size : job.settings.batch_size;
+  return po;
+}
+}  // namespace
+
+Result<std::string> Pipeline::explain(const RunOptions& options) const {
+  ASSIGN_OR_RETURN(LogicalJob job, build());
+  ASSIGN_OR_RETURN(PhysicalPlan plan, plan_job(job, plan_options(job, options)));
+  return plan.explain;
+}
+
+Result<RunSummary> Pipeline::run(const RunOptions& options) const {
+  ASSIGN_OR_RETURN(LogicalJob job, build());
+  return run_job(job, options);
+}
+
+Result<RunSummary> run_job(const LogicalJob& job, const RunOptions& options) {
+  ASSIGN_OR_RETURN(PhysicalPlan plan, plan_job(job, plan_options(job, options)));
+  RunSummary summary;
+  summary.explain = plan.explain;
+  Job runner(std::move(plan.job));
+  RETURN_IF_ERROR(runner.run());
+  for (const SourceCounters* c : runner.source_counters()) {
+    summary.records_in += c->records.load();
+    summary.dead_lettered += c->dead_lettered.load();
+  }
+  for (const SideOutput& side : plan.side_outputs) {
+    if (side.kind == "late data") summary.late += side.queue->count();
+  }
+  return summary;
+}
+
+Result<RunSummary> run_sql(const std::string& sql, const RunOptions& options, const std::string& file_name) {
+  ASSIGN_OR_RETURN(LogicalJob job, compile_sql(sql, file_name));
+  return run_job(job, options);
+}
+
+// ---------------------------------------------------------------------------- AggregateCall
+
+std::string AggregateCall::sql_name() const {
+  switch (function_) {
+    case Function::kCountStar:
+    case Function::kCount:
+    case Function::kCountDistinct: return "count";
+    case Function::kSum: return "sum";
+    case Function::kMin: return "min";
+    case Function::kMax: return "max";
+    case Function::kAvg: return "avg";
+  }
+  return "?";
+}
+
+std::string AggregateCall::to_string() const {
+  std::string out;
+  if (function_ == Function::kCountStar) {
+    out = "count(*)";
+  } else {
+    out = fmt::format("{}({}{})", sql_name(), function_ == Function::kCountDistinct ? "DISTINCT " : "",
+                      argument_ ? argument_->to_string() : "");
+  }
+  if (!alias_.empty()) out += " AS " + alias_;
+  return out;
+}
+
+}  // namespace sluice::api

@@ -1,0 +1,286 @@
+#include "operators/process_operator.h"
+
+#include <absl/container/flat_hash_map.h>
+
+#include <bit>
+#include <cstring>
+#include <map>
+#include <set>
+
+#include <fmt/format.h>
+
+namespace sluice {
+
+void encode_ordered_key(const RecordBatch& batch, const std::vector<int>& key_columns, size_t row, std::string& out) {
+  out.clear();
+  auto put_u64 = [&](uint64_t v) {
+    for (int shift = 56; shift >= 0; shift -= 8) out.push_back(static_cast<char>((v >> shift) & 0xff));
+  };
+  for (int k : key_columns) {
+    const Column& c = batch.column(static_cast<size_t>(k));
+    if (c.is_null(row)) {
+      out.push_back('\0');
+      continue;
+    }
+    out.push_back('\1');
+    switch (c.type()) {
+      case TypeId::kFloat64: {
+        uint64_t bits = std::bit_cast<uint64_t>(c.double_at(row));
+        put_u64((bits >> 63) ? ~bits : bits ^ (uint64_t{1} << 63));
+        break;
+      }
+      case TypeId::kString: {
+        // 0x00 escaped as 0x00 0xff, ended by 0x00 0x00: byte order = string order.
+        for (char ch : c.string_at(row)) {
+          out.push_back(ch);
+          if (ch == '\0') out.push_back('\xff');
+        }
+        out.push_back('\0');
+        out.push_back('\0');
+        break;
+      }
+      default: put_u64(static_cast<uint64_t>(c.int_at(row)) ^ (uint64_t{1} << 63)); break;
+    }
+  }
+}
+
+namespace {
+
+const char* cell_kind_name(api::Cell::Kind k) {
+  switch (k) {
+    case api::Cell::Kind::kNull: return "NULL";
+    case api::Cell::Kind::kInt64: return "an integer";
+    case api::Cell::Kind::kDouble: return "a floating-point number";
+    case api::Cell::Kind::kBool: return "a bool";
+    case api::Cell::Kind::kText: return "a string";
+    case api::Cell::Kind::kTimestamp: return "a Timestamp";
+    case api::Cell::Kind::kInterval: return "an Interval";
+  }
+  return "?";
+}
+
+bool cell_fits(api::Cell::Kind k, TypeId t) {
+  switch (k) {
+    case api::Cell::Kind::kNull: return true;
+    case api::Cell::Kind::kInt64:
+      return t == TypeId::kInt64 || t == TypeId::kTimestamp || t == TypeId::kInterval || t == TypeId::kFloat64;
+    case api::Cell::Kind::kDouble: return t == TypeId::kFloat64;
+    case api::Cell::Kind::kBool: return t == TypeId::kBool;
+    case api::Cell::Kind::kText: return t == TypeId::kString;
+    case api::Cell::Kind::kTimestamp: return t == TypeId::kTimestamp;
+    case api::Cell::Kind::kInterval: return t == TypeId::kInterval;
+  }
+  return false;
+}
+
+void append_cell(const api::Cell& cell, Column& out) {
+  switch (cell.kind) {
+    case api::Cell::Kind::kNull: out.append_null(); break;
+    case api::Cell::Kind::kDouble: out.append_double(cell.d); break;
+    case api::Cell::Kind::kText: out.append_string(cell.s); break;
+    case api::Cell::Kind::kInt64:
+      if (out.type() == TypeId::kFloat64) {
+        out.append_double(static_cast<double>(cell.i));
+      } else {
+        out.append_int(cell.i);
+      }
+      break;
+    default: out.append_int(cell.i); break;
+  }
+}
+
+class ProcessOperator : public Operator, private api::ProcessContext {
+ public:
+  explicit ProcessOperator(const ProcessConfig& c)
+      : c_(c), timers_(TimerOrder{&encoded_keys_}), key_row_(empty_keys_, 0) {
+    std::vector<Field> key_fields;
+    for (int k : c.key_columns) key_fields.push_back(c.input_schema->field(static_cast<size_t>(k)));
+    keys_ = RecordBatch(make_schema(key_fields));
+    user_columns_ = c.output_schema->size() - (c.emit_time ? 1 : 0);
+  }
+
+  Status open(const OperatorContext& ctx) override {
+    ctx_ = ctx;
+    function_ = c_.function->clone();
+    if (!function_) return internal_error("process {}: clone() returned null", c_.function->name());
+    return function_->open(*c_.input_schema).with_context(context());
+  }
+
+  Status process(int, const BatchPtr& batch, Output& out) override {
+    const RecordBatch& in = *batch;
+    const Column* time = c_.time_column >= 0 ? &in.column(static_cast<size_t>(c_.time_column)) : nullptr;
+    const bool row_watermarks = !in.row_watermarks.empty();
+    for (size_t r = 0; r < in.num_rows; ++r) {
+      encode_ordered_key(in, c_.key_columns, r, key_buffer_);
+      uint32_t key = key_id(in, r);
+      set_key(key);
+      timer_mode_ = false;
+      now_ = row_watermarks ? in.row_watermarks[r] : watermark_;
+      if (time != nullptr && time->is_valid(r)) {
+        timestamp_ = time->int_at(r);
+      } else {
+        timestamp_.reset();
+      }
+      const Micros after_now = now_ == kMaxWatermark ? kMaxWatermark : now_ + 1;
+      emit_time_ = timestamp_ && *timestamp_ > after_now ? *timestamp_ : after_now;
+      api::RowView row(in, r);
+      RETURN_IF_ERROR(function_->process_element(row, *this).with_context(context()));
+    }
+    return flush(out);
+  }
+
+  Status on_watermark(Micros wm, Output& out) override {
+    watermark_ = wm;
+    final_ = wm == kMaxWatermark;
+    while (!timers_.empty() && timers_.begin()->first <= wm) {
+      auto [ts, key] = *timers_.begin();
+      timers_.erase(timers_.begin());
+      set_key(key);
+      timer_mode_ = true;
+      now_ = ts;
+      timestamp_ = ts;
+      emit_time_ = ts;
+      RETURN_IF_ERROR(function_->on_timer(ts, *this).with_context(context()));
+    }
+    RETURN_IF_ERROR(flush(out));
+    return out.emit_watermark(wm);
+  }
+
+  Status finish(Output& out) override {
+    if (watermark_ != kMaxWatermark) return on_watermark(kMaxWatermark, out);
+    return flush(out);
+  }
+
+ private:
+  // Timers ordered by (time, encoded key): deterministic, data-defined firing order.
+  struct TimerOrder {
+    const std::vector<std::string>* keys;
+    bool operator()(const std::pair<Micros, uint32_t>& a, const std::pair<Micros, uint32_t>& b) const {
+      if (a.first != b.first) return a.first < b.first;
+      if (a.second == b.second) return false;
+      return (*keys)[a.second] < (*keys)[b.second];
+    }
+  };
+
+  std::string context() const { return fmt::format("process {}", c_.function->name()); }
+
+  uint32_t key_id(const RecordBatch& in, size_t row) {
+    auto it = key_ids_.find(key_buffer_);
+    if (it != key_ids_.end()) return it->second;
+    uint32_t id = static_cast<uint32_t>(encoded_keys_.size());
+    key_ids_.emplace(key_buffer_, id);
+    encoded_keys_.push_back(key_buffer_);
+    for (size_t k = 0; k < c_.key_columns.size(); ++k) {
+      keys_.columns[k].append_from(in.column(static_cast<size_t>(c_.key_columns[k])), row);
+    }
+    keys_.num_rows++;
+    return id;
+  }
+
+  void set_key(uint32_t key) {
+    key_ = key;
+    backend_.set_current_key(encoded_keys_[key]);
+    key_row_ = api::RowView(keys_, key);
+  }
+
+  Status flush(Output& out) {
+    for (auto& full : full_) RETURN_IF_ERROR(out.emit(std::move(full)));
+    full_.clear();
+    if (!pending_ || pending_->num_rows == 0) return Status::ok();
+    BatchPtr b = std::move(pending_);
+    pending_.reset();
+    return out.emit(std::move(b));
+  }
+
+  // ProcessContext
+  std::optional<Micros> timestamp() const override { return timestamp_; }
+  Micros current_watermark() const override { return now_; }
+  const api::RowView& key() const override { return key_row_; }
+
+  void register_event_time_timer(Micros ts) override {
+    if (timer_mode_ && final_) return;  // nothing follows the end of the input
+    if (ts <= now_) {
+      if (now_ == kMaxWatermark) return;
+      ts = now_ + 1;
+    }
+    timers_.insert({ts, key_});
+  }
+  void delete_event_time_timer(Micros ts) override { timers_.erase({ts, key_}); }
+
+  Status emit_cells(const api::Cell* cells, size_t count) override {
+    const Schema& s = *c_.output_schema;
+    if (count != user_columns_) {
+      return invalid_argument("emit: the output has {} columns {}, got {} values", user_columns_, s.to_string(), count);
+    }
+    for (size_t i = 0; i < count; ++i) {
+      if (!cell_fits(cells[i].kind, s.field(i).type)) {
+        return type_error("emit: column {} '{}' is {} but the value is {}", i + 1, s.field(i).name,
+                          type_name(s.field(i).type), cell_kind_name(cells[i].kind));
+      }
+    }
+    if (!pending_) pending_ = make_batch(c_.output_schema);
+    for (size_t i = 0; i < count; ++i) append_cell(cells[i], pending_->columns[i]);
+    if (c_.emit_time) pending_->columns[count].append_int(emit_time_);
+    pending_->num_rows++;
+    if (pending_->num_rows >= c_.batch_size) {
+      // Emitted from inside a callback: the batch goes out at the end of the call via
+      // flush(); a full batch is parked so the next row starts a new one.
+      full_.push_back(std::move(pending_));
+      pending_.reset();
+    }
+    return Status::ok();
+  }
+
+  api::KeyedStateBackend& state_backend() override { return backend_; }
+  const api::StateDescriptor& state_descriptor(std::string_view name, std::type_index type) override {
+    auto it = states_.find(name);
+    if (it == states_.end()) {
+      api::StateDescriptor d;
+      d.id = static_cast<int>(states_.size());
+      d.name = std::string(name);
+      d.type = type;
+      it = states_.emplace(d.name, d).first;
+    }
+    SLUICE_ASSERT(it->second.type == type, "process {}: state '{}' is used with two different C++ types",
+                  c_.function->name(), it->second.name);
+    return it->second;
+  }
+
+  const ProcessConfig& c_;
+  std::unique_ptr<api::KeyedProcessFunction> function_;
+  InMemoryKeyedStateBackend backend_;
+  std::map<std::string, api::StateDescriptor, std::less<>> states_;
+  absl::flat_hash_map<std::string, uint32_t> key_ids_;
+  std::vector<std::string> encoded_keys_;
+  RecordBatch keys_;
+  RecordBatch empty_keys_;
+  std::set<std::pair<Micros, uint32_t>, TimerOrder> timers_;
+  std::string key_buffer_;
+  size_t user_columns_ = 0;
+
+  // The current call.
+  uint32_t key_ = 0;
+  api::RowView key_row_;
+  bool timer_mode_ = false;
+  bool final_ = false;
+  Micros now_ = kMinWatermark;
+  std::optional<Micros> timestamp_;
+  Micros emit_time_ = kMinWatermark;
+
+  Micros watermark_ = kMinWatermark;
+  MutableBatchPtr pending_;
+  std::vector<MutableBatchPtr> full_;
+};
+
+}  // namespace
+
+std::string ProcessOperatorSpec::describe() const {
+  std::string keys;
+  for (int k : config_.key_columns) keys += fmt::format("{}${}", keys.empty() ? "" : ", ", k);
+  return fmt::format("{} by [{}] -> {}{}", config_.function->name(), keys, config_.output_schema->to_string(),
+                     config_.emit_time ? " with emit time" : "");
+}
+
+std::unique_ptr<Operator> ProcessOperatorSpec::create() const { return std::make_unique<ProcessOperator>(config_); }
+
+}  // namespace sluice

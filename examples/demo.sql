@@ -1,9 +1,9 @@
 -- The quick-start demo: a generated clickstream (deterministic, seed 42) with out-of-order
 -- and malformed events, aggregated per page per minute into an embedded SQLite table.
--- Bad events land in clicks.dlq.jsonl, late ones in clicks.late.jsonl.
+-- Bad events land in clicks.dlq.jsonl (see clicks_per_page.sql for late data).
 CREATE TABLE clicks (user_id BIGINT, page TEXT, event_type TEXT, ts TIMESTAMP)
   WITH (connector = 'generator', seed = '42', events = '1000000',
-        out_of_order = '0.05', max_out_of_orderness = '5 seconds', late = '0.001',
+        out_of_order = '0.05', max_out_of_orderness = '5 seconds',
         malformed = '0.001', users = '5000', pages = '50',
         event_time = 'ts', watermark_delay = '5 seconds');
 

@@ -2,6 +2,7 @@
 -- JSON text (row 3 carries the JSON inside a string instead, which works the same).
 CREATE TABLE orders (id BIGINT, payload TEXT) WITH (connector = 'file', path = '{DIR}/orders.jsonl', format = 'json');
 CREATE TABLE out () WITH (connector = 'file', path = '{DIR}/out.jsonl');
+CREATE TABLE big () WITH (connector = 'file', path = '{DIR}/big.jsonl');
 INSERT INTO out
 SELECT id,
        payload ->> 'user' AS user_name,
@@ -10,8 +11,12 @@ SELECT id,
        payload -> 'cart' -> 'items' -> 0 ->> 'sku' AS first_sku,
        payload #>> '{cart,items,-1,sku}' AS last_sku,
        CAST(json_value(payload, 'cart.items[0].qty') AS BIGINT) AS first_qty,
+       json_query(payload, '$.cart.items[0]') AS first_item,
        json_exists(payload, '$.coupon') AS has_coupon,
        json_typeof(payload) AS kind,
        is_json(payload) AS valid
+FROM orders;
+INSERT INTO big
+SELECT id, payload ->> 'user' AS user_name, payload -> 'coupon' AS coupon
 FROM orders
-WHERE id <> 6 OR payload IS NULL;
+WHERE CAST(json_value(payload, '$.cart.total') AS DOUBLE) > 6;

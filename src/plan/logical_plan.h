@@ -80,6 +80,7 @@ struct Pipeline {
 struct JobSettings {
   int parallelism = 1;
   size_t batch_size = 4096;
+  Micros allowed_lateness = 0;  // default for sources that do not set allowed_lateness
   std::map<std::string, std::string> values;  // every SET name = value
 };
 

@@ -22,7 +22,8 @@ const char* kEngineSourceOptions[] = {"event_time", "watermark_delay", "allowed_
 
 class Planner {
  public:
-  Planner(const LogicalJob& job, const PlanOptions& options) : job_(job), options_(options) {}
+  Planner(const LogicalJob& job, const PlanOptions& options)
+      : job_(job), options_(options), default_lateness_(job.settings.allowed_lateness) {}
 
   Result<PhysicalPlan> run() {
     for (size_t i = 0; i < job_.pipelines.size(); ++i) RETURN_IF_ERROR(plan_pipeline(job_.pipelines[i]));
@@ -407,7 +408,7 @@ class Planner {
   PlanOptions options_;
   PhysicalPlan plan_;
   int op_counter_ = 0;
-  Micros default_lateness_ = 0;
+  Micros default_lateness_;
   std::map<std::string, std::shared_ptr<DeadLetterQueue>> side_outputs_;
   std::map<int, std::shared_ptr<const TableDef>> source_table_of_stage_;
 };

@@ -299,8 +299,12 @@ class Compiler {
       long p = std::strtol(value.c_str(), &end, 10);
       if (*end != '\0' || p < 1 || p > 1 << 20) return error_at(-1, "SET batch_size: expected 1..1048576, got '{}'", value);
       job_.settings.batch_size = static_cast<size_t>(p);
+    } else if (name == "allowed_lateness") {
+      auto d = parse_duration(value);
+      if (!d.is_ok() || d.value() < 0) return error_at(-1, "SET allowed_lateness: expected a duration such as '1 minute', got '{}'", value);
+      job_.settings.allowed_lateness = d.value();
     } else {
-      return error_at(-1, "unknown setting '{}' (known: parallelism, batch_size)", name);
+      return error_at(-1, "unknown setting '{}' (known: parallelism, batch_size, allowed_lateness)", name);
     }
     return Status::ok();
   }

@@ -227,9 +227,11 @@ class Pipeline {
   // columns of the first stream written to it (like CREATE TABLE t () WITH (...)).
   Table sink(std::string name, TableOptions options, std::vector<Field> columns = {});
 
-  // SET parallelism / SET batch_size (RunOptions override them).
+  // SET parallelism / SET batch_size (RunOptions override them) / SET allowed_lateness
+  // (the default for sources without an allowed_lateness option).
   Pipeline& set_parallelism(int parallelism);
   Pipeline& set_batch_size(size_t rows);
+  Pipeline& set_allowed_lateness(Duration lateness);
 
   // The logical job (tables, one pipeline per to(), settings), or the first error of any
   // step. Calling it again returns an equal job.

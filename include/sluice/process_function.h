@@ -76,7 +76,8 @@ class ProcessContext {
   // The key columns (in key_by order) of the current key.
   virtual const RowView& key() const = 0;
 
-  // Timers of the current key (see "Time" above).
+  // Timers of the current key (see "Time" above). delete removes the timer registered for
+  // exactly `timestamp` (a timer moved past the watermark is found under its new time).
   virtual void register_event_time_timer(Micros timestamp) = 0;
   virtual void delete_event_time_timer(Micros timestamp) = 0;
 

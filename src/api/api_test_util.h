@@ -142,7 +142,8 @@ inline std::string dump_job(const LogicalJob& job) {
     for (const auto& [k, v] : t->options) out += fmt::format(" {}={}", k, v);
     out += "\n";
   }
-  out += fmt::format("settings parallelism={} batch_size={}\n", job.settings.parallelism, job.settings.batch_size);
+  out += fmt::format("settings parallelism={} batch_size={} allowed_lateness={}\n", job.settings.parallelism,
+                     job.settings.batch_size, job.settings.allowed_lateness);
   for (const auto& p : job.pipelines) {
     out += fmt::format("pipeline -> {} sink_schema={}\n", p.sink_table, p.sink_schema->to_string());
     dump_node(p.query, 1, out);

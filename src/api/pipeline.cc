@@ -849,6 +849,16 @@ Pipeline& Pipeline::set_batch_size(size_t rows) {
   return *this;
 }
 
+Pipeline& Pipeline::set_allowed_lateness(Duration lateness) {
+  if (lateness.count() < 0) {
+    state_->record(invalid_argument("set_allowed_lateness: must not be negative, got {}", duration_text(lateness)));
+    return *this;
+  }
+  state_->job.settings.allowed_lateness = lateness.count();
+  state_->job.settings.values["allowed_lateness"] = duration_text(lateness);
+  return *this;
+}
+
 Result<LogicalJob> Pipeline::build() const {
   RETURN_IF_ERROR(state_->first_error);
   if (state_->job.pipelines.empty()) {

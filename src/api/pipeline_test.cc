@@ -219,6 +219,26 @@ std::vector<EquivalenceCase> equivalence_cases() {
          s.clicks.filter(col("page") == "/cart").select("page", "user_id", "user_id").to(out);
        }});
   cases.push_back(
+      {"JobLevelAllowedLatenessIntoUpsertSink",
+       R"(SET allowed_lateness = '10 seconds';
+          CREATE TABLE late_counts (window_start TIMESTAMP, window_end TIMESTAMP, n BIGINT)
+            WITH (connector = 'sqlite', path = '{DIR}/out.db', table = 'late_counts', primary_key = 'window_start');
+          INSERT INTO late_counts
+          SELECT window_start, window_end, COUNT(*) AS n FROM TUMBLE(clicks, ts, INTERVAL '10 seconds')
+          GROUP BY window_start, window_end;)",
+       [](Pipeline& p, const Sources& s, const std::string& dir) {
+         p.set_allowed_lateness(10s);
+         Table out = p.sink("late_counts",
+                            {{"connector", "sqlite"}, {"path", dir + "/out.db"}, {"table", "late_counts"},
+                             {"primary_key", "window_start"}},
+                            {field("window_start", TypeId::kTimestamp), field("window_end", TypeId::kTimestamp),
+                             field("n", TypeId::kInt64)});
+         s.clicks.tumble("ts", 10s).aggregate(count().as("n")).to(out);
+       },
+       [](const std::string& dir) {
+         return sqlite_rows(dir + "/out.db", "SELECT window_start, window_end, n FROM late_counts ORDER BY 1");
+       }});
+  cases.push_back(
       {"TumbleWithoutAggregateAssignsWindows",
        R"(CREATE TABLE windowed () WITH (connector = 'file', path = '{DIR}/out.jsonl', format = 'json');
           INSERT INTO windowed SELECT * FROM TUMBLE(clicks, ts, INTERVAL '10 seconds') WHERE amount > 90;)",

@@ -26,6 +26,7 @@ class Planner {
       : job_(job), options_(options), default_lateness_(job.settings.allowed_lateness) {}
 
   Result<PhysicalPlan> run() {
+    for (const auto& p : job_.pipelines) count_reads(p.query);
     for (size_t i = 0; i < job_.pipelines.size(); ++i) RETURN_IF_ERROR(plan_pipeline(job_.pipelines[i]));
     plan_.job.name = "sluice";
     plan_.job.options.batch_size = options_.batch_size;
@@ -102,7 +103,38 @@ class Planner {
     return internal_error("unknown logical node");
   }
 
+  // How many times each source table is read across the job's pipelines.
+  void count_reads(const LogicalNodePtr& node) {
+    if (node->kind == LogicalNode::Kind::kSource) reads_[node->table->name]++;
+    for (const auto& in : node->inputs) count_reads(in);
+  }
+
+  // A table read by several pipelines is read once: its source stage forwards every batch
+  // to one stage per reading pipeline (so bad records are dead-lettered once, and the
+  // source does its work once).
   Result<Open> build_source(const LogicalNode& node) {
+    const TableDef& t = *node.table;
+    if (reads_[t.name] < 2) return build_source_stage(node);
+    auto shared = shared_sources_.find(t.name);
+    if (shared == shared_sources_.end()) {
+      ASSIGN_OR_RETURN(Open o, build_source_stage(node));
+      shared = shared_sources_.emplace(t.name, o.stages[0]).first;
+    }
+    int src = shared->second;
+    StageSpec st;
+    st.name = fmt::format("read:{}", t.name);
+    st.parallelism = stage(src).parallelism;
+    plan_.job.stages.push_back(std::move(st));
+    int reader = static_cast<int>(plan_.job.stages.size()) - 1;
+    stage(src).also_forward_to.push_back(reader);
+    source_table_of_stage_[reader] = node.table;
+    source_spec_of_stage_[reader] = stage(src).source;
+    Open o;
+    o.stages.push_back(reader);
+    return o;
+  }
+
+  Result<Open> build_source_stage(const LogicalNode& node) {
     const TableDef& t = *node.table;
     auto spec = std::make_shared<SourceStageSpec>();
     spec->table = t.name;
@@ -148,6 +180,7 @@ class Planner {
     Open o;
     o.stages.push_back(static_cast<int>(plan_.job.stages.size()) - 1);
     source_table_of_stage_[o.stages[0]] = node.table;
+    source_spec_of_stage_[o.stages[0]] = plan_.job.stages.back().source;
     return o;
   }
 
@@ -178,7 +211,8 @@ class Planner {
           return unsupported("inputs of one window aggregation declare different allowed_lateness");
         }
         lateness = l;
-        if (input->rowtime == node.time_column && stage(s).source && stage(s).source->event_time.column >= 0) {
+        auto src_spec = source_spec_of_stage_[s];
+        if (input->rowtime == node.time_column && src_spec && src_spec->event_time.column >= 0) {
           ASSIGN_OR_RETURN(auto late, side_output(*t, "late_output", "late_output_table", ".late.jsonl", "late data"));
           auto lf = std::make_shared<LateFilterOperatorSpec>(node.window, node.time_column, l, t->name, late);
           lf->id = next_id("late_filter");
@@ -394,6 +428,7 @@ class Planner {
         out += fmt::format(", dead letters -> {}\n", s.dlq->describe());
       }
       for (const auto& op : st.chain) out += fmt::format("    {} [{}]: {}\n", op->kind(), op->id, op->describe());
+      for (int d : st.also_forward_to) out += fmt::format("    -> forward to stage {}\n", d);
       if (st.downstream >= 0) {
         std::string keys;
         for (int k : st.key_columns) keys += fmt::format("{}${}", keys.empty() ? "" : ", ", k);
@@ -411,6 +446,9 @@ class Planner {
   Micros default_lateness_;
   std::map<std::string, std::shared_ptr<DeadLetterQueue>> side_outputs_;
   std::map<int, std::shared_ptr<const TableDef>> source_table_of_stage_;
+  std::map<int, std::shared_ptr<SourceStageSpec>> source_spec_of_stage_;
+  std::map<std::string, int> reads_;           // table -> number of reads in the job
+  std::map<std::string, int> shared_sources_;  // table -> its single source stage
 };
 
 }  // namespace

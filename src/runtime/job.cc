@@ -99,6 +99,33 @@ class ChannelEmitter : public Output {
   std::vector<uint64_t> hashes_;
 };
 
+// The output of a task: one or more edges (a shared source feeds several pipelines).
+class Fanout : public Output {
+ public:
+  void add(std::unique_ptr<ChannelEmitter> e) { edges_.push_back(std::move(e)); }
+  Status emit(BatchPtr batch) override {
+    for (size_t i = 0; i + 1 < edges_.size(); ++i) RETURN_IF_ERROR(edges_[i]->emit(batch));
+    return edges_.back()->emit(std::move(batch));
+  }
+  Status emit_watermark(Micros watermark) override {
+    for (auto& e : edges_) RETURN_IF_ERROR(e->emit_watermark(watermark));
+    return Status::ok();
+  }
+  Status emit_idle() {
+    for (auto& e : edges_) RETURN_IF_ERROR(e->emit_idle());
+    return Status::ok();
+  }
+  Status emit_end() {
+    for (auto& e : edges_) RETURN_IF_ERROR(e->emit_end());
+    return Status::ok();
+  }
+  // Records-out are counted once, on the first edge.
+  void set_metrics(OperatorMetrics* metrics) { edges_.front()->set_metrics(metrics); }
+
+ private:
+  std::vector<std::unique_ptr<ChannelEmitter>> edges_;
+};
+
 // A sink chain has no downstream: anything emitted past the last operator is discarded
 // (sinks emit nothing), watermarks end here.
 class NullOutput : public Output {
@@ -140,7 +167,7 @@ struct Job::Task {
   std::vector<std::unique_ptr<Operator>> ops;
   std::vector<OperatorMetrics*> op_metrics;
   std::vector<std::unique_ptr<Output>> links;
-  std::unique_ptr<ChannelEmitter> emitter;
+  std::unique_ptr<Fanout> emitter;
   NullOutput null_output;
   Output* head_output = nullptr;  // what op[0] emits into
   // Non-source tasks:
@@ -206,27 +233,38 @@ Status Job::build() {
   }
   for (size_t s = 0; s < stages.size(); ++s) {
     const StageSpec& st = stages[s];
-    if (st.downstream < 0) continue;
-    const auto& targets = by_stage[static_cast<size_t>(st.downstream)];
-    if (st.edge == EdgeKind::kForward && targets.size() != by_stage[s].size()) {
-      return internal_error("forward edge {} -> {} with different parallelism", st.name,
-                            stages[static_cast<size_t>(st.downstream)].name);
-    }
-    for (Task* up : by_stage[s]) {
-      std::vector<ChannelEmitter::Target> out;
-      auto connect = [&](Task* down) {
-        int id = static_cast<int>(down->channel_input.size());
-        down->channel_input.push_back(st.downstream_input);
-        out.push_back({down->input.get(), id});
-      };
-      if (st.edge == EdgeKind::kForward) {
-        connect(targets[static_cast<size_t>(up->instance)]);
-      } else if (st.edge == EdgeKind::kGather) {
-        connect(targets[0]);
-      } else {
-        for (Task* down : targets) connect(down);
+    struct Edge {
+      int downstream;
+      int input;
+      EdgeKind kind;
+      std::vector<int> keys;
+    };
+    std::vector<Edge> edges;
+    if (st.downstream >= 0) edges.push_back({st.downstream, st.downstream_input, st.edge, st.key_columns});
+    for (int d : st.also_forward_to) edges.push_back({d, 0, EdgeKind::kForward, {}});
+    for (const Edge& edge : edges) {
+      const auto& targets = by_stage[static_cast<size_t>(edge.downstream)];
+      if (edge.kind == EdgeKind::kForward && targets.size() != by_stage[s].size()) {
+        return internal_error("forward edge {} -> {} with different parallelism", st.name,
+                              stages[static_cast<size_t>(edge.downstream)].name);
       }
-      up->emitter = std::make_unique<ChannelEmitter>(st.edge, std::move(out), st.key_columns, nullptr);
+      for (Task* up : by_stage[s]) {
+        std::vector<ChannelEmitter::Target> out;
+        auto connect = [&](Task* down) {
+          int id = static_cast<int>(down->channel_input.size());
+          down->channel_input.push_back(edge.input);
+          out.push_back({down->input.get(), id});
+        };
+        if (edge.kind == EdgeKind::kForward) {
+          connect(targets[static_cast<size_t>(up->instance)]);
+        } else if (edge.kind == EdgeKind::kGather) {
+          connect(targets[0]);
+        } else {
+          for (Task* down : targets) connect(down);
+        }
+        if (!up->emitter) up->emitter = std::make_unique<Fanout>();
+        up->emitter->add(std::make_unique<ChannelEmitter>(edge.kind, std::move(out), edge.keys, nullptr));
+      }
     }
   }
   // Operators and chain links.
@@ -269,7 +307,7 @@ struct SourceLoop {
   OperatorMetrics* head_metrics;  // may be null when the chain is empty
   Operator* head;                 // may be null
   Output* head_output;            // where head emits (or the emitter when head is null)
-  ChannelEmitter* emitter;        // may be null
+  Fanout* emitter;                // may be null
   const std::atomic<bool>& stop;
   std::function<Status()> idle_tick;
 

@@ -53,6 +53,9 @@ struct StageSpec {
   int downstream_input = 0;                 // logical input of the downstream head operator
   EdgeKind edge = EdgeKind::kForward;
   std::vector<int> key_columns;             // kHash: columns of this stage's output rows
+  // Further stages that receive every output batch too, instance i -> instance i (a source
+  // read once and shared by several pipelines). Same parallelism required.
+  std::vector<int> also_forward_to;
 };
 
 struct JobOptions {

@@ -404,6 +404,27 @@ TEST_F(ProcessPipeline, MatchesTheModelAtAnyParallelismAndBatchSize) {
   }
 }
 
+TEST_F(ProcessPipeline, DeterministicWithSeveralSourceSplitsToo) {
+  // Three generator splits interleave in thread-timing order; row watermarks and timers
+  // still make the output depend only on the data.
+  Pipeline p;
+  p.source("gen",
+           {field("user_id", TypeId::kInt64), field("page", TypeId::kString), field("ts", TypeId::kTimestamp)},
+           {{"connector", "generator"}, {"events", "30000"}, {"splits", "3"}, {"users", "40"},
+            {"out_of_order", "0.1"}, {"max_out_of_orderness", "3 seconds"}, {"event_time", "ts"},
+            {"watermark_delay", "1 second"}, {"dlq", dir_.file("gen.dlq.jsonl")}})
+      .key_by("user_id")
+      .process(std::make_unique<BusyUsers>(30))
+      .to(out(p));
+  std::string expected = run(p, 1, 4096);
+  ASSERT_FALSE(expected.empty());
+  for (int parallelism : {2, 4}) {
+    for (size_t batch : {13u, 4096u}) {
+      EXPECT_EQ(run(p, parallelism, batch), expected) << "parallelism " << parallelism << ", batch size " << batch;
+    }
+  }
+}
+
 TEST_F(ProcessPipeline, OutputEqualsAModelOfTheFunction) {
   Pipeline p;
   clicks(p).key_by("user_id").process(std::make_unique<BusyUsers>(10)).to(out(p));

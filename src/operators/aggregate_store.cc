@@ -86,10 +86,15 @@ inline bool entry_less(const AggregateStore::OrderedList::Entry& a, const Aggreg
 }  // namespace
 
 void AggregateStore::OrderedList::add(int64_t time, uint64_t seq, std::string_view text) {
-  Entry e{time, seq, bytes.size(), text.size()};
+  const size_t start = bytes.size();
+  bytes.append(text.data(), text.size());
+  end_entry(time, seq, start);
+}
+
+void AggregateStore::OrderedList::end_entry(int64_t time, uint64_t seq, size_t start) {
+  Entry e{time, seq, start, bytes.size() - start};
   if (sorted && !entries.empty() && entry_less(e, entries.back())) sorted = false;
   entries.push_back(e);
-  bytes.append(text.data(), text.size());
 }
 
 void AggregateStore::OrderedList::merge(const OrderedList& other) {
@@ -523,37 +528,42 @@ void AggregateStore::update_one(size_t a, const RecordBatch& input, const uint32
     case AggKind::kStringAgg: {
       const TimeOf time_of(input, spec.time_input);
       const bool keep_nulls = spec.kind == AggKind::kArrayAgg;  // JSON null; STRING_AGG skips NULLs
-      // One loop per value type; `render` writes the row's contribution into scratch_.
+      // One loop per value type; `render` appends the row's contribution (a JSON literal for
+      // ARRAY_AGG, the text for STRING_AGG) straight to the list's byte buffer.
       auto run = [&](auto render) {
         for (size_t k = 0; k < n; ++k) {
           const uint32_t r = rows[k], s = slots[k];
           if (!valid[r] && !keep_nulls) continue;
           auto& list = st.lists[s];
           if (!list) list = std::make_unique<OrderedList>();
-          scratch_.clear();
+          const size_t start = list->bytes.size();
           if (valid[r]) {
-            render(r);
+            render(list->bytes, r);
           } else {
-            scratch_.append("null");
+            list->bytes.append("null");
           }
-          list->add(time_of(r), seq_base_ + r, scratch_);
+          list->end_entry(time_of(r), seq_base_ + r, start);
         }
       };
       if (spec.kind == AggKind::kStringAgg) {
-        run([&](uint32_t r) {
+        run([&](std::string& out, uint32_t r) {
           std::string_view v = col.string_at(r);
-          scratch_.append(v.data(), v.size());
+          out.append(v.data(), v.size());
         });
         break;
       }
       switch (col.type()) {
-        case TypeId::kString: run([&](uint32_t r) { append_json_string(scratch_, col.string_at(r)); }); break;
-        case TypeId::kFloat64: run([&](uint32_t r) { append_json_double(scratch_, col.double_at(r)); }); break;
-        case TypeId::kBool: run([&](uint32_t r) { append_json_bool(scratch_, col.int_at(r)); }); break;
-        case TypeId::kTimestamp: run([&](uint32_t r) { append_json_timestamp(scratch_, col.int_at(r)); }); break;
-        case TypeId::kInterval: run([&](uint32_t r) { append_json_interval(scratch_, col.int_at(r)); }); break;
-        case TypeId::kInt64: run([&](uint32_t r) { append_json_int(scratch_, col.int_at(r)); }); break;
-        case TypeId::kNull: run([&](uint32_t) { scratch_.append("null"); }); break;
+        case TypeId::kString: run([&](std::string& out, uint32_t r) { append_json_string(out, col.string_at(r)); }); break;
+        case TypeId::kFloat64: run([&](std::string& out, uint32_t r) { append_json_double(out, col.double_at(r)); }); break;
+        case TypeId::kBool: run([&](std::string& out, uint32_t r) { append_json_bool(out, col.int_at(r)); }); break;
+        case TypeId::kTimestamp:
+          run([&](std::string& out, uint32_t r) { append_json_timestamp(out, col.int_at(r)); });
+          break;
+        case TypeId::kInterval:
+          run([&](std::string& out, uint32_t r) { append_json_interval(out, col.int_at(r)); });
+          break;
+        case TypeId::kInt64: run([&](std::string& out, uint32_t r) { append_json_int(out, col.int_at(r)); }); break;
+        case TypeId::kNull: run([&](std::string& out, uint32_t) { out.append("null"); }); break;
       }
       break;
     }

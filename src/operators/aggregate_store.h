@@ -107,6 +107,8 @@ class AggregateStore {
     std::string bytes;
     bool sorted = true;
     void add(int64_t time, uint64_t seq, std::string_view text);
+    // Ends an entry whose text the caller appended to `bytes` from offset `start` on.
+    void end_entry(int64_t time, uint64_t seq, size_t start);
     void merge(const OrderedList& other);
     void sort();
   };
@@ -145,7 +147,6 @@ class AggregateStore {
   std::vector<uint32_t> filtered_rows_, filtered_slots_;
   int filtered_for_ = -1;
   size_t filtered_count_ = 0;
-  std::string scratch_;
 };
 
 }  // namespace sluice

@@ -1564,6 +1564,11 @@ class Compiler {
       if (is_aggregate_name(name)) {
         return error_at(loc, "aggregate function {}() is not allowed here", name);
       }
+      if (b.contains("agg_filter") || b.value("agg_distinct", false) || b.contains("agg_order") ||
+          b.value("agg_star", false)) {
+        return error_at(loc, "{}() is not an aggregate function: FILTER, DISTINCT, ORDER BY and * apply to aggregates only",
+                        name);
+      }
       if (name == "tumble" || name == "hop" || name == "session") {
         return error_at(loc, "{}() is a table function: use it in FROM, e.g. FROM {}(t, ts, INTERVAL '1 minute')", name, name);
       }

@@ -4,6 +4,7 @@
 
 #include <bit>
 #include <cstring>
+#include <deque>
 #include <map>
 #include <set>
 
@@ -154,7 +155,7 @@ class ProcessOperator : public Operator, private api::ProcessContext {
  private:
   // Timers ordered by (time, encoded key): deterministic, data-defined firing order.
   struct TimerOrder {
-    const std::vector<std::string>* keys;
+    const std::deque<std::string>* keys;
     bool operator()(const std::pair<Micros, uint32_t>& a, const std::pair<Micros, uint32_t>& b) const {
       if (a.first != b.first) return a.first < b.first;
       if (a.second == b.second) return false;
@@ -251,7 +252,8 @@ class ProcessOperator : public Operator, private api::ProcessContext {
   InMemoryKeyedStateBackend backend_;
   std::map<std::string, api::StateDescriptor, std::less<>> states_;
   absl::flat_hash_map<std::string, uint32_t> key_ids_;
-  std::vector<std::string> encoded_keys_;
+  // A deque: the backend keeps a view of the current key's bytes, so they must not move.
+  std::deque<std::string> encoded_keys_;
   RecordBatch keys_;
   RecordBatch empty_keys_;
   std::set<std::pair<Micros, uint32_t>, TimerOrder> timers_;

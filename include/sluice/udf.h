@@ -28,7 +28,7 @@
 // instances of an operator and may be called from several threads at once: it must be
 // thread-safe (a pure function is).
 //
-// Aggregate UDFs are not available yet: see docs/cpp-api.md ("What is left").
+// Aggregate UDFs: register_aggregate_function<State>(name, accumulate, merge, finish) below.
 #pragma once
 
 #include <concepts>
@@ -43,6 +43,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "expr/aggregate_functions.h"
 #include "expr/functions.h"
 #include "sluice/expression.h"
 
@@ -214,6 +215,61 @@ Status register_scalar_function(std::string name, F&& fn) {
       udf_internal::make_row_kernel<std::decay_t<F>, Params>(std::forward<F>(fn), std::make_index_sequence<Traits::arity>{});
   return register_scalar_function(std::move(name), std::move(arg_types), udf_internal::return_type<RBase>(),
                                   std::move(kernel));
+}
+
+// Registers a user-defined aggregate function (UDAF), callable from SQL like SUM:
+//
+//   struct Range { bool any = false; double lo = 0, hi = 0; };
+//   register_aggregate_function<Range>("value_range",
+//       [](Range& r, double v) { ... },                  // accumulate one value
+//       [](Range& into, const Range& from) { ... },      // merge two groups (session windows)
+//       [](const Range& r) -> std::optional<double> {...});  // the result
+//
+// State must be default-constructible; one State lives per group and window, freed when the
+// window fires. The accumulate parameter gives the SQL argument type (as for scalar UDFs);
+// make it std::optional<T> to see NULL values, otherwise rows with a NULL argument are
+// skipped. The finish return type gives the SQL result type (std::optional for NULL).
+// Threads: as for scalar UDFs (register before planning; callables must be thread-safe,
+// each call gets its own State).
+template <typename State, typename Accumulate, typename Merge, typename Finish>
+Status register_aggregate_function(std::string name, Accumulate accumulate, Merge merge, Finish finish) {
+  static_assert(std::is_default_constructible_v<State>, "register_aggregate_function: State must be default-constructible");
+  using ATraits = decltype(udf_internal::callable_traits<Accumulate>());
+  static_assert(ATraits::arity == 2, "register_aggregate_function: accumulate must take (State&, value)");
+  using P = std::tuple_element_t<1, typename ATraits::Params>;
+  using PBase = typename udf_internal::Unoptional<P>::type;
+  static_assert(udf_internal::ParameterBase<PBase>,
+                "register_aggregate_function: the accumulated value must be int64_t, double, bool, std::string_view, "
+                "sluice::Timestamp, sluice::Interval or std::optional of one of those");
+  using FTraits = decltype(udf_internal::callable_traits<Finish>());
+  using R = std::remove_cvref_t<typename FTraits::Return>;
+  using RBase = typename udf_internal::Unoptional<R>::type;
+  static_assert(udf_internal::ReturnBase<RBase>,
+                "register_aggregate_function: finish must return an integer, floating point, bool, std::string, "
+                "sluice::Timestamp, sluice::Interval, or std::optional of one of those");
+  struct Holder : AggregateState {
+    State value;
+  };
+  AggregateFunctionDef def;
+  def.name = std::move(name);
+  def.arg_type = udf_internal::parameter_type<PBase>();
+  def.return_type = udf_internal::return_type<RBase>();
+  def.create = [] { return std::make_unique<Holder>(); };
+  def.accumulate = [accumulate](AggregateState* const* states, const Column& arg, const uint32_t* rows, size_t n) {
+    for (size_t i = 0; i < n; ++i) {
+      if constexpr (!udf_internal::Unoptional<P>::optional) {
+        if (arg.is_null(rows[i])) continue;
+      }
+      accumulate(static_cast<Holder*>(states[i])->value, udf_internal::read_argument<P>(arg, rows[i]));
+    }
+  };
+  def.merge = [merge](AggregateState& into, const AggregateState& from) {
+    merge(static_cast<Holder&>(into).value, static_cast<const Holder&>(from).value);
+  };
+  def.finish = [finish](const AggregateState& state, Column& out) {
+    udf_internal::append_result(finish(static_cast<const Holder&>(state).value), out);
+  };
+  return AggregateFunctionRegistry::global().add(std::move(def));
 }
 
 }  // namespace sluice::api

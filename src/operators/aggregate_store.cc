@@ -29,6 +29,7 @@ const char* agg_kind_name(AggKind kind) {
     case AggKind::kLastValue: return "LAST_VALUE";
     case AggKind::kArrayAgg: return "ARRAY_AGG";
     case AggKind::kStringAgg: return "STRING_AGG";
+    case AggKind::kUser: return "UDAF";
   }
   return "?";
 }
@@ -43,7 +44,8 @@ std::string AggregateSpec::describe() const {
   if (kind == AggKind::kCountStar) {
     out = "COUNT(*)";
   } else {
-    out = fmt::format("{}({}${}", agg_kind_name(kind), distinct ? "DISTINCT " : "", input);
+    out = fmt::format("{}({}${}", kind == AggKind::kUser && user ? user->name : agg_kind_name(kind),
+                      distinct ? "DISTINCT " : "", input);
     if (kind == AggKind::kApproxPercentile || kind == AggKind::kPercentile) out += fmt::format(", {}", fraction);
     if (kind == AggKind::kStringAgg) out += fmt::format(", '{}'", separator);
     if (agg_kind_is_ordered(kind) && time_input >= 0) out += fmt::format(" ORDER BY ${}", time_input);
@@ -68,6 +70,7 @@ TypeId aggregate_result_type(AggKind kind, TypeId input) {
     case AggKind::kLastValue: return input;
     case AggKind::kArrayAgg:
     case AggKind::kStringAgg: return TypeId::kString;
+    case AggKind::kUser: return TypeId::kNull;  // from the function's definition
   }
   return TypeId::kNull;
 }
@@ -150,6 +153,7 @@ uint32_t AggregateStore::allocate() {
     if (spec.kind == AggKind::kApproxPercentile) st.sketch.emplace_back();
     if (spec.kind == AggKind::kPercentile) st.bags.emplace_back();
     if (spec.kind == AggKind::kArrayAgg || spec.kind == AggKind::kStringAgg) st.lists.emplace_back();
+    if (spec.kind == AggKind::kUser) st.user.emplace_back();
   }
   return slot;
 }
@@ -168,6 +172,7 @@ void AggregateStore::reset_slot(uint32_t slot) {
     if (!st.sketch.empty()) st.sketch[slot].reset();
     if (!st.bags.empty()) st.bags[slot].reset();
     if (!st.lists.empty()) st.lists[slot].reset();
+    if (!st.user.empty()) st.user[slot].reset();
   }
 }
 
@@ -307,6 +312,17 @@ void AggregateStore::update_one(size_t a, const RecordBatch& input, const uint32
     for (size_t k = 0; k < n; ++k) st.i[slots[k]] += 1;
     return;
   }
+  if (spec.kind == AggKind::kUser) {
+    // One call per batch into the UDAF with the state of each row's group.
+    user_scratch_.resize(n);
+    for (size_t k = 0; k < n; ++k) {
+      auto& state = st.user[slots[k]];
+      if (!state) state = spec.user->create();
+      user_scratch_[k] = state.get();
+    }
+    if (n > 0) spec.user->accumulate(user_scratch_.data(), input.column(static_cast<size_t>(spec.input)), rows, n);
+    return;
+  }
   const Column& col = input.column(static_cast<size_t>(spec.input));
   const uint8_t* valid = col.validity();
   const bool is_double = col.type() == TypeId::kFloat64;
@@ -330,6 +346,7 @@ void AggregateStore::update_one(size_t a, const RecordBatch& input, const uint32
     return;
   }
   switch (spec.kind) {
+    case AggKind::kUser:  // handled before the switch
     case AggKind::kCountStar: break;
     case AggKind::kCount:
       for (size_t k = 0; k < n; ++k) st.i[slots[k]] += valid[rows[k]];
@@ -576,6 +593,12 @@ void AggregateStore::merge(uint32_t dst, uint32_t src) {
   for (size_t a = 0; a < specs_.size(); ++a) {
     const AggregateSpec& spec = specs_[a];
     State& st = states_[a];
+    if (spec.kind == AggKind::kUser) {
+      if (!st.user[src]) continue;
+      if (!st.user[dst]) st.user[dst] = spec.user->create();
+      spec.user->merge(*st.user[dst], *st.user[src]);
+      continue;
+    }
     if (uses_set(spec)) {
       auto& from = st.sets[src];
       if (!from) continue;
@@ -586,6 +609,7 @@ void AggregateStore::merge(uint32_t dst, uint32_t src) {
       continue;
     }
     switch (spec.kind) {
+      case AggKind::kUser:  // handled before the switch
       case AggKind::kCountStar:
       case AggKind::kCount: st.i[dst] += st.i[src]; break;
       case AggKind::kSum:
@@ -673,6 +697,12 @@ void AggregateStore::merge(uint32_t dst, uint32_t src) {
 void AggregateStore::append_result(size_t a, uint32_t slot, Column& out) const {
   const AggregateSpec& spec = specs_[a];
   const State& st = states_[a];
+  if (spec.kind == AggKind::kUser) {
+    if (st.user[slot]) return spec.user->finish(*st.user[slot], out);
+    // A group that received no row (a global aggregate over no input): a fresh state.
+    auto empty = spec.user->create();
+    return spec.user->finish(*empty, out);
+  }
   if (uses_set(spec)) {
     const auto& set = st.sets[slot];
     if (spec.kind == AggKind::kCount) {
@@ -699,6 +729,7 @@ void AggregateStore::append_result(size_t a, uint32_t slot, Column& out) const {
     return out.append_int(static_cast<int64_t>(sum));
   }
   switch (spec.kind) {
+    case AggKind::kUser:  // handled before the switch
     case AggKind::kCountStar:
     case AggKind::kCount: out.append_int(st.i[slot]); return;
     case AggKind::kAvg:

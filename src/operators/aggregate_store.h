@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "operators/sketches.h"
+#include "expr/aggregate_functions.h"
 #include "types/record_batch.h"
 
 namespace sluice {
@@ -43,6 +44,7 @@ enum class AggKind {
   kLastValue,            // value of the row with the largest event time
   kArrayAgg,             // TEXT: a JSON array of the values, in event-time order
   kStringAgg,            // TEXT: the non-NULL values joined by `separator`, in event-time order
+  kUser,                 // a C++ user-defined aggregate (AggregateSpec::user)
 };
 const char* agg_kind_name(AggKind kind);
 // Whether the aggregate orders its rows by event time (uses AggregateSpec::time_input).
@@ -61,6 +63,7 @@ struct AggregateSpec {
   int filter = -1;
   double fraction = 0;    // APPROX_PERCENTILE/PERCENTILE: p in [0, 1]
   std::string separator = "";  // STRING_AGG
+  const AggregateFunctionDef* user = nullptr;  // kUser (owned by the global registry)
   std::string describe() const;
 };
 
@@ -131,7 +134,9 @@ class AggregateStore {
     std::vector<std::unique_ptr<DDSketch>> sketch;
     std::vector<std::unique_ptr<ValueBag>> bags;
     std::vector<std::unique_ptr<OrderedList>> lists;
+    std::vector<std::unique_ptr<AggregateState>> user;  // kUser: created on first row
   };
+  std::vector<AggregateState*> user_scratch_;  // kUser: states of one batch's rows
   void reset_slot(uint32_t slot);
   // The (row, slot) pairs of aggregate `spec` that pass its FILTER (all when it has none).
   size_t select_rows(const AggregateSpec& spec, const RecordBatch& input, const uint32_t*& rows,

@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/time_util.h"
+#include "expr/aggregate_functions.h"
 
 namespace sluice {
 namespace {
@@ -718,6 +719,7 @@ class Compiler {
   };
 
   static bool is_aggregate_name(const std::string& n) {
+    if (AggregateFunctionRegistry::global().find(n)) return true;
     return n == "count" || n == "sum" || n == "min" || n == "max" || n == "avg" || n == "approx_count_distinct" ||
            n == "approx_percentile" || n == "percentile" || n == "first_value" || n == "last_value" ||
            n == "array_agg" || n == "string_agg" || n == "percentile_cont";
@@ -1169,6 +1171,26 @@ class Compiler {
       if (call.value("agg_star", false)) {
         if (name != "count") return c->error_at(loc, "{}(*) is not valid; only COUNT(*)", name);
         spec.kind = AggKind::kCountStar;
+      } else if (const AggregateFunctionDef* udaf = AggregateFunctionRegistry::global().find(name)) {
+        // A C++ user-defined aggregate: one argument, cast like a function argument.
+        if (args.size() != 1) return c->error_at(loc, "{} takes one argument", name);
+        if (spec.distinct) return c->error_at(loc, "{}(DISTINCT ...) is not supported for user aggregates", name);
+        spec.kind = AggKind::kUser;
+        spec.user = udaf;
+        ASSIGN_OR_RETURN(ExprPtr arg, bind_input(args[0], loc));
+        if (arg->type() == TypeId::kNull) {
+          arg = make_literal(Value::null(udaf->arg_type));
+        } else if (arg->type() != udaf->arg_type) {
+          if (!implicitly_castable(arg->type(), udaf->arg_type)) {
+            return c->error_at(loc, "{}({}) does not exist: it takes {}", name, type_name(arg->type()),
+                               type_name(udaf->arg_type));
+          }
+          auto cast = make_cast(arg, udaf->arg_type);
+          if (!cast.is_ok()) return c->error_at(loc, "{}: {}", name, cast.status().message());
+          arg = cast.value();
+        }
+        spec.input_type = udaf->arg_type;
+        spec.input = add_input(arg, signature(args[0]));
       } else {
         spec.kind = name == "count"                   ? AggKind::kCount
                     : name == "sum"                   ? AggKind::kSum
@@ -1254,7 +1276,8 @@ class Compiler {
         }
         spec.filter = add_input(cond, "filter " + signature(f));
       }
-      spec.result_type = aggregate_result_type(spec.kind, spec.input_type);
+      spec.result_type = spec.kind == AggKind::kUser ? spec.user->return_type
+                                                    : aggregate_result_type(spec.kind, spec.input_type);
       std::string full = fmt::format("{}|{}|{}|{}|{}|{}", static_cast<int>(spec.kind), spec.distinct, spec.input,
                                      spec.filter, spec.fraction, spec.separator);
       for (size_t a = 0; a < aggs.size(); ++a) {

@@ -34,7 +34,8 @@ std::vector<std::string> query(const std::string& db_path, const std::string& sq
     std::string row;
     for (int c = 0; c < sqlite3_column_count(st); ++c) {
       const unsigned char* t = sqlite3_column_text(st, c);
-      row += (c ? "|" : "") + std::string(t ? reinterpret_cast<const char*>(t) : "NULL");
+      if (c) row += '|';
+      row += t ? reinterpret_cast<const char*>(t) : "NULL";
     }
     rows.push_back(row);
   }
@@ -131,8 +132,12 @@ TEST(ExamplesTest, FunnelMatchesBatchAndBothSinksAgree) {
     std::string at = j["at"].get<std::string>();
     at[10] = ' ';
     at.pop_back();  // ISO "...T...Z" -> SQLite text form
-    stream.push_back(at + "|" + std::to_string(j["home"].get<int64_t>()) + "|" + std::to_string(j["product"].get<int64_t>()) +
-                     "|" + std::to_string(j["cart"].get<int64_t>()) + "|" + std::to_string(j["checkout"].get<int64_t>()));
+    std::string row = at;
+    for (const char* field : {"home", "product", "cart", "checkout"}) {
+      row += '|';
+      row += std::to_string(j[field].get<int64_t>());
+    }
+    stream.push_back(row);
   }
   std::sort(stream.begin(), stream.end());
   EXPECT_EQ(stream, table);

@@ -1,5 +1,5 @@
-// Differential tests of ROW_NUMBER top-N and deduplication. Random rows (with ties and
-// disorder) are ranked per key; the final content of an upsert sink must equal a brute-force
+// Differential tests of ROW_NUMBER top-N and deduplication. Random rows (with ties,
+// disorder and re-delivered duplicates) are ranked per key; the final content of an upsert sink must equal a brute-force
 // ranking (ties broken by arrival) for parallelism 1, 2 and 4 and several batch sizes.
 // Also the per-window top-N over a windowed aggregation, which is insert-only.
 #include <gtest/gtest.h>
@@ -32,6 +32,7 @@ std::vector<Row> generate(uint64_t seed, int n) {
   for (int i = 0; i < n; ++i) {
     t += rng.uniform(0, 2000) * kMicrosPerMilli;
     rows.push_back({rng.uniform(0, 9), rng.uniform(0, 40), i, t - rng.uniform(0, 5000) * kMicrosPerMilli});
+    if (rng.chance(0.05)) rows.push_back(rows[static_cast<size_t>(rng.uniform(0, static_cast<int64_t>(rows.size()) - 1))]);  // duplicate
   }
   return rows;
 }

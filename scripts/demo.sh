@@ -10,10 +10,12 @@ mkdir -p out && cd out
 rm -f demo.db demo.db-wal demo.db-shm clicks.dlq.jsonl clicks.late.jsonl
 ../build/sluice run ../examples/demo.sql
 echo
-echo "Top pages per minute (first 3 minutes) from out/demo.db:"
+echo "The 5 busiest pages in each of the first 3 minutes (out/demo.db, table page_minutes):"
 sqlite3 -header -column demo.db \
-  "SELECT window_start, page, views, users FROM page_minutes
-   WHERE window_start < (SELECT datetime(MIN(window_start), '+3 minutes') FROM page_minutes)
-   ORDER BY window_start, views DESC LIMIT 15"
+  "SELECT window_start, page, views, users FROM (
+     SELECT *, ROW_NUMBER() OVER (PARTITION BY window_start ORDER BY views DESC, page) AS rn
+     FROM page_minutes WHERE window_start >= '2024-01-01 00:00:00' AND window_start < '2024-01-01 00:03:00')
+   WHERE rn <= 5 ORDER BY window_start, rn"
 echo
-echo "Dead-lettered events: $(wc -l < clicks.dlq.jsonl 2>/dev/null || echo 0) (out/clicks.dlq.jsonl); late events: $(wc -l < clicks.late.jsonl 2>/dev/null || echo 0) (out/clicks.late.jsonl)"
+count() { if [ -f "$1" ]; then wc -l < "$1"; else echo 0; fi; }
+echo "Dead-lettered events: $(count clicks.dlq.jsonl) (out/clicks.dlq.jsonl); late events: $(count clicks.late.jsonl)"

@@ -24,8 +24,8 @@ bool is_blank(const char* p, size_t n) {
 
 }  // namespace
 
-LineReader::LineReader(int fd, std::string name, Options options, int64_t start_offset)
-    : fd_(fd), name_(std::move(name)), options_(options), base_offset_(start_offset) {}
+LineReader::LineReader(int fd, std::string name, Options options, int64_t start_offset, int64_t start_line)
+    : fd_(fd), name_(std::move(name)), options_(options), base_offset_(start_offset), lines_done_(start_line) {}
 
 Status LineReader::line_too_long(int64_t line) const {
   return invalid_argument("{} line {}: line is longer than the limit of {} bytes", name_, line,

@@ -44,7 +44,8 @@ class LineReader {
 
   // `name` prefixes errors, e.g. "table clicks: file 'clicks.jsonl'". `start_offset` is the
   // byte offset of the descriptor's current position (records carry absolute offsets).
-  LineReader(int fd, std::string name, Options options, int64_t start_offset = 0);
+  // `start_line`: lines before `start_offset` (so line numbers stay right after a resume).
+  LineReader(int fd, std::string name, Options options, int64_t start_offset = 0, int64_t start_line = 0);
 
   // Appends up to max_records lines to `out`. kEnd only in bounded mode.
   Result<PollStatus> poll(RawRecords& out, size_t max_records);
@@ -52,6 +53,8 @@ class LineReader {
   // Byte offset just past the last line returned or skipped: where a restarted reader
   // would resume. A partial line held back in follow mode is not yet consumed.
   int64_t position() const { return base_offset_ + static_cast<int64_t>(begin_); }
+  // Complete lines consumed up to position().
+  int64_t lines_consumed() const { return lines_done_; }
 
  private:
   enum class Fill { kData, kNoData, kEof };

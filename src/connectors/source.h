@@ -21,6 +21,13 @@
 
 namespace sluice {
 
+// Where a reader is, as recorded in a checkpoint: an offset (byte offset or event index)
+// and, for line-based sources, the number of lines consumed before it.
+struct SourcePosition {
+  int64_t offset = 0;
+  int64_t line = 0;
+};
+
 enum class PollStatus {
   kData,  // `out` holds at least one record
   kIdle,  // nothing available now (an unbounded source); the task may wait briefly
@@ -37,6 +44,12 @@ class SourceReader {
   virtual Status close() { return Status::ok(); }
   // Where the reader is (byte offset / sequence number); checkpoints record it later.
   virtual int64_t position() const = 0;
+  // The position to record in a checkpoint: resuming there reads exactly the records not
+  // yet returned. Default: position() with no line count.
+  virtual SourcePosition resume_position() const { return {position(), 0}; }
+  // Moves a freshly opened reader to `pos` (a resume_position() of an earlier reader of the
+  // same split). Sources that cannot resume say so.
+  virtual Status seek(const SourcePosition& pos) { return unsupported("this source cannot resume from a position"); }
 };
 
 // Everything needed to create the readers of one source table.

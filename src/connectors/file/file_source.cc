@@ -42,8 +42,7 @@ class FileSourceReader : public SourceReader {
       if (follow_ && fd.status().code() == StatusCode::kNotFound) return Status::ok();
       return fd.status();
     }
-    attach(fd.value());
-    return Status::ok();
+    return attach(fd.value());
   }
 
   Result<PollStatus> poll(RawRecords& out, size_t max_records) override {
@@ -54,7 +53,7 @@ class FileSourceReader : public SourceReader {
         std::this_thread::sleep_for(std::chrono::milliseconds(LineReader::Options{}.idle_wait_ms));
         return PollStatus::kIdle;
       }
-      attach(fd.value());
+      RETURN_IF_ERROR(attach(fd.value()));
     }
     return lines_->poll(out, max_records);
   }
@@ -69,21 +68,40 @@ class FileSourceReader : public SourceReader {
     return Status::ok();
   }
 
-  int64_t position() const override { return lines_ ? lines_->position() : 0; }
+  int64_t position() const override { return lines_ ? lines_->position() : resume_.offset; }
+  SourcePosition resume_position() const override {
+    return lines_ ? SourcePosition{lines_->position(), lines_->lines_consumed()} : resume_;
+  }
+
+  Status seek(const SourcePosition& pos) override {
+    if (pos.offset < 0 || pos.line < 0) return invalid_argument("{}: bad resume position {}", context_, pos.offset);
+    resume_ = pos;
+    if (fd_ < 0) return Status::ok();  // a followed file not created yet: applied on attach
+    int fd = fd_;
+    lines_.reset();
+    fd_ = -1;
+    return attach(fd);
+  }
 
  private:
-  void attach(int fd) {
+  Status attach(int fd) {
     fd_ = fd;
+    if (::lseek(fd, static_cast<off_t>(resume_.offset), SEEK_SET) != static_cast<off_t>(resume_.offset)) {
+      return io_error("{}: cannot seek '{}' to byte {}: {}", context_, path_, resume_.offset, errno_text(errno));
+    }
     LineReader::Options o;
     o.follow = follow_;
     o.max_line_bytes = kMaxLineBytes;
-    lines_ = std::make_unique<LineReader>(fd, fmt::format("{}: file '{}'", context_, path_), o);
+    lines_ = std::make_unique<LineReader>(fd, fmt::format("{}: file '{}'", context_, path_), o, resume_.offset,
+                                          resume_.line);
+    return Status::ok();
   }
 
   std::string path_;
   std::string context_;
   bool follow_;
   int fd_ = -1;
+  SourcePosition resume_;  // where attach() starts reading
   std::unique_ptr<LineReader> lines_;
 };
 

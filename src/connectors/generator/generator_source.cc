@@ -21,6 +21,7 @@ class GeneratorReader : public SourceReader {
         splits_(static_cast<uint64_t>(splits)),
         events_(events),
         next_(static_cast<uint64_t>(split)),
+        split_(static_cast<uint64_t>(split)),
         split_rate_(rate / splits) {}
 
   Status open() override { return Status::ok(); }
@@ -61,6 +62,14 @@ class GeneratorReader : public SourceReader {
   }
 
   int64_t position() const override { return static_cast<int64_t>(next_); }
+  // Events are a pure function of (seed, global index), so resuming is setting the index.
+  Status seek(const SourcePosition& pos) override {
+    if (pos.offset < 0 || static_cast<uint64_t>(pos.offset) % splits_ != split_) {
+      return invalid_argument("generator: position {} does not belong to split {} of {}", pos.offset, split_, splits_);
+    }
+    next_ = static_cast<uint64_t>(pos.offset);
+    return Status::ok();
+  }
 
  private:
   // How many events the rate allows now; sleeps (briefly) when none is due yet.
@@ -92,6 +101,7 @@ class GeneratorReader : public SourceReader {
   uint64_t splits_;
   uint64_t events_;  // 0 = unbounded
   uint64_t next_;    // global index of the next event
+  uint64_t split_;
   double split_rate_;
   uint64_t emitted_ = 0;
   bool started_ = false;

@@ -161,32 +161,6 @@ Result<Relation> materialize(const Block& b) {
   return out;
 }
 
-// Calc(exprs) over `input`, merged into `input` when it is a Calc with projections
-// (Compiler::compose_calc / substitute).
-ExprPtr substitute(const ExprPtr& e, const std::vector<ExprPtr>& defs) {
-  if (e->kind() == Expr::Kind::kColumn) return defs[static_cast<size_t>(column_ref_index(*e))];
-  if (e->kind() == Expr::Kind::kCast) {
-    auto inner = substitute(e->children()[0], defs);
-    auto c = make_cast(inner, e->type());
-    return c.is_ok() ? c.value() : e;
-  }
-  return e;
-}
-
-LogicalNodePtr compose_calc(const LogicalNodePtr& input, const std::vector<ExprPtr>& exprs, SchemaPtr schema) {
-  auto calc = std::make_shared<LogicalNode>();
-  calc->kind = LogicalNode::Kind::kCalc;
-  calc->schema = std::move(schema);
-  if (input->kind == LogicalNode::Kind::kCalc && !input->projections.empty()) {
-    calc->inputs = input->inputs;
-    calc->filter = input->filter;
-    for (const auto& e : exprs) calc->projections.push_back(substitute(e, input->projections));
-  } else {
-    calc->inputs = {input};
-    calc->projections = exprs;
-  }
-  return calc;
-}
 
 Status check_condition(const ExprPtr& e, const char* clause) {
   if (e->type() != TypeId::kBool && e->type() != TypeId::kNull) {

@@ -18,6 +18,16 @@
 
 namespace sluice::expr_internal {
 
+// Short names for function signatures in the registration tables.
+using I = int64_t;
+using D = double;
+constexpr TypeId kB = TypeId::kBool;
+constexpr TypeId kI = TypeId::kInt64;
+constexpr TypeId kD = TypeId::kFloat64;
+constexpr TypeId kS = TypeId::kString;
+constexpr TypeId kTS = TypeId::kTimestamp;
+constexpr TypeId kIV = TypeId::kInterval;
+
 // Upper bound for one string result (lpad, repeat, ...). Larger results become NULL rather
 // than letting one bad argument exhaust memory or the column's 32-bit offsets.
 inline constexpr size_t kMaxStringResultBytes = size_t{16} << 20;

@@ -34,9 +34,6 @@ namespace {
 namespace od = simdjson::ondemand;
 using simdjson::error_code;
 
-constexpr TypeId kB = TypeId::kBool;
-constexpr TypeId kI = TypeId::kInt64;
-constexpr TypeId kS = TypeId::kString;
 
 // Nesting bound for the validating walk (it recurses): the JSON decoder's, so a document
 // the decoder accepts is never rejected here.

@@ -19,14 +19,6 @@ namespace sluice::expr_internal {
 
 namespace {
 
-using I = int64_t;
-using D = double;
-constexpr TypeId kB = TypeId::kBool;
-constexpr TypeId kI = TypeId::kInt64;
-constexpr TypeId kD = TypeId::kFloat64;
-constexpr TypeId kS = TypeId::kString;
-constexpr TypeId kTS = TypeId::kTimestamp;
-constexpr TypeId kIV = TypeId::kInterval;
 
 // Rounds (or truncates) x to `digits` decimal places (negative: to tens, hundreds, ...)
 // working on its shortest round-trip decimal digits, half away from zero.

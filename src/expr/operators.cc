@@ -14,14 +14,6 @@ namespace sluice::expr_internal {
 
 namespace {
 
-using I = int64_t;
-using D = double;
-constexpr TypeId kB = TypeId::kBool;
-constexpr TypeId kI = TypeId::kInt64;
-constexpr TypeId kD = TypeId::kFloat64;
-constexpr TypeId kS = TypeId::kString;
-constexpr TypeId kTS = TypeId::kTimestamp;
-constexpr TypeId kIV = TypeId::kInterval;
 
 // ---- integer-backed arithmetic (BIGINT, TIMESTAMP, INTERVAL share int64 storage)
 bool add_i(I a, I b, I* r) { return !__builtin_add_overflow(a, b, r); }

@@ -17,9 +17,6 @@ namespace sluice::expr_internal {
 
 namespace {
 
-constexpr TypeId kB = TypeId::kBool;
-constexpr TypeId kI = TypeId::kInt64;
-constexpr TypeId kS = TypeId::kString;
 
 // ---- case mapping
 //

@@ -17,11 +17,6 @@ namespace sluice::expr_internal {
 
 namespace {
 
-constexpr TypeId kI = TypeId::kInt64;
-constexpr TypeId kD = TypeId::kFloat64;
-constexpr TypeId kS = TypeId::kString;
-constexpr TypeId kTS = TypeId::kTimestamp;
-constexpr TypeId kIV = TypeId::kInterval;
 
 enum class Field {
   kInvalid,

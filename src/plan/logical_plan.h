@@ -84,6 +84,12 @@ struct JobSettings {
   std::map<std::string, std::string> values;  // every SET name = value
 };
 
+// Calc(exprs) over `input`, producing `schema`. When `input` is itself a projecting Calc the
+// two are merged (the expressions' column references are replaced by the input's
+// expressions), so sink coercions and union casts add no extra operator. Only column
+// references, casts and literals are substituted, which is all those coercions contain.
+LogicalNodePtr compose_calc(const LogicalNodePtr& input, const std::vector<ExprPtr>& exprs, SchemaPtr schema);
+
 struct LogicalJob {
   std::vector<Pipeline> pipelines;
   std::map<std::string, std::shared_ptr<const TableDef>> tables;

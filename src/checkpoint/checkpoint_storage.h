@@ -22,8 +22,16 @@
 namespace sluice {
 
 struct CheckpointFile {
+  CheckpointFile() = default;
+  CheckpointFile(std::string n, std::string d) : name(std::move(n)), data(std::move(d)) {}
   std::string name;  // [A-Za-z0-9._-]+
   std::string data;
+  // Instead of `data`: an existing immutable file (a RocksDB SST) that is hard-linked into
+  // the checkpoint (copied when linking fails), with its size and xxHash3 checksum computed
+  // once by the caller, so an unchanged file costs neither I/O nor hashing per checkpoint.
+  std::string link_from;
+  uint64_t size = 0;
+  uint64_t checksum = 0;
 };
 
 struct CheckpointInfo {

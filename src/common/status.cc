@@ -12,6 +12,7 @@ const char* status_code_name(StatusCode code) {
     case StatusCode::kTypeError: return "type error";
     case StatusCode::kInternal: return "internal error";
     case StatusCode::kCancelled: return "cancelled";
+    case StatusCode::kDataLoss: return "data loss";
   }
   return "unknown";
 }

@@ -23,6 +23,7 @@ enum class StatusCode : uint8_t {
   kTypeError,        // type mismatch in an expression or a sink
   kInternal,         // a bug: an invariant did not hold
   kCancelled,        // the job was stopped
+  kDataLoss,         // stored state (a checkpoint) is corrupt or unreadable
 };
 
 const char* status_code_name(StatusCode code);

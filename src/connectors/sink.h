@@ -34,6 +34,26 @@ class SinkWriter {
   virtual Status write(const RecordBatch& batch) = 0;
   virtual Status flush() = 0;
   virtual Status close() = 0;
+
+  // Two-phase commit tied to checkpoints (called only when the job checkpoints).
+  //
+  // recover() is called once, after open() and before any write(): the writer switches to
+  // transactional mode, where write() goes to a pending transaction and flush() makes
+  // nothing visible. `restored_id` is the checkpoint the job resumes from (0: a fresh start)
+  // and `state` what pre_commit() returned for that checkpoint: the writer commits that
+  // transaction if it is not committed yet (the crash came between the checkpoint and the
+  // commit) and aborts (deletes) any pending transaction newer than it.
+  // pre_commit(id) closes the rows written since the previous pre_commit() into transaction
+  // `id`, durable but invisible, and returns what recover() needs to commit it later; the
+  // runtime stores it in checkpoint `id`. commit(id) makes every pre-committed transaction
+  // <= id visible; it is idempotent. Sinks without transactions keep the defaults
+  // (pre_commit flushes: at-least-once).
+  virtual Status recover(uint64_t restored_id, std::string_view state) { return Status::ok(); }
+  virtual Result<std::string> pre_commit(uint64_t id) {
+    RETURN_IF_ERROR(flush());
+    return std::string();
+  }
+  virtual Status commit(uint64_t id) { return Status::ok(); }
 };
 
 struct SinkCapabilities {

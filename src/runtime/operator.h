@@ -17,11 +17,13 @@
 // bounded inputs); the operator emits whatever is still pending.
 #pragma once
 
+#include <atomic>
 #include <memory>
 #include <string>
 
 #include "common/status.h"
 #include "runtime/metrics.h"
+#include "state/state_backend.h"
 #include "types/record_batch.h"
 
 namespace sluice {
@@ -33,10 +35,18 @@ class Output {
   virtual Status emit_watermark(Micros watermark) = 0;
 };
 
+// Checkpointing as seen by an operator instance (null when the job does not checkpoint).
+struct CheckpointContext {
+  // Id of the newest checkpoint whose manifest is durable; sinks commit up to it.
+  const std::atomic<uint64_t>* completed = nullptr;
+  const std::atomic<bool>* stop = nullptr;
+};
+
 struct OperatorContext {
   int instance = 0;
   int parallelism = 1;
   OperatorMetrics* metrics = nullptr;
+  CheckpointContext checkpoint;  // checkpoint.completed == nullptr: no checkpoints
 };
 
 class Operator {
@@ -53,6 +63,17 @@ class Operator {
   // Called by the task about every 100 ms while no input arrives (processing time): lets
   // sinks make buffered output visible on sparse streams. Results must not depend on it.
   virtual Status on_idle_tick(Output& out) { return Status::ok(); }
+
+  // Checkpoints. snapshot() is called on the task thread when checkpoint barrier
+  // `checkpoint_id` has reached this operator from every input (aligned): the state must
+  // reflect exactly the input before the barrier. restore() is called after open() and
+  // before any input when the job resumes from a checkpoint; `state` is null when the
+  // checkpoint holds nothing for this operator (it was added since). Stateless operators
+  // keep the defaults.
+  virtual Status snapshot(uint64_t checkpoint_id, StateWriter& writer) { return Status::ok(); }
+  virtual Status restore(uint64_t checkpoint_id, StateRestore* state) { return Status::ok(); }
+  // Called on the task thread once checkpoint `checkpoint_id` is durable (sinks commit).
+  virtual Status on_checkpoint_complete(uint64_t checkpoint_id) { return Status::ok(); }
 
  protected:
   OperatorContext ctx_;

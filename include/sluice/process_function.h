@@ -46,6 +46,12 @@
 //
 // Errors: a non-ok Status returned by a callback (or by emit on a type mismatch) stops the
 // job with that Status.
+//
+// Checkpoints: a checkpoint saves every key's state values and timers; a job resumed from
+// it continues as if uninterrupted, at any parallelism (keys move with their key group).
+// State values are saved through StateSerializer<T> (sluice/keyed_state.h): built in for
+// numbers, strings, Timestamp/Interval and standard containers of them; specialize it for
+// your own types. Members of the function object are not saved (keep them configuration).
 #pragma once
 
 #include <array>
@@ -87,7 +93,7 @@ class ProcessContext {
   ValueState<T> state(std::string_view name = "value") {
     static_assert(StateValue<T>,
                   "ProcessContext::state<T>: T must be a copyable, non-const value type (not a pointer or reference)");
-    return ValueState<T>(&state_backend(), &state_descriptor(name, typeid(T)));
+    return ValueState<T>(&state_backend(), &state_descriptor(name, typeid(T), state_codec<T>()));
   }
 
   // Emits one output row; values in output column order. A wrong number of values or a
@@ -105,7 +111,9 @@ class ProcessContext {
 
  protected:
   virtual KeyedStateBackend& state_backend() = 0;
-  virtual const StateDescriptor& state_descriptor(std::string_view name, std::type_index type) = 0;
+  // `codec`: how to checkpoint values of `type` (null when it has no StateSerializer).
+  virtual const StateDescriptor& state_descriptor(std::string_view name, std::type_index type,
+                                                  const StateCodec* codec) = 0;
 };
 
 class KeyedProcessFunction {

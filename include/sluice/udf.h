@@ -28,11 +28,13 @@
 // instances of an operator and may be called from several threads at once: it must be
 // thread-safe (a pure function is).
 //
-// Aggregate UDFs: register_aggregate_function<State>(name, accumulate, merge, finish) below.
+// Aggregate UDFs: register_aggregate_function<State>(name, accumulate, merge, finish
+// [, serialize, deserialize]) below.
 #pragma once
 
 #include <concepts>
 #include <cstdint>
+#include <cstring>
 #include <functional>
 #include <optional>
 #include <string>
@@ -229,45 +231,121 @@ Status register_scalar_function(std::string name, F&& fn) {
 // window fires. The accumulate parameter gives the SQL argument type (as for scalar UDFs);
 // make it std::optional<T> to see NULL values, otherwise rows with a NULL argument are
 // skipped. The finish return type gives the SQL result type (std::optional for NULL).
+//
+// Checkpoints: a trivially copyable State (numbers, bools, fixed arrays and structs of
+// those; no pointers) is checkpointed as its bytes, with nothing to write (restoring checks
+// the size, so a State whose layout changed fails to restore with kDataLoss rather than
+// reading garbage). Any other State (std::string, containers, pointers) needs the overload
+// below with serialize/deserialize; without them the UDAF works, but a job that
+// checkpoints and uses it is refused ("aggregate function 'x' has no serialize/deserialize;
+// it cannot be checkpointed").
 // Threads: as for scalar UDFs (register before planning; callables must be thread-safe,
 // each call gets its own State).
 template <typename State, typename Accumulate, typename Merge, typename Finish>
-Status register_aggregate_function(std::string name, Accumulate accumulate, Merge merge, Finish finish) {
+Status register_aggregate_function(std::string name, Accumulate accumulate, Merge merge, Finish finish);
+
+// The same with explicit checkpoint hooks (for any State, trivially copyable or not):
+//
+//   register_aggregate_function<Words>("distinct_words", accumulate, merge, finish,
+//       [](const Words& w, std::string& out) { ... },                // append w's bytes to out
+//       [](std::string_view in, Words& w) -> sluice::Status { ... });  // rebuild w from in
+//
+// deserialize gets exactly the bytes serialize appended, into a default-constructed State;
+// it must return a non-ok Status (not crash) for bytes it cannot read — they come from a
+// file. After restore, the State must behave exactly as the one serialized.
+template <typename State, typename Accumulate, typename Merge, typename Finish, typename Serialize,
+          typename Deserialize>
+Status register_aggregate_function(std::string name, Accumulate accumulate, Merge merge, Finish finish,
+                                   Serialize serialize, Deserialize deserialize);
+
+namespace udf_internal {
+
+template <typename State>
+struct AggregateHolder : AggregateState {
+  State value;
+};
+
+// The AggregateFunctionDef of a UDAF, without checkpoint hooks.
+template <typename State, typename Accumulate, typename Merge, typename Finish>
+AggregateFunctionDef make_aggregate_function(std::string name, Accumulate accumulate, Merge merge, Finish finish) {
   static_assert(std::is_default_constructible_v<State>, "register_aggregate_function: State must be default-constructible");
-  using ATraits = decltype(udf_internal::callable_traits<Accumulate>());
+  using ATraits = decltype(callable_traits<Accumulate>());
   static_assert(ATraits::arity == 2, "register_aggregate_function: accumulate must take (State&, value)");
   using P = std::tuple_element_t<1, typename ATraits::Params>;
-  using PBase = typename udf_internal::Unoptional<P>::type;
-  static_assert(udf_internal::ParameterBase<PBase>,
+  using PBase = typename Unoptional<P>::type;
+  static_assert(ParameterBase<PBase>,
                 "register_aggregate_function: the accumulated value must be int64_t, double, bool, std::string_view, "
                 "sluice::Timestamp, sluice::Interval or std::optional of one of those");
-  using FTraits = decltype(udf_internal::callable_traits<Finish>());
+  using FTraits = decltype(callable_traits<Finish>());
   using R = std::remove_cvref_t<typename FTraits::Return>;
-  using RBase = typename udf_internal::Unoptional<R>::type;
-  static_assert(udf_internal::ReturnBase<RBase>,
+  using RBase = typename Unoptional<R>::type;
+  static_assert(ReturnBase<RBase>,
                 "register_aggregate_function: finish must return an integer, floating point, bool, std::string, "
                 "sluice::Timestamp, sluice::Interval, or std::optional of one of those");
-  struct Holder : AggregateState {
-    State value;
-  };
+  using Holder = AggregateHolder<State>;
   AggregateFunctionDef def;
   def.name = std::move(name);
-  def.arg_type = udf_internal::parameter_type<PBase>();
-  def.return_type = udf_internal::return_type<RBase>();
+  def.arg_type = parameter_type<PBase>();
+  def.return_type = return_type<RBase>();
   def.create = [] { return std::make_unique<Holder>(); };
   def.accumulate = [accumulate](AggregateState* const* states, const Column& arg, const uint32_t* rows, size_t n) {
     for (size_t i = 0; i < n; ++i) {
-      if constexpr (!udf_internal::Unoptional<P>::optional) {
+      if constexpr (!Unoptional<P>::optional) {
         if (arg.is_null(rows[i])) continue;
       }
-      accumulate(static_cast<Holder*>(states[i])->value, udf_internal::read_argument<P>(arg, rows[i]));
+      accumulate(static_cast<Holder*>(states[i])->value, read_argument<P>(arg, rows[i]));
     }
   };
   def.merge = [merge](AggregateState& into, const AggregateState& from) {
     merge(static_cast<Holder&>(into).value, static_cast<const Holder&>(from).value);
   };
   def.finish = [finish](const AggregateState& state, Column& out) {
-    udf_internal::append_result(finish(static_cast<const Holder&>(state).value), out);
+    append_result(finish(static_cast<const Holder&>(state).value), out);
+  };
+  return def;
+}
+
+}  // namespace udf_internal
+
+template <typename State, typename Accumulate, typename Merge, typename Finish>
+Status register_aggregate_function(std::string name, Accumulate accumulate, Merge merge, Finish finish) {
+  AggregateFunctionDef def = udf_internal::make_aggregate_function<State>(std::move(name), std::move(accumulate),
+                                                                          std::move(merge), std::move(finish));
+  if constexpr (std::is_trivially_copyable_v<State> && !std::is_pointer_v<State>) {
+    using Holder = udf_internal::AggregateHolder<State>;
+    def.serialize = [](const AggregateState& state, std::string& out) {
+      out.append(reinterpret_cast<const char*>(&static_cast<const Holder&>(state).value), sizeof(State));
+    };
+    def.deserialize = [name = def.name](std::string_view in, AggregateState& into) -> Status {
+      if (in.size() != sizeof(State)) {
+        return Status(StatusCode::kDataLoss,
+                      fmt::format("aggregate function '{}': checkpointed state is {} bytes, the State type has {} "
+                                  "(did the State type change?)",
+                                  name, in.size(), sizeof(State)));
+      }
+      std::memcpy(static_cast<void*>(&static_cast<Holder&>(into).value), in.data(), sizeof(State));
+      return Status::ok();
+    };
+  }
+  return AggregateFunctionRegistry::global().add(std::move(def));
+}
+
+template <typename State, typename Accumulate, typename Merge, typename Finish, typename Serialize,
+          typename Deserialize>
+Status register_aggregate_function(std::string name, Accumulate accumulate, Merge merge, Finish finish,
+                                   Serialize serialize, Deserialize deserialize) {
+  static_assert(std::is_invocable_r_v<void, const Serialize&, const State&, std::string&>,
+                "register_aggregate_function: serialize must be callable as void(const State&, std::string& out)");
+  static_assert(std::is_same_v<std::invoke_result_t<const Deserialize&, std::string_view, State&>, Status>,
+                "register_aggregate_function: deserialize must be callable as Status(std::string_view, State&)");
+  using Holder = udf_internal::AggregateHolder<State>;
+  AggregateFunctionDef def = udf_internal::make_aggregate_function<State>(std::move(name), std::move(accumulate),
+                                                                          std::move(merge), std::move(finish));
+  def.serialize = [serialize = std::move(serialize)](const AggregateState& state, std::string& out) {
+    serialize(static_cast<const Holder&>(state).value, out);
+  };
+  def.deserialize = [deserialize = std::move(deserialize)](std::string_view in, AggregateState& into) -> Status {
+    return deserialize(in, static_cast<Holder&>(into).value);
   };
   return AggregateFunctionRegistry::global().add(std::move(def));
 }

@@ -5,8 +5,11 @@
 #include <filesystem>
 #include <fstream>
 #include <optional>
+#include <set>
 #include <sstream>
 
+#include "common/serde.h"
+#include "operators/aggregate_store.h"
 #include "plan/physical_planner.h"
 #include "runtime/job.h"
 #include "sluice/udf.h"
@@ -123,6 +126,175 @@ TEST(UserAggregateTest, MisuseIsAClearError) {
                          "bad.sql");
   ASSERT_FALSE(job.is_ok());
   EXPECT_NE(job.status().message().find("value_range(TEXT) does not exist"), std::string::npos) << job.status().message();
+}
+
+// ------------------------------------------------------------------ checkpoints
+
+// The distinct words of a group: a State that is not trivially copyable.
+struct Words {
+  std::set<std::string> words;
+};
+
+void register_word_udafs() {
+  static bool done = false;
+  if (done) return;
+  done = true;
+  auto accumulate = [](Words& w, std::string_view v) { w.words.emplace(v); };
+  auto merge = [](Words& into, const Words& from) { into.words.insert(from.words.begin(), from.words.end()); };
+  auto finish = [](const Words& w) {
+    std::string out;
+    for (const auto& x : w.words) {
+      if (!out.empty()) out += ' ';
+      out += x;
+    }
+    return out;
+  };
+  Status s = api::register_aggregate_function<Words>("words_no_checkpoint", accumulate, merge, finish);
+  ASSERT_TRUE(s.is_ok()) << s.message();
+  s = api::register_aggregate_function<Words>(
+      "words", accumulate, merge, finish,
+      [](const Words& w, std::string& out) {
+        ByteWriter writer(&out);
+        writer.varint(w.words.size());
+        for (const auto& x : w.words) writer.str(x);
+      },
+      [](std::string_view in, Words& w) -> Status {
+        ByteReader reader(in);
+        const uint64_t n = reader.count(1);
+        for (uint64_t i = 0; i < n && reader.ok(); ++i) w.words.emplace(reader.str());
+        if (reader.ok() && !reader.at_end()) reader.fail();
+        return reader.status("words state");
+      });
+  ASSERT_TRUE(s.is_ok()) << s.message();
+}
+
+// A store with one UDAF aggregate over column 0 (the UDAF's argument type).
+AggregateStore udaf_store(const char* name) {
+  const AggregateFunctionDef* def = AggregateFunctionRegistry::global().find(name);
+  EXPECT_NE(def, nullptr) << name;
+  AggregateSpec spec;
+  spec.kind = AggKind::kUser;
+  spec.input = 0;
+  spec.input_type = def->arg_type;
+  spec.result_type = def->return_type;
+  spec.user = def;
+  return AggregateStore({spec});
+}
+
+RecordBatch one_column(TypeId type, const std::vector<std::optional<std::string>>& values) {
+  RecordBatch b(make_schema({{"x", type, true}}));
+  for (const auto& v : values) {
+    if (!v) {
+      b.columns[0].append_null();
+    } else if (type == TypeId::kString) {
+      b.columns[0].append_string(*v);
+    } else if (type == TypeId::kFloat64) {
+      b.columns[0].append_double(std::stod(*v));
+    } else {
+      b.columns[0].append_int(std::stoll(*v));
+    }
+  }
+  b.num_rows = values.size();
+  return b;
+}
+
+// Updates slot 0 with `batch`, checkpoints it, restores into a new store, then updates both
+// with `more`: returns the two results (original, restored).
+std::pair<std::string, std::string> checkpoint_and_continue(const char* udaf, const RecordBatch& batch,
+                                                            const RecordBatch& more) {
+  AggregateStore original = udaf_store(udaf);
+  uint32_t slot = original.allocate();
+  std::vector<uint32_t> rows(batch.num_rows), slots(batch.num_rows, slot);
+  for (uint32_t r = 0; r < rows.size(); ++r) rows[r] = r;
+  original.update(batch, rows.data(), slots.data(), rows.size());
+  std::string why;
+  EXPECT_TRUE(original.checkpointable(&why)) << why;
+  std::string bytes;
+  ByteWriter w(&bytes);
+  original.serialize_slot(slot, w);
+
+  AggregateStore restored = udaf_store(udaf);
+  uint32_t restored_slot = restored.allocate();
+  ByteReader r(bytes);
+  Status s = restored.deserialize_slot(r, restored_slot);
+  EXPECT_TRUE(s.is_ok()) << s.message();
+  std::vector<uint32_t> more_rows(more.num_rows), more_slots(more.num_rows, slot);
+  for (uint32_t k = 0; k < more_rows.size(); ++k) more_rows[k] = k;
+  original.update(more, more_rows.data(), more_slots.data(), more_rows.size());
+  restored.update(more, more_rows.data(), more_slots.data(), more_rows.size());
+  Column a(original.specs()[0].result_type), b(original.specs()[0].result_type);
+  original.append_result(0, slot, a);
+  restored.append_result(0, restored_slot, b);
+  return {a.value_to_string(0), b.value_to_string(0)};
+}
+
+TEST(UserAggregateTest, TriviallyCopyableStateIsCheckpointedAutomatically) {
+  register_value_range();
+  const AggregateFunctionDef* def = AggregateFunctionRegistry::global().find("value_range");
+  ASSERT_NE(def, nullptr);
+  EXPECT_TRUE(def->serialize && def->deserialize);
+  auto [original, restored] = checkpoint_and_continue("value_range", one_column(TypeId::kFloat64, {"3", "10", std::nullopt}),
+                                                      one_column(TypeId::kFloat64, {"-2", "4"}));
+  EXPECT_EQ(original, "12");
+  EXPECT_EQ(restored, original);
+  auto [n_original, n_restored] = checkpoint_and_continue("count_nulls", one_column(TypeId::kInt64, {std::nullopt, "1"}),
+                                                          one_column(TypeId::kInt64, {std::nullopt}));
+  EXPECT_EQ(n_original, "2");
+  EXPECT_EQ(n_restored, n_original);
+
+  // Bytes of another size (the State type changed) are refused.
+  auto state = def->create();
+  Status s = def->deserialize(std::string_view("abc", 3), *state);
+  EXPECT_EQ(s.code(), StatusCode::kDataLoss);
+  EXPECT_NE(s.message().find("value_range"), std::string::npos) << s.message();
+}
+
+TEST(UserAggregateTest, OtherStatesNeedSerializeToBeCheckpointed) {
+  register_word_udafs();
+  const AggregateFunctionDef* plain = AggregateFunctionRegistry::global().find("words_no_checkpoint");
+  ASSERT_NE(plain, nullptr);
+  EXPECT_FALSE(plain->serialize || plain->deserialize);
+  AggregateStore store = udaf_store("words_no_checkpoint");
+  std::string why;
+  EXPECT_FALSE(store.checkpointable(&why));
+  EXPECT_EQ(why, "aggregate function 'words_no_checkpoint' has no serialize/deserialize; it cannot be checkpointed");
+
+  auto [original, restored] = checkpoint_and_continue("words", one_column(TypeId::kString, {"b", "a", std::nullopt, "b"}),
+                                                      one_column(TypeId::kString, {"c", "a"}));
+  EXPECT_EQ(original, "a b c");
+  EXPECT_EQ(restored, original);
+}
+
+TEST(UserAggregateTest, AFailingDeserializeIsDataLossNamingTheFunction) {
+  register_word_udafs();
+  AggregateStore store = udaf_store("words");
+  uint32_t slot = store.allocate();
+  // A slot image whose UDAF bytes claim 5 words but hold none.
+  std::string bytes;
+  ByteWriter w(&bytes);
+  w.u8(static_cast<uint8_t>(AggKind::kUser));
+  w.u8(static_cast<uint8_t>(TypeId::kString));
+  w.u8(1);
+  w.str(std::string("\x05", 1));
+  ByteReader r(bytes);
+  Status s = store.deserialize_slot(r, slot);
+  EXPECT_EQ(s.code(), StatusCode::kDataLoss);
+  EXPECT_NE(s.message().find("'words'"), std::string::npos) << s.message();
+}
+
+TEST(UserAggregateTest, SerializeWithoutDeserializeIsRefused) {
+  AggregateFunctionDef def;
+  def.name = "half_hooks";
+  def.arg_type = TypeId::kInt64;
+  def.return_type = TypeId::kInt64;
+  def.create = [] { return std::make_unique<api::udf_internal::AggregateHolder<int64_t>>(); };
+  def.accumulate = [](AggregateState* const*, const Column&, const uint32_t*, size_t) {};
+  def.merge = [](AggregateState&, const AggregateState&) {};
+  def.finish = [](const AggregateState&, Column& out) { out.append_int(0); };
+  def.serialize = [](const AggregateState&, std::string&) {};
+  Status s = AggregateFunctionRegistry::global().add(std::move(def));
+  EXPECT_EQ(s.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(s.message().find("serialize and deserialize go together"), std::string::npos) << s.message();
 }
 
 }  // namespace

@@ -4,11 +4,14 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <memory>
+#include <set>
 #include <sstream>
 
 #include <fmt/format.h>
@@ -24,7 +27,7 @@ constexpr const char* kManifest = "MANIFEST";
 constexpr const char* kPrefix = "chk-";
 constexpr const char* kTmpPrefix = ".tmp-chk-";
 
-std::string checksum_hex(std::string_view data) { return fmt::format("{:016x}", hash_bytes(data.data(), data.size())); }
+std::string checksum_hex(uint64_t checksum) { return fmt::format("{:016x}", checksum); }
 
 bool valid_name(const std::string& n) {
   if (n.empty() || n == kManifest || n == "." || n == "..") return false;
@@ -58,6 +61,28 @@ Status write_durable(const std::string& path, std::string_view data) {
   return Status::ok();
 }
 
+Status fsync_file(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return io_error("cannot open '{}': {}", path, std::strerror(errno));
+  int rc = ::fsync(fd);
+  int err = errno;
+  ::close(fd);
+  if (rc != 0) return io_error("cannot fsync '{}': {}", path, std::strerror(err));
+  return Status::ok();
+}
+
+// Hard-links `from` to `to`; copies (and fsyncs the copy) when linking is impossible
+// (another file system, or one without hard links).
+Status link_or_copy(const std::string& from, const std::string& to) {
+  std::error_code ec;
+  fs::create_hard_link(from, to, ec);
+  if (!ec) return Status::ok();
+  std::error_code copy_ec;
+  fs::copy_file(from, to, fs::copy_options::overwrite_existing, copy_ec);
+  if (copy_ec) return io_error("cannot link or copy '{}' to '{}': {}", from, to, copy_ec.message());
+  return fsync_file(to);
+}
+
 Status fsync_dir(const std::string& path) {
   int fd = ::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0) return io_error("cannot open directory '{}': {}", path, std::strerror(errno));
@@ -81,7 +106,48 @@ Result<std::string> slurp(const std::string& path, uint64_t max_bytes) {
   return data;
 }
 
+// Removes a half-written temporary checkpoint directory unless dismissed.
+class RemoveOnFailure {
+ public:
+  explicit RemoveOnFailure(std::string path) : path_(std::move(path)) {}
+  ~RemoveOnFailure() {
+    if (path_.empty()) return;
+    std::error_code ec;
+    fs::remove_all(path_, ec);  // best effort: open() removes leftovers as well
+  }
+  void dismiss() { path_.clear(); }
+
+ private:
+  std::string path_;
+};
+
 }  // namespace
+
+uint64_t checkpoint_checksum(std::string_view data) { return hash_bytes(data.data(), data.size()); }
+
+Result<uint64_t> checksum_file(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return io_error("cannot open '{}': {}", path, std::strerror(errno));
+  std::unique_ptr<XXH3_state_t, decltype(&XXH3_freeState)> state(XXH3_createState(), &XXH3_freeState);
+  if (!state || XXH3_64bits_reset(state.get()) != XXH_OK) {
+    ::close(fd);
+    return internal_error("cannot initialise a checksum for '{}'", path);
+  }
+  std::string buffer(1u << 20, '\0');
+  for (;;) {
+    ssize_t n = ::read(fd, buffer.data(), buffer.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      int err = errno;
+      ::close(fd);
+      return io_error("cannot read '{}': {}", path, std::strerror(err));
+    }
+    if (n == 0) break;
+    XXH3_64bits_update(state.get(), buffer.data(), static_cast<size_t>(n));
+  }
+  ::close(fd);
+  return static_cast<uint64_t>(XXH3_64bits_digest(state.get()));
+}
 
 CheckpointStorage::CheckpointStorage(std::string dir, int retain) : dir_(std::move(dir)), retain_(std::max(1, retain)) {}
 
@@ -106,6 +172,7 @@ Result<CheckpointInfo> CheckpointStorage::write(uint64_t id, const std::vector<C
   fs::remove_all(tmp, ec);
   fs::create_directories(tmp, ec);
   if (ec) return io_error("cannot create '{}': {}", tmp, ec.message());
+  RemoveOnFailure cleanup(tmp);
   CheckpointInfo info;
   info.id = id;
   info.path = final_path;
@@ -115,10 +182,28 @@ Result<CheckpointInfo> CheckpointStorage::write(uint64_t id, const std::vector<C
                              .count();
   nlohmann::json manifest = {{"id", id}, {"kind", savepoint ? "savepoint" : "checkpoint"},
                              {"created_unix_ms", info.created_unix_ms}, {"files", nlohmann::json::array()}};
+  std::set<std::string_view> names;
   for (const auto& f : files) {
     if (!valid_name(f.name)) return invalid_argument("bad checkpoint file name '{}'", f.name);
-    RETURN_IF_ERROR(write_durable(tmp + "/" + f.name, f.data));
-    manifest["files"].push_back({{"name", f.name}, {"size", f.data.size()}, {"xxh3", checksum_hex(f.data)}});
+    // A second file of the same name would silently replace the first one's contents.
+    if (!names.insert(f.name).second) return invalid_argument("checkpoint file '{}' given twice", f.name);
+    std::string path = tmp + "/" + f.name;
+    if (f.link_from.empty()) {
+      RETURN_IF_ERROR(write_durable(path, f.data));
+      manifest["files"].push_back(
+          {{"name", f.name}, {"size", f.data.size()}, {"xxh3", checksum_hex(checkpoint_checksum(f.data))}});
+    } else {
+      if (!f.data.empty()) return invalid_argument("checkpoint file '{}' has both data and link_from", f.name);
+      RETURN_IF_ERROR(link_or_copy(f.link_from, path));
+      // A cheap guard against a caller whose size (and so probably checksum) is stale; the
+      // checksum itself is only checked at read time, which is the point of link_from.
+      uint64_t actual = fs::file_size(path, ec);
+      if (ec) return io_error("cannot stat '{}': {}", path, ec.message());
+      if (actual != f.size) {
+        return invalid_argument("'{}' has {} bytes, the caller said {}", f.link_from, actual, f.size);
+      }
+      manifest["files"].push_back({{"name", f.name}, {"size", f.size}, {"xxh3", checksum_hex(f.checksum)}});
+    }
     info.files.push_back(f.name);
   }
   // The manifest is written last: a directory without a valid manifest is incomplete.
@@ -129,6 +214,7 @@ Result<CheckpointInfo> CheckpointStorage::write(uint64_t id, const std::vector<C
   if (::rename(tmp.c_str(), final_path.c_str()) != 0) {
     return io_error("cannot rename '{}' to '{}': {}", tmp, final_path, std::strerror(errno));
   }
+  cleanup.dismiss();
   RETURN_IF_ERROR(fsync_dir(dir_));
   RETURN_IF_ERROR(apply_retention());
   return info;
@@ -162,9 +248,14 @@ Result<CheckpointInfo> CheckpointStorage::verify(const std::string& path) const 
     std::string name = f.value("name", "");
     if (!valid_name(name)) return io_error("manifest of '{}' names a bad file '{}'", path, name);
     uint64_t size = f.value("size", uint64_t{0});
-    ASSIGN_OR_RETURN(std::string data, slurp(path + "/" + name, size));
-    if (data.size() != size) return io_error("'{}/{}' has {} bytes, the manifest says {}", path, name, data.size(), size);
-    if (checksum_hex(data) != f.value("xxh3", "")) return io_error("'{}/{}' fails its checksum", path, name);
+    // Streamed: a checkpoint may hold large (linked) files; memory stays constant.
+    std::string file = path + "/" + name;
+    std::error_code ec;
+    uint64_t actual = fs::file_size(file, ec);
+    if (ec) return io_error("cannot read '{}': {}", file, ec.message());
+    if (actual != size) return io_error("'{}' has {} bytes, the manifest says {}", file, actual, size);
+    ASSIGN_OR_RETURN(uint64_t checksum, checksum_file(file));
+    if (checksum_hex(checksum) != f.value("xxh3", "")) return io_error("'{}' fails its checksum", file);
     info.files.push_back(name);
   }
   return info;
@@ -187,6 +278,10 @@ Result<std::string> CheckpointStorage::read_file(const CheckpointInfo& info, con
   return slurp(info.path + "/" + name, 1ull << 40);
 }
 
+std::string CheckpointStorage::file_path(const CheckpointInfo& info, const std::string& name) const {
+  return info.path + "/" + name;
+}
+
 Status CheckpointStorage::apply_retention() {
   // Keep the newest `retain_` regular checkpoints; never delete savepoints.
   auto ids = list();
@@ -195,7 +290,13 @@ Status CheckpointStorage::apply_retention() {
   for (auto it = ids.rbegin(); it != ids.rend(); ++it) {
     std::string path = path_of(*it);
     auto manifest = slurp(path + "/" + kManifest, 64u << 20);
-    bool savepoint = manifest.is_ok() && manifest.value().find("\"savepoint\"") != std::string::npos;
+    bool savepoint = false;
+    if (manifest.is_ok()) {
+      // Parsed rather than searched: a file named "savepoint" must not make a checkpoint
+      // immortal.
+      nlohmann::json m = nlohmann::json::parse(manifest.value(), nullptr, false);
+      savepoint = m.is_object() && m.value("kind", "") == "savepoint";
+    }
     if (savepoint) continue;
     if (++kept <= retain_) continue;
     fs::remove_all(path, ec);

@@ -8,6 +8,12 @@
 // visible. Reading verifies the manifest and every checksum; a corrupt or partial
 // checkpoint is skipped with a warning and the previous one is used.
 //
+// A file can also be given as `link_from`, an existing immutable file (a RocksDB SST) that
+// is hard-linked into the checkpoint instead of written: consecutive checkpoints then share
+// one inode per unchanged file, so an incremental state backend costs neither I/O nor disk
+// for what did not change. Verification still reads and checksums every file, linked or
+// not. Deleting a checkpoint only drops its links; the other checkpoints keep theirs.
+//
 // Retention keeps the newest `retain` checkpoints; savepoints (taken on request) are never
 // deleted by retention. Not thread-safe: one coordinator thread owns a storage.
 #pragma once
@@ -15,6 +21,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/status.h"
@@ -29,10 +36,18 @@ struct CheckpointFile {
   // Instead of `data`: an existing immutable file (a RocksDB SST) that is hard-linked into
   // the checkpoint (copied when linking fails), with its size and xxHash3 checksum computed
   // once by the caller, so an unchanged file costs neither I/O nor hashing per checkpoint.
+  // The caller must keep the file in place until write() returns, and it must already be
+  // durable (RocksDB fsyncs an SST when it writes it): a link is not followed by an fsync.
+  // `checksum` is checkpoint_checksum() of the contents (checksum_file() computes it).
   std::string link_from;
   uint64_t size = 0;
   uint64_t checksum = 0;
 };
+
+// The checksum the manifest records for a file's contents (xxHash3, 64 bits).
+uint64_t checkpoint_checksum(std::string_view data);
+// checkpoint_checksum() of a file's contents, streamed (constant memory).
+Result<uint64_t> checksum_file(const std::string& path);
 
 struct CheckpointInfo {
   uint64_t id = 0;
@@ -58,6 +73,10 @@ class CheckpointStorage {
   Result<CheckpointInfo> verify(const std::string& path) const;
   // Reads a file of a verified checkpoint.
   Result<std::string> read_file(const CheckpointInfo& info, const std::string& name) const;
+  // Where file `name` of checkpoint `info` lives, for readers that hard-link it back out or
+  // read only part of it. Does not check that the checkpoint has such a file; such readers
+  // must not modify the file (it may be shared with other checkpoints).
+  std::string file_path(const CheckpointInfo& info, const std::string& name) const;
   // Ids of the complete-looking checkpoint directories, ascending (not verified).
   std::vector<uint64_t> list() const;
 

@@ -10,7 +10,9 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
+#include <optional>
 #include <map>
 #include <mutex>
 #include <sstream>
@@ -19,6 +21,7 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
+#include "checkpoint/checkpoint_storage.h"
 #include "common/logging.h"
 #include "common/time_util.h"
 #include "plan/physical_planner.h"
@@ -35,7 +38,15 @@ struct CommonOptions {
   std::string file;
   int parallelism = 0;  // 0: from SET or 1
   size_t batch_size = 0;
+  // Checkpoints (override the SET values).
+  std::string checkpoint_dir;
+  std::string checkpoint_interval;
+  int checkpoints_retained = 0;
+  std::string state_backend;
+  std::string from_savepoint;
 };
+
+constexpr const char* kPidFile = "sluice.pid";
 
 Result<std::string> read_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -51,7 +62,43 @@ Result<PhysicalPlan> load(const CommonOptions& o) {
   PlanOptions po;
   po.parallelism = o.parallelism > 0 ? o.parallelism : job.settings.parallelism;
   po.batch_size = o.batch_size > 0 ? o.batch_size : job.settings.batch_size;
-  return plan_job(job, po);
+  ASSIGN_OR_RETURN(PhysicalPlan plan, plan_job(job, po));
+
+  CheckpointOptions& c = plan.job.options.checkpoint;
+  const JobSettings& set = job.settings;
+  c.dir = !o.checkpoint_dir.empty() ? o.checkpoint_dir : set.checkpoint_dir;
+  c.from_savepoint = o.from_savepoint;
+  if (c.dir.empty() && !c.from_savepoint.empty()) {
+    // A savepoint lives in its job's checkpoint directory: continue checkpointing there.
+    c.dir = std::filesystem::path(c.from_savepoint).lexically_normal().parent_path().string();
+    if (c.dir.empty()) c.dir = ".";
+  }
+  c.interval = set.checkpoint_interval > 0 ? set.checkpoint_interval : 0;
+  if (!o.checkpoint_interval.empty()) {
+    auto d = parse_duration(o.checkpoint_interval);
+    if (!d.is_ok() || d.value() < 0) {
+      return invalid_argument("--checkpoint-interval: expected a duration such as 200ms, 5s or 1m, got '{}'",
+                              o.checkpoint_interval);
+    }
+    c.interval = d.value();
+  }
+  if (c.interval > 0 && c.dir.empty()) {
+    return invalid_argument("a checkpoint interval needs a checkpoint directory (--checkpoint-dir or SET checkpoint_dir)");
+  }
+  c.retain = o.checkpoints_retained > 0 ? o.checkpoints_retained
+                                        : (set.checkpoints_retained > 0 ? set.checkpoints_retained : 3);
+  c.backend = !o.state_backend.empty() ? o.state_backend : (set.state_backend.empty() ? "memory" : set.state_backend);
+  if (c.backend != "memory" && c.backend != "rocksdb") {
+    return invalid_argument("--state-backend: expected memory or rocksdb, got '{}'", c.backend);
+  }
+  if (c.enabled()) {
+    plan.explain += fmt::format("checkpoints: {} in {}, {} state backend, {} retained; sinks commit on checkpoints\n",
+                                c.interval > 0 ? "every " + format_duration(c.interval) : "final only", c.dir,
+                                c.backend, c.retain);
+  } else {
+    plan.explain += "checkpoints: off (a crash reruns the job from the start; exactly-once sinks need --checkpoint-dir)\n";
+  }
+  return plan;
 }
 
 std::string format_count(uint64_t n) {
@@ -96,6 +143,16 @@ void print_summary(const Job& job, const PhysicalPlan& plan, double seconds) {
       out += fmt::format("  {} of {}: {} records -> {}\n", side.kind, side.table, side.queue->count(), side.queue->describe());
     }
   }
+  if (const CheckpointStats* c = job.checkpoint_stats()) {
+    out += fmt::format("  checkpoints: {} completed{}", c->completed.load(),
+                       c->restored_id.load() ? fmt::format(" (resumed from {})", c->restored_id.load()) : "");
+    if (c->completed.load() > 0) {
+      out += fmt::format(", last {} took {:.1f} ms, {} bytes ({} new)", c->last_id.load(),
+                         static_cast<double>(c->last_duration_us.load()) / 1000.0, c->last_size_bytes.load(),
+                         c->last_new_bytes.load());
+    }
+    out += "\n";
+  }
   double rate = seconds > 0 ? static_cast<double>(in) / seconds : 0;
   std::fprintf(stderr, "sluice: finished in %.2fs: %s records in (%s/s), %s dead-lettered\n%s", seconds,
                format_count(in).c_str(), format_count(static_cast<uint64_t>(rate)).c_str(), format_count(dlq).c_str(),
@@ -113,8 +170,19 @@ int cmd_run(const CommonOptions& o, bool quiet) {
   sigemptyset(&signals);
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGUSR1);
+  sigaddset(&signals, SIGUSR2);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
+  const std::string checkpoint_dir = plan.value().job.options.checkpoint.dir;
+  std::string pid_file;
+  if (!checkpoint_dir.empty()) {
+    // `sluice savepoint DIR` finds the running job through this file.
+    std::error_code ec;
+    std::filesystem::create_directories(checkpoint_dir, ec);
+    pid_file = checkpoint_dir + "/" + kPidFile;
+    std::ofstream(pid_file) << getpid() << "\n";
+  }
   Job job(std::move(plan.value().job));
   std::atomic<bool> done{false};
   std::thread signal_thread([&] {
@@ -124,6 +192,8 @@ int cmd_run(const CommonOptions& o, bool quiet) {
       if (sig == SIGINT || sig == SIGTERM) {
         std::fprintf(stderr, "\nsluice: %s received, stopping\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
         job.request_stop();
+      } else if (sig == SIGUSR1 || sig == SIGUSR2) {
+        job.request_savepoint(sig == SIGUSR2);  // SIGUSR2: stop with savepoint
       }
     }
   });
@@ -161,12 +231,51 @@ int cmd_run(const CommonOptions& o, bool quiet) {
   cv.notify_all();
   progress.join();
   signal_thread.join();
+  if (!pid_file.empty()) std::remove(pid_file.c_str());
   if (!s.is_ok()) {
     std::fprintf(stderr, "sluice: error: %s\n", s.message().c_str());
     return 1;
   }
   if (!quiet) print_summary(job, plan.value(), seconds);
   return 0;
+}
+
+// `sluice savepoint DIR`: asks the job running with checkpoint directory DIR for a
+// savepoint (SIGUSR1 to the pid in DIR/sluice.pid), waits until it is written and prints its
+// path. With --stop (SIGUSR2) the job stops right after the savepoint, which is then the
+// last state its sinks committed: resuming from it neither loses nor repeats output.
+int cmd_savepoint(const std::string& dir, double timeout_s, bool stop) {
+  std::ifstream in(dir + "/" + kPidFile);
+  long pid = 0;
+  if (!(in >> pid) || pid <= 0) {
+    std::fprintf(stderr, "sluice: error: no running job found in '%s' (missing %s)\n", dir.c_str(), kPidFile);
+    return 1;
+  }
+  CheckpointStorage storage(dir, 1);
+  auto newest_savepoint = [&]() -> std::optional<CheckpointInfo> {
+    auto ids = storage.list();
+    for (auto it = ids.rbegin(); it != ids.rend(); ++it) {
+      auto info = storage.verify(fmt::format("{}/chk-{:020d}", dir, *it));
+      if (info.is_ok() && info.value().savepoint) return info.value();
+    }
+    return std::nullopt;
+  };
+  auto before = newest_savepoint();
+  if (::kill(static_cast<pid_t>(pid), stop ? SIGUSR2 : SIGUSR1) != 0) {
+    std::fprintf(stderr, "sluice: error: cannot signal job %ld: %s\n", pid, std::strerror(errno));
+    return 1;
+  }
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout_s);
+  while (std::chrono::steady_clock::now() < deadline) {
+    auto now = newest_savepoint();
+    if (now && (!before || now->id > before->id)) {
+      std::printf("%s\n", std::filesystem::absolute(now->path).lexically_normal().string().c_str());
+      return 0;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  std::fprintf(stderr, "sluice: error: no savepoint written within %.0f s\n", timeout_s);
+  return 1;
 }
 
 }  // namespace
@@ -189,6 +298,14 @@ int main(int argc, char** argv) {
     cmd->add_option("-p,--parallelism", o.parallelism, "instances of each keyed operator (overrides SET parallelism)")
         ->check(CLI::Range(1, 256));
     cmd->add_option("--batch-size", o.batch_size, "rows per batch (default 4096)")->check(CLI::Range(1, 1 << 20));
+    cmd->add_option("--checkpoint-dir", o.checkpoint_dir,
+                    "take checkpoints in this directory and resume from the latest one on start");
+    cmd->add_option("--checkpoint-interval", o.checkpoint_interval, "time between checkpoints, e.g. 200ms, 5s, 1m");
+    cmd->add_option("--checkpoints-retained", o.checkpoints_retained, "checkpoints kept (default 3; savepoints are kept)")
+        ->check(CLI::Range(1, 1000));
+    cmd->add_option("--state-backend", o.state_backend, "memory (default) or rocksdb");
+    cmd->add_option("--from-savepoint", o.from_savepoint,
+                    "resume from this savepoint or checkpoint directory (parallelism may differ)");
   };
   auto* run = app.add_subcommand("run", "run a job until its bounded inputs end, or until SIGINT/SIGTERM");
   add_common(run, run_opts);
@@ -197,6 +314,13 @@ int main(int argc, char** argv) {
   add_common(explain, explain_opts);
   auto* validate = app.add_subcommand("validate", "check a job file (SQL, tables, options) without running it");
   add_common(validate, validate_opts);
+  std::string savepoint_dir;
+  double savepoint_timeout = 60;
+  bool savepoint_stop = false;
+  auto* savepoint = app.add_subcommand("savepoint", "take a savepoint of the job running with checkpoint directory DIR");
+  savepoint->add_option("dir", savepoint_dir, "the job's --checkpoint-dir")->required();
+  savepoint->add_option("--timeout", savepoint_timeout, "seconds to wait for the savepoint")->capture_default_str();
+  savepoint->add_flag("--stop", savepoint_stop, "stop the job once the savepoint is written");
 
   try {
     app.parse(argc, argv);
@@ -208,6 +332,7 @@ int main(int argc, char** argv) {
   else if (log_level == "error") set_log_level(LogLevel::kError);
 
   if (run->parsed()) return cmd_run(run_opts, quiet);
+  if (savepoint->parsed()) return cmd_savepoint(savepoint_dir, savepoint_timeout, savepoint_stop);
   const CommonOptions& o = explain->parsed() ? explain_opts : validate_opts;
   auto plan = load(o);
   if (!plan.is_ok()) {

@@ -1,5 +1,7 @@
 #include "connectors/text_sink.h"
 
+#include <unistd.h>
+
 #include <cerrno>
 
 #include "connectors/connector_util.h"
@@ -55,6 +57,14 @@ Status TextSinkWriter::write(const RecordBatch& batch) {
 Status TextSinkWriter::flush() {
   if (stream_.file != nullptr && std::fflush(stream_.file) != 0) {
     return io_error("{}: flushing {} failed: {}", config_.context, config_.name, errno_text(errno));
+  }
+  return Status::ok();
+}
+
+Status TextSinkWriter::sync() {
+  RETURN_IF_ERROR(flush());
+  if (stream_.file != nullptr && ::fsync(fileno(stream_.file)) != 0) {
+    return io_error("{}: syncing {} failed: {}", config_.context, config_.name, errno_text(errno));
   }
   return Status::ok();
 }

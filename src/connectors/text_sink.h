@@ -4,7 +4,9 @@
 //
 // Lifecycle: open() obtains the stream (the sink's `open_stream` callback) and writes the
 // CSV header when the output is empty; write() per batch; flush() pushes buffered bytes
-// to the OS; close() flushes and releases the stream. Used by one sink task thread.
+// to the OS; sync() also fsyncs them; close() flushes and releases the stream. Used by
+// one sink task thread. Transactions (recover/pre_commit/commit) are not this class's
+// business: the file sink wraps one TextSinkWriter per part file (file/file_sink.cc).
 //
 // Which rows carry their operation (+I/-U/+U/-D) is the OpPolicy:
 //   kInsertsOnly:  an append-only output; an update or delete row is an error (the planner
@@ -52,6 +54,10 @@ class TextSinkWriter : public SinkWriter {
   Status write(const RecordBatch& batch) override;
   Status flush() override;
   Status close() override;
+
+  // flush(), then fsync: the bytes written so far survive a crash of the machine (a
+  // transactional file sink calls it before it renames a part into place).
+  Status sync();
 
  private:
   Status put(const std::string& bytes);

@@ -29,6 +29,9 @@ Status AggregateFunctionRegistry::add(AggregateFunctionDef def) {
   if (!def.create || !def.accumulate || !def.merge || !def.finish) {
     return invalid_argument("aggregate function '{}': create, accumulate, merge and finish are all required", n);
   }
+  if (static_cast<bool>(def.serialize) != static_cast<bool>(def.deserialize)) {
+    return invalid_argument("aggregate function '{}': serialize and deserialize go together (give both or neither)", n);
+  }
   if (def.arg_type == TypeId::kNull || def.return_type == TypeId::kNull) {
     return invalid_argument("aggregate function '{}': argument and return types are required", n);
   }

@@ -7,6 +7,12 @@
 // one state into another (session windows merging); finish appends the result of a state
 // to the output column (exactly one value, possibly NULL).
 //
+// Checkpoints: serialize appends the bytes of a state to `out`; deserialize rebuilds a
+// state (fresh from create()) from exactly those bytes, returning a non-ok Status for
+// bytes it cannot read (they come from a file: never trust them). Both are optional but go
+// together; a query using a UDAF without them cannot be checkpointed
+// (AggregateStore::checkpointable()).
+//
 // Threads: caller must register every UDAF before compiling a job that uses it, and not
 // while a job is being planned (lookups are lock-free reads). The callbacks are shared by
 // all operator instances and may be called from several threads at once with different
@@ -16,6 +22,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/status.h"
@@ -37,6 +44,9 @@ struct AggregateFunctionDef {
   std::function<void(AggregateState* const* states, const Column& arg, const uint32_t* rows, size_t n)> accumulate;
   std::function<void(AggregateState& into, const AggregateState& from)> merge;
   std::function<void(const AggregateState& state, Column& out)> finish;
+  // Optional, both or neither (see the top of this file).
+  std::function<void(const AggregateState& state, std::string& out)> serialize;
+  std::function<Status(std::string_view in, AggregateState& into)> deserialize;
 };
 
 class AggregateFunctionRegistry {

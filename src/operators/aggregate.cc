@@ -6,7 +6,11 @@
 
 #include <fmt/format.h>
 
+#include "common/hash.h"
+#include "common/serde.h"
+#include "operators/change_set.h"
 #include "operators/group_table.h"
+#include "types/batch_serde.h"
 
 namespace sluice {
 namespace {
@@ -54,6 +58,69 @@ Status emit_window_row(OutputBuilder& builder, Micros start, Micros end, const R
   return builder.row_done(kind, out);
 }
 
+// --- Checkpointed state of the grouped aggregates ---
+//
+// Keyed entries: key = [window end, window start (windowed only)] + the group's key values;
+// value = [flags] + the aggregate slot (AggregateStore::serialize_slot). The key group of
+// an entry is that of its group key, the same the hash exchange routes rows by, so a
+// restored instance receives exactly the groups it owns under the new parallelism. The
+// instance state holds the store's arrival counter (ties by arrival stay ordered after a
+// restore: the max over the old instances is taken).
+//
+// Incremental snapshots (RocksDB): the operators remember the groups changed and the
+// groups removed since the previous snapshot and write only those.
+
+void write_group_key(ByteWriter& w, const RecordBatch& keys, uint32_t g) {
+  for (const auto& col : keys.columns) write_column_value(w, col, g);
+}
+
+// Reads one group key into `scratch` (one row, the key schema).
+Status read_group_key(ByteReader& r, RecordBatch& scratch) {
+  for (auto& col : scratch.columns) {
+    col.clear();
+    RETURN_IF_ERROR(read_column_value(r, col));
+  }
+  scratch.num_rows = 1;
+  return Status::ok();
+}
+
+int key_group_of_group(const GroupTable& table, uint32_t g) { return key_group_of(table.key_hash(g)); }
+
+// Instance state of every grouped aggregate: u64 arrival counter, i64 watermark. On
+// restore the largest counter and the smallest watermark over the old instances are taken:
+// the watermark only decides lateness of rows that carry no row watermark, and the smallest
+// never drops a row an old instance would have accepted.
+std::string aggregate_instance_state(const AggregateStore& store, Micros watermark) {
+  std::string blob;
+  ByteWriter w(&blob);
+  w.u64(store.arrival_counter());
+  w.i64(watermark);
+  return blob;
+}
+
+Status restore_aggregate_instance(StateRestore& state, AggregateStore& store, Micros* watermark) {
+  uint64_t counter = store.arrival_counter();
+  Micros wm = kMaxWatermark;
+  bool any = false;
+  for (const auto& blob : state.instance_states()) {
+    if (blob.empty()) continue;
+    ByteReader r(blob);
+    counter = std::max(counter, r.u64());
+    wm = std::min(wm, r.i64());
+    RETURN_IF_ERROR(r.status("aggregate instance state"));
+    any = true;
+  }
+  store.set_arrival_counter(counter);
+  if (any && watermark) *watermark = wm;
+  return Status::ok();
+}
+
+Status check_checkpointable(const AggregateStore& store, const char* what) {
+  std::string why;
+  if (!store.checkpointable(&why)) return unsupported("{} cannot be checkpointed: {}", what, why);
+  return Status::ok();
+}
+
 class WindowAggregate : public Operator {
  public:
   explicit WindowAggregate(const AggregateConfig& c) : c_(c), store_(c.aggregates), out_(c.output_schema, c.batch_size) {}
@@ -94,6 +161,7 @@ class WindowAggregate : public Operator {
         rows_.push_back(static_cast<uint32_t>(r));
         slots_.push_back(w->table.slot(group));
         if (w->fired) w->mark_dirty(group);
+        if (track_) w->changed.mark(group);
         accepted = true;
       });
       if (!accepted) ++late;
@@ -125,8 +193,21 @@ class WindowAggregate : public Operator {
       if (!w.fired) {
         for (uint32_t g : w.table.sorted_groups()) RETURN_IF_ERROR(emit_group(start, end, w, g, RowKind::kInsert, out));
         w.fired = true;
+        if (track_) {
+          for (uint32_t g = 0; g < w.table.size(); ++g) w.changed.mark(g);  // the fired flag is in every entry
+        }
       }
       if (c_.allowed_lateness == 0 || end + c_.allowed_lateness <= wm || wm == kMaxWatermark) {
+        if (track_) {
+          for (uint32_t g = 0; g < w.table.size(); ++g) {
+            std::string key;
+            ByteWriter kw(&key);
+            kw.i64(end);
+            kw.i64(start);
+            write_group_key(kw, w.table.keys(), g);
+            removed_.emplace_back(key_group_of_group(w.table, g), std::move(key));
+          }
+        }
         w.table.release_all(store_);
         it = windows_.erase(it);
       } else {
@@ -139,11 +220,72 @@ class WindowAggregate : public Operator {
 
   Status finish(Output& out) override { return on_watermark(kMaxWatermark, out); }
 
+  Status open(const OperatorContext& ctx) override {
+    ctx_ = ctx;
+    track_ = ctx.checkpoint.completed != nullptr;
+    return Status::ok();
+  }
+
+  Status snapshot(uint64_t, StateWriter& w) override {
+    RETURN_IF_ERROR(check_checkpointable(store_, "window aggregate"));
+    std::string key, value;
+    const bool incremental = w.incremental();
+    if (incremental) {
+      for (const auto& [kg, k] : removed_) w.remove(kg, k);
+    }
+    removed_.clear();
+    for (auto& [when, win] : windows_) {
+      Window& win_ref = *win;
+      auto put = [&](uint32_t g) {
+        key.clear();
+        value.clear();
+        ByteWriter kw(&key), vw(&value);
+        kw.i64(when.first);
+        kw.i64(when.second);
+        write_group_key(kw, win_ref.table.keys(), g);
+        vw.u8(win_ref.fired ? 1 : 0);
+        store_.serialize_slot(win_ref.table.slot(g), vw);
+        w.put(key_group_of_group(win_ref.table, g), key, value);
+      };
+      if (incremental) {
+        for (uint32_t g : win_ref.changed.ids) put(g);
+      } else {
+        for (uint32_t g = 0; g < win_ref.table.size(); ++g) put(g);
+      }
+      win_ref.changed.clear();
+    }
+    w.put_instance_state(aggregate_instance_state(store_, watermark_));
+    return Status::ok();
+  }
+
+  Status restore(uint64_t, StateRestore* state) override {
+    if (!state) return Status::ok();
+    auto [begin, end] = key_group_range(ctx_.instance, ctx_.parallelism);
+    RecordBatch scratch(c_.key_schema);
+    RETURN_IF_ERROR(state->scan(begin, end, [&](int, std::string_view key, std::string_view value) -> Status {
+      ByteReader kr(key), vr(value);
+      const Micros wend = kr.i64(), wstart = kr.i64();
+      RETURN_IF_ERROR(read_group_key(kr, scratch));
+      RETURN_IF_ERROR(kr.status("window aggregate key"));
+      auto it = windows_.find({wend, wstart});
+      if (it == windows_.end()) {
+        it = windows_.emplace(std::make_pair(wend, wstart), std::make_unique<Window>(c_.key_schema)).first;
+      }
+      Window& win = *it->second;
+      if (vr.u8() != 0) win.fired = true;
+      uint32_t g = win.table.insert_key(scratch, 0, key_buffer_, store_);
+      RETURN_IF_ERROR(store_.deserialize_slot(vr, win.table.slot(g)));
+      return vr.status("window aggregate state");
+    }));
+    return restore_aggregate_instance(*state, store_, &watermark_);
+  }
+
  private:
   struct Window {
     explicit Window(SchemaPtr key_schema) : table(std::move(key_schema)) {}
     GroupTable table;
     bool fired = false;
+    ChangeSet changed;  // since the last snapshot (incremental checkpoints)
     std::vector<uint32_t> dirty;
     std::vector<uint8_t> is_dirty;
     void mark_dirty(uint32_t g) {
@@ -168,10 +310,25 @@ class WindowAggregate : public Operator {
   OutputBuilder out_;
   std::map<std::pair<Micros, Micros>, std::unique_ptr<Window>> windows_;  // (end, start)
   Micros watermark_ = kMinWatermark;
+  bool track_ = false;  // the job checkpoints: remember changes for incremental snapshots
+  std::vector<std::pair<int, std::string>> removed_;  // (key group, key) purged since the last snapshot
   std::string key_buffer_;
   std::vector<uint32_t> rows_;
   std::vector<uint32_t> slots_;
 };
+
+
+// --- Checkpointed state of session windows ---
+//
+// One keyed entry per group key, holding all its open sessions (a key's sessions merge with
+// one another, so they travel together): key = the group's key values (write_group_key);
+// value = varint session count, then per session in list order: i64 start, i64 end, u8
+// flags (bit 0 fired, bit 1 emitted), when emitted the i64 start and end of the row the sink
+// holds, then the aggregate slot (AggregateStore::serialize_slot). The unfired / purge
+// queues are derived from the sessions on restore. A key whose last session was purged is
+// removed (incremental) or simply not written (full).
+// Instance state: see aggregate_instance_state.
+constexpr uint8_t kSessionFired = 1, kSessionEmitted = 2;
 
 
 // SESSION windows: per key, a sorted list of sessions [start, last event + gap). A row opens
@@ -256,6 +413,7 @@ class SessionAggregate : public Operator {
         for (size_t k = hits_.size(); k-- > 1;) list.erase(list.begin() + static_cast<long>(hits_[k]));
       }
       Session& s = list[target];
+      if (track_) changed_.mark(g);
       pending_rows_.push_back(static_cast<uint32_t>(r));
       pending_slots_.push_back(s.slot);
       if (s.fired && !s.dirty) {
@@ -300,6 +458,7 @@ class SessionAggregate : public Operator {
     for (auto [g, i] : fire) {
       Session& s = sessions_[g][i];
       RETURN_IF_ERROR(emit_session(g, s.start, s.end, s.slot, RowKind::kInsert, out));
+      if (track_) changed_.mark(g);
       s.fired = true;
       s.emitted = true;
       s.emitted_start = s.start;
@@ -317,6 +476,7 @@ class SessionAggregate : public Operator {
       size_t i = index_of(g, start);
       store_.release(list[i].slot);
       list.erase(list.begin() + static_cast<long>(i));
+      if (track_) changed_.mark(g);
     }
     purge_now_.clear();
     RETURN_IF_ERROR(out_.flush(out));
@@ -324,6 +484,99 @@ class SessionAggregate : public Operator {
   }
 
   Status finish(Output& out) override { return on_watermark(kMaxWatermark, out); }
+
+  Status open(const OperatorContext& ctx) override {
+    ctx_ = ctx;
+    track_ = ctx.checkpoint.completed != nullptr;
+    return Status::ok();
+  }
+
+  Status snapshot(uint64_t, StateWriter& w) override {
+    RETURN_IF_ERROR(check_checkpointable(store_, "session window aggregate"));
+    const bool incremental = w.incremental();
+    std::string key, value;
+    auto write = [&](uint32_t g) {
+      key.clear();
+      ByteWriter kw(&key);
+      write_group_key(kw, groups_.keys(), g);
+      const int key_group = key_group_of_group(groups_, g);
+      if (g >= sessions_.size() || sessions_[g].empty()) {
+        if (incremental) w.remove(key_group, key);
+        return;
+      }
+      value.clear();
+      ByteWriter vw(&value);
+      vw.varint(sessions_[g].size());
+      for (const Session& s : sessions_[g]) {
+        vw.i64(s.start);
+        vw.i64(s.end);
+        vw.u8(static_cast<uint8_t>((s.fired ? kSessionFired : 0) | (s.emitted ? kSessionEmitted : 0)));
+        if (s.emitted) {
+          vw.i64(s.emitted_start);
+          vw.i64(s.emitted_end);
+        }
+        store_.serialize_slot(s.slot, vw);
+      }
+      w.put(key_group, key, value);
+    };
+    if (incremental) {
+      for (uint32_t g : changed_.ids) write(g);
+    } else {
+      for (uint32_t g = 0; g < sessions_.size(); ++g) write(g);
+    }
+    changed_.clear();
+    w.put_instance_state(aggregate_instance_state(store_, watermark_));
+    return Status::ok();
+  }
+
+  Status restore(uint64_t, StateRestore* state) override {
+    if (!state) return Status::ok();
+    auto [begin, end] = key_group_range(ctx_.instance, ctx_.parallelism);
+    RecordBatch scratch(c_.key_schema);
+    RETURN_IF_ERROR(state->scan(begin, end, [&](int, std::string_view key, std::string_view value) -> Status {
+      ByteReader kr(key), vr(value);
+      RETURN_IF_ERROR(read_group_key(kr, scratch));
+      if (!kr.at_end()) kr.fail();
+      RETURN_IF_ERROR(kr.status("session window key"));
+      const uint32_t g = groups_.insert_key(scratch, 0, key_buffer_, ids_);
+      if (g >= sessions_.size()) sessions_.resize(g + 1);
+      std::vector<Session>& list = sessions_[g];
+      if (!list.empty()) return Status(StatusCode::kDataLoss, "session window state holds a key twice");
+      // Each session takes at least 17 bytes (start, end, flags) before its slot.
+      const uint64_t count = vr.count(17);
+      for (uint64_t i = 0; i < count && vr.ok(); ++i) {
+        Session s;
+        s.start = vr.i64();
+        s.end = vr.i64();
+        const uint8_t flags = vr.u8();
+        if ((flags & ~(kSessionFired | kSessionEmitted)) != 0 || s.end < s.start ||
+            (!list.empty() && s.start < list.back().start)) {
+          vr.fail();
+          break;
+        }
+        s.fired = (flags & kSessionFired) != 0;
+        s.emitted = (flags & kSessionEmitted) != 0;
+        if (s.emitted) {
+          s.emitted_start = vr.i64();
+          s.emitted_end = vr.i64();
+        }
+        s.slot = store_.allocate();
+        list.push_back(s);  // owns the slot from here on, even if reading it fails
+        RETURN_IF_ERROR(store_.deserialize_slot(vr, s.slot));
+      }
+      if (vr.ok() && !vr.at_end()) vr.fail();
+      RETURN_IF_ERROR(vr.status("session window state"));
+      for (const Session& s : list) {
+        if (s.fired) {
+          purge_.insert({s.end + c_.allowed_lateness, g, s.start});
+        } else {
+          unfired_.insert({s.end, g, s.start});
+        }
+      }
+      return Status::ok();
+    }));
+    return restore_aggregate_instance(*state, store_, &watermark_);
+  }
 
  private:
   struct Session {
@@ -383,6 +636,8 @@ class SessionAggregate : public Operator {
   std::vector<size_t> hits_;
   Micros watermark_ = kMinWatermark;
   std::string key_buffer_;
+  bool track_ = false;  // the job checkpoints: remember changed keys for incremental snapshots
+  ChangeSet changed_;   // groups whose sessions changed since the last snapshot
 };
 
 class GroupAggregate : public Operator {
@@ -403,6 +658,7 @@ class GroupAggregate : public Operator {
       if (!is_dirty_[g]) {
         is_dirty_[g] = 1;
         dirty_.push_back(g);
+        if (track_) changed_.mark(g);
       }
       rows_[r] = static_cast<uint32_t>(r);
       slots_[r] = table_.slot(g);
@@ -429,6 +685,54 @@ class GroupAggregate : public Operator {
     return out_.flush(out);
   }
 
+  Status open(const OperatorContext& ctx) override {
+    ctx_ = ctx;
+    track_ = ctx.checkpoint.completed != nullptr;
+    return Status::ok();
+  }
+
+  Status snapshot(uint64_t, StateWriter& w) override {
+    RETURN_IF_ERROR(check_checkpointable(store_, "group aggregate"));
+    std::string key, value;
+    auto put = [&](uint32_t g) {
+      key.clear();
+      value.clear();
+      ByteWriter kw(&key), vw(&value);
+      write_group_key(kw, table_.keys(), g);
+      vw.u8(emitted_[g]);
+      store_.serialize_slot(table_.slot(g), vw);
+      w.put(key_group_of_group(table_, g), key, value);
+    };
+    if (w.incremental()) {
+      for (uint32_t g : changed_.ids) put(g);
+    } else {
+      for (uint32_t g = 0; g < table_.size(); ++g) put(g);
+    }
+    changed_.clear();
+    w.put_instance_state(aggregate_instance_state(store_, kMinWatermark));
+    return Status::ok();
+  }
+
+  Status restore(uint64_t, StateRestore* state) override {
+    if (!state) return Status::ok();
+    auto [begin, end] = key_group_range(ctx_.instance, ctx_.parallelism);
+    RecordBatch scratch(c_.key_schema);
+    RETURN_IF_ERROR(state->scan(begin, end, [&](int, std::string_view key, std::string_view value) -> Status {
+      ByteReader kr(key), vr(value);
+      RETURN_IF_ERROR(read_group_key(kr, scratch));
+      RETURN_IF_ERROR(kr.status("group aggregate key"));
+      uint32_t g = table_.insert_key(scratch, 0, key_buffer_, store_);
+      if (emitted_.size() <= g) {
+        emitted_.resize(g + 1, 0);
+        is_dirty_.resize(g + 1, 0);
+      }
+      emitted_[g] = vr.u8();
+      RETURN_IF_ERROR(store_.deserialize_slot(vr, table_.slot(g)));
+      return vr.status("group aggregate state");
+    }));
+    return restore_aggregate_instance(*state, store_, nullptr);
+  }
+
  private:
   Status emit_group(uint32_t g, RowKind kind, Output& out) {
     RecordBatch& b = out_.batch();
@@ -445,6 +749,8 @@ class GroupAggregate : public Operator {
   std::string key_buffer_;
   std::vector<uint32_t> rows_, slots_, dirty_;
   std::vector<uint8_t> emitted_, is_dirty_;
+  bool track_ = false;
+  ChangeSet changed_;
 };
 
 }  // namespace

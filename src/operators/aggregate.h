@@ -48,6 +48,7 @@ class AggregateOperatorSpec : public OperatorSpec {
   }
   std::string describe() const override;
   std::unique_ptr<Operator> create() const override;
+  bool stateful() const override { return true; }
   const AggregateConfig& config() const { return config_; }
 
  private:

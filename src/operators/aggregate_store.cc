@@ -808,4 +808,356 @@ void AggregateStore::append_result(size_t a, uint32_t slot, Column& out) const {
   }
 }
 
+// ------------------------------------------------------------------ checkpoints
+//
+// A slot is the concatenation of its aggregates, each as
+//   u8 kind (bit 7: DISTINCT), u8 input type, then by kind:
+//   UDAF                      u8 present [str: the function's serialize() bytes]
+//   COUNT/SUM/AVG(DISTINCT)   u8 present [varint n, n x i64 sorted; varint m, m x str sorted]
+//   COUNT(*), COUNT           zigzag count
+//   SUM, AVG                  u8 has, zigzag i, f64 d (d: the double sum, or the overflowed part)
+//   MIN, MAX                  u8 has [value]
+//   FIRST_VALUE, LAST_VALUE   u8 has (0 none, 1 value, 2 NULL) [zigzag time, varint seq [value]]
+//   APPROX_COUNT_DISTINCT     u8 present [HyperLogLog]
+//   APPROX_PERCENTILE         u8 present [DDSketch]
+//   PERCENTILE                u8 present [varint n, n x f64 ascending]
+//   ARRAY_AGG, STRING_AGG     u8 present [varint n, n x (zigzag time, varint seq, str text)]
+//                             in (time, seq) order
+// where value is i64, f64 or str by the input type. Containers and UDAF states that were
+// never created stay absent ("present" 0), as in the live store.
+
+namespace {
+
+constexpr uint8_t kDistinctBit = 0x80;
+
+inline uint64_t zigzag(int64_t v) { return (static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63); }
+inline int64_t unzigzag(uint64_t v) { return static_cast<int64_t>(v >> 1) ^ -static_cast<int64_t>(v & 1); }
+
+Status slot_data_loss(ByteReader& r, size_t a, const AggregateSpec& spec, std::string_view why) {
+  r.fail();
+  return Status(StatusCode::kDataLoss,
+                fmt::format("checkpointed state of aggregate {} ({}) is malformed: {}", a, spec.describe(), why));
+}
+
+void write_value(ByteWriter& w, TypeId type, int64_t i, double d, const std::string* s) {
+  if (type == TypeId::kString) {
+    w.str(*s);
+  } else if (type == TypeId::kFloat64) {
+    w.f64(d);
+  } else {
+    w.i64(i);
+  }
+}
+
+}  // namespace
+
+bool AggregateStore::checkpointable(std::string* why) const {
+  for (const AggregateSpec& spec : specs_) {
+    if (spec.kind != AggKind::kUser) continue;
+    if (spec.user && spec.user->serialize && spec.user->deserialize) continue;
+    if (why) {
+      *why = fmt::format("aggregate function '{}' has no serialize/deserialize; it cannot be checkpointed",
+                         spec.user ? spec.user->name : std::string("?"));
+    }
+    return false;
+  }
+  return true;
+}
+
+void AggregateStore::serialize_slot(uint32_t slot, ByteWriter& writer) const {
+  SLUICE_ASSERT(slot < capacity_, "serialize_slot: slot {} of {}", slot, capacity_);
+  for (size_t a = 0; a < specs_.size(); ++a) serialize_aggregate(a, slot, writer);
+}
+
+void AggregateStore::serialize_aggregate(size_t a, uint32_t slot, ByteWriter& w) const {
+  const AggregateSpec& spec = specs_[a];
+  const State& st = states_[a];
+  w.u8(static_cast<uint8_t>(static_cast<uint8_t>(spec.kind) | (spec.distinct ? kDistinctBit : 0)));
+  w.u8(static_cast<uint8_t>(spec.input_type));
+  if (spec.kind == AggKind::kUser) {
+    const auto& state = st.user[slot];
+    w.u8(state ? 1 : 0);
+    if (!state) return;
+    SLUICE_ASSERT(spec.user->serialize, "serialize_slot: aggregate function '{}' has no serialize (check checkpointable())",
+                  spec.user->name);
+    std::string bytes;
+    spec.user->serialize(*state, bytes);
+    w.str(bytes);
+    return;
+  }
+  if (uses_set(spec)) {
+    const auto& set = st.sets[slot];
+    w.u8(set ? 1 : 0);
+    if (!set) return;
+    // Sorted: the hash sets' iteration order is not stable, the checkpoint bytes are.
+    std::vector<int64_t> ints(set->ints.begin(), set->ints.end());
+    std::sort(ints.begin(), ints.end());
+    w.varint(ints.size());
+    for (int64_t v : ints) w.i64(v);
+    std::vector<const std::string*> strings;
+    strings.reserve(set->strings.size());
+    for (const auto& v : set->strings) strings.push_back(&v);
+    std::sort(strings.begin(), strings.end(), [](const std::string* x, const std::string* y) { return *x < *y; });
+    w.varint(strings.size());
+    for (const std::string* v : strings) w.str(*v);
+    return;
+  }
+  const std::string* text = st.s.empty() ? nullptr : &st.s[slot];
+  switch (spec.kind) {
+    case AggKind::kUser:  // handled before the switch
+    case AggKind::kCountStar:
+    case AggKind::kCount: w.varint(zigzag(st.i[slot])); return;
+    case AggKind::kSum:
+    case AggKind::kAvg:
+      w.u8(st.has[slot]);
+      w.varint(zigzag(st.i[slot]));
+      w.f64(st.d[slot]);
+      return;
+    case AggKind::kMin:
+    case AggKind::kMax:
+      w.u8(st.has[slot]);
+      if (st.has[slot]) write_value(w, spec.input_type, st.i[slot], st.d[slot], text);
+      return;
+    case AggKind::kFirstValue:
+    case AggKind::kLastValue:
+      w.u8(st.has[slot]);
+      if (!st.has[slot]) return;
+      w.varint(zigzag(st.t[slot]));
+      w.varint(st.seq[slot]);
+      if (st.has[slot] == 1) write_value(w, spec.input_type, st.i[slot], st.d[slot], text);
+      return;
+    case AggKind::kApproxCountDistinct: {
+      const auto& h = st.hll[slot];
+      w.u8(h ? 1 : 0);
+      if (h) h->serialize(w);
+      return;
+    }
+    case AggKind::kApproxPercentile: {
+      const auto& d = st.sketch[slot];
+      w.u8(d ? 1 : 0);
+      if (d) d->serialize(w);
+      return;
+    }
+    case AggKind::kPercentile: {
+      const auto& b = st.bags[slot];
+      w.u8(b ? 1 : 0);
+      if (!b) return;
+      // Sorted first (as append_result does: a cache of the order), so that the bytes do
+      // not depend on whether a result was read before the checkpoint.
+      if (!b->sorted) {
+        std::sort(b->values.begin(), b->values.end());
+        b->sorted = true;
+      }
+      w.varint(b->values.size());
+      if (!b->values.empty()) w.raw(b->values.data(), b->values.size() * sizeof(double));
+      return;
+    }
+    case AggKind::kArrayAgg:
+    case AggKind::kStringAgg: {
+      const auto& l = st.lists[slot];
+      w.u8(l ? 1 : 0);
+      if (!l) return;
+      l->sort();  // as for PERCENTILE
+      w.varint(l->entries.size());
+      for (const OrderedList::Entry& e : l->entries) {
+        w.varint(zigzag(e.time));
+        w.varint(e.seq);
+        w.str(std::string_view(l->bytes).substr(e.offset, e.length));
+      }
+      return;
+    }
+  }
+}
+
+Status AggregateStore::deserialize_slot(ByteReader& reader, uint32_t slot) {
+  SLUICE_ASSERT(slot < capacity_, "deserialize_slot: slot {} of {}", slot, capacity_);
+  reset_slot(slot);
+  uint64_t next_seq = 0;
+  for (size_t a = 0; a < specs_.size(); ++a) {
+    Status s = deserialize_aggregate(a, slot, reader, next_seq);
+    if (s.is_ok()) s = reader.status("aggregate state");
+    if (!s.is_ok()) {
+      reader.fail();
+      reset_slot(slot);
+      return s;
+    }
+  }
+  seq_base_ = std::max(seq_base_, next_seq);
+  return Status::ok();
+}
+
+Status AggregateStore::deserialize_aggregate(size_t a, uint32_t slot, ByteReader& r, uint64_t& next_seq) {
+  const AggregateSpec& spec = specs_[a];
+  State& st = states_[a];
+  auto malformed = [&](std::string_view why) { return slot_data_loss(r, a, spec, why); };
+  auto note_seq = [&](uint64_t seq) -> bool {
+    if (seq == std::numeric_limits<uint64_t>::max()) return false;
+    next_seq = std::max(next_seq, seq + 1);
+    return true;
+  };
+  // Reads a u8 flag in [0, max]; -1 when malformed or truncated.
+  auto flag = [&](uint8_t max) -> int {
+    const uint8_t v = r.u8();
+    return r.ok() && v <= max ? v : -1;
+  };
+  auto read_value = [&](int64_t& i, double& d, std::string* s) {
+    if (spec.input_type == TypeId::kString) {
+      std::string_view v = r.str();
+      s->assign(v.data(), v.size());
+    } else if (spec.input_type == TypeId::kFloat64) {
+      d = r.f64();
+    } else {
+      i = r.i64();
+    }
+  };
+
+  const uint8_t kind_byte = r.u8();
+  const uint8_t type_byte = r.u8();
+  if (!r.ok()) return r.status("aggregate state");
+  const uint8_t expected_kind = static_cast<uint8_t>(static_cast<uint8_t>(spec.kind) | (spec.distinct ? kDistinctBit : 0));
+  if (kind_byte != expected_kind || type_byte != static_cast<uint8_t>(spec.input_type)) {
+    const uint8_t k = kind_byte & static_cast<uint8_t>(~kDistinctBit);
+    const char* stored = k <= static_cast<uint8_t>(AggKind::kUser) ? agg_kind_name(static_cast<AggKind>(k)) : "unknown";
+    const char* stored_type = type_byte <= static_cast<uint8_t>(TypeId::kInterval) ? type_name(static_cast<TypeId>(type_byte)) : "unknown";
+    return malformed(fmt::format("the checkpoint holds {}{} of {} here (written for another query?)", stored,
+                                 (kind_byte & kDistinctBit) ? " DISTINCT" : "", stored_type));
+  }
+
+  if (spec.kind == AggKind::kUser) {
+    const int present = flag(1);
+    if (present < 0) return malformed("bad presence flag");
+    if (!present) return Status::ok();
+    std::string_view bytes = r.str();
+    if (!r.ok()) return r.status("aggregate state");
+    if (!spec.user->deserialize) {
+      return malformed(fmt::format("aggregate function '{}' has no deserialize", spec.user->name));
+    }
+    std::unique_ptr<AggregateState> state = spec.user->create();
+    Status s = spec.user->deserialize(bytes, *state);
+    if (!s.is_ok()) return malformed(fmt::format("aggregate function '{}': {}", spec.user->name, s.message()));
+    st.user[slot] = std::move(state);
+    return Status::ok();
+  }
+  if (uses_set(spec)) {
+    const int present = flag(1);
+    if (present < 0) return malformed("bad presence flag");
+    if (!present) return Status::ok();
+    auto set = std::make_unique<DistinctSet>();
+    const uint64_t n = r.count(sizeof(int64_t));
+    set->ints.reserve(n);
+    for (uint64_t k = 0; k < n && r.ok(); ++k) set->ints.insert(r.i64());
+    const uint64_t m = r.count(1);
+    set->strings.reserve(m);
+    for (uint64_t k = 0; k < m && r.ok(); ++k) set->strings.emplace(r.str());
+    if (!r.ok()) return r.status("aggregate state");
+    if (set->ints.size() != n || set->strings.size() != m) return malformed("duplicate distinct values");
+    st.sets[slot] = std::move(set);
+    return Status::ok();
+  }
+  switch (spec.kind) {
+    case AggKind::kUser:  // handled before the switch
+    case AggKind::kCountStar:
+    case AggKind::kCount: {
+      const int64_t count = unzigzag(r.varint());
+      if (!r.ok()) return r.status("aggregate state");
+      if (count < 0) return malformed("negative count");
+      st.i[slot] = count;
+      return Status::ok();
+    }
+    case AggKind::kSum:
+    case AggKind::kAvg: {
+      const int has = flag(1);
+      const int64_t i = unzigzag(r.varint());
+      const double d = r.f64();
+      if (!r.ok()) return r.status("aggregate state");
+      if (has < 0) return malformed("bad presence flag");
+      st.has[slot] = static_cast<uint8_t>(has);
+      st.i[slot] = i;
+      st.d[slot] = d;
+      return Status::ok();
+    }
+    case AggKind::kMin:
+    case AggKind::kMax: {
+      const int has = flag(1);
+      if (has < 0) return malformed("bad presence flag");
+      if (!has) return Status::ok();
+      read_value(st.i[slot], st.d[slot], st.s.empty() ? nullptr : &st.s[slot]);
+      if (!r.ok()) return r.status("aggregate state");
+      st.has[slot] = 1;
+      return Status::ok();
+    }
+    case AggKind::kFirstValue:
+    case AggKind::kLastValue: {
+      const int has = flag(2);
+      if (has < 0) return malformed("bad presence flag");
+      if (!has) return Status::ok();
+      const int64_t t = unzigzag(r.varint());
+      const uint64_t seq = r.varint();
+      if (has == 1) read_value(st.i[slot], st.d[slot], st.s.empty() ? nullptr : &st.s[slot]);
+      if (!r.ok()) return r.status("aggregate state");
+      if (!note_seq(seq)) return malformed("arrival number out of range");
+      st.t[slot] = t;
+      st.seq[slot] = seq;
+      st.has[slot] = static_cast<uint8_t>(has);
+      return Status::ok();
+    }
+    case AggKind::kApproxCountDistinct: {
+      const int present = flag(1);
+      if (present < 0) return malformed("bad presence flag");
+      if (!present) return Status::ok();
+      auto h = std::make_unique<HyperLogLog>();
+      RETURN_IF_ERROR(h->deserialize(r));
+      st.hll[slot] = std::move(h);
+      return Status::ok();
+    }
+    case AggKind::kApproxPercentile: {
+      const int present = flag(1);
+      if (present < 0) return malformed("bad presence flag");
+      if (!present) return Status::ok();
+      auto d = std::make_unique<DDSketch>();
+      RETURN_IF_ERROR(d->deserialize(r));
+      st.sketch[slot] = std::move(d);
+      return Status::ok();
+    }
+    case AggKind::kPercentile: {
+      const int present = flag(1);
+      if (present < 0) return malformed("bad presence flag");
+      if (!present) return Status::ok();
+      auto bag = std::make_unique<ValueBag>();
+      const uint64_t n = r.count(sizeof(double));
+      if (!r.ok()) return r.status("aggregate state");
+      bag->values.resize(n);
+      if (n > 0) r.raw(bag->values.data(), n * sizeof(double));
+      if (!r.ok()) return r.status("aggregate state");
+      for (double v : bag->values) {
+        if (std::isnan(v)) return malformed("NaN in PERCENTILE values");
+      }
+      bag->sorted = std::is_sorted(bag->values.begin(), bag->values.end());
+      st.bags[slot] = std::move(bag);
+      return Status::ok();
+    }
+    case AggKind::kArrayAgg:
+    case AggKind::kStringAgg: {
+      const int present = flag(1);
+      if (present < 0) return malformed("bad presence flag");
+      if (!present) return Status::ok();
+      auto list = std::make_unique<OrderedList>();
+      const uint64_t n = r.count(3);  // each entry: time, seq and length take a byte at least
+      list->entries.reserve(n);
+      for (uint64_t k = 0; k < n && r.ok(); ++k) {
+        const int64_t time = unzigzag(r.varint());
+        const uint64_t seq = r.varint();
+        std::string_view text = r.str();
+        if (!r.ok()) break;
+        if (!note_seq(seq)) return malformed("arrival number out of range");
+        list->add(time, seq, text);
+      }
+      if (!r.ok()) return r.status("aggregate state");
+      st.lists[slot] = std::move(list);
+      return Status::ok();
+    }
+  }
+  return malformed("unknown aggregate kind");
+}
+
 }  // namespace sluice

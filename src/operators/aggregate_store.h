@@ -14,6 +14,13 @@
 //
 // Arrival order: every (row, slot) pair gets a sequence number (a running row counter), so
 // "ties by arrival" holds across batches and across merge() of session windows.
+//
+// Checkpoints: serialize_slot() writes the complete state of one slot (every aggregate,
+// sequence numbers and event times included) and deserialize_slot() rebuilds it, so a
+// restored store continues exactly as the original would have: same results, same ties.
+// The arrival counter is per store, not per slot: an operator snapshots it with
+// arrival_counter() and restores it with set_arrival_counter(). UDAFs are checkpointable
+// only when their definition has serialize/deserialize (see checkpointable()).
 // Owned by one operator instance (one thread).
 #pragma once
 
@@ -24,8 +31,10 @@
 #include <string_view>
 #include <vector>
 
-#include "operators/sketches.h"
+#include "common/serde.h"
+#include "common/status.h"
 #include "expr/aggregate_functions.h"
+#include "operators/sketches.h"
 #include "types/record_batch.h"
 
 namespace sluice {
@@ -93,6 +102,28 @@ class AggregateStore {
   // value lists, strings); for tests and state accounting. O(slots).
   size_t state_bytes() const;
 
+  // ---- checkpoints
+  // False, with the reason in *why (when why is not null), when some aggregate cannot be
+  // serialized: a UDAF registered without serialize/deserialize.
+  bool checkpointable(std::string* why = nullptr) const;
+  // Appends the state of `slot` (allocated) to `writer`: every aggregate in order, each
+  // with a header (kind, DISTINCT, input type) checked on restore. Caller must check
+  // checkpointable() first (a UDAF without serialize is an invariant violation here).
+  // Equal states give equal bytes: PERCENTILE values and ARRAY_AGG/STRING_AGG lists are
+  // written in sorted order (sorting them in place, the same cache of the order that
+  // append_result fills). The format is documented above the implementation.
+  void serialize_slot(uint32_t slot, ByteWriter& writer) const;
+  // Reads a slot written by serialize_slot() of a store with the same specs into `slot`
+  // (allocated; its previous contents are discarded). Raises the arrival counter past every
+  // sequence number restored. On failure (kDataLoss: truncated, corrupt, or written for
+  // other aggregates) the slot is left reset and the reader failed.
+  Status deserialize_slot(ByteReader& reader, uint32_t slot);
+  // The arrival number the next update() gives its row 0. A restored store must continue
+  // from the snapshot's counter (the largest, when merging snapshots of several stores) so
+  // that ties by arrival break exactly as in an uninterrupted run.
+  uint64_t arrival_counter() const { return seq_base_; }
+  void set_arrival_counter(uint64_t counter) { seq_base_ = counter; }
+
   struct DistinctSet {
     absl::flat_hash_set<int64_t> ints;  // ints, timestamps, bools, and doubles' bit patterns
     absl::flat_hash_set<std::string> strings;
@@ -138,6 +169,9 @@ class AggregateStore {
   };
   std::vector<AggregateState*> user_scratch_;  // kUser: states of one batch's rows
   void reset_slot(uint32_t slot);
+  void serialize_aggregate(size_t a, uint32_t slot, ByteWriter& w) const;
+  // `next_seq` is raised past every sequence number read.
+  Status deserialize_aggregate(size_t a, uint32_t slot, ByteReader& r, uint64_t& next_seq);
   // The (row, slot) pairs of aggregate `spec` that pass its FILTER (all when it has none).
   size_t select_rows(const AggregateSpec& spec, const RecordBatch& input, const uint32_t*& rows,
                      const uint32_t*& slots, size_t n);

@@ -4,6 +4,10 @@
 //
 // Keys are encoded into a reusable byte buffer (type tag + null flag + fixed 8 bytes or
 // length-prefixed bytes per column), so lookups of existing groups allocate nothing.
+//
+// Checkpoints: key_hash() gives a group's key the hash the hash exchange routes its rows
+// by (so its key group), and insert_key() re-creates groups from restored key values.
+// Group ids are dense, 0..size()-1, in insertion order; row g of keys() is group g's key.
 // Owned by one operator instance.
 #pragma once
 
@@ -38,6 +42,16 @@ class GroupTable {
     keys_.num_rows++;
     return group;
   }
+
+  // Like find_or_insert, for restoring: the columns of `keys` ARE the key columns (same
+  // count and types as the key schema). Returns the existing group when the key is present
+  // (compare size() before and after to tell).
+  uint32_t insert_key(const RecordBatch& keys, size_t row, std::string& key_buffer, AggregateStore& store);
+
+  // The hash of group `group`'s key: hash_combine over the key columns in order, from 0, of
+  // Column::hash_row — equal to the hash the hash exchange (runtime/job.cc) computes for a
+  // row with these key values, so key_group_of(key_hash(g)) is the key group of the group.
+  uint64_t key_hash(uint32_t group) const;
 
   size_t size() const { return slots_.size(); }
   uint32_t slot(uint32_t group) const { return slots_[group]; }

@@ -1,14 +1,22 @@
 #include "operators/process_operator.h"
 
 #include <absl/container/flat_hash_map.h>
+#include <cxxabi.h>
 
 #include <bit>
+#include <cstdlib>
 #include <cstring>
 #include <deque>
 #include <map>
+#include <numeric>
 #include <set>
 
 #include <fmt/format.h>
+
+#include "operators/change_set.h"
+#include "common/hash.h"
+#include "common/serde.h"
+#include "types/batch_serde.h"
 
 namespace sluice {
 
@@ -90,6 +98,30 @@ void append_cell(const api::Cell& cell, Column& out) {
   }
 }
 
+// A C++ type name for messages (typeid names are mangled).
+std::string readable_type_name(const char* mangled) {
+  int status = 0;
+  char* demangled = abi::__cxa_demangle(mangled, nullptr, nullptr, &status);
+  if (status != 0 || demangled == nullptr) return mangled;
+  std::string out(demangled);
+  std::free(demangled);
+  return out;
+}
+
+// --- Checkpointed state ---
+//
+// One keyed entry per key holding state values or timers: key = the encoded ordered key
+// (encode_ordered_key); value = the key's column values (write_column_value, in key column
+// order), varint value count, per value: its state name, the type name it was written for
+// (StateCodec::type_name) and its StateSerializer bytes (three length-prefixed strings),
+// then varint timer count and the timers' times (i64, ascending). States are named, not
+// numbered: state ids are assigned in the order the function first uses each state, which
+// differs between runs. The key group is that of the key columns (hash_combine over
+// Column::hash_row from 0, as the hash exchange computes it).
+// Instance state: i64 watermark (the smallest over the old instances is restored: it only
+// serves rows without a row watermark and the clamping of timers set in the past).
+
+
 class ProcessOperator : public Operator, private api::ProcessContext {
  public:
   explicit ProcessOperator(const ProcessConfig& c)
@@ -102,6 +134,8 @@ class ProcessOperator : public Operator, private api::ProcessContext {
 
   Status open(const OperatorContext& ctx) override {
     ctx_ = ctx;
+    track_ = ctx.checkpoint.completed != nullptr;
+    backend_.set_decoder([this](int state_id, std::any& value) { return decode_restored(state_id, value); });
     function_ = c_.function->clone();
     if (!function_) return internal_error("process {}: clone() returned null", c_.function->name());
     return function_->open(*c_.input_schema).with_context(context());
@@ -113,7 +147,7 @@ class ProcessOperator : public Operator, private api::ProcessContext {
     const bool row_watermarks = !in.row_watermarks.empty();
     for (size_t r = 0; r < in.num_rows; ++r) {
       encode_ordered_key(in, c_.key_columns, r, key_buffer_);
-      uint32_t key = key_id(in, r);
+      uint32_t key = key_id(in, c_.key_columns, r);
       set_key(key);
       timer_mode_ = false;
       now_ = row_watermarks ? in.row_watermarks[r] : watermark_;
@@ -126,6 +160,7 @@ class ProcessOperator : public Operator, private api::ProcessContext {
       emit_time_ = timestamp_ && *timestamp_ > after_now ? *timestamp_ : after_now;
       api::RowView row(in, r);
       RETURN_IF_ERROR(function_->process_element(row, *this).with_context(context()));
+      RETURN_IF_ERROR(take_restore_error());
     }
     return flush(out);
   }
@@ -142,6 +177,7 @@ class ProcessOperator : public Operator, private api::ProcessContext {
       timestamp_ = ts;
       emit_time_ = ts;
       RETURN_IF_ERROR(function_->on_timer(ts, *this).with_context(context()));
+      RETURN_IF_ERROR(take_restore_error());
     }
     RETURN_IF_ERROR(flush(out));
     return out.emit_watermark(wm);
@@ -150,6 +186,116 @@ class ProcessOperator : public Operator, private api::ProcessContext {
   Status finish(Output& out) override {
     if (watermark_ != kMaxWatermark) return on_watermark(kMaxWatermark, out);
     return flush(out);
+  }
+
+  Status snapshot(uint64_t, StateWriter& w) override {
+    const bool incremental = w.incremental();
+    // Timers by key (ascending: timers_ is ordered by time first).
+    std::vector<std::vector<Micros>> timers_of(encoded_keys_.size());
+    for (const auto& [ts, key] : timers_) timers_of[key].push_back(ts);
+    std::string value, bytes;
+    auto write = [&](uint32_t key) -> Status {
+      const std::string& encoded = encoded_keys_[key];
+      const int key_group = key_group_of(key_hash(key));
+      const std::vector<std::any>* values = backend_.values_of(encoded);
+      size_t held = 0;
+      if (values != nullptr) {
+        for (const std::any& a : *values) held += a.has_value() ? 1 : 0;
+      }
+      if (held == 0 && timers_of[key].empty()) {
+        if (incremental) w.remove(key_group, encoded);
+        return Status::ok();
+      }
+      value.clear();
+      ByteWriter vw(&value);
+      for (const Column& col : keys_.columns) write_column_value(vw, col, key);
+      vw.varint(held);
+      for (size_t id = 0; held > 0 && id < values->size(); ++id) {
+        const std::any& a = (*values)[id];
+        if (!a.has_value()) continue;
+        const api::StateDescriptor& d = *states_by_id_[id];
+        vw.str(d.name);
+        if (const auto* restored = std::any_cast<SerializedStateValue>(&a)) {
+          vw.str(restored->type_name);  // not read since the restore: saved as it came
+          vw.str(restored->bytes);
+          continue;
+        }
+        if (d.codec == nullptr) {
+          return unsupported(
+              "{}: state '{}' cannot be checkpointed: its C++ type {} has no sluice::api::StateSerializer "
+              "(specialize it; see docs/cpp-api.md, \"Checkpoints\")",
+              context(), d.name, readable_type_name(d.type.name()));
+        }
+        bytes.clear();
+        ByteWriter bw(&bytes);
+        d.codec->write(bw, a);
+        vw.str(d.codec->type_name);
+        vw.str(bytes);
+      }
+      vw.varint(timers_of[key].size());
+      for (Micros ts : timers_of[key]) vw.i64(ts);
+      w.put(key_group, encoded, value);
+      return Status::ok();
+    };
+    if (incremental) {
+      for (uint32_t key : changed_.ids) RETURN_IF_ERROR(write(key));
+    } else {
+      for (uint32_t key = 0; key < encoded_keys_.size(); ++key) RETURN_IF_ERROR(write(key));
+    }
+    changed_.clear();
+    std::string blob;
+    ByteWriter(&blob).i64(watermark_);
+    w.put_instance_state(blob);
+    return Status::ok();
+  }
+
+  Status restore(uint64_t, StateRestore* state) override {
+    if (!state) return Status::ok();
+    auto [begin, end] = key_group_range(ctx_.instance, ctx_.parallelism);
+    RecordBatch scratch(keys_.schema);
+    std::vector<int> columns(keys_.columns.size());
+    std::iota(columns.begin(), columns.end(), 0);
+    RETURN_IF_ERROR(state->scan(begin, end, [&](int, std::string_view key, std::string_view value) -> Status {
+      ByteReader vr(value);
+      for (Column& col : scratch.columns) {
+        col.clear();
+        RETURN_IF_ERROR(read_column_value(vr, col));
+      }
+      scratch.num_rows = 1;
+      encode_ordered_key(scratch, columns, 0, key_buffer_);
+      if (key_buffer_ != key) return Status(StatusCode::kDataLoss, "process state: a key does not match its values");
+      if (key_ids_.contains(key_buffer_)) return Status(StatusCode::kDataLoss, "process state holds a key twice");
+      const uint32_t id = key_id(scratch, columns, 0);
+      const uint64_t num_values = vr.count(3);
+      for (uint64_t i = 0; i < num_values && vr.ok(); ++i) {
+        std::string_view name = vr.str();
+        SerializedStateValue v;
+        v.type_name = std::string(vr.str());
+        v.bytes = std::string(vr.str());
+        if (!vr.ok()) break;
+        const api::StateDescriptor& d = descriptor(name, typeid(void), nullptr);
+        backend_.put_serialized(encoded_keys_[id], d.id, std::move(v));
+      }
+      const uint64_t num_timers = vr.count(8);
+      for (uint64_t i = 0; i < num_timers && vr.ok(); ++i) timers_.insert({vr.i64(), id});
+      if (vr.ok() && !vr.at_end()) vr.fail();
+      return vr.status("process function state");
+    }));
+    bool any = false;
+    Micros watermark = kMaxWatermark;
+    for (const auto& blob : state->instance_states()) {
+      if (blob.empty()) continue;
+      ByteReader r(blob);
+      watermark = std::min(watermark, r.i64());
+      RETURN_IF_ERROR(r.status("process function instance state"));
+      any = true;
+    }
+    if (any) {
+      watermark_ = watermark;
+      now_ = watermark;
+      final_ = watermark == kMaxWatermark;
+    }
+    return Status::ok();
   }
 
  private:
@@ -165,20 +311,67 @@ class ProcessOperator : public Operator, private api::ProcessContext {
 
   std::string context() const { return fmt::format("process {}", c_.function->name()); }
 
-  uint32_t key_id(const RecordBatch& in, size_t row) {
+  // The id of the key in key_buffer_ (the encoding of `key_columns` of row `row` of `in`),
+  // created when new.
+  uint32_t key_id(const RecordBatch& in, const std::vector<int>& key_columns, size_t row) {
     auto it = key_ids_.find(key_buffer_);
     if (it != key_ids_.end()) return it->second;
     uint32_t id = static_cast<uint32_t>(encoded_keys_.size());
     key_ids_.emplace(key_buffer_, id);
     encoded_keys_.push_back(key_buffer_);
-    for (size_t k = 0; k < c_.key_columns.size(); ++k) {
-      keys_.columns[k].append_from(in.column(static_cast<size_t>(c_.key_columns[k])), row);
+    for (size_t k = 0; k < key_columns.size(); ++k) {
+      keys_.columns[k].append_from(in.column(static_cast<size_t>(key_columns[k])), row);
     }
     keys_.num_rows++;
     return id;
   }
 
+  // The hash the hash exchange computes for rows of `key` (its key group's).
+  uint64_t key_hash(uint32_t key) const {
+    uint64_t hash = 0;
+    for (const Column& col : keys_.columns) hash = hash_combine(hash, col.hash_row(key));
+    return hash;
+  }
+
+  // Decodes a restored value once the function reads its state (the state's C++ type is
+  // known from then on). A failure is reported after the current callback returns.
+  bool decode_restored(int state_id, std::any& value) {
+    const api::StateDescriptor& d = *states_by_id_[static_cast<size_t>(state_id)];
+    SerializedStateValue restored = std::move(*std::any_cast<SerializedStateValue>(&value));
+    value.reset();
+    if (d.codec == nullptr) {
+      restore_error_ = unsupported(
+          "{}: state '{}' holds values restored from a checkpoint, but its C++ type {} has no "
+          "sluice::api::StateSerializer to read them",
+          context(), d.name, readable_type_name(d.type.name()));
+      return false;
+    }
+    if (restored.type_name != d.codec->type_name) {
+      restore_error_ = invalid_argument("{}: state '{}' was checkpointed as {} but is now read as {}", context(), d.name,
+                                        readable_type_name(restored.type_name.c_str()),
+                                        readable_type_name(d.codec->type_name));
+      return false;
+    }
+    ByteReader in(restored.bytes);
+    d.codec->read(in, value);
+    if (!in.ok() || !in.at_end()) {
+      value.reset();
+      restore_error_ = Status(StatusCode::kDataLoss, fmt::format("{}: malformed checkpointed value of state '{}' ({})",
+                                                                 context(), d.name, readable_type_name(d.codec->type_name)));
+      return false;
+    }
+    return true;
+  }
+
+  Status take_restore_error() {
+    if (restore_error_.is_ok()) return Status::ok();
+    Status s = std::move(restore_error_);
+    restore_error_ = Status::ok();
+    return s;
+  }
+
   void set_key(uint32_t key) {
+    if (track_) changed_.mark(key);
     key_ = key;
     backend_.set_current_key(encoded_keys_[key]);
     key_row_ = api::RowView(keys_, key);
@@ -233,17 +426,30 @@ class ProcessOperator : public Operator, private api::ProcessContext {
   }
 
   api::KeyedStateBackend& state_backend() override { return backend_; }
-  const api::StateDescriptor& state_descriptor(std::string_view name, std::type_index type) override {
+  const api::StateDescriptor& state_descriptor(std::string_view name, std::type_index type,
+                                              const api::StateCodec* codec) override {
+    const api::StateDescriptor& d = descriptor(name, type, codec);
+    SLUICE_ASSERT(d.type == type, "process {}: state '{}' is used with two different C++ types", c_.function->name(),
+                  d.name);
+    return d;
+  }
+
+  // The descriptor of state `name`, created when new. typeid(void): a state known only from
+  // a checkpoint so far; its type and codec are set when the function first uses it.
+  const api::StateDescriptor& descriptor(std::string_view name, std::type_index type, const api::StateCodec* codec) {
     auto it = states_.find(name);
     if (it == states_.end()) {
       api::StateDescriptor d;
       d.id = static_cast<int>(states_.size());
       d.name = std::string(name);
       d.type = type;
+      d.codec = codec;
       it = states_.emplace(d.name, d).first;
+      states_by_id_.push_back(&it->second);
+    } else if (it->second.type == typeid(void) && type != typeid(void)) {
+      it->second.type = type;
+      it->second.codec = codec;
     }
-    SLUICE_ASSERT(it->second.type == type, "process {}: state '{}' is used with two different C++ types",
-                  c_.function->name(), it->second.name);
     return it->second;
   }
 
@@ -251,6 +457,7 @@ class ProcessOperator : public Operator, private api::ProcessContext {
   std::unique_ptr<api::KeyedProcessFunction> function_;
   InMemoryKeyedStateBackend backend_;
   std::map<std::string, api::StateDescriptor, std::less<>> states_;
+  std::vector<api::StateDescriptor*> states_by_id_;  // into states_ (map nodes are stable)
   absl::flat_hash_map<std::string, uint32_t> key_ids_;
   // A deque: the backend keeps a view of the current key's bytes, so they must not move.
   std::deque<std::string> encoded_keys_;
@@ -272,6 +479,11 @@ class ProcessOperator : public Operator, private api::ProcessContext {
   Micros watermark_ = kMinWatermark;
   MutableBatchPtr pending_;
   std::vector<MutableBatchPtr> full_;
+
+  // Checkpoints.
+  bool track_ = false;    // the job checkpoints: remember changed keys for incremental snapshots
+  ChangeSet changed_;   // keys whose state or timers may have changed since the last snapshot
+  Status restore_error_;  // a restored value that could not be decoded (see decode_restored)
 };
 
 }  // namespace

@@ -5,8 +5,32 @@
 
 #include <fmt/format.h>
 
+#include "common/serde.h"
+#include "types/batch_serde.h"
+
 namespace sluice {
 namespace {
+
+// The schema of held rows (the sink's input, hidden order column included).
+void write_schema(ByteWriter& w, const Schema& schema) {
+  w.varint(schema.size());
+  for (const auto& f : schema.fields()) {
+    w.str(f.name);
+    w.u8(static_cast<uint8_t>(f.type));
+    w.u8(f.nullable ? 1 : 0);
+  }
+}
+
+Result<SchemaPtr> read_schema(ByteReader& r) {
+  std::vector<Field> fields(r.count(3));
+  for (auto& f : fields) {
+    f.name = std::string(r.str());
+    f.type = static_cast<TypeId>(r.u8());
+    f.nullable = r.u8() != 0;
+  }
+  RETURN_IF_ERROR(r.status("sink schema"));
+  return make_schema(std::move(fields));
+}
 
 class SinkOperator : public Operator {
  public:
@@ -17,8 +41,47 @@ class SinkOperator : public Operator {
     ASSIGN_OR_RETURN(writer_, spec_.factory().create_writer());
     RETURN_IF_ERROR(writer_->open().with_context(fmt::format("sink {}", spec_.table())));
     last_flush_ = std::chrono::steady_clock::now();
+    transactional_ = ctx.checkpoint.completed != nullptr;
     return Status::ok();
   }
+
+  Status restore(uint64_t checkpoint_id, StateRestore* state) override {
+    std::string_view writer_state;
+    if (state) {
+      const auto& blobs = state->instance_states();
+      int found = 0;
+      for (const auto& blob : blobs) {
+        if (blob.empty()) continue;
+        if (++found > 1) return unsupported("sink {}: restoring several sink instances into one", spec_.table());
+        ByteReader r(blob);
+        writer_state = r.str();
+        if (r.u8() != 0) {
+          ASSIGN_OR_RETURN(SchemaPtr schema, read_schema(r));
+          ASSIGN_OR_RETURN(pending_, read_batch(r, schema));
+        }
+        RETURN_IF_ERROR(r.status("sink state"));
+      }
+    }
+    return writer_->recover(state ? checkpoint_id : 0, writer_state).with_context(fmt::format("sink {}", spec_.table()));
+  }
+
+  Status snapshot(uint64_t checkpoint_id, StateWriter& w) override {
+    ASSIGN_OR_RETURN(std::string txn, writer_->pre_commit(checkpoint_id));
+    dirty_ = false;
+    std::string blob;
+    ByteWriter bw(&blob);
+    bw.str(txn);
+    bool has_pending = pending_ && pending_->num_rows > 0;
+    bw.u8(has_pending ? 1 : 0);
+    if (has_pending) {
+      write_schema(bw, *pending_->schema);
+      write_batch(bw, *pending_);
+    }
+    w.put_instance_state(blob);
+    return Status::ok();
+  }
+
+  Status on_checkpoint_complete(uint64_t checkpoint_id) override { return writer_->commit(checkpoint_id); }
 
   Status process(int, const BatchPtr& batch, Output&) override {
     if (spec_.order_column() < 0) {
@@ -40,7 +103,7 @@ class SinkOperator : public Operator {
   Status on_watermark(Micros wm, Output&) override {
     if (pending_ && pending_->num_rows > 0) RETURN_IF_ERROR(release(wm));
     auto now = std::chrono::steady_clock::now();
-    if (dirty_ && now - last_flush_ >= std::chrono::microseconds(spec_.flush_interval())) {
+    if (dirty_ && !transactional_ && now - last_flush_ >= std::chrono::microseconds(spec_.flush_interval())) {
       RETURN_IF_ERROR(writer_->flush());
       last_flush_ = now;
       dirty_ = false;
@@ -49,7 +112,7 @@ class SinkOperator : public Operator {
   }
 
   Status on_idle_tick(Output&) override {
-    if (!dirty_) return Status::ok();
+    if (!dirty_ || transactional_) return Status::ok();
     auto now = std::chrono::steady_clock::now();
     if (now - last_flush_ < std::chrono::microseconds(spec_.flush_interval())) return Status::ok();
     last_flush_ = now;
@@ -59,7 +122,8 @@ class SinkOperator : public Operator {
 
   Status finish(Output&) override {
     if (pending_ && pending_->num_rows > 0) RETURN_IF_ERROR(release(kMaxWatermark));
-    return writer_->flush();
+    // Transactional: the final checkpoint pre-commits what is left.
+    return transactional_ ? Status::ok() : writer_->flush();
   }
 
   Status close() override {
@@ -116,6 +180,7 @@ class SinkOperator : public Operator {
   MutableBatchPtr pending_;
   std::chrono::steady_clock::time_point last_flush_;
   bool dirty_ = false;
+  bool transactional_ = false;
 };
 
 }  // namespace

@@ -7,6 +7,12 @@
 // forwarding a watermark past its end, so at that point all rows <= W have arrived: the
 // file written is byte-identical whatever the parallelism, batch size or thread timing.
 // Writers are flushed (committed) at most every flush_interval and at the end.
+//
+// In a checkpointing job the writer is transactional (SinkWriter::recover): snapshot()
+// pre-commits the rows written since the previous checkpoint and saves the writer's
+// transaction handle plus the rows still held for ordered release; once the checkpoint is
+// durable, on_checkpoint_complete() commits. Rows therefore become visible once per
+// checkpoint, exactly once for sinks whose writers implement two-phase commit.
 #pragma once
 
 #include <chrono>
@@ -28,6 +34,7 @@ class SinkOperatorSpec : public OperatorSpec {
         order_column_(order_column),
         flush_interval_(flush_interval) {}
   std::string kind() const override { return "sink"; }
+  bool stateful() const override { return true; }
   std::string describe() const override;
   std::unique_ptr<Operator> create() const override;
 

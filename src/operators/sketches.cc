@@ -5,7 +5,22 @@
 #include <cmath>
 #include <limits>
 
+#include <fmt/format.h>
+
 namespace sluice {
+
+namespace {
+
+// Marks the reader failed and returns a kDataLoss status naming the sketch.
+Status sketch_data_loss(ByteReader& reader, std::string_view what, std::string_view why) {
+  reader.fail();
+  return Status(StatusCode::kDataLoss, fmt::format("malformed {} in checkpoint: {}", what, why));
+}
+
+constexpr uint8_t kHllSparse = 0;
+constexpr uint8_t kHllDense = 1;
+
+}  // namespace
 
 // ------------------------------------------------------------------ HyperLogLog
 
@@ -119,6 +134,56 @@ size_t HyperLogLog::memory_bytes() const {
   return sparse_.capacity() * sizeof(uint64_t) + (registers_ ? kRegisters : 0);
 }
 
+void HyperLogLog::serialize(ByteWriter& writer) const {
+  if (registers_) {
+    writer.u8(kHllDense);
+    writer.raw(registers_.get(), kRegisters);
+    return;
+  }
+  writer.u8(kHllSparse);
+  std::vector<uint64_t> hashes;
+  hashes.reserve(sparse_count_);
+  for (uint64_t h : sparse_) {
+    if (h != 0) hashes.push_back(h);
+  }
+  std::sort(hashes.begin(), hashes.end());
+  writer.varint(hashes.size());
+  for (uint64_t h : hashes) writer.u64(h);
+}
+
+Status HyperLogLog::deserialize(ByteReader& reader) {
+  *this = HyperLogLog();
+  const uint8_t mode = reader.u8();
+  RETURN_IF_ERROR(reader.status("HyperLogLog"));
+  if (mode == kHllDense) {
+    auto registers = std::make_unique<uint8_t[]>(kRegisters);
+    reader.raw(registers.get(), kRegisters);
+    RETURN_IF_ERROR(reader.status("HyperLogLog"));
+    for (uint32_t i = 0; i < kRegisters; ++i) {
+      // estimate() indexes a histogram by register value.
+      if (registers[i] > kHllQ + 1) {
+        return sketch_data_loss(reader, "HyperLogLog", fmt::format("register {} is {}", i, registers[i]));
+      }
+    }
+    registers_ = std::move(registers);
+    return Status::ok();
+  }
+  if (mode != kHllSparse) return sketch_data_loss(reader, "HyperLogLog", fmt::format("unknown mode {}", mode));
+  const uint64_t n = reader.count(sizeof(uint64_t));
+  RETURN_IF_ERROR(reader.status("HyperLogLog"));
+  if (n > kMaxSparse) return sketch_data_loss(reader, "HyperLogLog", fmt::format("{} sparse hashes", n));
+  HyperLogLog restored;
+  for (uint64_t i = 0; i < n; ++i) {
+    const uint64_t h = reader.u64();
+    RETURN_IF_ERROR(reader.status("HyperLogLog"));
+    if (h == 0) return sketch_data_loss(reader, "HyperLogLog", "a zero sparse hash");
+    restored.insert_sparse(h);
+  }
+  if (restored.sparse_count_ != n) return sketch_data_loss(reader, "HyperLogLog", "duplicate sparse hashes");
+  *this = std::move(restored);
+  return Status::ok();
+}
+
 // ------------------------------------------------------------------ DDSketch
 
 namespace {
@@ -187,6 +252,69 @@ void DDSketch::Store::merge(const Store& other) {
   for (size_t j = other.bins.size(); j-- > 0;) {
     if (other.bins[j]) add(other.offset + static_cast<int32_t>(j), other.bins[j]);
   }
+}
+
+namespace {
+// Bucket indexes of real values lie within about +-36000; a checkpoint with indexes far
+// beyond is corrupt (and could overflow the int32 index arithmetic of Store::add).
+constexpr int64_t kMaxAbsIndex = int64_t{1} << 24;
+constexpr size_t kMostBins = static_cast<size_t>(DDSketch::kMaxBins + 2 * kSlack + 1);
+}  // namespace
+
+void DDSketch::Store::serialize(ByteWriter& writer) const {
+  writer.varint(total);
+  writer.i64(offset);
+  writer.i64(max_index);
+  writer.varint(bins.size());
+  for (uint64_t b : bins) writer.varint(b);
+}
+
+Status DDSketch::Store::deserialize(ByteReader& reader) {
+  const uint64_t stored_total = reader.varint();
+  const int64_t stored_offset = reader.i64();
+  const int64_t stored_max = reader.i64();
+  const uint64_t n = reader.count(1);
+  RETURN_IF_ERROR(reader.status("DDSketch"));
+  if (stored_offset < -kMaxAbsIndex || stored_offset > kMaxAbsIndex || stored_max < -kMaxAbsIndex ||
+      stored_max > kMaxAbsIndex) {
+    return sketch_data_loss(reader, "DDSketch", fmt::format("bucket index {} / {} out of range", stored_offset, stored_max));
+  }
+  if (n > kMostBins) return sketch_data_loss(reader, "DDSketch", fmt::format("{} buckets", n));
+  std::vector<uint64_t> stored_bins(n);
+  uint64_t sum = 0;
+  for (uint64_t& b : stored_bins) {
+    b = reader.varint();
+    if (__builtin_add_overflow(sum, b, &sum)) return sketch_data_loss(reader, "DDSketch", "bucket counts overflow");
+  }
+  RETURN_IF_ERROR(reader.status("DDSketch"));
+  if (sum != stored_total) {
+    return sketch_data_loss(reader, "DDSketch", fmt::format("buckets sum to {}, total says {}", sum, stored_total));
+  }
+  bins = std::move(stored_bins);
+  offset = static_cast<int32_t>(stored_offset);
+  max_index = static_cast<int32_t>(stored_max);
+  total = stored_total;
+  return Status::ok();
+}
+
+void DDSketch::serialize(ByteWriter& writer) const {
+  writer.varint(zeros_);
+  pos_.serialize(writer);
+  neg_.serialize(writer);
+}
+
+Status DDSketch::deserialize(ByteReader& reader) {
+  *this = DDSketch();
+  const uint64_t zeros = reader.varint();
+  RETURN_IF_ERROR(reader.status("DDSketch"));
+  Status s = pos_.deserialize(reader);
+  if (s.is_ok()) s = neg_.deserialize(reader);
+  if (!s.is_ok()) {
+    *this = DDSketch();
+    return s;
+  }
+  zeros_ = zeros;
+  return Status::ok();
 }
 
 void DDSketch::add(double v) {

@@ -21,6 +21,9 @@
 //
 // Both merge exactly: merging sketches equals sketching the union of their inputs, so a
 // result does not depend on how the input was split or merged (session windows).
+// Both serialize into checkpoints (ByteWriter) and deserialize to a sketch that gives the
+// same results and the same bytes; deserialize validates every field that indexes memory
+// (a corrupt checkpoint gives kDataLoss, never a crash).
 // Neither is thread-safe; each is owned by one aggregate slot.
 #pragma once
 
@@ -28,6 +31,9 @@
 #include <cstdint>
 #include <memory>
 #include <vector>
+
+#include "common/serde.h"
+#include "common/status.h"
 
 namespace sluice {
 
@@ -46,6 +52,13 @@ class HyperLogLog {
   bool dense() const { return registers_ != nullptr; }
   // Heap bytes held (for memory-bound tests and state accounting).
   size_t memory_bytes() const;
+
+  // Sparse: the exact hashes (sorted, so equal sketches give equal bytes); dense: the
+  // registers.
+  void serialize(ByteWriter& writer) const;
+  // Replaces this sketch with one written by serialize(). On failure (kDataLoss) this
+  // sketch is left empty.
+  Status deserialize(ByteReader& reader);
 
  private:
   void insert_sparse(uint64_t hash);
@@ -70,6 +83,12 @@ class DDSketch {
   uint64_t count() const { return zeros_ + pos_.total + neg_.total; }
   size_t memory_bytes() const { return (pos_.bins.capacity() + neg_.bins.capacity()) * sizeof(uint64_t); }
 
+  // The zero count and both stores, bucket for bucket.
+  void serialize(ByteWriter& writer) const;
+  // Replaces this sketch with one written by serialize(). On failure (kDataLoss) this
+  // sketch is left empty.
+  Status deserialize(ByteReader& reader);
+
  private:
   // Buckets [offset, offset + bins.size()) (with some spare room at both ends). Every count
   // sits at bucket max(index, max_index - kMaxBins + 1): which buckets are collapsed
@@ -81,6 +100,8 @@ class DDSketch {
     uint64_t total = 0;
     void add(int32_t index, uint64_t n);
     void merge(const Store& other);
+    void serialize(ByteWriter& writer) const;
+    Status deserialize(ByteReader& reader);
   };
   static int32_t index_of(double magnitude);
   static double value_of(int32_t index);

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cstring>
 #include <cmath>
 #include <random>
 #include <string>
@@ -206,6 +207,174 @@ TEST(DDSketchTest, IgnoresNonFinite) {
   s.add(5);
   EXPECT_EQ(s.count(), 1u);
   EXPECT_NEAR(s.quantile(0.5), 5, 0.05);
+}
+
+// ------------------------------------------------------------------ serialization
+
+template <typename Sketch>
+std::string bytes_of(const Sketch& s) {
+  std::string out;
+  ByteWriter w(&out);
+  s.serialize(w);
+  return out;
+}
+
+template <typename Sketch>
+Sketch round_trip(const Sketch& s) {
+  const std::string bytes = bytes_of(s);
+  ByteReader r(bytes);
+  Sketch restored;
+  Status st = restored.deserialize(r);
+  EXPECT_TRUE(st.is_ok()) << st.message();
+  EXPECT_TRUE(r.at_end());
+  return restored;
+}
+
+TEST(SketchSerdeTest, HyperLogLogRoundTripsEmptySparseAndDense) {
+  std::mt19937_64 rng(11);
+  for (size_t n : {size_t{0}, size_t{1}, size_t{100}, HyperLogLog::kMaxSparse, size_t{5000}}) {
+    SCOPED_TRACE(n);
+    HyperLogLog h;
+    for (size_t i = 0; i < n; ++i) h.add_hash(rng());
+    HyperLogLog restored = round_trip(h);
+    EXPECT_EQ(restored.dense(), h.dense());
+    EXPECT_EQ(restored.estimate(), h.estimate());
+    EXPECT_EQ(bytes_of(restored), bytes_of(h));
+    // Adding the same hashes after restore (crossing into dense for the sparse ones) keeps
+    // both identical.
+    for (int i = 0; i < 1000; ++i) {
+      uint64_t x = rng();
+      h.add_hash(x);
+      restored.add_hash(x);
+    }
+    EXPECT_EQ(restored.estimate(), h.estimate());
+    EXPECT_EQ(bytes_of(restored), bytes_of(h));
+  }
+}
+
+TEST(SketchSerdeTest, DDSketchRoundTripsAndKeepsAddingIdentically) {
+  std::mt19937_64 rng(12);
+  // Empty, narrow, signed with zeros, and wide enough to collapse buckets.
+  for (int shape = 0; shape < 4; ++shape) {
+    SCOPED_TRACE(shape);
+    DDSketch s;
+    auto next = [&]() -> double {
+      switch (shape) {
+        case 1: return 1 + unit(rng);
+        case 2: return rng() % 5 == 0 ? 0.0 : (unit(rng) - 0.5) * 1e4;
+        default: return std::pow(10.0, unit(rng) * 40 - 20) * (rng() % 2 ? 1 : -1);
+      }
+    };
+    if (shape > 0) {
+      for (int i = 0; i < 3000; ++i) s.add(next());
+    }
+    DDSketch restored = round_trip(s);
+    EXPECT_EQ(restored.count(), s.count());
+    EXPECT_EQ(bytes_of(restored), bytes_of(s));
+    for (int i = 0; i < 3000; ++i) {
+      double v = shape == 0 ? 1e30 * unit(rng) : next();
+      s.add(v);
+      restored.add(v);
+    }
+    for (double q = 0; q <= 1.0; q += 0.05) EXPECT_EQ(restored.quantile(q), s.quantile(q)) << q;
+    EXPECT_EQ(bytes_of(restored), bytes_of(s));
+  }
+}
+
+TEST(SketchSerdeTest, EveryPrefixFailsCleanly) {
+  HyperLogLog sparse, dense;
+  DDSketch dd;
+  for (int64_t i = 0; i < 50; ++i) sparse.add_hash(hash_of(i));
+  for (int64_t i = 0; i < 2000; ++i) dense.add_hash(hash_of(i));
+  for (int i = -30; i < 30; ++i) dd.add(i * 1.7);
+  auto check = [](auto sketch, const std::string& bytes) {
+    for (size_t len = 0; len < bytes.size(); ++len) {
+      std::string prefix = bytes.substr(0, len);
+      ByteReader r(prefix);
+      Status s = sketch.deserialize(r);
+      ASSERT_EQ(s.code(), StatusCode::kDataLoss) << "prefix " << len;
+    }
+  };
+  check(HyperLogLog(), bytes_of(sparse));
+  check(HyperLogLog(), bytes_of(dense));
+  check(DDSketch(), bytes_of(dd));
+}
+
+TEST(SketchSerdeTest, CorruptFieldsAreRejected) {
+  {
+    HyperLogLog dense;
+    for (int64_t i = 0; i < 2000; ++i) dense.add_hash(hash_of(i));
+    std::string bytes = bytes_of(dense);
+    bytes[100] = static_cast<char>(200);  // a register past the histogram
+    ByteReader r(bytes);
+    HyperLogLog h;
+    EXPECT_EQ(h.deserialize(r).code(), StatusCode::kDataLoss);
+    EXPECT_EQ(h.estimate(), 0);
+  }
+  {
+    HyperLogLog sparse;
+    sparse.add_hash(1234);
+    sparse.add_hash(1234 + 1);
+    std::string bytes = bytes_of(sparse);
+    std::memcpy(bytes.data() + 10, bytes.data() + 2, 8);  // the same hash twice
+    ByteReader r(bytes);
+    HyperLogLog h;
+    EXPECT_EQ(h.deserialize(r).code(), StatusCode::kDataLoss);
+  }
+  {
+    std::string bytes;
+    ByteWriter w(&bytes);
+    w.varint(0);                  // zeros
+    w.varint(5);                  // total
+    w.i64(int64_t{1} << 40);      // offset: far outside any real index
+    w.i64(int64_t{1} << 40);
+    w.varint(1);
+    w.varint(5);
+    ByteReader r(bytes);
+    DDSketch s;
+    EXPECT_EQ(s.deserialize(r).code(), StatusCode::kDataLoss);
+    EXPECT_EQ(s.count(), 0u);
+  }
+  {
+    std::string bytes;
+    ByteWriter w(&bytes);
+    w.varint(0);
+    w.varint(7);  // total disagrees with the buckets
+    w.i64(0);
+    w.i64(0);
+    w.varint(1);
+    w.varint(5);
+    ByteReader r(bytes);
+    DDSketch s;
+    EXPECT_EQ(s.deserialize(r).code(), StatusCode::kDataLoss);
+  }
+}
+
+TEST(SketchSerdeTest, RandomCorruptionNeverCrashes) {
+  HyperLogLog sparse;
+  DDSketch dd;
+  std::mt19937_64 rng(13);
+  for (int i = 0; i < 300; ++i) sparse.add_hash(rng());
+  for (int i = 0; i < 300; ++i) dd.add((unit(rng) - 0.3) * 1e6);
+  const std::string hll_bytes = bytes_of(sparse), dd_bytes = bytes_of(dd);
+  for (int trial = 0; trial < 1000; ++trial) {
+    std::string h = hll_bytes, d = dd_bytes;
+    h[rng() % h.size()] = static_cast<char>(rng());
+    d[rng() % d.size()] = static_cast<char>(rng());
+    ByteReader rh(h), rd(d);
+    HyperLogLog hh;
+    DDSketch dds;
+    if (hh.deserialize(rh).is_ok()) {
+      hh.add_hash(rng());
+      (void)hh.estimate();
+    }
+    if (dds.deserialize(rd).is_ok()) {
+      dds.add(unit(rng) * 1e9);
+      dds.add(-unit(rng) * 1e-9);
+      dds.merge(dd);
+      (void)dds.quantile(unit(rng));
+    }
+  }
 }
 
 }  // namespace

@@ -5,7 +5,10 @@
 
 #include <fmt/format.h>
 
+#include "common/hash.h"
+#include "common/serde.h"
 #include "operators/group_table.h"
+#include "types/batch_serde.h"
 #include "types/value.h"
 
 namespace sluice {
@@ -53,12 +56,66 @@ int compare_value(const Column& c, size_t row, const Value& v) {
   }
 }
 
+// --- Checkpointed state ---
+//
+// Keyed entries, one per (scope, partition) holding rows: key = i64 window end (0 in
+// continuous mode), then the partition's key values (write_column_value); value = varint
+// count, then per ranked entry: u64 id, its visible values, its order values (write_value).
+// The key group is that of the partition key (GroupTable::key_hash: the partition columns
+// are the hash exchange's keys, window columns included for a windowed top-N).
+// In continuous mode what the sink holds (`emitted`) equals the entries between calls —
+// process() emits every partition it changed before returning — so it is not written;
+// restore sets emitted = entries.
+// Instance state, once the instance has seen input: varint partition column count, the u8
+// TypeId of each (the partition key schema comes from the first input batch, so a restored
+// instance learns it here), u64 next entry id. Entry ids only tell entries apart within a
+// partition (continuous mode compares them with the emitted ones), so the largest over the
+// old instances is taken.
+
+// A Value: u8 tag (bit 7 set when present, bits 0-6 the TypeId), then the value when present.
+void write_value(ByteWriter& w, const Value& v) {
+  w.u8(static_cast<uint8_t>(static_cast<uint8_t>(v.type) | (v.is_null ? 0 : 0x80)));
+  if (v.is_null) return;
+  switch (v.type) {
+    case TypeId::kFloat64: w.f64(v.d); break;
+    case TypeId::kString: w.str(v.s); break;
+    default: w.i64(v.i); break;
+  }
+}
+
+Value read_value(ByteReader& r) {
+  const uint8_t tag = r.u8();
+  const uint8_t type = tag & 0x7f;
+  if (type > static_cast<uint8_t>(TypeId::kInterval)) {
+    r.fail();
+    return Value::null();
+  }
+  Value v = Value::null(static_cast<TypeId>(type));
+  if ((tag & 0x80) == 0) return v;
+  v.is_null = false;
+  switch (v.type) {
+    case TypeId::kNull: r.fail(); break;  // a NULL-typed value is never present
+    case TypeId::kFloat64: v.d = r.f64(); break;
+    case TypeId::kString: v.s = std::string(r.str()); break;
+    default: v.i = r.i64(); break;
+  }
+  return v;
+}
+
+void write_scope_key(ByteWriter& w, Micros end, const GroupTable& partitions, uint32_t p) {
+  w.i64(end);
+  for (const auto& col : partitions.keys().columns) write_column_value(w, col, p);
+}
+
+Status data_loss(std::string message) { return Status(StatusCode::kDataLoss, std::move(message)); }
+
 class TopN : public Operator {
  public:
   explicit TopN(const TopNConfig& c) : c_(c), ids_({}), out_schema_(c.output_schema) {}
 
   Status open(const OperatorContext& ctx) override {
     ctx_ = ctx;
+    track_ = ctx.checkpoint.completed != nullptr;
     return Status::ok();
   }
 
@@ -67,10 +124,9 @@ class TopN : public Operator {
     if (!in.is_insert_only()) {
       return unsupported("ROW_NUMBER over an updating input is not supported yet");
     }
-    if (!key_schema_) {
-      std::vector<Field> fields;
-      for (int k : c_.partition_columns) fields.push_back(in.schema->field(static_cast<size_t>(k)));
-      key_schema_ = make_schema(fields);
+    if (!key_schema_checked_) {
+      RETURN_IF_ERROR(check_key_schema(*in.schema));
+      key_schema_checked_ = true;
     }
     const bool windowed = c_.window_end_column >= 0;
     Scope* cached = nullptr;
@@ -98,6 +154,7 @@ class TopN : public Operator {
       for (int oc : c_.order_columns) e.order.push_back(value_at(in.column(static_cast<size_t>(oc)), r));
       part.entries.insert(part.entries.begin() + static_cast<long>(pos), std::move(e));
       if (part.entries.size() > static_cast<size_t>(c_.limit)) part.entries.pop_back();
+      if (track_) scope.mark_changed(p);
       if (!windowed && !part.dirty) {
         part.dirty = true;
         dirty_.push_back(p);
@@ -134,6 +191,15 @@ class TopN : public Operator {
           const Partition& part = scope.lists[p];
           for (size_t i = 0; i < part.entries.size(); ++i) RETURN_IF_ERROR(emit(part.entries[i], i, RowKind::kInsert, out));
         }
+        if (track_) {
+          for (uint32_t p = 0; p < scope.lists.size(); ++p) {
+            if (scope.lists[p].entries.empty()) continue;  // never written
+            std::string key;
+            ByteWriter kw(&key);
+            write_scope_key(kw, scopes_.begin()->first, scope.partitions, p);
+            removed_.emplace_back(key_group_of(scope.partitions.key_hash(p)), std::move(key));
+          }
+        }
         scopes_.erase(scopes_.begin());
       }
       RETURN_IF_ERROR(flush(out));
@@ -142,6 +208,132 @@ class TopN : public Operator {
   }
 
   Status finish(Output& out) override { return on_watermark(kMaxWatermark, out); }
+
+  Status snapshot(uint64_t, StateWriter& w) override {
+    const bool incremental = w.incremental();
+    const bool windowed = c_.window_end_column >= 0;
+    if (incremental) {
+      for (const auto& [kg, k] : removed_) w.remove(kg, k);
+    }
+    removed_.clear();
+    std::string key, value;
+    for (auto& [end, scope_ptr] : scopes_) {
+      Scope& scope = *scope_ptr;
+      auto write = [&](uint32_t p) {
+        key.clear();
+        ByteWriter kw(&key);
+        write_scope_key(kw, end, scope.partitions, p);
+        const int key_group = key_group_of(scope.partitions.key_hash(p));
+        const Partition& part = scope.lists[p];
+        if (part.entries.empty()) {
+          if (incremental) w.remove(key_group, key);
+          return;
+        }
+        SLUICE_ASSERT(windowed || same_ids(part.entries, part.emitted),
+                      "top-N: a partition's emitted rows differ from its entries between calls");
+        value.clear();
+        ByteWriter vw(&value);
+        vw.varint(part.entries.size());
+        for (const Entry& e : part.entries) {
+          vw.u64(e.id);
+          for (const Value& v : e.visible) write_value(vw, v);
+          for (const Value& v : e.order) write_value(vw, v);
+        }
+        w.put(key_group, key, value);
+      };
+      if (incremental) {
+        for (uint32_t p : scope.changed) write(p);
+      } else {
+        for (uint32_t p = 0; p < scope.lists.size(); ++p) write(p);
+      }
+      scope.clear_changed();
+    }
+    if (key_schema_) {
+      std::string blob;
+      ByteWriter bw(&blob);
+      bw.varint(key_schema_->size());
+      for (size_t k = 0; k < key_schema_->size(); ++k) bw.u8(static_cast<uint8_t>(key_schema_->field(k).type));
+      bw.u64(next_id_);
+      w.put_instance_state(blob);
+    }
+    return Status::ok();
+  }
+
+  Status restore(uint64_t, StateRestore* state) override {
+    if (!state) return Status::ok();
+    for (const auto& blob : state->instance_states()) {
+      if (blob.empty()) continue;
+      ByteReader r(blob);
+      const uint64_t n = r.count(1);
+      std::vector<Field> fields;
+      for (uint64_t k = 0; k < n && r.ok(); ++k) {
+        const uint8_t type = r.u8();
+        if (type > static_cast<uint8_t>(TypeId::kInterval)) r.fail();
+        fields.push_back({fmt::format("partition_{}", k + 1), static_cast<TypeId>(type), true});
+      }
+      const uint64_t next_id = r.u64();
+      if (r.ok() && !r.at_end()) r.fail();
+      RETURN_IF_ERROR(r.status("top-N instance state"));
+      if (fields.size() != c_.partition_columns.size()) {
+        return data_loss(fmt::format("top-N state has {} partition columns, the operator {}", fields.size(),
+                                     c_.partition_columns.size()));
+      }
+      if (!key_schema_) {
+        key_schema_ = make_schema(fields);
+      } else {
+        for (size_t k = 0; k < fields.size(); ++k) {
+          if (fields[k].type != key_schema_->field(k).type) {
+            return data_loss("top-N state: the old instances disagree on the partition column types");
+          }
+        }
+      }
+      next_id_ = std::max(next_id_, next_id);
+    }
+    auto [begin, end] = key_group_range(ctx_.instance, ctx_.parallelism);
+    std::unique_ptr<RecordBatch> scratch;
+    if (key_schema_) scratch = std::make_unique<RecordBatch>(key_schema_);
+    const bool windowed = c_.window_end_column >= 0;
+    const size_t values_per_entry = c_.visible_columns + c_.order_columns.size();
+    RETURN_IF_ERROR(state->scan(begin, end, [&](int, std::string_view key, std::string_view value) -> Status {
+      if (!scratch) return data_loss("top-N state has rows but no partition key schema");
+      ByteReader kr(key), vr(value);
+      const Micros window_end = kr.i64();
+      for (auto& col : scratch->columns) {
+        col.clear();
+        RETURN_IF_ERROR(read_column_value(kr, col));
+      }
+      scratch->num_rows = 1;
+      if (kr.ok() && !kr.at_end()) kr.fail();
+      RETURN_IF_ERROR(kr.status("top-N key"));
+      if (!windowed && window_end != 0) return data_loss("top-N state: a window in a continuous top-N");
+      auto it = scopes_.find(window_end);
+      if (it == scopes_.end()) it = scopes_.emplace(window_end, std::make_unique<Scope>(key_schema_)).first;
+      Scope& scope = *it->second;
+      const uint32_t p = scope.partitions.insert_key(*scratch, 0, key_buffer_, ids_);
+      if (p >= scope.lists.size()) scope.lists.resize(p + 1);
+      Partition& part = scope.lists[p];
+      if (!part.entries.empty()) return data_loss("top-N state holds a partition twice");
+      const uint64_t count = vr.count(8 + values_per_entry);
+      if (count > static_cast<uint64_t>(std::max<int64_t>(c_.limit, 0))) vr.fail();
+      for (uint64_t i = 0; i < count && vr.ok(); ++i) {
+        Entry e;
+        e.id = vr.u64();
+        for (size_t col = 0; col < c_.visible_columns; ++col) {
+          e.visible.push_back(read_value(vr));
+          const TypeId want = out_schema_->field(col).type;
+          if (e.visible.back().type != want && e.visible.back().type != TypeId::kNull) vr.fail();
+        }
+        for (size_t k = 0; k < c_.order_columns.size(); ++k) e.order.push_back(read_value(vr));
+        next_id_ = std::max(next_id_, e.id + 1);
+        part.entries.push_back(std::move(e));
+      }
+      if (vr.ok() && !vr.at_end()) vr.fail();
+      RETURN_IF_ERROR(vr.status("top-N state"));
+      if (!windowed) part.emitted = part.entries;
+      return Status::ok();
+    }));
+    return Status::ok();
+  }
 
  private:
   struct Entry {
@@ -158,7 +350,47 @@ class TopN : public Operator {
     explicit Scope(SchemaPtr key_schema) : partitions(std::move(key_schema)) {}
     GroupTable partitions;
     std::vector<Partition> lists;
+    // Partitions changed since the last snapshot (incremental checkpoints).
+    std::vector<uint32_t> changed;
+    std::vector<uint8_t> is_changed;
+    void mark_changed(uint32_t p) {
+      if (is_changed.size() <= p) is_changed.resize(p + 1, 0);
+      if (!is_changed[p]) {
+        is_changed[p] = 1;
+        changed.push_back(p);
+      }
+    }
+    void clear_changed() {
+      for (uint32_t p : changed) is_changed[p] = 0;
+      changed.clear();
+    }
   };
+
+  static bool same_ids(const std::vector<Entry>& a, const std::vector<Entry>& b) {
+    if (a.size() != b.size()) return false;
+    for (size_t i = 0; i < a.size(); ++i) {
+      if (a[i].id != b[i].id) return false;
+    }
+    return true;
+  }
+
+  // Takes the partition key schema from the first input batch, or checks it against the one
+  // restored from a checkpoint.
+  Status check_key_schema(const Schema& input) {
+    std::vector<Field> fields;
+    for (int k : c_.partition_columns) fields.push_back(input.field(static_cast<size_t>(k)));
+    if (!key_schema_) {
+      key_schema_ = make_schema(fields);
+      return Status::ok();
+    }
+    for (size_t k = 0; k < fields.size(); ++k) {
+      if (fields[k].type != key_schema_->field(k).type) {
+        return data_loss(fmt::format("top-N: partition column {} is {} in the input but {} in the restored state", k + 1,
+                                     type_name(fields[k].type), type_name(key_schema_->field(k).type)));
+      }
+    }
+    return Status::ok();
+  }
 
   // < 0 when batch row r ranks before entry e.
   int compare_row(const RecordBatch& in, size_t r, const Entry& e) const {
@@ -219,6 +451,9 @@ class TopN : public Operator {
   std::string key_buffer_;
   uint64_t next_id_ = 1;
   MutableBatchPtr current_;
+  bool key_schema_checked_ = false;
+  bool track_ = false;  // the job checkpoints: remember changes for incremental snapshots
+  std::vector<std::pair<int, std::string>> removed_;  // (key group, key) of windows emitted since the last snapshot
 };
 
 }  // namespace

@@ -14,6 +14,10 @@
 //    retraction of the old row (-D) and the new row (+I), which an upsert sink keyed by
 //    (partition, rn) or by (partition, row key) applies correctly. A row that cannot
 //    enter the top N is dropped without allocating.
+//
+// Checkpoints: the held rows are keyed state, one entry per (window, partition) whose key
+// group is that of the partition columns (the hash exchange's keys), so a restored instance
+// receives exactly the partitions it owns at any parallelism (see topn.cc).
 #pragma once
 
 #include <memory>
@@ -45,6 +49,7 @@ class TopNOperatorSpec : public OperatorSpec {
   }
   std::string describe() const override;
   std::unique_ptr<Operator> create() const override;
+  bool stateful() const override { return true; }
   const TopNConfig& config() const { return config_; }
 
  private:

@@ -81,6 +81,11 @@ struct JobSettings {
   int parallelism = 1;
   size_t batch_size = 4096;
   Micros allowed_lateness = 0;  // default for sources that do not set allowed_lateness
+  // Checkpoints (command-line options override): interval 0 = only the final checkpoint.
+  std::string checkpoint_dir;
+  Micros checkpoint_interval = -1;  // -1: not set
+  int checkpoints_retained = 0;     // 0: not set
+  std::string state_backend;        // "" not set; "memory" or "rocksdb"
   std::map<std::string, std::string> values;  // every SET name = value
 };
 

@@ -1,10 +1,12 @@
 #include "plan/physical_planner.h"
 
+#include <cctype>
 #include <map>
 #include <set>
 
 #include <fmt/format.h>
 
+#include "common/hash.h"
 #include "connectors/sink.h"
 #include "connectors/source.h"
 #include "operators/aggregate.h"
@@ -43,10 +45,18 @@ class Planner {
 
   StageSpec& stage(int i) { return plan_.job.stages[static_cast<size_t>(i)]; }
 
-  std::string next_id(const std::string& kind) { return fmt::format("{}-{}", kind, ++op_counter_); }
+  // Stable operator ids, so a resumed job matches checkpointed state to operators:
+  // "<sink table>.<kind>-<n>.<hash>" where n counts the operators of the pipeline (the
+  // query writing that table) in planning order and hash is taken over the operator's
+  // definition. Adding or changing another query leaves the ids of this one unchanged; a
+  // changed operator gets a new id and starts without state instead of misreading old state.
+  void assign_id(OperatorSpec& op) {
+    op.id = fmt::format("{}.{}-{}.{:06x}", pipeline_prefix_, op.kind(), ++op_counter_,
+                        hash_string(op.describe()) & 0xffffff);
+  }
 
   void append(const Open& o, std::shared_ptr<OperatorSpec> op) {
-    if (op->id.empty()) op->id = next_id(op->kind());
+    if (op->id.empty()) assign_id(*op);
     for (int s : o.stages) stage(s).chain.push_back(op);
   }
 
@@ -215,7 +225,7 @@ class Planner {
         if (input->rowtime == node.time_column && src_spec && src_spec->event_time.column >= 0) {
           ASSIGN_OR_RETURN(auto late, side_output(*t, "late_output", "late_output_table", ".late.jsonl", "late data"));
           auto lf = std::make_shared<LateFilterOperatorSpec>(node.window, node.time_column, l, t->name, late);
-          lf->id = next_id("late_filter");
+          assign_id(*lf);
           stage(s).chain.push_back(lf);
         }
       }
@@ -226,7 +236,7 @@ class Planner {
     st.name = node.windowed ? "window_aggregate" : "group_aggregate";
     st.parallelism = parallelism;
     auto agg = std::make_shared<AggregateOperatorSpec>(c);
-    agg->id = next_id(agg->kind());
+    assign_id(*agg);
     st.chain.push_back(agg);
     plan_.job.stages.push_back(std::move(st));
     int agg_stage = static_cast<int>(plan_.job.stages.size()) - 1;
@@ -258,7 +268,7 @@ class Planner {
     c.output_schema = node.schema;
     c.batch_size = options_.batch_size;
     auto op = std::make_shared<TopNOperatorSpec>(c);
-    op->id = next_id(op->kind());
+    assign_id(*op);
     StageSpec st;
     st.name = op->kind();
     st.parallelism = node.partition_columns.empty() ? 1 : options_.parallelism;
@@ -279,6 +289,10 @@ class Planner {
   Status plan_pipeline(const Pipeline& p) {
     std::vector<int> unused;
     const TableDef& t = *p.sink;
+    pipeline_prefix_.clear();
+    for (char c : t.name) pipeline_prefix_ += std::isalnum(static_cast<unsigned char>(c)) || c == '_' ? c : '_';
+    if (int n = sink_uses_[t.name]++; n > 0) pipeline_prefix_ += fmt::format("-{}", n + 1);
+    op_counter_ = 0;
     auto conn = t.options.find("connector");
     if (conn == t.options.end()) return invalid_argument("table {}: missing option 'connector'", t.name);
     SinkSpec spec;
@@ -322,7 +336,7 @@ class Planner {
     }
     auto sink_op = std::make_shared<SinkOperatorSpec>(t.name, sink, p.sink_schema, order_column,
                                                       200 * kMicrosPerMilli);
-    sink_op->id = next_id("sink");
+    assign_id(*sink_op);
     if (o.stages.size() == 1 && stage(o.stages[0]).parallelism == 1) {
       stage(o.stages[0]).chain.push_back(sink_op);
       return Status::ok();
@@ -367,7 +381,7 @@ class Planner {
     c.emit_time = node.emit_time;
     c.batch_size = options_.batch_size;
     auto op = std::make_shared<ProcessOperatorSpec>(c);
-    op->id = next_id(op->kind());
+    assign_id(*op);
     StageSpec st;
     st.name = "process";
     st.parallelism = node.key_columns.empty() ? 1 : options_.parallelism;
@@ -443,6 +457,8 @@ class Planner {
   PlanOptions options_;
   PhysicalPlan plan_;
   int op_counter_ = 0;
+  std::string pipeline_prefix_;
+  std::map<std::string, int> sink_uses_;
   Micros default_lateness_;
   std::map<std::string, std::shared_ptr<DeadLetterQueue>> side_outputs_;
   std::map<int, std::shared_ptr<const TableDef>> source_table_of_stage_;

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <deque>
+#include <map>
 #include <functional>
 #include <thread>
 
@@ -66,7 +68,8 @@ class ChannelEmitter : public Output {
     return broadcast(ElementKind::kWatermark, watermark);
   }
   Status emit_idle() { return broadcast(ElementKind::kIdle, kMinWatermark); }
-  Status emit_end() { return broadcast(ElementKind::kEnd, kMinWatermark); }
+  Status emit_end(uint64_t final_id) { return broadcast(ElementKind::kEnd, kMinWatermark, final_id); }
+  Status emit_barrier(uint64_t id) { return broadcast(ElementKind::kBarrier, kMinWatermark, id); }
   void set_metrics(OperatorMetrics* metrics) { metrics_ = metrics; }
 
  private:
@@ -80,12 +83,13 @@ class ChannelEmitter : public Output {
     }
     return Status::ok();
   }
-  Status broadcast(ElementKind kind, Micros watermark) {
+  Status broadcast(ElementKind kind, Micros watermark, uint64_t barrier_id = 0) {
     for (const auto& t : targets_) {
       StreamElement e;
       e.kind = kind;
       e.channel = t.channel_id;
       e.watermark = watermark;
+      e.barrier_id = barrier_id;
       if (!t.channel->push(std::move(e), nullptr)) return Status(StatusCode::kCancelled, "job stopping");
     }
     return Status::ok();
@@ -115,8 +119,12 @@ class Fanout : public Output {
     for (auto& e : edges_) RETURN_IF_ERROR(e->emit_idle());
     return Status::ok();
   }
-  Status emit_end() {
-    for (auto& e : edges_) RETURN_IF_ERROR(e->emit_end());
+  Status emit_end(uint64_t final_id) {
+    for (auto& e : edges_) RETURN_IF_ERROR(e->emit_end(final_id));
+    return Status::ok();
+  }
+  Status emit_barrier(uint64_t id) {
+    for (auto& e : edges_) RETURN_IF_ERROR(e->emit_barrier(id));
     return Status::ok();
   }
   // Records-out are counted once, on the first edge.
@@ -175,6 +183,10 @@ struct Job::Task {
   std::vector<int> channel_input;  // channel id -> logical input of the head operator
   // Source tasks:
   SourceCounters* source_counters = nullptr;
+  // Checkpoints: a state store per stateful operator (null for stateless ones), and the
+  // newest completed checkpoint the operators were told about.
+  std::vector<std::unique_ptr<InstanceStateStore>> stores;
+  uint64_t notified = 0;
   std::thread thread;
 
   Output& tail_output() { return emitter ? static_cast<Output&>(*emitter) : null_output; }
@@ -310,11 +322,47 @@ struct SourceLoop {
   Fanout* emitter;                // may be null
   const std::atomic<bool>& stop;
   std::function<Status()> idle_tick;
+  // Checkpoints (coordinator null: none). `checkpoint` snapshots the task's chain with the
+  // split state and sends the barrier downstream.
+  CheckpointCoordinator* coordinator = nullptr;
+  std::function<Status(uint64_t, SourceSplitState)> checkpoint;
+  std::function<Status()> notify_complete;  // tells the chain about completed checkpoints
 
   Micros max_event_time = kMinWatermark;
   Micros watermark = kMinWatermark;
   Micros emitted_watermark = kMinWatermark;
   bool idle = false;
+  uint64_t injected = 0;  // newest checkpoint id this split has taken part in
+  bool at_end = false;
+  uint64_t final_id = 0;  // set when run() returns for the final checkpoint
+
+  SourceSplitState split_state(const SourceReader& reader) const {
+    SourcePosition pos = reader.resume_position();
+    return SourceSplitState{src.table, split, pos.offset, pos.line, watermark, max_event_time};
+  }
+  // Resumes from a checkpoint: the reader was already moved to the recorded position.
+  Status restore(const SourceSplitState& st) {
+    watermark = st.watermark;
+    max_event_time = st.max_event_time;
+    if (watermark > kMinWatermark) {
+      emitted_watermark = watermark;
+      return push_watermark(watermark);
+    }
+    return Status::ok();
+  }
+  // Takes part in a triggered checkpoint between two polls. Returns true when the trigger
+  // is the final checkpoint (the caller finishes the task).
+  Result<bool> check_trigger(const SourceReader& reader) {
+    uint64_t t = coordinator->trigger_id();
+    if (t <= injected) return false;
+    injected = t;
+    if (t == coordinator->final_id()) {
+      final_id = t;
+      return true;
+    }
+    RETURN_IF_ERROR(checkpoint(t, split_state(reader)));
+    return false;
+  }
 
   Status push_batch(BatchPtr batch) {
     if (batch->num_rows == 0) return Status::ok();
@@ -353,6 +401,17 @@ struct SourceLoop {
     const int ts_col = src.event_time.column;
     auto last_data = std::chrono::steady_clock::now();
     while (!stop.load(std::memory_order_relaxed)) {
+      if (coordinator) {
+        RETURN_IF_ERROR(notify_complete());
+        ASSIGN_OR_RETURN(bool final, check_trigger(reader));
+        if (final) return Status::ok();
+        if (at_end) {
+          // Input exhausted: answer checkpoints at the end position until the final one.
+          RETURN_IF_ERROR(idle_tick());
+          std::this_thread::sleep_for(std::chrono::milliseconds(2));
+          continue;
+        }
+      }
       raw.clear();
       auto polled = reader.poll(raw, batch_size);
       if (!polled.is_ok()) return polled.status().with_context(fmt::format("source {}", src.table));
@@ -377,7 +436,10 @@ struct SourceLoop {
           RETURN_IF_ERROR(push_watermark(watermark));
         }
       } else if (ps == PollStatus::kEnd) {
-        return push_watermark(kMaxWatermark);
+        RETURN_IF_ERROR(push_watermark(kMaxWatermark));
+        if (!coordinator) return Status::ok();
+        at_end = true;
+        coordinator->source_at_end();
       } else {
         RETURN_IF_ERROR(idle_tick());
         Micros timeout = src.event_time.idle_timeout;
@@ -436,6 +498,34 @@ struct SourceLoop {
 
 Status Job::run() {
   RETURN_IF_ERROR(build());
+  if (spec_.options.checkpoint.enabled()) {
+    std::map<std::string, int> operators;
+    int num_sources = 0;
+    for (const auto& st : spec_.stages) {
+      if (st.source) num_sources += st.parallelism;
+      for (const auto& op : st.chain) {
+        if (!op->stateful()) continue;
+        if (operators.count(op->id)) return internal_error("stateful operator {} appears in two stages", op->id);
+        operators[op->id] = st.parallelism;
+      }
+    }
+    auto coordinator = std::make_unique<CheckpointCoordinator>(spec_.options.checkpoint, spec_.name, operators,
+                                                               static_cast<int>(tasks_.size()), num_sources);
+    RETURN_IF_ERROR(coordinator->open());
+    for (auto& task : tasks_) {
+      for (const auto& op : task->spec->chain) {
+        std::unique_ptr<InstanceStateStore> store;
+        if (op->stateful()) {
+          ASSIGN_OR_RETURN(store, coordinator->backend().open_instance(op->id, task->instance));
+        }
+        task->stores.push_back(std::move(store));
+      }
+      task->notified = coordinator->restored_id();
+    }
+    coordinator_ = std::move(coordinator);
+    coordinator_->start([this](const Status& s) { fail(s); }, [this] { request_stop(); });
+    coordinator_ready_.store(true);
+  }
   for (auto& task_ptr : tasks_) {
     Task* task = task_ptr.get();
     task->thread = std::thread([this, task] {
@@ -443,10 +533,12 @@ Status Job::run() {
       OperatorContext ctx;
       ctx.instance = task->instance;
       ctx.parallelism = task->spec->parallelism;
+      if (coordinator_) ctx.checkpoint = CheckpointContext{&coordinator_->completed(), &stop_};
       for (size_t k = 0; k < task->ops.size() && s.is_ok(); ++k) {
         ctx.metrics = task->op_metrics[k];
         s = task->ops[k]->open(ctx);
       }
+      if (s.is_ok() && coordinator_) s = restore_task(*task);
       if (s.is_ok()) {
         if (task->spec->source) {
           const SourceStageSpec& src = *task->spec->source;
@@ -458,6 +550,7 @@ Status Job::run() {
             s = decoder.status().with_context(fmt::format("table {}", src.table));
           } else if (!(s = reader.value()->open()).is_ok()) {
           } else {
+            SourceReader& rd = *reader.value();
             SourceLoop loop{src,
                             task->instance,
                             spec_.options.batch_size,
@@ -467,10 +560,42 @@ Status Job::run() {
                             task->ops.empty() ? &task->tail_output() : task->head_output,
                             task->emitter.get(),
                             stop_,
-                            [this, task] { return idle_tick(*task); }};
-            s = loop.run(*reader.value(), *decoder.value());
-            if (s.is_ok()) s = finish_chain(*task);
-            Status c = reader.value()->close();
+                            [this, task] { return idle_tick(*task); },
+                            nullptr,
+                            nullptr,
+                            nullptr};
+            if (coordinator_) {
+              loop.coordinator = coordinator_.get();
+              loop.notify_complete = [this, task] { return notify_complete(*task); };
+              loop.checkpoint = [this, task](uint64_t id, SourceSplitState st) {
+                std::vector<SourceSplitState> sources;
+                sources.push_back(std::move(st));
+                RETURN_IF_ERROR(snapshot_task(*task, id, std::move(sources)));
+                return task->emitter ? task->emitter->emit_barrier(id) : Status::ok();
+              };
+              if (auto st = coordinator_->source_state(src.table, task->instance)) {
+                s = rd.seek(SourcePosition{st->offset, st->line})
+                        .with_context(fmt::format("table {}: resuming split {}", src.table, task->instance));
+                if (s.is_ok()) s = loop.restore(*st);
+              }
+            }
+            if (s.is_ok()) s = loop.run(rd, *decoder.value());
+            if (s.is_ok()) {
+              if (loop.final_id != 0) {
+                // The final checkpoint records the end position; the chain finishes first so
+                // what finish() emits is part of it.
+                s = finish_chain(*task);
+                if (s.is_ok()) {
+                  std::vector<SourceSplitState> sources;
+                  sources.push_back(loop.split_state(rd));
+                  s = snapshot_task(*task, loop.final_id, std::move(sources));
+                }
+                if (s.is_ok()) s = end_task(*task, loop.final_id);
+              } else {
+                s = finish_task(*task, 0);
+              }
+            }
+            Status c = rd.close();
             if (s.is_ok()) s = c;
             Status d = src.dlq->flush();
             if (s.is_ok()) s = d;
@@ -479,8 +604,6 @@ Status Job::run() {
           s = run_operator_task(*task);
         }
       }
-      // Finish the downstream even on stop so nothing waits forever.
-      if (s.is_ok() && task->emitter) s = task->emitter->emit_end();
       for (auto& op : task->ops) {
         Status c = op->close();
         if (s.is_ok()) s = c;
@@ -489,8 +612,69 @@ Status Job::run() {
     });
   }
   for (auto& t : tasks_) t->thread.join();
+  if (coordinator_) coordinator_->stop();
   std::lock_guard<std::mutex> lock(error_mu_);
   return first_error_;
+}
+
+void Job::request_savepoint(bool stop) {
+  if (coordinator_ready_.load()) coordinator_->request_savepoint(stop);
+}
+
+const CheckpointStats* Job::checkpoint_stats() const {
+  return coordinator_ready_.load() ? &coordinator_->stats() : nullptr;
+}
+
+Status Job::restore_task(Task& task) {
+  const uint64_t id = coordinator_->restored_id();
+  for (size_t k = 0; k < task.ops.size(); ++k) {
+    const auto& spec = task.spec->chain[k];
+    if (!spec->stateful()) continue;
+    std::unique_ptr<StateRestore> state;
+    if (id != 0) {
+      ASSIGN_OR_RETURN(state, coordinator_->restore_state(spec->id));
+    }
+    RETURN_IF_ERROR(task.ops[k]->restore(id, state.get()).with_context(fmt::format("restoring {}", spec->id)));
+    if (state) task.stores[k]->mark_restored();
+  }
+  return Status::ok();
+}
+
+Status Job::snapshot_task(Task& task, uint64_t id, std::vector<SourceSplitState> sources) {
+  std::vector<CheckpointFile> files;
+  std::vector<InstanceStateStore::Deferred> deferred;
+  for (size_t k = 0; k < task.ops.size(); ++k) {
+    if (!task.stores[k]) continue;
+    Operator* op = task.ops[k].get();
+    InstanceStateStore::Deferred rest;
+    RETURN_IF_ERROR(task.stores[k]
+                        ->snapshot_async(id, [op, id](StateWriter& w) { return op->snapshot(id, w); }, &files, &rest)
+                        .with_context(fmt::format("checkpoint {} of {}", id, task.spec->chain[k]->id)));
+    if (rest) deferred.push_back(std::move(rest));
+  }
+  coordinator_->ack(id, std::move(files), std::move(sources), std::move(deferred));
+  return Status::ok();
+}
+
+Status Job::notify_complete(Task& task) {
+  uint64_t done = coordinator_->completed().load(std::memory_order_acquire);
+  if (done <= task.notified) return Status::ok();
+  task.notified = done;
+  for (auto& op : task.ops) RETURN_IF_ERROR(op->on_checkpoint_complete(done));
+  return Status::ok();
+}
+
+Status Job::finish_task(Task& task, uint64_t final_id) {
+  RETURN_IF_ERROR(finish_chain(task));
+  if (final_id != 0) RETURN_IF_ERROR(snapshot_task(task, final_id, {}));
+  return end_task(task, final_id);
+}
+
+Status Job::end_task(Task& task, uint64_t final_id) {
+  if (task.emitter) RETURN_IF_ERROR(task.emitter->emit_end(final_id));
+  if (final_id == 0) return Status::ok();
+  if (!coordinator_->wait_completed(final_id, stop_)) return Status(StatusCode::kCancelled, "stopped");
+  return notify_complete(task);
 }
 
 Status Job::idle_tick(Task& task) {
@@ -512,13 +696,49 @@ Status Job::finish_chain(Task& task) {
 }
 
 Status Job::run_operator_task(Task& task) {
-  WatermarkTracker tracker(task.channel_input.size());
+  const size_t num_channels = task.channel_input.size();
+  WatermarkTracker tracker(num_channels);
   Operator* head = task.ops.empty() ? nullptr : task.ops[0].get();
   OperatorMetrics* head_metrics = task.op_metrics.empty() ? nullptr : task.op_metrics[0];
   Output& out = head ? *task.head_output : task.tail_output();
+  // Barrier alignment: after barrier N arrived on a channel, that channel is blocked and its
+  // later elements are held (in order) until N arrived on every channel that has not ended.
+  std::vector<std::deque<StreamElement>> held(num_channels);
+  std::vector<uint8_t> blocked(num_channels, 0), ended(num_channels, 0);
+  uint64_t aligning = 0;
+  auto aligned = [&] {
+    for (size_t c = 0; c < num_channels; ++c) {
+      if (!blocked[c] && !ended[c]) return false;
+    }
+    return true;
+  };
+  auto complete_alignment = [&]() -> Status {
+    RETURN_IF_ERROR(snapshot_task(task, aligning, {}));
+    if (task.emitter) RETURN_IF_ERROR(task.emitter->emit_barrier(aligning));
+    aligning = 0;
+    std::fill(blocked.begin(), blocked.end(), 0);
+    return Status::ok();
+  };
+  // The next element to process: held elements of unblocked channels first.
+  auto next = [&](StreamElement* e) -> BoundedChannel::PopResult {
+    for (size_t c = 0; c < num_channels; ++c) {
+      if (!blocked[c] && !held[c].empty()) {
+        *e = std::move(held[c].front());
+        held[c].pop_front();
+        return BoundedChannel::PopResult::kElement;
+      }
+    }
+    while (true) {
+      auto popped = task.input->pop_for(e, std::chrono::milliseconds(100));
+      if (popped != BoundedChannel::PopResult::kElement) return popped;
+      if (!blocked[static_cast<size_t>(e->channel)]) return popped;
+      held[static_cast<size_t>(e->channel)].push_back(std::move(*e));
+    }
+  };
   StreamElement e;
   while (true) {
-    auto popped = task.input->pop_for(&e, std::chrono::milliseconds(100));
+    if (coordinator_) RETURN_IF_ERROR(notify_complete(task));
+    auto popped = next(&e);
     if (popped == BoundedChannel::PopResult::kStopped) break;
     if (popped == BoundedChannel::PopResult::kTimeout) {
       RETURN_IF_ERROR(idle_tick(task));
@@ -539,7 +759,10 @@ Status Job::run_operator_task(Task& task) {
         Micros before = tracker.combined();
         if (e.kind == ElementKind::kWatermark) tracker.on_watermark(e.channel, e.watermark);
         if (e.kind == ElementKind::kIdle) tracker.on_idle(e.channel);
-        if (e.kind == ElementKind::kEnd) tracker.on_end(e.channel);
+        if (e.kind == ElementKind::kEnd) {
+          tracker.on_end(e.channel);
+          ended[static_cast<size_t>(e.channel)] = 1;
+        }
         Micros now = tracker.combined();
         if (now > before) {
           if (head) {
@@ -552,11 +775,19 @@ Status Job::run_operator_task(Task& task) {
         if (tracker.all_idle() && task.emitter && e.kind == ElementKind::kIdle) {
           RETURN_IF_ERROR(task.emitter->emit_idle());
         }
-        if (tracker.all_ended()) return finish_chain(task);
+        if (aligning != 0 && e.kind == ElementKind::kEnd && aligned()) RETURN_IF_ERROR(complete_alignment());
+        if (tracker.all_ended()) return finish_task(task, e.barrier_id);
         break;
       }
       case ElementKind::kBarrier:
-        break;  // checkpoints arrive with the fault-tolerance work
+        if (!coordinator_) return internal_error("checkpoint barrier in a job without checkpoints");
+        if (aligning != 0 && e.barrier_id != aligning) {
+          return internal_error("barrier {} while aligning barrier {}", e.barrier_id, aligning);
+        }
+        aligning = e.barrier_id;
+        blocked[static_cast<size_t>(e.channel)] = 1;
+        if (aligned()) RETURN_IF_ERROR(complete_alignment());
+        break;
     }
   }
   return Status(StatusCode::kCancelled, "stopped");

@@ -22,6 +22,7 @@
 #include "common/status.h"
 #include "connectors/source.h"
 #include "formats/dead_letter.h"
+#include "runtime/checkpoint_coordinator.h"
 #include "runtime/metrics.h"
 #include "runtime/operator.h"
 
@@ -61,6 +62,7 @@ struct StageSpec {
 struct JobOptions {
   size_t batch_size = kDefaultBatchRows;
   size_t channel_capacity = 16;  // batches per input channel queue
+  CheckpointOptions checkpoint;  // checkpoint.dir empty: no checkpoints
 };
 
 struct JobSpec {
@@ -88,6 +90,12 @@ class Job {
   void request_stop();
   bool stopping() const { return stop_.load(); }
 
+  // Takes a savepoint (a retained checkpoint) as soon as possible; no-op without checkpoints.
+  // With `stop`, the job stops once the savepoint is durable (stop with savepoint).
+  void request_savepoint(bool stop = false);
+  // Null until run() started, or when the job does not checkpoint.
+  const CheckpointStats* checkpoint_stats() const;
+
   const MetricsRegistry& metrics() const { return metrics_; }
   std::vector<const SourceCounters*> source_counters() const;
 
@@ -96,7 +104,14 @@ class Job {
   Status build();
   Status run_operator_task(Task& task);
   Status finish_chain(Task& task);
+  // Finishes the chain, snapshots it for the final checkpoint (if any), ends the output and
+  // waits for the final checkpoint so sinks commit before the task exits.
+  Status finish_task(Task& task, uint64_t final_id);
+  Status end_task(Task& task, uint64_t final_id);
   Status idle_tick(Task& task);
+  Status restore_task(Task& task);
+  Status snapshot_task(Task& task, uint64_t id, std::vector<SourceSplitState> sources);
+  Status notify_complete(Task& task);
   void fail(const Status& s);
 
   JobSpec spec_;
@@ -104,6 +119,8 @@ class Job {
   MetricsRegistry metrics_;
   std::vector<std::unique_ptr<SourceCounters>> source_counters_;
   std::vector<std::unique_ptr<Task>> tasks_;
+  std::unique_ptr<CheckpointCoordinator> coordinator_;
+  std::atomic<bool> coordinator_ready_{false};
   std::mutex error_mu_;
   Status first_error_;
 };

@@ -68,8 +68,9 @@ class Operator {
   // `checkpoint_id` has reached this operator from every input (aligned): the state must
   // reflect exactly the input before the barrier. restore() is called after open() and
   // before any input when the job resumes from a checkpoint; `state` is null when the
-  // checkpoint holds nothing for this operator (it was added since). Stateless operators
-  // keep the defaults.
+  // checkpoint holds nothing for this operator (it was added since, or the job starts fresh:
+  // then checkpoint_id is 0). In a checkpointing job restore() is always called, so a sink
+  // learns it must write transactionally. Stateless operators keep the defaults.
   virtual Status snapshot(uint64_t checkpoint_id, StateWriter& writer) { return Status::ok(); }
   virtual Status restore(uint64_t checkpoint_id, StateRestore* state) { return Status::ok(); }
   // Called on the task thread once checkpoint `checkpoint_id` is durable (sinks commit).
@@ -85,6 +86,9 @@ class OperatorSpec {
   virtual std::string kind() const = 0;      // "filter", "project", "window_aggregate", "sink"
   virtual std::string describe() const = 0;  // one line for EXPLAIN
   virtual std::unique_ptr<Operator> create() const = 0;
+  // Whether instances hold state that checkpoints must save (aggregates, top-N, process
+  // functions, sinks). Stateless operators are not asked to snapshot.
+  virtual bool stateful() const { return false; }
   // Stable id: derived from the plan position and the operator's definition, so a resumed
   // job can match state to operators (used by checkpoints).
   std::string id;

@@ -74,6 +74,19 @@ class InstanceStateStore {
   // appends the files the checkpoint must contain to `files`. Called on the task thread.
   virtual Status snapshot(uint64_t checkpoint_id, const std::function<Status(StateWriter&)>& fill,
                           std::vector<CheckpointFile>* files) = 0;
+  // The slow remainder of a snapshot, runnable on another thread: appends the rest of the
+  // checkpoint's files. Must run before the checkpoint is written and before the next
+  // snapshot of the same store.
+  using Deferred = std::function<Status(std::vector<CheckpointFile>*)>;
+  // Like snapshot(), but a backend may capture the state on the task thread (fill runs
+  // here) and leave the slow part (RocksDB: flush and checkpoint of the database) in
+  // *deferred, so the task goes back to processing while it runs. *deferred is empty when
+  // nothing was left. Default: snapshot() with nothing deferred.
+  virtual Status snapshot_async(uint64_t checkpoint_id, const std::function<Status(StateWriter&)>& fill,
+                                std::vector<CheckpointFile>* files, Deferred* deferred) {
+    *deferred = nullptr;
+    return snapshot(checkpoint_id, fill, files);
+  }
   // Called after the instance restored its working state from a checkpoint: the next
   // snapshot must be full (the backend's own files do not yet hold the restored entries).
   virtual void mark_restored() = 0;

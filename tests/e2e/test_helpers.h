@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace sluice::testing {
 
@@ -25,6 +26,11 @@ struct Rng {
 
 // Starts `sluice run -q job` in `cwd` in the background; returns its pid.
 pid_t spawn_sluice_run(const std::string& job, const std::string& cwd);
+// Starts `sluice ARGS...` in `cwd` in the background, stdout and stderr appended to
+// `log_path`; returns its pid.
+pid_t spawn_sluice(const std::vector<std::string>& args, const std::string& cwd, const std::string& log_path);
+// Waits for `pid`; returns its exit code, or -signal when a signal killed it.
+int wait_exit(pid_t pid);
 // Sends SIGINT and waits; returns the exit code (-1 if it did not exit normally).
 int interrupt_and_wait(pid_t pid);
 

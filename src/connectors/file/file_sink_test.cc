@@ -95,7 +95,7 @@ TEST(FileSinkTest, WithoutChangelogAnUpdateRowIsAnError) {
   TempDir dir;
   auto f = file_sink({{"path", dir.file("out.jsonl")}});
   EXPECT_FALSE(f->capabilities().changelog_append);
-  EXPECT_EQ(f->capabilities().guarantee, SinkGuarantee::kAtLeastOnce);
+  EXPECT_EQ(f->capabilities().guarantee, SinkGuarantee::kExactlyOnce);  // with checkpoints
   Status s = write_batches(*f, {batch({{1, "a"}}, {RowKind::kDelete})});
   ASSERT_FALSE(s.is_ok());
   EXPECT_NE(s.message().find("append-only but received a -D row"), std::string::npos) << s.message();

@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <thread>
@@ -31,8 +32,8 @@ Result<int> open_for_reading(const std::string& path, const std::string& context
 
 class FileSourceReader : public SourceReader {
  public:
-  FileSourceReader(std::string path, std::string context, bool follow)
-      : path_(std::move(path)), context_(std::move(context)), follow_(follow) {}
+  FileSourceReader(std::string path, std::string context, bool follow, int64_t rate)
+      : path_(std::move(path)), context_(std::move(context)), follow_(follow), rate_(rate) {}
   ~FileSourceReader() override { (void)close(); }
 
   Status open() override {
@@ -55,7 +56,24 @@ class FileSourceReader : public SourceReader {
       }
       RETURN_IF_ERROR(attach(fd.value()));
     }
-    return lines_->poll(out, max_records);
+    if (rate_ > 0) {
+      // Throttled replay: at most `rate` records per second since the first poll.
+      auto now = std::chrono::steady_clock::now();
+      if (read_ == 0 && !started_) {
+        started_ = true;
+        first_poll_ = now;
+      }
+      double elapsed = std::chrono::duration<double>(now - first_poll_).count();
+      int64_t budget = static_cast<int64_t>(elapsed * static_cast<double>(rate_)) + 1 - read_;
+      if (budget <= 0) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+        return PollStatus::kIdle;
+      }
+      max_records = std::min(max_records, static_cast<size_t>(budget));
+    }
+    auto polled = lines_->poll(out, max_records);
+    read_ += static_cast<int64_t>(out.size());
+    return polled;
   }
 
   Status close() override {
@@ -100,6 +118,10 @@ class FileSourceReader : public SourceReader {
   std::string path_;
   std::string context_;
   bool follow_;
+  int64_t rate_;  // records per second; 0: as fast as possible
+  bool started_ = false;
+  std::chrono::steady_clock::time_point first_poll_;
+  int64_t read_ = 0;
   int fd_ = -1;
   SourcePosition resume_;  // where attach() starts reading
   std::unique_ptr<LineReader> lines_;
@@ -107,13 +129,13 @@ class FileSourceReader : public SourceReader {
 
 class FileSourceFactory : public SourceFactory {
  public:
-  FileSourceFactory(std::string path, std::string context, FormatOptions format, bool follow)
-      : path_(std::move(path)), context_(std::move(context)), format_(std::move(format)), follow_(follow) {}
+  FileSourceFactory(std::string path, std::string context, FormatOptions format, bool follow, int64_t rate)
+      : path_(std::move(path)), context_(std::move(context)), format_(std::move(format)), follow_(follow), rate_(rate) {}
 
   int num_splits() const override { return 1; }
   Result<std::unique_ptr<SourceReader>> create_reader(int split) override {
     if (split != 0) return internal_error("{}: file source has one split, asked for {}", context_, split);
-    return std::unique_ptr<SourceReader>(std::make_unique<FileSourceReader>(path_, context_, follow_));
+    return std::unique_ptr<SourceReader>(std::make_unique<FileSourceReader>(path_, context_, follow_, rate_));
   }
   const FormatOptions& format() const override { return format_; }
   bool bounded() const override { return !follow_; }
@@ -126,6 +148,7 @@ class FileSourceFactory : public SourceFactory {
   std::string context_;
   FormatOptions format_;
   bool follow_;
+  int64_t rate_;
 };
 
 }  // namespace
@@ -136,6 +159,8 @@ Result<std::unique_ptr<SourceFactory>> make_file_source_factory(const SourceSpec
   ASSIGN_OR_RETURN(std::string path, o.require_string("path"));
   ASSIGN_OR_RETURN(FormatOptions format, read_source_format(o, context));
   ASSIGN_OR_RETURN(bool follow, o.get_bool("follow", false));
+  ASSIGN_OR_RETURN(int64_t rate, o.get_int("rate", 0));
+  if (rate < 0) return invalid_argument("{}: option 'rate' must be >= 0 records per second, got {}", context, rate);
   RETURN_IF_ERROR(o.check_all_used());
   if (!follow) {
     // Fail at planning time, not after the job started, when a bounded input is missing.
@@ -143,7 +168,7 @@ Result<std::unique_ptr<SourceFactory>> make_file_source_factory(const SourceSpec
     ::close(fd);
   }
   return std::unique_ptr<SourceFactory>(
-      std::make_unique<FileSourceFactory>(std::move(path), std::move(context), std::move(format), follow));
+      std::make_unique<FileSourceFactory>(std::move(path), std::move(context), std::move(format), follow, rate));
 }
 
 }  // namespace sluice

@@ -7,6 +7,8 @@
 //                   when the table is created). true: tails a growing file like `tail -f`
 //                   and never ends; the file may appear later; a partial last line is
 //                   held back until its newline is written.
+//   rate            records per second, default 0 (as fast as possible): replays a file
+//                   at a steady pace (demos, crash and recovery tests).
 //
 // One split. The factory is created and validated on the planner thread; its reader is
 // owned by one source task (see source.h). position() is the byte offset of the next

@@ -4,10 +4,14 @@
 #include <sys/stat.h>
 
 #include <functional>
+#include <map>
 #include <string>
 #include <vector>
 
+#include "common/logging.h"
+#include "common/serde.h"
 #include "connectors/connector_util.h"
+#include "types/batch_serde.h"
 #include "types/record_batch.h"
 
 namespace sluice {
@@ -92,9 +96,10 @@ class SqliteTarget {
     return t;
   }
 
-  Status begin() {
+  // `immediate`: take the write lock now (a read-then-write transaction).
+  Status begin(bool immediate = false) {
     if (in_transaction_) return Status::ok();
-    RETURN_IF_ERROR(exec("BEGIN"));
+    RETURN_IF_ERROR(exec(immediate ? "BEGIN IMMEDIATE" : "BEGIN"));
     in_transaction_ = true;
     return Status::ok();
   }
@@ -126,6 +131,43 @@ class SqliteTarget {
     }
     if (kind == RowKind::kDelete) return run(delete_, batch, row, c_.key_columns);
     return run(insert_, batch, row, c_.all_columns);
+  }
+
+  // Transactional mode: commits survive power loss (they are not replayed from a checkpoint
+  // once recorded), and the table of committed checkpoints exists.
+  Status prepare_transactions() {
+    RETURN_IF_ERROR(exec("PRAGMA synchronous=FULL"));
+    return exec(
+        "CREATE TABLE IF NOT EXISTS _sluice_commits (sink TEXT PRIMARY KEY, checkpoint_id INTEGER NOT NULL)");
+  }
+
+  // The newest checkpoint committed into this table (0: none).
+  Result<uint64_t> committed_checkpoint() {
+    sqlite3_stmt* st = nullptr;
+    if (sqlite3_prepare_v2(db_, "SELECT checkpoint_id FROM _sluice_commits WHERE sink = ?1", -1, &st, nullptr) !=
+        SQLITE_OK) {
+      return error("reading _sluice_commits failed");
+    }
+    sqlite3_bind_text(st, 1, c_.table.data(), static_cast<int>(c_.table.size()), SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    int64_t id = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+    sqlite3_finalize(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) return error("reading _sluice_commits failed");
+    return static_cast<uint64_t>(id < 0 ? 0 : id);
+  }
+
+  // Records checkpoint `id` as committed (id 0: forgets the sink's row, a fresh start).
+  Status record_checkpoint(uint64_t id) {
+    const char* sql = id == 0 ? "DELETE FROM _sluice_commits WHERE sink = ?1"
+                              : "INSERT OR REPLACE INTO _sluice_commits (sink, checkpoint_id) VALUES (?1, ?2)";
+    sqlite3_stmt* st = nullptr;
+    if (sqlite3_prepare_v2(db_, sql, -1, &st, nullptr) != SQLITE_OK) return error("writing _sluice_commits failed");
+    sqlite3_bind_text(st, 1, c_.table.data(), static_cast<int>(c_.table.size()), SQLITE_STATIC);
+    if (id != 0) sqlite3_bind_int64(st, 2, static_cast<int64_t>(id));
+    int rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) return error("writing _sluice_commits failed");
+    return Status::ok();
   }
 
   // Drops the statements' references to batch memory (bound with SQLITE_STATIC).
@@ -281,9 +323,55 @@ class SqliteTarget {
   std::vector<std::string> scratch_;  // per column: timestamp text bound to the statement
 };
 
+// The checkpoint state of a transactional writer: every transaction pre-committed and not
+// yet committed when the checkpoint was taken (usually one; more when a checkpoint was
+// aborted or its commit came late), ascending by id.
+//   u8 version, varint count, then per transaction: varint id, batch (types/batch_serde.h)
+constexpr uint8_t kStateVersion = 1;
+
+std::string encode_transactions(const std::map<uint64_t, RecordBatch>& transactions) {
+  std::string out;
+  ByteWriter w(&out);
+  w.u8(kStateVersion);
+  w.varint(transactions.size());
+  for (const auto& [id, rows] : transactions) {
+    w.varint(id);
+    write_batch(w, rows);
+  }
+  return out;
+}
+
+Result<std::map<uint64_t, RecordBatch>> decode_transactions(std::string_view state, uint64_t restored_id,
+                                                           const SchemaPtr& schema, const std::string& context) {
+  std::map<uint64_t, RecordBatch> out;
+  if (state.empty()) return out;
+  ByteReader r(state);
+  if (r.u8() != kStateVersion) r.fail();
+  const uint64_t n = r.count(2);
+  uint64_t previous = 0;
+  for (uint64_t i = 0; i < n && r.ok(); ++i) {
+    const uint64_t id = r.varint();
+    if (!r.ok() || id <= previous || id > restored_id) {
+      r.fail();
+      break;
+    }
+    previous = id;
+    auto rows = read_batch(r, schema);
+    if (!rows.is_ok()) return rows.status().with_context(fmt::format("{}: sqlite sink state", context));
+    out.emplace(id, std::move(*rows.value()));
+  }
+  if (r.ok() && !r.at_end()) r.fail();
+  RETURN_IF_ERROR(r.status("sqlite sink state").with_context(context));
+  return out;
+}
+
+// Non-transactional (the default): write() applies rows inside an open SQLite transaction
+// that flush() commits. Transactional (after recover()): write() buffers rows in memory;
+// pre_commit() closes them into a transaction kept until commit() applies it. See
+// sqlite_sink.h.
 class SqliteSinkWriter : public SinkWriter {
  public:
-  explicit SqliteSinkWriter(SqliteSinkConfig config) : config_(std::move(config)) {}
+  explicit SqliteSinkWriter(SqliteSinkConfig config) : config_(std::move(config)), open_rows_(config_.schema) {}
   ~SqliteSinkWriter() override { (void)close(); }
 
   Status open() override {
@@ -293,6 +381,7 @@ class SqliteSinkWriter : public SinkWriter {
 
   Status write(const RecordBatch& batch) override {
     if (!target_) return internal_error("{}: sqlite sink written before open()", config_.context);
+    if (transactional_) return buffer(batch);
     RETURN_IF_ERROR(target_->begin());
     Status s;
     for (size_t r = 0; r < batch.num_rows && s.is_ok(); ++r) s = target_->apply(batch, r);
@@ -301,8 +390,11 @@ class SqliteSinkWriter : public SinkWriter {
     return s;
   }
 
-  Status flush() override { return target_ ? target_->commit() : Status::ok(); }
+  // Transactional: nothing to do, rows become visible at commit().
+  Status flush() override { return target_ && !transactional_ ? target_->commit() : Status::ok(); }
 
+  // Transactional: rows not pre-committed are dropped (the job rewrites them after a
+  // restart); pre-committed transactions live on in the checkpoints.
   Status close() override {
     if (!target_) return Status::ok();
     Status s = target_->close();
@@ -310,9 +402,114 @@ class SqliteSinkWriter : public SinkWriter {
     return s;
   }
 
+  Status recover(uint64_t restored_id, std::string_view state) override {
+    if (!target_) return internal_error("{}: sqlite sink recover() before open()", config_.context);
+    if (open_rows_.num_rows > 0) {
+      return internal_error("{}: sqlite sink recover() after write()", config_.context);
+    }
+    RETURN_IF_ERROR(target_->prepare_transactions());
+    transactional_ = true;
+    pre_committed_.clear();
+    last_id_ = restored_id;
+    if (restored_id == 0) return target_->record_checkpoint(0);  // fresh start: the table is kept
+    ASSIGN_OR_RETURN(auto transactions, decode_transactions(state, restored_id, config_.schema, config_.context));
+    return apply_committed(transactions, restored_id);
+  }
+
+  Result<std::string> pre_commit(uint64_t id) override {
+    if (!transactional_) return SinkWriter::pre_commit(id);
+    if (id <= last_id_) {
+      return internal_error("{}: sqlite sink pre_commit({}) after checkpoint {}", config_.context, id, last_id_);
+    }
+    last_id_ = id;
+    if (open_rows_.num_rows > 0) {
+      pre_committed_.emplace(id, std::move(open_rows_));
+      open_rows_ = RecordBatch(config_.schema);
+    }
+    return encode_transactions(pre_committed_);
+  }
+
+  Status commit(uint64_t id) override {
+    if (!transactional_ || pre_committed_.empty() || pre_committed_.begin()->first > id) return Status::ok();
+    std::map<uint64_t, RecordBatch> due;
+    auto end = pre_committed_.upper_bound(id);
+    due.insert(std::make_move_iterator(pre_committed_.begin()), std::make_move_iterator(end));
+    pre_committed_.erase(pre_committed_.begin(), end);
+    Status s = apply_committed(due, id);
+    if (!s.is_ok()) pre_committed_.merge(due);  // kept for a retry; the job fails anyway
+    return s;
+  }
+
  private:
+  // Buffers the rows of `batch` (with their row kinds) into the open transaction.
+  Status buffer(const RecordBatch& batch) {
+    if (batch.columns.size() != open_rows_.columns.size()) {
+      return internal_error("{}: sqlite sink got {} columns, expected {}", config_.context, batch.columns.size(),
+                            open_rows_.columns.size());
+    }
+    for (size_t r = 0; r < batch.num_rows && !config_.upsert; ++r) {
+      if (batch.row_kind(r) != RowKind::kInsert) {  // refused now, as without checkpoints
+        return invalid_argument(
+            "{}: sqlite table '{}' is append-only but received a {} row; set primary_key to keep it up to date",
+            config_.context, config_.table, row_kind_short_name(batch.row_kind(r)));
+      }
+    }
+    for (size_t c = 0; c < batch.columns.size(); ++c) {
+      Column& to = open_rows_.mutable_column(c);
+      const Column& from = batch.column(c);
+      if (from.type() == to.type()) {
+        to.append_all(from);
+        continue;
+      }
+      for (size_t r = 0; r < batch.num_rows; ++r) {  // a NULL-typed column (a NULL literal)
+        if (!from.is_null(r)) {
+          return internal_error("{}: sqlite sink column {} is {}, got {}", config_.context, c, type_name(to.type()),
+                                type_name(from.type()));
+        }
+        to.append_null();
+      }
+    }
+    for (size_t r = 0; r < batch.num_rows; ++r) open_rows_.row_kinds.push_back(batch.row_kind(r));
+    open_rows_.num_rows += batch.num_rows;
+    return Status::ok();
+  }
+
+  // In one SQLite transaction: applies the transactions newer than the checkpoint recorded
+  // in _sluice_commits (older ones were committed before a crash) and records checkpoint
+  // `id`. Nothing happens when `id` is already recorded (a replayed commit or recovery).
+  Status apply_committed(const std::map<uint64_t, RecordBatch>& transactions, uint64_t id) {
+    RETURN_IF_ERROR(target_->begin(/*immediate=*/true));
+    Status s = [&]() -> Status {
+      ASSIGN_OR_RETURN(uint64_t recorded, target_->committed_checkpoint());
+      if (id < recorded) {
+        log_warn("{}: sqlite table '{}' already holds checkpoint {}, newer than checkpoint {} (the job resumed "
+                 "from an older checkpoint: was a newer one lost?); transactions up to {} are not applied again, "
+                 "rows replayed under later ids may repeat",
+                 config_.context, config_.table, recorded, id, recorded);
+      }
+      if (id <= recorded) return Status::ok();
+      for (const auto& [txn, rows] : transactions) {
+        if (txn <= recorded) continue;
+        Status applied;
+        for (size_t r = 0; r < rows.num_rows && applied.is_ok(); ++r) applied = target_->apply(rows, r);
+        target_->clear_bindings();
+        RETURN_IF_ERROR(applied);
+      }
+      return target_->record_checkpoint(id);
+    }();
+    if (!s.is_ok()) {
+      target_->rollback();
+      return s;
+    }
+    return target_->commit();
+  }
+
   SqliteSinkConfig config_;
   std::unique_ptr<SqliteTarget> target_;
+  bool transactional_ = false;
+  RecordBatch open_rows_;                               // written since the last pre_commit()
+  std::map<uint64_t, RecordBatch> pre_committed_;       // by checkpoint id, not yet committed
+  uint64_t last_id_ = 0;                                // newest checkpoint pre-committed/restored
 };
 
 class SqliteSinkFactory : public SinkFactory {
@@ -322,7 +519,7 @@ class SqliteSinkFactory : public SinkFactory {
   SinkCapabilities capabilities() const override {
     SinkCapabilities c;
     c.upsert = config_.upsert;
-    c.guarantee = config_.upsert ? SinkGuarantee::kIdempotent : SinkGuarantee::kAtLeastOnce;
+    c.guarantee = SinkGuarantee::kExactlyOnce;  // with checkpoints; see sqlite_sink.h
     for (int k : config_.key_columns) c.primary_key.push_back(config_.schema->field(static_cast<size_t>(k)).name);
     return c;
   }

@@ -18,10 +18,30 @@
 // PRIMARY KEY(...) when keyed. An existing table must have every column (checked when the
 // factory is created if the file exists, and again at open).
 //
-// Transactions: the first write after a flush opens one; flush() commits it. The database
-// runs in WAL mode with synchronous=NORMAL, so readers see committed results while the job
-// runs. Guarantee: idempotent for upserts (replaying rows gives the same table),
+// Delivery guarantee: exactly-once when the job checkpoints (capabilities() says so).
+// Without checkpoints: idempotent for upserts (replaying rows gives the same table),
 // at-least-once for appends.
+//
+// Without checkpoints: the first write after a flush opens a transaction; flush() commits
+// it. The database runs in WAL mode with synchronous=NORMAL, so readers see committed
+// results while the job runs.
+//
+// With checkpoints (after recover()): write() buffers the rows (with their row kinds) in
+// memory; flush() does nothing; pre_commit(N) closes the buffered rows into transaction N
+// and returns, as the checkpoint state, every transaction not yet committed (usually just
+// N; more when a checkpoint was aborted or its commit came late; encoded with
+// types/batch_serde.h). commit(N) applies every pre-committed transaction <= N in id
+// order, with the usual append/upsert/changelog semantics, and records N in
+//   _sluice_commits(sink TEXT PRIMARY KEY, checkpoint_id INTEGER NOT NULL)   (sink = table)
+// all in ONE SQLite transaction; transactions <= the recorded id are skipped, so a commit
+// replayed after a crash (between the SQLite COMMIT and the runtime noticing it) applies
+// nothing twice. recover(N, state) commits the state's transactions the same way (no-op
+// when N is already recorded); rows written after checkpoint N were only in memory and
+// are written again by the resumed job. A fresh start (recover(0)) keeps the table and its
+// rows, as an open without checkpoints does, and deletes the sink's _sluice_commits row.
+// Transactional mode sets synchronous=FULL: a recorded commit must survive power loss,
+// because later checkpoints no longer carry its rows. Memory: rows are held between two
+// checkpoints, and each checkpoint carries the rows of its transaction.
 //
 // The factory is created on the planner thread; its writer is owned by one sink task.
 #pragma once

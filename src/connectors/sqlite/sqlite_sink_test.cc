@@ -4,41 +4,16 @@
 
 #include <sqlite3.h>
 
+#include "connectors/sqlite/sqlite_test_util.h"
 #include "connectors/test_util.h"
 
 namespace sluice {
 namespace {
 
+using testing::exec;
+using testing::query;
 using testing::sink_spec;
 using testing::TempDir;
-
-// Rows of `sql` as "v1|v2|..." (NULL for nulls), like the sqlite3 shell prints them.
-std::vector<std::string> query(const std::string& path, const std::string& sql) {
-  sqlite3* db = nullptr;
-  std::vector<std::string> rows;
-  EXPECT_EQ(sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr), SQLITE_OK);
-  sqlite3_stmt* st = nullptr;
-  EXPECT_EQ(sqlite3_prepare_v2(db, sql.c_str(), -1, &st, nullptr), SQLITE_OK) << sqlite3_errmsg(db);
-  while (st != nullptr && sqlite3_step(st) == SQLITE_ROW) {
-    std::string row;
-    for (int c = 0; c < sqlite3_column_count(st); ++c) {
-      if (c) row += "|";
-      const unsigned char* t = sqlite3_column_text(st, c);
-      row += t != nullptr ? reinterpret_cast<const char*>(t) : "NULL";
-    }
-    rows.push_back(row);
-  }
-  sqlite3_finalize(st);
-  sqlite3_close(db);
-  return rows;
-}
-
-void exec(const std::string& path, const std::string& sql) {
-  sqlite3* db = nullptr;
-  ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
-  ASSERT_EQ(sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr), SQLITE_OK) << sqlite3_errmsg(db);
-  sqlite3_close(db);
-}
 
 // (window_start TIMESTAMP, page TEXT, views BIGINT, avg_ms DOUBLE)
 SchemaPtr per_page_schema() {
@@ -225,7 +200,7 @@ TEST_F(SqliteSinkTest, CapabilitiesAndDescriptionFollowThePrimaryKey) {
   SinkCapabilities c = upsert.value()->capabilities();
   EXPECT_TRUE(c.upsert);
   EXPECT_EQ(c.primary_key, (std::vector<std::string>{"window_start", "page"}));
-  EXPECT_EQ(c.guarantee, SinkGuarantee::kIdempotent);
+  EXPECT_EQ(c.guarantee, SinkGuarantee::kExactlyOnce);  // with checkpoints
   EXPECT_EQ(upsert.value()->describe(), "sqlite " + db_ + " table per_page (upsert on window_start,page)");
 
   auto single = factory({{"primary_key", ""}});
@@ -237,7 +212,7 @@ TEST_F(SqliteSinkTest, CapabilitiesAndDescriptionFollowThePrimaryKey) {
   auto append = factory({});
   ASSERT_TRUE(append.is_ok());
   EXPECT_FALSE(append.value()->capabilities().upsert);
-  EXPECT_EQ(append.value()->capabilities().guarantee, SinkGuarantee::kAtLeastOnce);
+  EXPECT_EQ(append.value()->capabilities().guarantee, SinkGuarantee::kExactlyOnce);
   EXPECT_EQ(append.value()->describe(), "sqlite " + db_ + " table per_page (append)");
 }
 

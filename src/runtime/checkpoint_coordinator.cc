@@ -1,0 +1,284 @@
+#include "runtime/checkpoint_coordinator.h"
+
+#include <algorithm>
+#include <filesystem>
+#include <set>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "common/logging.h"
+
+namespace sluice {
+namespace {
+
+constexpr const char* kJobFile = "job.json";
+
+int64_t unix_ms_now() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
+
+CheckpointCoordinator::CheckpointCoordinator(CheckpointOptions options, std::string job_name,
+                                             std::map<std::string, int> operators, int num_tasks, int num_sources)
+    : options_(std::move(options)),
+      job_name_(std::move(job_name)),
+      operators_(std::move(operators)),
+      num_tasks_(num_tasks),
+      num_sources_(num_sources) {}
+
+CheckpointCoordinator::~CheckpointCoordinator() { stop(); }
+
+std::string CheckpointCoordinator::work_dir() const { return options_.dir + "/.state-work"; }
+
+Status CheckpointCoordinator::open() {
+  storage_ = std::make_unique<CheckpointStorage>(options_.dir, std::max(1, options_.retain));
+  RETURN_IF_ERROR(storage_->open());
+  ASSIGN_OR_RETURN(backend_, make_state_backend(options_.backend, work_dir()));
+
+  std::optional<CheckpointInfo> info;
+  if (!options_.from_savepoint.empty()) {
+    auto verified = storage_->verify(options_.from_savepoint);
+    if (!verified.is_ok()) {
+      return verified.status().with_context(fmt::format("--from-savepoint {}", options_.from_savepoint));
+    }
+    info = std::move(verified).value();
+  } else {
+    std::vector<std::string> warnings;
+    ASSIGN_OR_RETURN(info, storage_->latest_valid(&warnings));
+    for (const auto& w : warnings) log_warn("checkpoint skipped: {}", w);
+  }
+  std::vector<uint64_t> ids = storage_->list();
+  if (!ids.empty()) next_id_ = ids.back() + 1;
+  if (!info) return Status::ok();
+  next_id_ = std::max(next_id_, info->id + 1);
+
+  ASSIGN_OR_RETURN(std::string text, storage_->read_file(*info, kJobFile));
+  Restored r;
+  r.id = info->id;
+  r.info = *info;
+  try {
+    auto j = nlohmann::json::parse(text);
+    for (auto& [op, v] : j.at("operators").items()) r.operators[op] = v.at("parallelism").get<int>();
+    for (const auto& s : j.at("sources")) {
+      SourceSplitState st;
+      st.table = s.at("table").get<std::string>();
+      st.split = s.at("split").get<int>();
+      st.offset = s.at("offset").get<int64_t>();
+      st.line = s.at("line").get<int64_t>();
+      st.watermark = s.at("watermark").get<int64_t>();
+      st.max_event_time = s.at("max_event_time").get<int64_t>();
+      r.sources.push_back(std::move(st));
+    }
+  } catch (const std::exception& e) {
+    return Status(StatusCode::kDataLoss, fmt::format("checkpoint {}: bad {}: {}", info->path, kJobFile, e.what()));
+  }
+  for (const auto& [op, par] : r.operators) {
+    if (!operators_.count(op)) log_warn("checkpoint {}: state of operator {} is not used by this job", r.id, op);
+  }
+  log_info("resuming from checkpoint {} ({})", r.id, info->path);
+  stats_.restored_id.store(r.id);
+  completed_.store(r.id);
+  restored_ = std::move(r);
+  return Status::ok();
+}
+
+std::optional<SourceSplitState> CheckpointCoordinator::source_state(const std::string& table, int split) const {
+  if (!restored_) return std::nullopt;
+  for (const auto& s : restored_->sources) {
+    if (s.table == table && s.split == split) return s;
+  }
+  return std::nullopt;
+}
+
+Result<std::unique_ptr<StateRestore>> CheckpointCoordinator::restore_state(const std::string& operator_id) const {
+  if (!restored_) return std::unique_ptr<StateRestore>();
+  auto it = restored_->operators.find(operator_id);
+  if (it == restored_->operators.end()) return std::unique_ptr<StateRestore>();
+  return open_state_restore(*storage_, restored_->info, operator_id, it->second, work_dir());
+}
+
+void CheckpointCoordinator::start(std::function<void(const Status&)> on_error, std::function<void()> on_stop) {
+  on_error_ = std::move(on_error);
+  on_stop_ = std::move(on_stop);
+  last_trigger_ = std::chrono::steady_clock::now();
+  thread_ = std::thread([this] { loop(); });
+}
+
+void CheckpointCoordinator::stop() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    shutdown_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void CheckpointCoordinator::request_savepoint(bool stop) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    savepoint_requested_ = true;
+    if (stop) stop_after_savepoint_ = true;
+  }
+  cv_.notify_all();
+}
+
+void CheckpointCoordinator::source_at_end() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    ++sources_at_end_;
+  }
+  cv_.notify_all();
+}
+
+void CheckpointCoordinator::ack(uint64_t id, std::vector<CheckpointFile> files, std::vector<SourceSplitState> sources,
+                                std::vector<InstanceStateStore::Deferred> deferred) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!in_flight_ || id != trigger_id_.load()) return;  // a stale ack (cannot happen with one in flight)
+    for (auto& f : files) files_.push_back(std::move(f));
+    for (auto& s : sources) sources_.push_back(std::move(s));
+    for (auto& d : deferred) deferred_.push_back(std::move(d));
+    ++acks_;
+  }
+  cv_.notify_all();
+}
+
+bool CheckpointCoordinator::wait_completed(uint64_t id, const std::atomic<bool>& stop) const {
+  std::unique_lock<std::mutex> lock(mu_);
+  while (completed_.load() < id) {
+    if (stop.load()) return false;
+    cv_.wait_for(lock, std::chrono::milliseconds(20));
+  }
+  return true;
+}
+
+void CheckpointCoordinator::trigger_locked(bool savepoint) {
+  in_flight_ = true;
+  in_flight_savepoint_ = savepoint;
+  in_flight_started_ = std::chrono::steady_clock::now();
+  last_trigger_ = in_flight_started_;
+  acks_ = 0;
+  files_.clear();
+  sources_.clear();
+  deferred_.clear();
+  trigger_id_.store(next_id_++, std::memory_order_release);
+}
+
+Status CheckpointCoordinator::complete_in_flight() {
+  const uint64_t id = trigger_id_.load();
+  // The deferred parts of the snapshots (one per RocksDB instance), in parallel.
+  if (!deferred_.empty()) {
+    std::vector<std::vector<CheckpointFile>> produced(deferred_.size());
+    std::vector<Status> results(deferred_.size());
+    std::vector<std::thread> workers;
+    for (size_t i = 1; i < deferred_.size(); ++i) {
+      workers.emplace_back([&, i] { results[i] = deferred_[i](&produced[i]); });
+    }
+    results[0] = deferred_[0](&produced[0]);
+    for (auto& w : workers) w.join();
+    deferred_.clear();
+    for (size_t i = 0; i < results.size(); ++i) {
+      RETURN_IF_ERROR(results[i].with_context(fmt::format("checkpoint {}", id)));
+      for (auto& f : produced[i]) files_.push_back(std::move(f));
+    }
+  }
+  nlohmann::json j;
+  j["job"] = job_name_;
+  j["id"] = id;
+  j["final"] = id == final_id_.load();
+  j["backend"] = backend_->name();
+  j["operators"] = nlohmann::json::object();
+  for (const auto& [op, par] : operators_) j["operators"][op] = {{"parallelism", par}};
+  std::sort(sources_.begin(), sources_.end(),
+            [](const auto& a, const auto& b) { return std::tie(a.table, a.split) < std::tie(b.table, b.split); });
+  j["sources"] = nlohmann::json::array();
+  for (const auto& s : sources_) {
+    j["sources"].push_back({{"table", s.table},
+                            {"split", s.split},
+                            {"offset", s.offset},
+                            {"line", s.line},
+                            {"watermark", s.watermark},
+                            {"max_event_time", s.max_event_time}});
+  }
+  files_.emplace_back(kJobFile, j.dump(1));
+  // "New" bytes: data written for this checkpoint, plus linked files (RocksDB SSTs) that
+  // the previous checkpoint did not already link.
+  uint64_t size = 0, fresh = 0;
+  std::set<std::string> linked;
+  for (const auto& f : files_) {
+    size += f.link_from.empty() ? f.data.size() : f.size;
+    if (f.link_from.empty()) {
+      fresh += f.data.size();
+    } else {
+      if (!previous_links_.count(f.name)) fresh += f.size;
+      linked.insert(f.name);
+    }
+  }
+  previous_links_ = std::move(linked);
+  auto written = storage_->write(id, files_, in_flight_savepoint_);
+  if (!written.is_ok()) return written.status().with_context(fmt::format("checkpoint {}", id));
+  auto elapsed = std::chrono::steady_clock::now() - in_flight_started_;
+  stats_.last_duration_us.store(std::chrono::duration_cast<std::chrono::microseconds>(elapsed).count());
+  stats_.last_size_bytes.store(size);
+  stats_.last_new_bytes.store(fresh);
+  stats_.last_completed_unix_ms.store(unix_ms_now());
+  stats_.last_id.store(id);
+  stats_.completed.fetch_add(1);
+  if (in_flight_savepoint_) log_info("savepoint {} written: {}", id, written.value().path);
+  log_debug("checkpoint {} complete: {} bytes ({} new) in {} ms", id, size, fresh,
+            std::chrono::duration_cast<std::chrono::milliseconds>(elapsed).count());
+  files_.clear();
+  sources_.clear();
+  in_flight_ = false;
+  completed_.store(id, std::memory_order_release);
+  return Status::ok();
+}
+
+void CheckpointCoordinator::loop() {
+  std::unique_lock<std::mutex> lock(mu_);
+  while (!shutdown_) {
+    if (in_flight_ && acks_ == num_tasks_) {
+      bool was_final = trigger_id_.load() == final_id_.load();
+      bool stop_now = in_flight_savepoint_ && stop_after_savepoint_;
+      Status s = complete_in_flight();
+      cv_.notify_all();
+      if (!s.is_ok()) {
+        lock.unlock();
+        on_error_(s);
+        return;
+      }
+      if (was_final) return;  // nothing follows the final checkpoint
+      if (stop_now) {
+        stopped_ = true;
+        lock.unlock();
+        on_stop_();
+        lock.lock();
+      }
+      continue;
+    }
+    if (!in_flight_ && !stopped_) {
+      auto now = std::chrono::steady_clock::now();
+      if (sources_at_end_ == num_sources_ && final_id_.load() == 0) {
+        final_id_.store(next_id_, std::memory_order_release);
+        trigger_locked(false);
+        continue;
+      }
+      if (final_id_.load() == 0 && savepoint_requested_) {
+        savepoint_requested_ = false;
+        trigger_locked(true);
+        continue;
+      }
+      if (final_id_.load() == 0 && options_.interval > 0 &&
+          now - last_trigger_ >= std::chrono::microseconds(options_.interval)) {
+        trigger_locked(false);
+        continue;
+      }
+    }
+    cv_.wait_for(lock, std::chrono::milliseconds(5));
+  }
+}
+
+}  // namespace sluice

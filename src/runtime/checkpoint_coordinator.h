@@ -1,0 +1,169 @@
+// CheckpointCoordinator: triggers checkpoints, collects the acknowledgements of every task
+// and writes each complete checkpoint atomically; on start, finds the checkpoint to resume
+// from and hands its state back to the tasks.
+//
+// Protocol (asynchronous barrier snapshotting, one checkpoint in flight at a time):
+//  1. The coordinator thread raises trigger_id() to N (every `interval`, or on a savepoint
+//     request). Each source task notices it between two polls, records its split position
+//     and watermark, snapshots the operators chained to it and sends barrier N downstream.
+//  2. A task with several input channels aligns: after barrier N arrived on a channel, that
+//     channel's later elements are held back until N arrived on every channel; then the
+//     task snapshots its operators, forwards N and replays what it held.
+//  3. Every task acknowledges N with its files (ack()). When all have, the coordinator
+//     writes the checkpoint (state files + job.json: operators, source positions) through
+//     CheckpointStorage (write, fsync, rename), applies retention, then publishes N as
+//     completed(); sink operators commit their transactions up to N on their own thread.
+//  4. End of bounded input: a source that reaches the end emits its final watermark and
+//     keeps answering triggers at its end position (source_at_end()). When every source is
+//     at its end the coordinator triggers a final checkpoint F; sources send F inside their
+//     end-of-stream element, each task finishes its operators, snapshots them (sinks
+//     pre-commit what the finish produced) and acknowledges F; tasks wait until F is
+//     complete so sinks commit before the job exits. A job that resumes from a final
+//     checkpoint reads nothing and commits nothing twice.
+//
+// Threads: trigger/ack/stat accessors are thread-safe. The coordinator thread is started by
+// start() and stopped by stop() (the job's run() does both).
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "checkpoint/checkpoint_storage.h"
+#include "common/status.h"
+#include "common/time_util.h"
+#include "state/state_backend.h"
+
+namespace sluice {
+
+struct CheckpointOptions {
+  std::string dir;           // empty: the job does not checkpoint
+  Micros interval = 0;       // 0: no periodic checkpoints (savepoints and the final one only)
+  int retain = 3;            // regular checkpoints kept; savepoints are never deleted
+  std::string backend = "memory";  // "memory" or "rocksdb"
+  // Resume from this checkpoint or savepoint directory instead of the latest one in `dir`.
+  std::string from_savepoint;
+  bool enabled() const { return !dir.empty(); }
+};
+
+// The recorded state of one source split.
+struct SourceSplitState {
+  std::string table;
+  int split = 0;
+  int64_t offset = 0;
+  int64_t line = 0;
+  Micros watermark = kMinWatermark;
+  Micros max_event_time = kMinWatermark;
+};
+
+struct CheckpointStats {
+  std::atomic<uint64_t> completed{0};      // checkpoints written
+  std::atomic<uint64_t> last_id{0};
+  std::atomic<int64_t> last_duration_us{0};  // trigger -> durable
+  std::atomic<uint64_t> last_size_bytes{0};  // bytes of the files of the last checkpoint (linked files included)
+  std::atomic<uint64_t> last_new_bytes{0};   // bytes actually written (linked files excluded)
+  std::atomic<int64_t> last_completed_unix_ms{0};  // age = now - this
+  std::atomic<uint64_t> restored_id{0};     // the checkpoint the job resumed from (0: none)
+};
+
+class CheckpointCoordinator {
+ public:
+  // `operators`: every stateful-or-not operator id of the job with its parallelism;
+  // `num_tasks`: tasks that acknowledge; `num_sources`: source tasks.
+  CheckpointCoordinator(CheckpointOptions options, std::string job_name, std::map<std::string, int> operators,
+                        int num_tasks, int num_sources);
+  ~CheckpointCoordinator();
+
+  // Opens storage and the backend and loads the checkpoint to resume from, if any.
+  // Warnings (skipped corrupt checkpoints) are logged.
+  Status open();
+  // on_error: a checkpoint could not be written (the job fails). on_stop: a savepoint
+  // requested with stop=true is durable (the job stops; nothing is triggered after it).
+  void start(std::function<void(const Status&)> on_error, std::function<void()> on_stop);
+  void stop();
+
+  // Restore side (valid after open()).
+  uint64_t restored_id() const { return restored_ ? restored_->id : 0; }
+  std::optional<SourceSplitState> source_state(const std::string& table, int split) const;
+  // The state of `operator_id` in the restored checkpoint; nullptr when none.
+  Result<std::unique_ptr<StateRestore>> restore_state(const std::string& operator_id) const;
+  StateBackend& backend() { return *backend_; }
+
+  // Trigger side.
+  uint64_t trigger_id() const { return trigger_id_.load(std::memory_order_acquire); }
+  uint64_t final_id() const { return final_id_.load(std::memory_order_acquire); }
+  // Takes a retained checkpoint as soon as none is in flight; with `stop`, the job stops
+  // right after it, so the savepoint is the last state any sink committed (stop with
+  // savepoint, for upgrades and rescaling). Async-signal-unsafe: call from a normal thread.
+  void request_savepoint(bool stop);
+  void source_at_end();
+
+  // Acknowledgement of checkpoint `id` by one task.
+  // `deferred`: the slow parts of state snapshots (InstanceStateStore::snapshot_async),
+  // run by the coordinator, off the task threads, before the checkpoint is written.
+  void ack(uint64_t id, std::vector<CheckpointFile> files, std::vector<SourceSplitState> sources,
+           std::vector<InstanceStateStore::Deferred> deferred = {});
+  const std::atomic<uint64_t>& completed() const { return completed_; }
+  // Waits until checkpoint `id` is complete; false if `stop` was raised first.
+  bool wait_completed(uint64_t id, const std::atomic<bool>& stop) const;
+
+  const CheckpointStats& stats() const { return stats_; }
+  const std::string& dir() const { return options_.dir; }
+
+ private:
+  struct Restored {
+    uint64_t id = 0;
+    CheckpointInfo info;
+    std::map<std::string, int> operators;  // id -> parallelism
+    std::vector<SourceSplitState> sources;
+  };
+  void loop();
+  Status complete_in_flight();
+  void trigger_locked(bool savepoint);
+  std::string work_dir() const;
+
+  CheckpointOptions options_;
+  std::string job_name_;
+  std::map<std::string, int> operators_;
+  const int num_tasks_;
+  const int num_sources_;
+  std::unique_ptr<CheckpointStorage> storage_;
+  std::unique_ptr<StateBackend> backend_;
+  std::optional<Restored> restored_;
+
+  mutable std::mutex mu_;
+  mutable std::condition_variable cv_;
+  std::thread thread_;
+  bool shutdown_ = false;
+  std::function<void(const Status&)> on_error_;
+  std::function<void()> on_stop_;
+  bool stop_after_savepoint_ = false;
+  bool stopped_ = false;  // a stop-with-savepoint completed: no more triggers
+  uint64_t next_id_ = 1;
+  std::atomic<uint64_t> trigger_id_{0};
+  std::atomic<uint64_t> final_id_{0};
+  std::atomic<uint64_t> completed_{0};
+  bool in_flight_ = false;
+  bool in_flight_savepoint_ = false;
+  std::chrono::steady_clock::time_point in_flight_started_;
+  std::chrono::steady_clock::time_point last_trigger_;
+  int acks_ = 0;
+  std::vector<CheckpointFile> files_;
+  std::vector<SourceSplitState> sources_;
+  std::vector<InstanceStateStore::Deferred> deferred_;
+  std::set<std::string> previous_links_;  // linked files of the previous checkpoint
+  bool savepoint_requested_ = false;
+  int sources_at_end_ = 0;
+  CheckpointStats stats_;
+};
+
+}  // namespace sluice

@@ -1,0 +1,287 @@
+// Fault tolerance as a user meets it: a windowed job over a file source writing to
+// exactly-once sinks (file parts and SQLite) is killed with SIGKILL at random moments —
+// some of them while a checkpoint is being written — and restarted each time from its
+// checkpoint directory. When it finally completes, the sinks must hold exactly what an
+// uninterrupted run wrote: no row missing, none repeated.
+//
+// Scenarios: the in-memory and the RocksDB state backends; restarts alternating the
+// parallelism (keyed state redistributed by key group), one of them from a savepoint taken
+// with `sluice savepoint`; and a corrupted newest checkpoint, skipped in favour of the one
+// before it.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sqlite3.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include "test_helpers.h"
+
+namespace sluice {
+namespace {
+
+namespace fs = std::filesystem;
+using testing::Rng;
+using testing::spawn_sluice;
+using testing::TempDir;
+using testing::wait_exit;
+using testing::with_dir;
+using testing::write_file;
+
+constexpr int kRecords = 200000;
+constexpr int kRate = 40000;  // records per second in crash runs: the job lasts ~5 s
+
+const char* kJob = R"(
+CREATE TABLE src (k BIGINT, v BIGINT, ts TIMESTAMP)
+  WITH (connector = 'file', path = '{DIR}/in.jsonl', format = 'json', event_time = 'ts',
+        watermark_delay = '3s'{RATE});
+CREATE TABLE agg_file () WITH (connector = 'file', path = '{DIR}/{OUT}/agg.jsonl');
+CREATE TABLE agg_db () WITH (connector = 'sqlite', path = '{DIR}/{OUT}/agg.db', table = 'agg');
+INSERT INTO agg_file
+SELECT k, window_start, COUNT(*) AS n, SUM(v) AS total, MIN(v) AS lo, MAX(v) AS hi,
+       COUNT(DISTINCT v % 13) AS d
+FROM TUMBLE(src, ts, INTERVAL '10 seconds') GROUP BY k, window_start;
+INSERT INTO agg_db
+SELECT k, window_start, COUNT(*) AS n, SUM(v) AS total
+FROM TUMBLE(src, ts, INTERVAL '10 seconds') GROUP BY k, window_start;
+)";
+
+// Keys 0..299, one event every 2 ms of event time, up to 2 s out of order.
+void write_input(const std::string& path) {
+  Rng rng{42};
+  std::ofstream out(path);
+  const int64_t base = 1700000000000;  // ms
+  for (int i = 0; i < kRecords; ++i) {
+    int64_t ts = base + i * 2 - rng.uniform(0, 2000);
+    out << "{\"k\":" << rng.uniform(0, 299) << ",\"v\":" << rng.uniform(-1000, 1000) << ",\"ts\":" << ts << "}\n";
+  }
+}
+
+std::string job_text(const std::string& dir, const std::string& out, bool throttled) {
+  std::string sql = with_dir(kJob, dir);
+  auto put = [&](const std::string& what, const std::string& value) {
+    for (size_t pos; (pos = sql.find(what)) != std::string::npos;) sql.replace(pos, what.size(), value);
+  };
+  put("{OUT}", out);
+  put("{RATE}", throttled ? std::string(", rate = '") + std::to_string(kRate) + "'" : std::string());
+  return sql;
+}
+
+// Committed file-sink output: the part files in name order, concatenated (or the single
+// file of a run without checkpoints).
+std::string file_output(const std::string& dir) {
+  std::vector<std::string> parts;
+  for (const auto& e : fs::directory_iterator(dir)) {
+    std::string name = e.path().filename().string();
+    if (name.rfind("agg.part-", 0) == 0 && name.size() > 6 && name.substr(name.size() - 6) == ".jsonl") {
+      parts.push_back(e.path().string());
+    }
+  }
+  std::sort(parts.begin(), parts.end());
+  std::string all;
+  for (const auto& p : parts) all += testing::read_file(p);
+  if (parts.empty() && fs::exists(dir + "/agg.jsonl")) all = testing::read_file(dir + "/agg.jsonl");
+  return all;
+}
+
+std::vector<std::string> sqlite_rows(const std::string& db_path) {
+  std::vector<std::string> rows;
+  sqlite3* db = nullptr;
+  if (sqlite3_open_v2(db_path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK) {
+    sqlite3_close(db);
+    return rows;
+  }
+  sqlite3_stmt* st = nullptr;
+  if (sqlite3_prepare_v2(db, "SELECT k, window_start, n, total FROM agg ORDER BY k, window_start, n, total", -1, &st,
+                         nullptr) == SQLITE_OK) {
+    while (sqlite3_step(st) == SQLITE_ROW) {
+      std::string row;
+      for (int c = 0; c < 4; ++c) {
+        const unsigned char* t = sqlite3_column_text(st, c);
+        row += (t ? reinterpret_cast<const char*>(t) : "NULL") + std::string("|");
+      }
+      rows.push_back(row);
+    }
+  }
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+  return rows;
+}
+
+bool has_checkpoint_in_progress(const std::string& dir) {
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(dir, ec)) {
+    if (e.path().filename().string().rfind(".tmp-chk-", 0) == 0) return true;
+  }
+  return false;
+}
+
+int count_checkpoints(const std::string& dir) {
+  int n = 0;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(dir, ec)) n += e.path().filename().string().rfind("chk-", 0) == 0;
+  return n;
+}
+
+class CrashTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    write_input(dir_.file("in.jsonl"));
+    // The reference: one uninterrupted run without checkpoints, as fast as possible.
+    fs::create_directories(dir_.file("ref"));
+    write_file(dir_.file("ref.sql"), job_text(dir_.path(), "ref", false));
+    auto r = testing::run_sluice("run -q ref.sql", dir_.path());
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+    ref_file_ = file_output(dir_.file("ref"));
+    ref_rows_ = sqlite_rows(dir_.file("ref/agg.db"));
+    ASSERT_GT(ref_rows_.size(), 1000u);
+    ASSERT_EQ(static_cast<size_t>(std::count(ref_file_.begin(), ref_file_.end(), '\n')), ref_rows_.size());
+    fs::create_directories(dir_.file("out"));
+    write_file(dir_.file("job.sql"), job_text(dir_.path(), "out", true));
+  }
+
+  std::vector<std::string> run_args(const std::string& backend, int parallelism) const {
+    return {"run",          "-q",      "job.sql",         "--checkpoint-dir", "ck", "--checkpoint-interval", "50ms",
+            "--state-backend", backend, "-p", std::to_string(parallelism)};
+  }
+
+  // Kills the job `kills` times at random moments (every third kill right when a
+  // checkpoint is being written), restarting it each time with the next parallelism of
+  // `parallelisms`; then lets it complete. Returns the number of kills that landed while
+  // a checkpoint was in progress.
+  int crash_and_complete(const std::string& backend, int kills, const std::vector<int>& parallelisms,
+                         std::vector<std::string> first_extra_args = {}) {
+    Rng rng{7};
+    int during_checkpoint = 0;
+    int done_kills = 0;
+    for (int run = 0;; ++run) {
+      auto args = run_args(backend, parallelisms[static_cast<size_t>(run) % parallelisms.size()]);
+      if (run == 0) args.insert(args.end(), first_extra_args.begin(), first_extra_args.end());
+      pid_t pid = spawn_sluice(args, dir_.path(), dir_.file("log.txt"));
+      if (done_kills >= kills) {
+        int code = wait_exit(pid);
+        EXPECT_EQ(code, 0) << testing::read_file(dir_.file("log.txt"));
+        break;
+      }
+      auto start = std::chrono::steady_clock::now();
+      const bool at_checkpoint = done_kills % 3 == 2;
+      auto delay = std::chrono::milliseconds(rng.uniform(80, 260));
+      bool exited = false;
+      while (true) {
+        int status = 0;
+        if (waitpid(pid, &status, WNOHANG) == pid) {
+          exited = true;
+          EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << testing::read_file(dir_.file("log.txt"));
+          break;
+        }
+        auto elapsed = std::chrono::steady_clock::now() - start;
+        if (at_checkpoint ? (elapsed > delay && has_checkpoint_in_progress(dir_.file("ck"))) || elapsed > 3 * delay
+                          : elapsed > delay) {
+          if (at_checkpoint && has_checkpoint_in_progress(dir_.file("ck"))) ++during_checkpoint;
+          kill(pid, SIGKILL);
+          wait_exit(pid);
+          ++done_kills;
+          break;
+        }
+        if (!at_checkpoint) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      }
+      if (exited) {
+        // The job completed before it could be killed again: every kill it survived counts.
+        break;
+      }
+    }
+    kills_ = done_kills;
+    return during_checkpoint;
+  }
+
+  void expect_same_as_reference() {
+    EXPECT_EQ(sqlite_rows(dir_.file("out/agg.db")), ref_rows_);
+    std::string out = file_output(dir_.file("out"));
+    EXPECT_EQ(std::count(out.begin(), out.end(), '\n'), std::count(ref_file_.begin(), ref_file_.end(), '\n'));
+    EXPECT_TRUE(out == ref_file_) << "file sink output differs from the uninterrupted run";
+  }
+
+  TempDir dir_;
+  std::string ref_file_;
+  std::vector<std::string> ref_rows_;
+  int kills_ = 0;
+};
+
+TEST_F(CrashTest, KilledAtRandomMomentsMemoryBackendLosesAndRepeatsNothing) {
+  int during = crash_and_complete("memory", 20, {2});
+  EXPECT_GE(kills_, 20);
+  EXPECT_GE(during, 1) << "no kill landed while a checkpoint was being written";
+  expect_same_as_reference();
+}
+
+TEST_F(CrashTest, KilledAtRandomMomentsRocksDbBackendLosesAndRepeatsNothing) {
+  int during = crash_and_complete("rocksdb", 20, {2});
+  EXPECT_GE(kills_, 20);
+  EXPECT_GE(during, 1);
+  expect_same_as_reference();
+}
+
+TEST_F(CrashTest, RestartsAtOtherParallelismsAndFromASavepoint) {
+  // First run at parallelism 2, stopped with a savepoint (`sluice savepoint --stop`).
+  pid_t pid = spawn_sluice(run_args("memory", 2), dir_.path(), dir_.file("log.txt"));
+  std::this_thread::sleep_for(std::chrono::milliseconds(600));
+  auto sp = testing::run_sluice("savepoint ck --stop --timeout 20", dir_.path());
+  ASSERT_EQ(sp.exit_code, 0) << sp.output << testing::read_file(dir_.file("log.txt"));
+  std::string savepoint = sp.output.substr(0, sp.output.find('\n'));
+  ASSERT_TRUE(fs::exists(savepoint + "/MANIFEST")) << savepoint;
+  EXPECT_EQ(wait_exit(pid), 0) << testing::read_file(dir_.file("log.txt"));
+  // Resume from the savepoint at parallelism 3, then keep crashing with 1, 3, 2, ...
+  crash_and_complete("memory", 10, {3, 1, 3, 2}, {"--from-savepoint", savepoint});
+  EXPECT_GE(kills_, 10);
+  expect_same_as_reference();
+}
+
+TEST_F(CrashTest, CorruptNewestCheckpointFallsBackToThePreviousOne) {
+  pid_t pid = spawn_sluice(run_args("memory", 2), dir_.path(), dir_.file("log.txt"));
+  auto start = std::chrono::steady_clock::now();
+  while (count_checkpoints(dir_.file("ck")) < 3 && std::chrono::steady_clock::now() - start < std::chrono::seconds(20)) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  kill(pid, SIGKILL);
+  wait_exit(pid);
+  std::vector<std::string> chks;
+  for (const auto& e : fs::directory_iterator(dir_.file("ck"))) {
+    if (e.path().filename().string().rfind("chk-", 0) == 0) chks.push_back(e.path().string());
+  }
+  std::sort(chks.begin(), chks.end());
+  ASSERT_GE(chks.size(), 2u);
+  // Flip one byte of a state file of the newest checkpoint.
+  std::string victim;
+  for (const auto& e : fs::directory_iterator(chks.back())) {
+    std::string name = e.path().filename().string();
+    if (name.rfind("state.", 0) == 0 && fs::file_size(e.path()) > 0) victim = e.path().string();
+  }
+  ASSERT_FALSE(victim.empty());
+  {
+    std::fstream f(victim, std::ios::in | std::ios::out | std::ios::binary);
+    char c = 0;
+    f.seekg(0);
+    f.read(&c, 1);
+    c = static_cast<char>(c ^ 0x5a);
+    f.seekp(0);
+    f.write(&c, 1);
+  }
+  std::string previous_id = fs::path(chks[chks.size() - 2]).filename().string().substr(4);
+  previous_id.erase(0, previous_id.find_first_not_of('0'));
+  auto args = run_args("memory", 2);
+  args.insert(args.begin(), {"--log-level", "info"});
+  pid = spawn_sluice(args, dir_.path(), dir_.file("log2.txt"));
+  EXPECT_EQ(wait_exit(pid), 0);
+  std::string log = testing::read_file(dir_.file("log2.txt"));
+  EXPECT_NE(log.find("checkpoint skipped"), std::string::npos) << log;
+  EXPECT_NE(log.find("resuming from checkpoint " + previous_id + " "), std::string::npos) << log;
+  expect_same_as_reference();
+}
+
+}  // namespace
+}  // namespace sluice

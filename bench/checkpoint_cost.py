@@ -3,7 +3,7 @@
 
 usage: bench/checkpoint_cost.py [--runs 3] [--interval 1s] [--build build]
 
-Writes 5M JSON events with 1M distinct keys (once, into --data), then runs
+Writes 12M JSON events with 1M distinct keys (once, into --data), then runs
 bench/checkpoint_cost.sql (a 1-day window holding every key's COUNT and SUM to the end) in
 three configurations, --runs times each, in interleaved order (the machine is shared):
   never            no checkpoints
@@ -22,7 +22,7 @@ import sys
 import tempfile
 import time
 
-EVENTS = 5_000_000
+EVENTS = 12_000_000
 KEYS = 1_000_000
 HERE = os.path.dirname(os.path.abspath(__file__))
 LINE = re.compile(r"checkpoint (\d+) complete: (\d+) bytes \((\d+) new\) in (\d+) ms")
@@ -62,7 +62,7 @@ def main():
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--interval", default="1s")
     ap.add_argument("--build", default=os.path.join(HERE, "..", "build"))
-    ap.add_argument("--data", default=os.path.join(tempfile.gettempdir(), "sluice-checkpoint-bench.jsonl"))
+    ap.add_argument("--data", default=os.path.join(tempfile.gettempdir(), f"sluice-checkpoint-bench-{EVENTS}.jsonl"))
     a = ap.parse_args()
     write_data(a.data)
     sluice = os.path.abspath(os.path.join(a.build, "sluice"))

@@ -1,5 +1,5 @@
 -- Checkpoint benchmark job: 1 million keys of window state held for the whole run.
--- bench/checkpoint_cost.py writes events.jsonl (5M events, keys 0..999999, each key 5
+-- bench/checkpoint_cost.py writes the events (12M, keys 0..999999, each key 12
 -- times, spread over the run); one 1-day tumbling window keeps every key's COUNT and SUM
 -- in state until the end, so a checkpoint late in the run snapshots ~1M keys.
 CREATE TABLE events (k BIGINT, v BIGINT, ts TIMESTAMP)

@@ -247,12 +247,7 @@ class WindowAggregate : public Operator {
         store_.serialize_slot(win_ref.table.slot(g), vw);
         w.put(key_group_of_group(win_ref.table, g), key, value);
       };
-      if (incremental) {
-        for (uint32_t g : win_ref.changed.ids) put(g);
-      } else {
-        for (uint32_t g = 0; g < win_ref.table.size(); ++g) put(g);
-      }
-      win_ref.changed.clear();
+      win_ref.changed.for_snapshot(incremental, win_ref.table.size(), put);
     }
     w.put_instance_state(aggregate_instance_state(store_, watermark_));
     return Status::ok();
@@ -519,12 +514,7 @@ class SessionAggregate : public Operator {
       }
       w.put(key_group, key, value);
     };
-    if (incremental) {
-      for (uint32_t g : changed_.ids) write(g);
-    } else {
-      for (uint32_t g = 0; g < sessions_.size(); ++g) write(g);
-    }
-    changed_.clear();
+    changed_.for_snapshot(incremental, sessions_.size(), write);
     w.put_instance_state(aggregate_instance_state(store_, watermark_));
     return Status::ok();
   }
@@ -703,12 +693,7 @@ class GroupAggregate : public Operator {
       store_.serialize_slot(table_.slot(g), vw);
       w.put(key_group_of_group(table_, g), key, value);
     };
-    if (w.incremental()) {
-      for (uint32_t g : changed_.ids) put(g);
-    } else {
-      for (uint32_t g = 0; g < table_.size(); ++g) put(g);
-    }
-    changed_.clear();
+    changed_.for_snapshot(w.incremental(), table_.size(), put);
     w.put_instance_state(aggregate_instance_state(store_, kMinWatermark));
     return Status::ok();
   }

@@ -237,12 +237,7 @@ class ProcessOperator : public Operator, private api::ProcessContext {
       w.put(key_group, encoded, value);
       return Status::ok();
     };
-    if (incremental) {
-      for (uint32_t key : changed_.ids) RETURN_IF_ERROR(write(key));
-    } else {
-      for (uint32_t key = 0; key < encoded_keys_.size(); ++key) RETURN_IF_ERROR(write(key));
-    }
-    changed_.clear();
+    RETURN_IF_ERROR(changed_.for_snapshot(incremental, encoded_keys_.size(), write));
     std::string blob;
     ByteWriter(&blob).i64(watermark_);
     w.put_instance_state(blob);

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <map>
 #include <set>
@@ -121,6 +122,75 @@ TEST(CliTest, ExplainPrintsStagesAndExchange) {
   EXPECT_NE(r.output.find("window_aggregate"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("hash exchange"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("parallelism 4"), std::string::npos) << r.output;
+}
+
+TEST(CliTest, ExplainPrintsSinkGuaranteesAndCheckpointSettings) {
+  TempDir dir;
+  write_file(dir.file("in.jsonl"), "{}\n");
+  write_file(dir.file("job.sql"), with_dir(kGoodJob, dir.path()));
+  auto off = run_sluice("explain job.sql", dir.path());
+  EXPECT_EQ(off.exit_code, 0) << off.output;
+  EXPECT_NE(off.output.find("[exactly-once]"), std::string::npos) << off.output;
+  EXPECT_NE(off.output.find("checkpoints: off"), std::string::npos) << off.output;
+  auto on = run_sluice("explain job.sql --checkpoint-dir ck --checkpoint-interval 200ms --state-backend rocksdb",
+                       dir.path());
+  EXPECT_EQ(on.exit_code, 0) << on.output;
+  EXPECT_NE(on.output.find("checkpoints: every 200ms in ck, rocksdb state backend"), std::string::npos) << on.output;
+  // SET in the job file works too; the command line wins.
+  write_file(dir.file("set.sql"), "SET checkpoint_interval = '5s';\nSET checkpoint_dir = 'ck2';\n" +
+                                      with_dir(kGoodJob, dir.path()));
+  auto set = run_sluice("explain set.sql", dir.path());
+  EXPECT_NE(set.output.find("checkpoints: every 5s in ck2, memory state backend"), std::string::npos) << set.output;
+  auto bad = run_sluice("run job.sql --checkpoint-interval 1s", dir.path());
+  EXPECT_NE(bad.exit_code, 0);
+  EXPECT_NE(bad.output.find("needs a checkpoint directory"), std::string::npos) << bad.output;
+  auto bad_duration = run_sluice("run job.sql --checkpoint-dir ck --checkpoint-interval soon", dir.path());
+  EXPECT_NE(bad_duration.exit_code, 0);
+  EXPECT_NE(bad_duration.output.find("--checkpoint-interval"), std::string::npos) << bad_duration.output;
+}
+
+// A checkpointing run that is not interrupted writes the same rows as a plain run, in
+// committed part files; a rerun on the finished checkpoint directory adds nothing.
+TEST(CliTest, CheckpointedRunMatchesPlainRunAndRerunAddsNothing) {
+  TempDir dir;
+  std::string lines;
+  for (int i = 0; i < 5000; ++i) {
+    lines += "{\"k\": " + std::to_string(i % 37) + ", \"ts\": " + std::to_string(1700000000000 + i * 100) + "}\n";
+  }
+  write_file(dir.file("in.jsonl"), lines);
+  write_file(dir.file("job.sql"), with_dir(kGoodJob, dir.path()));
+  auto plain = run_sluice("run -q -p 2 job.sql", dir.path());
+  ASSERT_EQ(plain.exit_code, 0) << plain.output;
+  std::string expected = testing::read_file(dir.file("out.jsonl"));
+  std::filesystem::remove(dir.file("out.jsonl"));
+  for (int run = 0; run < 2; ++run) {
+    auto r = run_sluice("run -q -p 2 job.sql --checkpoint-dir ck --checkpoint-interval 20ms", dir.path());
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+    std::string parts;
+    std::vector<std::string> names;
+    for (const auto& e : std::filesystem::directory_iterator(dir.path())) {
+      std::string n = e.path().filename().string();
+      if (n.rfind("out.part-", 0) == 0) names.push_back(e.path().string());
+    }
+    std::sort(names.begin(), names.end());
+    for (const auto& n : names) parts += testing::read_file(n);
+    EXPECT_EQ(parts, expected) << "run " << run;
+    EXPECT_FALSE(std::filesystem::exists(dir.file("out.jsonl")));
+    // Retention: the default keeps the newest 3 checkpoints.
+    int checkpoints = 0;
+    for (const auto& e : std::filesystem::directory_iterator(dir.file("ck"))) {
+      checkpoints += e.path().filename().string().rfind("chk-", 0) == 0;
+    }
+    EXPECT_GE(checkpoints, 1);
+    EXPECT_LE(checkpoints, 3);
+  }
+}
+
+TEST(CliTest, SavepointWithoutARunningJobFailsClearly) {
+  TempDir dir;
+  auto r = run_sluice("savepoint ck", dir.path());
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.output.find("no running job"), std::string::npos) << r.output;
 }
 
 TEST(CliTest, RunWritesResultsAndDeadLettersBadLines) {

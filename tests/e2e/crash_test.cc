@@ -181,7 +181,10 @@ class CrashTest : public ::testing::Test {
           break;
         }
         auto elapsed = std::chrono::steady_clock::now() - start;
-        if (at_checkpoint ? (elapsed > delay && has_checkpoint_in_progress(dir_.file("ck"))) || elapsed > 3 * delay
+        // A kill aimed at a checkpoint waits (up to 5 s: sanitizer builds are slow) for a
+        // checkpoint directory being written.
+        if (at_checkpoint ? (elapsed > delay && has_checkpoint_in_progress(dir_.file("ck"))) ||
+                                elapsed > std::chrono::seconds(5)
                           : elapsed > delay) {
           if (at_checkpoint && has_checkpoint_in_progress(dir_.file("ck"))) ++during_checkpoint;
           kill(pid, SIGKILL);
@@ -189,7 +192,7 @@ class CrashTest : public ::testing::Test {
           ++done_kills;
           break;
         }
-        if (!at_checkpoint) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        std::this_thread::sleep_for(at_checkpoint ? std::chrono::microseconds(200) : std::chrono::microseconds(1000));
       }
       if (exited) {
         // The job completed before it could be killed again: every kill it survived counts.

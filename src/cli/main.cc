@@ -62,9 +62,7 @@ Result<PhysicalPlan> load(const CommonOptions& o) {
   PlanOptions po;
   po.parallelism = o.parallelism > 0 ? o.parallelism : job.settings.parallelism;
   po.batch_size = o.batch_size > 0 ? o.batch_size : job.settings.batch_size;
-  ASSIGN_OR_RETURN(PhysicalPlan plan, plan_job(job, po));
-
-  CheckpointOptions& c = plan.job.options.checkpoint;
+  CheckpointOptions c;
   const JobSettings& set = job.settings;
   c.dir = !o.checkpoint_dir.empty() ? o.checkpoint_dir : set.checkpoint_dir;
   c.from_savepoint = o.from_savepoint;
@@ -91,6 +89,9 @@ Result<PhysicalPlan> load(const CommonOptions& o) {
   if (c.backend != "memory" && c.backend != "rocksdb") {
     return invalid_argument("--state-backend: expected memory or rocksdb, got '{}'", c.backend);
   }
+  po.checkpointing = c.enabled();
+  ASSIGN_OR_RETURN(PhysicalPlan plan, plan_job(job, po));
+  plan.job.options.checkpoint = c;
   if (c.enabled()) {
     plan.explain += fmt::format("checkpoints: {} in {}, {} state backend, {} retained; sinks commit on checkpoints\n",
                                 c.interval > 0 ? "every " + format_duration(c.interval) : "final only", c.dir,

@@ -187,7 +187,11 @@ class SinkOperator : public Operator {
 
 std::string SinkOperatorSpec::describe() const {
   auto caps = factory_->capabilities();
-  return fmt::format("{} -> {} [{}]{}", table_, factory_->describe(), sink_guarantee_name(caps.guarantee),
+  std::string guarantee = sink_guarantee_name(caps.guarantee);
+  if (caps.guarantee == SinkGuarantee::kExactlyOnce && !checkpointing_) {
+    guarantee = "exactly-once with checkpoints; without: at-least-once";
+  }
+  return fmt::format("{} -> {} [{}]{}", table_, factory_->describe(), guarantee,
                      order_column_ >= 0 ? fmt::format(" ordered by ${}", order_column_) : "");
 }
 

@@ -26,12 +26,14 @@ namespace sluice {
 
 class SinkOperatorSpec : public OperatorSpec {
  public:
+  // `checkpointing`: whether the job checkpoints (EXPLAIN states the guarantee that holds).
   SinkOperatorSpec(std::string table, std::shared_ptr<SinkFactory> factory, SchemaPtr schema, int order_column,
-                   Micros flush_interval)
+                   bool checkpointing, Micros flush_interval)
       : table_(std::move(table)),
         factory_(std::move(factory)),
         schema_(std::move(schema)),
         order_column_(order_column),
+        checkpointing_(checkpointing),
         flush_interval_(flush_interval) {}
   std::string kind() const override { return "sink"; }
   bool stateful() const override { return true; }
@@ -49,6 +51,7 @@ class SinkOperatorSpec : public OperatorSpec {
   std::shared_ptr<SinkFactory> factory_;
   SchemaPtr schema_;
   int order_column_;
+  bool checkpointing_;
   Micros flush_interval_;
 };
 

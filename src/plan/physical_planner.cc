@@ -334,7 +334,7 @@ class Planner {
           "append-only; use an upsert sink (sqlite with primary_key) or set changelog = 'true'",
           t.name, sink->describe());
     }
-    auto sink_op = std::make_shared<SinkOperatorSpec>(t.name, sink, p.sink_schema, order_column,
+    auto sink_op = std::make_shared<SinkOperatorSpec>(t.name, sink, p.sink_schema, order_column, options_.checkpointing,
                                                       200 * kMicrosPerMilli);
     assign_id(*sink_op);
     if (o.stages.size() == 1 && stage(o.stages[0]).parallelism == 1) {

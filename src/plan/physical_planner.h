@@ -27,6 +27,7 @@ namespace sluice {
 struct PlanOptions {
   int parallelism = 1;
   size_t batch_size = kDefaultBatchRows;
+  bool checkpointing = false;  // only for EXPLAIN: sink guarantees depend on it
 };
 
 struct SideOutput {

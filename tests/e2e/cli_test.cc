@@ -130,12 +130,14 @@ TEST(CliTest, ExplainPrintsSinkGuaranteesAndCheckpointSettings) {
   write_file(dir.file("job.sql"), with_dir(kGoodJob, dir.path()));
   auto off = run_sluice("explain job.sql", dir.path());
   EXPECT_EQ(off.exit_code, 0) << off.output;
-  EXPECT_NE(off.output.find("[exactly-once]"), std::string::npos) << off.output;
+  EXPECT_NE(off.output.find("[exactly-once with checkpoints; without: at-least-once]"), std::string::npos)
+      << off.output;
   EXPECT_NE(off.output.find("checkpoints: off"), std::string::npos) << off.output;
   auto on = run_sluice("explain job.sql --checkpoint-dir ck --checkpoint-interval 200ms --state-backend rocksdb",
                        dir.path());
   EXPECT_EQ(on.exit_code, 0) << on.output;
   EXPECT_NE(on.output.find("checkpoints: every 200ms in ck, rocksdb state backend"), std::string::npos) << on.output;
+  EXPECT_NE(on.output.find("[exactly-once]"), std::string::npos) << on.output;
   // SET in the job file works too; the command line wins.
   write_file(dir.file("set.sql"), "SET checkpoint_interval = '5s';\nSET checkpoint_dir = 'ck2';\n" +
                                       with_dir(kGoodJob, dir.path()));

@@ -142,13 +142,23 @@ class FileSinkWriter : public SinkWriter {
       }
       RETURN_IF_ERROR(parts_.remove(parts_.pending(id)));
     }
-    for (uint64_t id : files.committed) {
-      if (id > restored_id) {
-        log_warn("{}: '{}' is newer than checkpoint {} that the job resumes from (was a newer checkpoint "
-                 "lost?); it is kept, and rows in it may be written again",
-                 config_.context, parts_.committed(id), restored_id);
-      }
+    // Committed parts newer than the checkpoint: a newer checkpoint committed them and was then
+    // lost (corrupt) or passed over (--from-savepoint an older one). The job replays their
+    // rows after `restored_id` and writes them again under new ids, so they are rolled back:
+    // newest first, so that the visible output stays a prefix of the stream at every moment.
+    size_t rolled_back = 0;
+    for (auto it = files.committed.rbegin(); it != files.committed.rend() && *it > restored_id; ++it) {
+      RETURN_IF_ERROR(parts_.remove(parts_.committed(*it)));
+      ++rolled_back;
     }
+    files.committed.resize(files.committed.size() - rolled_back);
+    if (rolled_back > 0) {
+      log_info("{}: rolled back {} committed part(s) newer than checkpoint {} that the job resumes from "
+               "(their rows are written again)",
+               config_.context, rolled_back, restored_id);
+    }
+    // The CSV header is in the first part with rows; when every part was rolled back, the next
+    // part written is the first one again.
     any_part_ = !files.committed.empty();
     last_id_ = restored_id;
     return parts_.sync_dir();

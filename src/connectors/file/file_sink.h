@@ -34,9 +34,13 @@
 // came late). close() removes the in-progress file: those rows belong to no checkpoint.
 // recover(N, state): commits the parts the state lists (the crash came between checkpoint
 // and commit); removes the in-progress file and every other pending part (rows after the
-// checkpoint are read and written again); a committed part newer than N cannot exist
-// unless a durable checkpoint was lost after its commit (the job then resumes from an older
-// one): it is kept with a warning, and its rows may be written again.
+// checkpoint are read and written again); and rolls back (deletes) every committed part
+// newer than N, DIR fsynced. Such parts exist when the job resumes from a checkpoint older
+// than the newest one committed (the newest was corrupt and skipped, or --from-savepoint an
+// older savepoint): the replay writes their rows again under new ids (the coordinator
+// numbers on after the newest checkpoint id it has seen), so the output stays exactly-once
+// relative to checkpoint N. The CSV header follows: the first remaining part has it, and
+// when no part remains the next part written carries it.
 // Fresh start (recover(0)): pending and in-progress leftovers are removed; 'overwrite'
 // removes the committed parts of earlier runs too (the output starts empty, as the file is
 // truncated without checkpoints); 'append' keeps them, but because a fresh start numbers

@@ -133,6 +133,81 @@ TEST_F(FileSinkTransactionTest, RecoveringAnAlreadyCommittedCheckpointDuplicates
   EXPECT_EQ(read_file(part(1)), json(1, "a"));
 }
 
+// The job resumes from checkpoint 1 although checkpoints 2 and 3 were committed (the newest
+// was corrupt, or --from-savepoint an older one): their parts are rolled back, and the
+// replayed rows come again under new ids.
+TEST_F(FileSinkTransactionTest, RecoveryToAnOlderCheckpointRollsBackTheNewerCommittedParts) {
+  std::string state1;
+  {
+    auto w = recovered(0, "");
+    ASSERT_TRUE(w->write(batch({{1, "a"}})).is_ok());
+    state1 = pre_commit(*w, 1);
+    ASSERT_TRUE(w->commit(1).is_ok());
+    ASSERT_TRUE(w->write(batch({{2, "b"}})).is_ok());
+    pre_commit(*w, 2);
+    ASSERT_TRUE(w->commit(2).is_ok());
+    ASSERT_TRUE(w->write(batch({{3, "c"}})).is_ok());
+    pre_commit(*w, 3);
+    ASSERT_TRUE(w->commit(3).is_ok());
+  }
+  auto w = recovered(1, state1);
+  EXPECT_EQ(files_in(dir_.file("")), (std::vector<std::string>{"out.part-0000000001.jsonl"}));
+  EXPECT_EQ(read_file(part(1)), json(1, "a"));
+  ASSERT_TRUE(w->write(batch({{2, "b"}, {3, "c"}})).is_ok());  // the replay
+  pre_commit(*w, 4);
+  ASSERT_TRUE(w->commit(4).is_ok());
+  EXPECT_EQ(files_in(dir_.file("")),
+            (std::vector<std::string>{"out.part-0000000001.jsonl", "out.part-0000000004.jsonl"}));
+  EXPECT_EQ(read_file(part(1)) + read_file(part(4)), json(1, "a") + json(2, "b") + json(3, "c"));
+}
+
+TEST_F(FileSinkTransactionTest, RollbackKeepsTheCsvHeaderInTheFirstRemainingPart) {
+  path_ = dir_.file("out.csv");
+  std::string state1;
+  {
+    auto w = recovered(0, "", {{"format", "csv"}});
+    ASSERT_TRUE(w->write(batch({{1, "a"}})).is_ok());
+    state1 = pre_commit(*w, 1);
+    ASSERT_TRUE(w->commit(1).is_ok());
+    ASSERT_TRUE(w->write(batch({{2, "b"}})).is_ok());
+    pre_commit(*w, 2);
+    ASSERT_TRUE(w->write(batch({{3, "c"}})).is_ok());
+    pre_commit(*w, 3);
+    ASSERT_TRUE(w->commit(3).is_ok());
+  }
+  auto w = recovered(1, state1, {{"format", "csv"}});
+  ASSERT_TRUE(w->write(batch({{2, "b"}, {3, "c"}})).is_ok());
+  pre_commit(*w, 4);
+  ASSERT_TRUE(w->commit(4).is_ok());
+  EXPECT_EQ(files_in(dir_.file("")),
+            (std::vector<std::string>{"out.part-0000000001.csv", "out.part-0000000004.csv"}));
+  EXPECT_EQ(read_file(part(1, ".csv")), "id,name\n1,a\n");
+  EXPECT_EQ(read_file(part(4, ".csv")), "2,b\n3,c\n");
+}
+
+// The rolled-back part held the header: the next part written is the first one again.
+TEST_F(FileSinkTransactionTest, RollbackOfThePartWithTheCsvHeaderMovesTheHeaderToTheNextPart) {
+  path_ = dir_.file("out.csv");
+  std::string state1;
+  {
+    auto w = recovered(0, "", {{"format", "csv"}});
+    state1 = pre_commit(*w, 1);  // no rows: no part
+    ASSERT_TRUE(w->write(batch({{1, "a"}})).is_ok());
+    pre_commit(*w, 2);
+    ASSERT_TRUE(w->write(batch({{2, "b"}})).is_ok());
+    pre_commit(*w, 3);
+    ASSERT_TRUE(w->commit(3).is_ok());
+  }
+  EXPECT_EQ(read_file(part(2, ".csv")), "id,name\n1,a\n");
+  auto w = recovered(1, state1, {{"format", "csv"}});
+  EXPECT_TRUE(files_in(dir_.file("")).empty());
+  ASSERT_TRUE(w->write(batch({{1, "a"}, {2, "b"}})).is_ok());
+  pre_commit(*w, 4);
+  ASSERT_TRUE(w->commit(4).is_ok());
+  EXPECT_EQ(files_in(dir_.file("")), (std::vector<std::string>{"out.part-0000000004.csv"}));
+  EXPECT_EQ(read_file(part(4, ".csv")), "id,name\n1,a\n2,b\n");
+}
+
 TEST_F(FileSinkTransactionTest, AnAbortedCheckpointIsCommittedWithTheNextOne) {
   std::string state2;
   {

@@ -3,8 +3,12 @@
 #include <sqlite3.h>
 #include <sys/stat.h>
 
+#include <algorithm>
+#include <atomic>
 #include <functional>
+#include <limits>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -16,6 +20,9 @@
 
 namespace sluice {
 namespace {
+
+// Undo entries kept per append sink (the newest checkpoints'); see sqlite_sink.h.
+std::atomic<size_t> g_undo_retention{kSqliteUndoRetention};
 
 struct SqliteSinkConfig {
   std::string context;  // "table per_page"
@@ -93,8 +100,14 @@ class SqliteTarget {
       RETURN_IF_ERROR(t->check_columns(existing));
     }
     RETURN_IF_ERROR(t->prepare_statements());
+    t->has_rowid_ = t->detect_rowid(existing);
     return t;
   }
+
+  // Whether the table has a rowid that names its rows (not a WITHOUT ROWID table, and no
+  // column called rowid hiding it): undo entries of an append table need it.
+  bool has_rowid() const { return has_rowid_; }
+  int64_t last_insert_rowid() const { return sqlite3_last_insert_rowid(db_); }
 
   // `immediate`: take the write lock now (a read-then-write transaction).
   Status begin(bool immediate = false) {
@@ -137,8 +150,99 @@ class SqliteTarget {
   // once recorded), and the table of committed checkpoints exists.
   Status prepare_transactions() {
     RETURN_IF_ERROR(exec("PRAGMA synchronous=FULL"));
+    RETURN_IF_ERROR(exec(
+        "CREATE TABLE IF NOT EXISTS _sluice_commits (sink TEXT PRIMARY KEY, checkpoint_id INTEGER NOT NULL)"));
+    if (c_.upsert) return Status::ok();  // upserts need no undo (sqlite_sink.h)
     return exec(
-        "CREATE TABLE IF NOT EXISTS _sluice_commits (sink TEXT PRIMARY KEY, checkpoint_id INTEGER NOT NULL)");
+        "CREATE TABLE IF NOT EXISTS _sluice_undo (sink TEXT, checkpoint_id INTEGER, first_rowid INTEGER, "
+        "last_rowid INTEGER, PRIMARY KEY (sink, checkpoint_id))");
+  }
+
+  // Records the rowids first..last as the rows transaction `id` inserted; no range: its rows
+  // cannot be rolled back (NULLs). Within the caller's transaction.
+  Status record_undo(uint64_t id, std::optional<std::pair<int64_t, int64_t>> range) {
+    Statement st(this);
+    RETURN_IF_ERROR(st.prepare("INSERT OR REPLACE INTO _sluice_undo (sink, checkpoint_id, first_rowid, last_rowid) "
+                               "VALUES (?1, ?2, ?3, ?4)"));
+    st.bind_sink(1);
+    sqlite3_bind_int64(st.get(), 2, static_cast<int64_t>(id));
+    if (range) {
+      sqlite3_bind_int64(st.get(), 3, range->first);
+      sqlite3_bind_int64(st.get(), 4, range->second);
+    }
+    return st.run("writing _sluice_undo failed");
+  }
+
+  // Keeps the undo entries of the newest `keep` checkpoints; the older ones are replaced by
+  // one entry without a range at the newest pruned id, so that a rollback past it knows that
+  // rows may be left behind. Within the caller's transaction.
+  Status prune_undo(size_t keep) {
+    Statement find(this);
+    RETURN_IF_ERROR(find.prepare(
+        "SELECT checkpoint_id FROM _sluice_undo WHERE sink = ?1 ORDER BY checkpoint_id DESC LIMIT 1 OFFSET ?2"));
+    find.bind_sink(1);
+    sqlite3_bind_int64(find.get(), 2, static_cast<int64_t>(keep));
+    int rc = sqlite3_step(find.get());
+    if (rc == SQLITE_DONE) return Status::ok();  // at most `keep` entries
+    if (rc != SQLITE_ROW) return error("reading _sluice_undo failed");
+    const int64_t cutoff = sqlite3_column_int64(find.get(), 0);
+    Statement del(this);
+    RETURN_IF_ERROR(del.prepare("DELETE FROM _sluice_undo WHERE sink = ?1 AND checkpoint_id <= ?2"));
+    del.bind_sink(1);
+    sqlite3_bind_int64(del.get(), 2, cutoff);
+    RETURN_IF_ERROR(del.run("pruning _sluice_undo failed"));
+    return record_undo(static_cast<uint64_t>(cutoff), std::nullopt);
+  }
+
+  struct Rollback {
+    size_t checkpoints = 0;              // undo entries with a range applied
+    int64_t rows = 0;                    // rows deleted
+    std::vector<uint64_t> unrecoverable;  // entries without a range: rows may repeat
+  };
+  // Deletes the rows of every undo entry newer than `id`, and those entries. Within the
+  // caller's transaction.
+  Result<Rollback> roll_back_undo(uint64_t id) {
+    Rollback out;
+    std::vector<std::pair<int64_t, int64_t>> ranges;
+    {
+      Statement st(this);
+      RETURN_IF_ERROR(st.prepare(
+          "SELECT checkpoint_id, first_rowid, last_rowid FROM _sluice_undo WHERE sink = ?1 AND checkpoint_id > ?2 "
+          "ORDER BY checkpoint_id"));
+      st.bind_sink(1);
+      sqlite3_bind_int64(st.get(), 2, static_cast<int64_t>(id));
+      int rc;
+      while ((rc = sqlite3_step(st.get())) == SQLITE_ROW) {
+        if (sqlite3_column_type(st.get(), 1) == SQLITE_NULL || sqlite3_column_type(st.get(), 2) == SQLITE_NULL) {
+          out.unrecoverable.push_back(static_cast<uint64_t>(sqlite3_column_int64(st.get(), 0)));
+        } else {
+          ranges.emplace_back(sqlite3_column_int64(st.get(), 1), sqlite3_column_int64(st.get(), 2));
+        }
+      }
+      if (rc != SQLITE_DONE) return error("reading _sluice_undo failed");
+    }
+    if (!ranges.empty()) {
+      Statement del(this);
+      RETURN_IF_ERROR(del.prepare(fmt::format("DELETE FROM {} WHERE rowid BETWEEN ?1 AND ?2", quote_ident(c_.table))));
+      for (const auto& [first, last] : ranges) {
+        sqlite3_bind_int64(del.get(), 1, first);
+        sqlite3_bind_int64(del.get(), 2, last);
+        RETURN_IF_ERROR(del.run("rolling back rows failed"));
+        out.rows += sqlite3_changes(db_);
+        ++out.checkpoints;
+      }
+    }
+    RETURN_IF_ERROR(forget_undo(id));
+    return out;
+  }
+
+  // Deletes the sink's undo entries newer than `id` (0: all of them, a fresh start).
+  Status forget_undo(uint64_t id) {
+    Statement st(this);
+    RETURN_IF_ERROR(st.prepare("DELETE FROM _sluice_undo WHERE sink = ?1 AND checkpoint_id > ?2"));
+    st.bind_sink(1);
+    sqlite3_bind_int64(st.get(), 2, static_cast<int64_t>(id));
+    return st.run("writing _sluice_undo failed");
   }
 
   // The newest checkpoint committed into this table (0: none).
@@ -191,6 +295,44 @@ class SqliteTarget {
  private:
   explicit SqliteTarget(const SqliteSinkConfig& config)
       : c_(config), scratch_(config.schema->size()) {}
+
+  // A statement prepared for one use, finalized when it goes out of scope; run() steps it
+  // once and resets it (it can be bound and run again).
+  class Statement {
+   public:
+    explicit Statement(SqliteTarget* t) : t_(t) {}
+    Statement(const Statement&) = delete;
+    Statement& operator=(const Statement&) = delete;
+    ~Statement() { sqlite3_finalize(st_); }
+    Status prepare(const std::string& sql) {
+      if (sqlite3_prepare_v2(t_->db_, sql.c_str(), -1, &st_, nullptr) != SQLITE_OK) {
+        return t_->error(fmt::format("preparing '{}' failed", sql));
+      }
+      return Status::ok();
+    }
+    void bind_sink(int param) {
+      sqlite3_bind_text(st_, param, t_->c_.table.data(), static_cast<int>(t_->c_.table.size()), SQLITE_STATIC);
+    }
+    Status run(std::string_view what) {
+      int rc = sqlite3_step(st_);
+      sqlite3_reset(st_);
+      if (rc != SQLITE_DONE && rc != SQLITE_ROW) return t_->error(what);
+      return Status::ok();
+    }
+    sqlite3_stmt* get() const { return st_; }
+
+   private:
+    SqliteTarget* t_;
+    sqlite3_stmt* st_ = nullptr;
+  };
+
+  bool detect_rowid(const std::vector<std::string>& existing) {
+    for (const auto& name : existing) {
+      if (iequals(name, "rowid")) return false;
+    }
+    Statement probe(this);
+    return probe.prepare(fmt::format("SELECT rowid FROM {} LIMIT 0", quote_ident(c_.table))).is_ok();
+  }
 
   Status error(std::string_view what) const {
     return io_error("{}: sqlite '{}' table '{}': {}: {}", c_.context, c_.path, c_.table, what,
@@ -320,6 +462,7 @@ class SqliteTarget {
   sqlite3_stmt* insert_ = nullptr;  // INSERT, or the upsert
   sqlite3_stmt* delete_ = nullptr;  // delete by key / delete all (upsert only)
   bool in_transaction_ = false;
+  bool has_rowid_ = false;
   std::vector<std::string> scratch_;  // per column: timestamp text bound to the statement
 };
 
@@ -382,7 +525,10 @@ class SqliteSinkWriter : public SinkWriter {
   Status write(const RecordBatch& batch) override {
     if (!target_) return internal_error("{}: sqlite sink written before open()", config_.context);
     if (transactional_) return buffer(batch);
-    RETURN_IF_ERROR(target_->begin());
+    // IMMEDIATE: take the write lock up front, waiting (busy timeout) for another writer of
+    // the same database file (several sinks may share one). A deferred BEGIN whose upsert
+    // reads first cannot wait when the lock is taken: "database is locked".
+    RETURN_IF_ERROR(target_->begin(/*immediate=*/true));
     Status s;
     for (size_t r = 0; r < batch.num_rows && s.is_ok(); ++r) s = target_->apply(batch, r);
     target_->clear_bindings();
@@ -411,8 +557,9 @@ class SqliteSinkWriter : public SinkWriter {
     transactional_ = true;
     pre_committed_.clear();
     last_id_ = restored_id;
-    if (restored_id == 0) return target_->record_checkpoint(0);  // fresh start: the table is kept
+    if (restored_id == 0) return roll_back_to(0);  // fresh start: the table and its rows are kept
     ASSIGN_OR_RETURN(auto transactions, decode_transactions(state, restored_id, config_.schema, config_.context));
+    RETURN_IF_ERROR(roll_back_to(restored_id));
     return apply_committed(transactions, restored_id);
   }
 
@@ -474,34 +621,102 @@ class SqliteSinkWriter : public SinkWriter {
     return Status::ok();
   }
 
-  // In one SQLite transaction: applies the transactions newer than the checkpoint recorded
-  // in _sluice_commits (older ones were committed before a crash) and records checkpoint
-  // `id`. Nothing happens when `id` is already recorded (a replayed commit or recovery).
-  Status apply_committed(const std::map<uint64_t, RecordBatch>& transactions, uint64_t id) {
+  // Runs `body` in one SQLite transaction (BEGIN IMMEDIATE: it reads, then writes).
+  Status in_transaction(const std::function<Status()>& body) {
     RETURN_IF_ERROR(target_->begin(/*immediate=*/true));
-    Status s = [&]() -> Status {
-      ASSIGN_OR_RETURN(uint64_t recorded, target_->committed_checkpoint());
-      if (id < recorded) {
-        log_warn("{}: sqlite table '{}' already holds checkpoint {}, newer than checkpoint {} (the job resumed "
-                 "from an older checkpoint: was a newer one lost?); transactions up to {} are not applied again, "
-                 "rows replayed under later ids may repeat",
-                 config_.context, config_.table, recorded, id, recorded);
-      }
-      if (id <= recorded) return Status::ok();
-      for (const auto& [txn, rows] : transactions) {
-        if (txn <= recorded) continue;
-        Status applied;
-        for (size_t r = 0; r < rows.num_rows && applied.is_ok(); ++r) applied = target_->apply(rows, r);
-        target_->clear_bindings();
-        RETURN_IF_ERROR(applied);
-      }
-      return target_->record_checkpoint(id);
-    }();
+    Status s = body();
     if (!s.is_ok()) {
       target_->rollback();
       return s;
     }
     return target_->commit();
+  }
+
+  // Recovery to checkpoint `id` when the table holds a newer checkpoint S (committed, then
+  // lost or passed over; see sqlite_sink.h): in ONE SQLite transaction, an append table
+  // deletes the rows its undo entries record for the checkpoints after `id`, and the recorded
+  // checkpoint becomes `id`, so that the replayed checkpoints are applied (once) again.
+  // `id` 0 (a fresh start) keeps the rows and forgets the sink's checkpoint and undo entries.
+  Status roll_back_to(uint64_t id) {
+    return in_transaction([&]() -> Status {
+      ASSIGN_OR_RETURN(uint64_t recorded, target_->committed_checkpoint());
+      if (id == 0) {
+        if (!config_.upsert) RETURN_IF_ERROR(target_->forget_undo(0));
+        return target_->record_checkpoint(0);
+      }
+      if (recorded <= id) return Status::ok();
+      if (config_.upsert) {
+        log_info("{}: sqlite table '{}' holds checkpoint {}, newer than checkpoint {} that the job resumes from; "
+                 "the replayed changes are applied again (an upsert table ends the same)",
+                 config_.context, config_.table, recorded, id);
+        return target_->record_checkpoint(id);
+      }
+      ASSIGN_OR_RETURN(SqliteTarget::Rollback undone, target_->roll_back_undo(id));
+      log_info("{}: sqlite table '{}' holds checkpoint {}, newer than checkpoint {} that the job resumes from: "
+               "rolled back {} row(s) of {} checkpoint(s) (the replay writes them again)",
+               config_.context, config_.table, recorded, id, undone.rows, undone.checkpoints);
+      if (!target_->has_rowid()) {
+        log_warn("{}: sqlite table '{}' has no rowid: rows of checkpoints {}..{} cannot be rolled back and may "
+                 "appear twice",
+                 config_.context, config_.table, id + 1, recorded);
+      } else if (!undone.unrecoverable.empty()) {
+        std::string ids;
+        for (uint64_t u : undone.unrecoverable) ids += fmt::format("{}{}", ids.empty() ? "" : ", ", u);
+        log_warn("{}: sqlite table '{}': the rows of checkpoint(s) {} (and, for the oldest, of any earlier "
+                 "checkpoint after {} whose undo entry was pruned: only the newest {} are kept) cannot be rolled "
+                 "back and may appear twice",
+                 config_.context, config_.table, ids, id,
+                 g_undo_retention.load(std::memory_order_relaxed));
+      }
+      return target_->record_checkpoint(id);
+    });
+  }
+
+  // In one SQLite transaction: applies the transactions newer than the checkpoint recorded
+  // in _sluice_commits (older ones were committed before a crash), records, for an append
+  // table, the rowids each one inserted (_sluice_undo), and records checkpoint `id`.
+  // Nothing happens when `id` is already recorded (a replayed commit or recovery).
+  Status apply_committed(const std::map<uint64_t, RecordBatch>& transactions, uint64_t id) {
+    return in_transaction([&]() -> Status {
+      ASSIGN_OR_RETURN(uint64_t recorded, target_->committed_checkpoint());
+      if (id < recorded) {  // recover() rolls back first; a commit cannot get here
+        log_warn("{}: sqlite table '{}' already holds checkpoint {}, newer than checkpoint {}; transactions up "
+                 "to {} are not applied again",
+                 config_.context, config_.table, recorded, id, recorded);
+      }
+      if (id <= recorded) return Status::ok();
+      const bool undo = !config_.upsert && target_->has_rowid();
+      for (const auto& [txn, rows] : transactions) {
+        if (txn <= recorded || rows.num_rows == 0) continue;
+        // The rowids this transaction inserts: one writer in one transaction gets consecutive
+        // rowids, but that is checked, not assumed.
+        int64_t first = 0, last = 0;
+        int64_t lo = std::numeric_limits<int64_t>::max(), hi = std::numeric_limits<int64_t>::min();
+        Status applied;
+        for (size_t r = 0; r < rows.num_rows && applied.is_ok(); ++r) {
+          applied = target_->apply(rows, r);
+          if (!undo || !applied.is_ok()) continue;
+          last = target_->last_insert_rowid();
+          if (r == 0) first = last;
+          lo = std::min(lo, last);
+          hi = std::max(hi, last);
+        }
+        target_->clear_bindings();
+        RETURN_IF_ERROR(applied);
+        if (!undo) continue;
+        const auto n = static_cast<int64_t>(rows.num_rows);
+        if (first == lo && last == hi && hi - lo + 1 == n) {
+          RETURN_IF_ERROR(target_->record_undo(txn, std::make_pair(first, last)));
+        } else {
+          log_warn("{}: sqlite table '{}': the {} row(s) of checkpoint {} did not get consecutive rowids ({}..{}); "
+                   "they cannot be rolled back if the job resumes from an older checkpoint",
+                   config_.context, config_.table, n, txn, first, last);
+          RETURN_IF_ERROR(target_->record_undo(txn, std::nullopt));
+        }
+      }
+      if (undo) RETURN_IF_ERROR(target_->prune_undo(g_undo_retention.load(std::memory_order_relaxed)));
+      return target_->record_checkpoint(id);
+    });
   }
 
   SqliteSinkConfig config_;
@@ -580,6 +795,10 @@ Result<std::vector<int>> parse_primary_key(const std::string& text, const Schema
 }
 
 }  // namespace
+
+void set_sqlite_undo_retention_for_testing(size_t checkpoints) {
+  g_undo_retention.store(checkpoints == 0 ? kSqliteUndoRetention : checkpoints, std::memory_order_relaxed);
+}
 
 Result<std::unique_ptr<SinkFactory>> make_sqlite_sink_factory(const SinkSpec& spec) {
   const ConnectorOptions& o = spec.options;

@@ -38,7 +38,32 @@
 // nothing twice. recover(N, state) commits the state's transactions the same way (no-op
 // when N is already recorded); rows written after checkpoint N were only in memory and
 // are written again by the resumed job. A fresh start (recover(0)) keeps the table and its
-// rows, as an open without checkpoints does, and deletes the sink's _sluice_commits row.
+// rows, as an open without checkpoints does, and deletes the sink's _sluice_commits row
+// (and its undo entries).
+//
+// Rollback. The job may resume from a checkpoint N older than the checkpoint S > N already
+// recorded (S was committed, then found corrupt and skipped, or the user resumes
+// --from-savepoint an older savepoint); it then replays every row after N, and the rows of
+// checkpoints N+1..S would be applied twice. recover(N) therefore rolls the table back to N
+// first, in ONE SQLite transaction, and records N, so that the replayed checkpoints (under
+// new ids > S: the coordinator numbers on after the newest checkpoint it has seen) are
+// applied exactly once:
+//   - append tables: each commit records, per transaction, the rowids it inserted in
+//       _sluice_undo(sink TEXT, checkpoint_id INTEGER, first_rowid INTEGER, last_rowid INTEGER,
+//                    PRIMARY KEY (sink, checkpoint_id))
+//     (one writer in one transaction gets consecutive rowids; this is checked: when the
+//     inserted rowids are not exactly first..last the entry has NULLs and a warning says the
+//     rows cannot be rolled back). The rollback deletes the rows of every entry newer than
+//     N (DELETE ... WHERE rowid BETWEEN first AND last) and those entries. Only the entries
+//     of the newest kSqliteUndoRetention checkpoints are kept (older ones are replaced by one
+//     entry with NULLs at the newest pruned id): resuming from a savepoint more than that
+//     many checkpoints old, or past an entry with NULLs, logs a warning and may duplicate
+//     rows of those checkpoints (at-least-once for them). A table without rowid (WITHOUT
+//     ROWID, or a column named rowid) records nothing and is at-least-once on a rollback.
+//   - upsert tables (primary_key): no undo is needed. Replaying the changes after N onto the
+//     table of checkpoint S ends with the same table as the uninterrupted run (each key ends
+//     with its last change; keys without a change after N kept their value of N), so the
+//     rollback only records N.
 // Transactional mode sets synchronous=FULL: a recorded commit must survive power loss,
 // because later checkpoints no longer carry its rows. Memory: rows are held between two
 // checkpoints, and each checkpoint carries the rows of its transaction.
@@ -46,6 +71,7 @@
 // The factory is created on the planner thread; its writer is owned by one sink task.
 #pragma once
 
+#include <cstddef>
 #include <memory>
 
 #include "connectors/sink.h"
@@ -53,5 +79,11 @@
 namespace sluice {
 
 Result<std::unique_ptr<SinkFactory>> make_sqlite_sink_factory(const SinkSpec& spec);
+
+// Undo entries an append table keeps per sink: the newest checkpoints' (see Rollback above).
+inline constexpr size_t kSqliteUndoRetention = 1000;
+
+// Tests: lowers the retention of every SQLite sink in the process (0: the default again).
+void set_sqlite_undo_retention_for_testing(size_t checkpoints);
 
 }  // namespace sluice

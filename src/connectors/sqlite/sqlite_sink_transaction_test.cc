@@ -127,9 +127,58 @@ TEST_F(SqliteSinkTransactionTest, RecoveringAnAlreadyCommittedCheckpointIsANoOp)
   EXPECT_EQ(commits(), (std::vector<std::string>{"views|1"}));
 }
 
-// Resuming from an older checkpoint than the one committed (the newest was unreadable):
-// the replayed checkpoints are skipped, as the table already holds them.
-TEST_F(SqliteSinkTransactionTest, ReplayOfACommittedCheckpointIsSkipped) {
+// Resuming from an older checkpoint than the one committed (the newest was unreadable, or
+// --from-savepoint an older one): recovery rolls the table back to the restored checkpoint,
+// and the replayed rows are applied once, under new ids.
+TEST_F(SqliteSinkTransactionTest, RecoveryToAnOlderCheckpointRollsBackTheNewerAppendedRows) {
+  std::string state1;
+  {
+    auto w = recovered(0, "");
+    write(*w, {{"/a", 1}, {"/a", 2}});
+    state1 = pre_commit(*w, 1);
+    ASSERT_TRUE(w->commit(1).is_ok());
+    write(*w, {{"/b", 1}});
+    pre_commit(*w, 2);
+    write(*w, {{"/c", 1}, {"/c", 2}, {"/c", 3}});
+    pre_commit(*w, 3);
+    ASSERT_TRUE(w->commit(3).is_ok());
+  }
+  EXPECT_EQ(query(db_, "SELECT checkpoint_id, first_rowid, last_rowid FROM _sluice_undo ORDER BY checkpoint_id"),
+            (std::vector<std::string>{"1|1|2", "2|3|3", "3|4|6"}));
+  auto w = recovered(1, state1);
+  EXPECT_EQ(rows(), (std::vector<std::string>{"/a|1", "/a|2"}));
+  EXPECT_EQ(commits(), (std::vector<std::string>{"views|1"}));
+  EXPECT_EQ(query(db_, "SELECT checkpoint_id FROM _sluice_undo"), (std::vector<std::string>{"1"}));
+  write(*w, {{"/b", 1}, {"/c", 1}, {"/c", 2}, {"/c", 3}});  // the replay
+  pre_commit(*w, 4);
+  ASSERT_TRUE(w->commit(4).is_ok());
+  EXPECT_EQ(rows(), (std::vector<std::string>{"/a|1", "/a|2", "/b|1", "/c|1", "/c|2", "/c|3"}));
+  EXPECT_EQ(commits(), (std::vector<std::string>{"views|4"}));
+  w.reset();
+  auto again = recovered(1, state1);  // rolls back checkpoint 4 in turn
+  EXPECT_EQ(rows(), (std::vector<std::string>{"/a|1", "/a|2"}));
+}
+
+// Rows of another writer (not the sink's) stay: only the recorded rowid ranges go.
+TEST_F(SqliteSinkTransactionTest, RollbackDeletesOnlyTheSinksRows) {
+  std::string state1;
+  {
+    auto w = recovered(0, "");
+    write(*w, {{"/a", 1}});
+    state1 = pre_commit(*w, 1);
+    ASSERT_TRUE(w->commit(1).is_ok());
+    exec(db_, "INSERT INTO views VALUES ('/other', 9)");
+    write(*w, {{"/b", 1}});
+    pre_commit(*w, 2);
+    ASSERT_TRUE(w->commit(2).is_ok());
+  }
+  auto w = recovered(1, state1);
+  EXPECT_EQ(rows(), (std::vector<std::string>{"/a|1", "/other|9"}));
+}
+
+// Even when the ids of the replayed checkpoints repeat (the runtime numbers on after the
+// newest id it has seen, but the sink does not rely on it).
+TEST_F(SqliteSinkTransactionTest, ReplayUnderTheRolledBackIdsIsAppliedOnce) {
   std::string state1;
   {
     auto w = recovered(0, "");
@@ -149,6 +198,86 @@ TEST_F(SqliteSinkTransactionTest, ReplayOfACommittedCheckpointIsSkipped) {
   ASSERT_TRUE(w->commit(3).is_ok());
   EXPECT_EQ(rows(), (std::vector<std::string>{"/a|1", "/b|2", "/c|3"}));
   EXPECT_EQ(commits(), (std::vector<std::string>{"views|3"}));
+}
+
+// An upsert table needs no undo: replaying the changes after the restored checkpoint ends
+// with the same table.
+TEST_F(SqliteSinkTransactionTest, RecoveryToAnOlderCheckpointReplaysAnUpsertTableToTheSameContent) {
+  const std::map<std::string, std::string> keyed = {{"primary_key", "page"}};
+  const std::vector<Row> changes2 = {{"/a", 1, RowKind::kUpdateBefore},
+                                     {"/a", 2, RowKind::kUpdateAfter},
+                                     {"/b", 1, RowKind::kDelete},
+                                     {"/c", 1}};
+  const std::vector<Row> changes3 = {{"/a", 2, RowKind::kUpdateBefore}, {"/a", 3, RowKind::kUpdateAfter}, {"/d", 1}};
+  std::string state1;
+  {
+    auto w = recovered(0, "", keyed);
+    write(*w, {{"/a", 1}, {"/b", 1}});
+    state1 = pre_commit(*w, 1);
+    ASSERT_TRUE(w->commit(1).is_ok());
+    write(*w, changes2);
+    pre_commit(*w, 2);
+    write(*w, changes3);
+    pre_commit(*w, 3);
+    ASSERT_TRUE(w->commit(3).is_ok());
+  }
+  const std::vector<std::string> expected = {"/a|3", "/c|1", "/d|1"};
+  EXPECT_EQ(query(db_, "SELECT page, views FROM views ORDER BY page"), expected);
+  auto w = recovered(1, state1, keyed);
+  EXPECT_EQ(commits(), (std::vector<std::string>{"views|1"}));
+  write(*w, changes2);
+  pre_commit(*w, 4);
+  ASSERT_TRUE(w->commit(4).is_ok());
+  write(*w, changes3);
+  pre_commit(*w, 5);
+  ASSERT_TRUE(w->commit(5).is_ok());
+  EXPECT_EQ(query(db_, "SELECT page, views FROM views ORDER BY page"), expected);
+  EXPECT_EQ(commits(), (std::vector<std::string>{"views|5"}));
+}
+
+// Only the newest checkpoints keep undo entries; an older one is marked by an entry without
+// rowids, and a rollback past it leaves the rows of the pruned checkpoints (with a warning).
+TEST_F(SqliteSinkTransactionTest, UndoEntriesArePrunedToTheNewestCheckpoints) {
+  set_sqlite_undo_retention_for_testing(3);
+  std::string state1, state4;
+  {
+    auto w = recovered(0, "");
+    for (int64_t id = 1; id <= 6; ++id) {
+      write(*w, {{"/p", id}});
+      std::string state = pre_commit(*w, static_cast<uint64_t>(id));
+      if (id == 1) state1 = state;
+      if (id == 4) state4 = state;
+      ASSERT_TRUE(w->commit(static_cast<uint64_t>(id)).is_ok());
+    }
+  }
+  EXPECT_EQ(query(db_, "SELECT checkpoint_id, first_rowid, last_rowid FROM _sluice_undo ORDER BY checkpoint_id"),
+            (std::vector<std::string>{"3|NULL|NULL", "4|4|4", "5|5|5", "6|6|6"}));
+  recovered(4, state4);  // within the bound: exactly-once
+  EXPECT_EQ(rows(), (std::vector<std::string>{"/p|1", "/p|2", "/p|3", "/p|4"}));
+  recovered(1, state1);  // past it: the rows of checkpoints 2 and 3 stay
+  EXPECT_EQ(rows(), (std::vector<std::string>{"/p|1", "/p|2", "/p|3"}));
+  EXPECT_EQ(commits(), (std::vector<std::string>{"views|1"}));
+  EXPECT_TRUE(query(db_, "SELECT checkpoint_id FROM _sluice_undo").empty());
+  set_sqlite_undo_retention_for_testing(0);
+}
+
+// A table without rowid cannot be rolled back: recovery still resets the recorded
+// checkpoint (so the replay is applied) and keeps the rows (at-least-once).
+TEST_F(SqliteSinkTransactionTest, AppendTableWithoutRowidIsNotRolledBack) {
+  exec(db_, "CREATE TABLE views (page TEXT PRIMARY KEY, views INTEGER) WITHOUT ROWID");
+  std::string state1;
+  {
+    auto w = recovered(0, "");
+    write(*w, {{"/a", 1}});
+    state1 = pre_commit(*w, 1);
+    write(*w, {{"/b", 2}});
+    pre_commit(*w, 2);
+    ASSERT_TRUE(w->commit(2).is_ok());
+  }
+  EXPECT_TRUE(query(db_, "SELECT checkpoint_id FROM _sluice_undo").empty());
+  auto w = recovered(1, state1);
+  EXPECT_EQ(query(db_, "SELECT page, views FROM views ORDER BY page"), (std::vector<std::string>{"/a|1", "/b|2"}));
+  EXPECT_EQ(commits(), (std::vector<std::string>{"views|1"}));
 }
 
 TEST_F(SqliteSinkTransactionTest, AnAbortedCheckpointIsCommittedWithTheNextOne) {
@@ -196,9 +325,15 @@ TEST_F(SqliteSinkTransactionTest, FreshStartKeepsTheTableAndForgetsTheSinksCheck
   exec(db_, "INSERT INTO views VALUES ('/old', 9)");
   exec(db_, "CREATE TABLE _sluice_commits (sink TEXT PRIMARY KEY, checkpoint_id INTEGER NOT NULL)");
   exec(db_, "INSERT INTO _sluice_commits VALUES ('views', 7), ('other', 4)");
+  exec(db_,
+       "CREATE TABLE _sluice_undo (sink TEXT, checkpoint_id INTEGER, first_rowid INTEGER, last_rowid INTEGER, "
+       "PRIMARY KEY (sink, checkpoint_id))");
+  exec(db_, "INSERT INTO _sluice_undo VALUES ('views', 7, 1, 1), ('other', 4, 1, 1)");
   auto w = recovered(0, "");
   EXPECT_EQ(rows(), (std::vector<std::string>{"/old|9"}));  // as an open without checkpoints
   EXPECT_EQ(commits(), (std::vector<std::string>{"other|4"}));
+  // The old rows are the earlier run's for good: a later rollback must not delete them.
+  EXPECT_EQ(query(db_, "SELECT sink, checkpoint_id FROM _sluice_undo"), (std::vector<std::string>{"other|4"}));
   write(*w, {{"/a", 1}});
   pre_commit(*w, 1);  // checkpoint ids start again at 1: not skipped
   ASSERT_TRUE(w->commit(1).is_ok());

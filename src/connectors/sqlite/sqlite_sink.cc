@@ -5,11 +5,13 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <functional>
 #include <limits>
 #include <map>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "common/logging.h"
@@ -89,7 +91,15 @@ class SqliteTarget {
     }
     sqlite3_busy_timeout(t->db_, 5000);
     if (!probe) {
-      RETURN_IF_ERROR(t->exec("PRAGMA journal_mode=WAL"));
+      // Switching a database to WAL takes an exclusive lock without calling the busy
+      // handler: when several sinks open the same file at once, the loser gets SQLITE_BUSY
+      // at once. Retry like the busy timeout would (once in WAL mode the pragma is a no-op).
+      for (int attempt = 0;; ++attempt) {
+        int rc = sqlite3_exec(t->db_, "PRAGMA journal_mode=WAL", nullptr, nullptr, nullptr);
+        if (rc == SQLITE_OK) break;
+        if ((rc & 0xff) != SQLITE_BUSY || attempt >= 500) return t->error("cannot switch to WAL journal mode");
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      }
       RETURN_IF_ERROR(t->exec("PRAGMA synchronous=NORMAL"));
     }
     ASSIGN_OR_RETURN(std::vector<std::string> existing, t->existing_columns());

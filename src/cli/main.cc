@@ -1,8 +1,10 @@
-// The `sluice` command: run, explain and validate SQL pipeline files.
+// The `sluice` command: run, explain and validate SQL pipeline files; take savepoints of a
+// running job.
 //
 // Threads: main parses, plans and runs the job (Job::run blocks); a signal thread waits for
-// SIGINT/SIGTERM (blocked in every other thread) and asks the job to stop; a progress
-// thread prints one status line per second when stderr is a terminal.
+// SIGINT/SIGTERM (stop), SIGUSR1 (savepoint) and SIGUSR2 (stop with savepoint), all blocked
+// in every other thread; a progress thread prints one status line per second when stderr
+// is a terminal.
 #include <signal.h>
 #include <unistd.h>
 

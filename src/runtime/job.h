@@ -8,6 +8,13 @@
 // channels; idle ones are ignored), and drive their chain. Job::request_stop() may be called
 // from any thread (signal handler thread, tests); the first task error also stops the job.
 //
+// Checkpoints (JobOptions::checkpoint.dir set): a CheckpointCoordinator thread triggers
+// checkpoints; source tasks take part between two polls and send barriers in band; tasks
+// with several input channels align them (held per-channel queues), snapshot their
+// stateful operators through the state backend and acknowledge; sinks commit when a
+// checkpoint is durable. On start, every task restores from the coordinator's checkpoint
+// (sources seek, operators reload the key groups they own). See checkpoint_coordinator.h.
+//
 // Edges between stages: kForward (instance i -> instance i), kHash (rows partitioned by the
 // hash of key columns -> key group -> instance; watermarks broadcast) and kGather (all
 // instances -> the single downstream instance).

@@ -222,7 +222,7 @@ class WindowAggregate : public Operator {
 
   Status open(const OperatorContext& ctx) override {
     ctx_ = ctx;
-    track_ = ctx.checkpoint.completed != nullptr;
+    track_ = ctx.checkpoint.incremental;
     return Status::ok();
   }
 
@@ -305,7 +305,7 @@ class WindowAggregate : public Operator {
   OutputBuilder out_;
   std::map<std::pair<Micros, Micros>, std::unique_ptr<Window>> windows_;  // (end, start)
   Micros watermark_ = kMinWatermark;
-  bool track_ = false;  // the job checkpoints: remember changes for incremental snapshots
+  bool track_ = false;  // incremental snapshots: remember changes for incremental snapshots
   std::vector<std::pair<int, std::string>> removed_;  // (key group, key) purged since the last snapshot
   std::string key_buffer_;
   std::vector<uint32_t> rows_;
@@ -482,7 +482,7 @@ class SessionAggregate : public Operator {
 
   Status open(const OperatorContext& ctx) override {
     ctx_ = ctx;
-    track_ = ctx.checkpoint.completed != nullptr;
+    track_ = ctx.checkpoint.incremental;
     return Status::ok();
   }
 
@@ -626,7 +626,7 @@ class SessionAggregate : public Operator {
   std::vector<size_t> hits_;
   Micros watermark_ = kMinWatermark;
   std::string key_buffer_;
-  bool track_ = false;  // the job checkpoints: remember changed keys for incremental snapshots
+  bool track_ = false;  // incremental snapshots: remember changed keys for incremental snapshots
   ChangeSet changed_;   // groups whose sessions changed since the last snapshot
 };
 
@@ -677,7 +677,7 @@ class GroupAggregate : public Operator {
 
   Status open(const OperatorContext& ctx) override {
     ctx_ = ctx;
-    track_ = ctx.checkpoint.completed != nullptr;
+    track_ = ctx.checkpoint.incremental;
     return Status::ok();
   }
 

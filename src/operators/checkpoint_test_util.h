@@ -79,6 +79,7 @@ class StageRunner {
       ctx.parallelism = parallelism;
       ctx.metrics = &inst->metrics;
       ctx.checkpoint.completed = &completed_;
+      ctx.checkpoint.incremental = backend == nullptr || backend->incremental_snapshots();
       EXPECT_TRUE(inst->op->open(ctx).is_ok());
       if (backend) {
         auto store = backend->open_instance(spec_->id, i);

@@ -134,7 +134,7 @@ class ProcessOperator : public Operator, private api::ProcessContext {
 
   Status open(const OperatorContext& ctx) override {
     ctx_ = ctx;
-    track_ = ctx.checkpoint.completed != nullptr;
+    track_ = ctx.checkpoint.incremental;
     backend_.set_decoder([this](int state_id, std::any& value) { return decode_restored(state_id, value); });
     function_ = c_.function->clone();
     if (!function_) return internal_error("process {}: clone() returned null", c_.function->name());
@@ -476,7 +476,7 @@ class ProcessOperator : public Operator, private api::ProcessContext {
   std::vector<MutableBatchPtr> full_;
 
   // Checkpoints.
-  bool track_ = false;    // the job checkpoints: remember changed keys for incremental snapshots
+  bool track_ = false;    // incremental snapshots: remember changed keys for incremental snapshots
   ChangeSet changed_;   // keys whose state or timers may have changed since the last snapshot
   Status restore_error_;  // a restored value that could not be decoded (see decode_restored)
 };

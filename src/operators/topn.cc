@@ -115,7 +115,7 @@ class TopN : public Operator {
 
   Status open(const OperatorContext& ctx) override {
     ctx_ = ctx;
-    track_ = ctx.checkpoint.completed != nullptr;
+    track_ = ctx.checkpoint.incremental;
     return Status::ok();
   }
 
@@ -452,7 +452,7 @@ class TopN : public Operator {
   uint64_t next_id_ = 1;
   MutableBatchPtr current_;
   bool key_schema_checked_ = false;
-  bool track_ = false;  // the job checkpoints: remember changes for incremental snapshots
+  bool track_ = false;  // incremental snapshots: remember changes for incremental snapshots
   std::vector<std::pair<int, std::string>> removed_;  // (key group, key) of windows emitted since the last snapshot
 };
 

@@ -533,7 +533,10 @@ Status Job::run() {
       OperatorContext ctx;
       ctx.instance = task->instance;
       ctx.parallelism = task->spec->parallelism;
-      if (coordinator_) ctx.checkpoint = CheckpointContext{&coordinator_->completed(), &stop_};
+      if (coordinator_) {
+        ctx.checkpoint =
+            CheckpointContext{&coordinator_->completed(), &stop_, coordinator_->backend().incremental_snapshots()};
+      }
       for (size_t k = 0; k < task->ops.size() && s.is_ok(); ++k) {
         ctx.metrics = task->op_metrics[k];
         s = task->ops[k]->open(ctx);

@@ -40,6 +40,9 @@ struct CheckpointContext {
   // Id of the newest checkpoint whose manifest is durable; sinks commit up to it.
   const std::atomic<uint64_t>* completed = nullptr;
   const std::atomic<bool>* stop = nullptr;
+  // The state backend takes incremental snapshots: stateful operators track the keys they
+  // change and remove between snapshots (nothing to track for full snapshots).
+  bool incremental = false;
 };
 
 struct OperatorContext {

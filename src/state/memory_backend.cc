@@ -109,6 +109,7 @@ class MemoryInstanceStore : public InstanceStateStore {
 class MemoryBackend : public StateBackend {
  public:
   std::string name() const override { return "memory"; }
+  bool incremental_snapshots() const override { return false; }
   Result<std::unique_ptr<InstanceStateStore>> open_instance(const std::string& operator_id, int instance) override {
     if (!valid_operator_id(operator_id)) {
       return invalid_argument("operator id '{}' cannot name a state file", operator_id);

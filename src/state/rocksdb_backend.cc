@@ -379,6 +379,7 @@ class RocksDbBackend : public StateBackend {
       : work_dir_(std::move(work_dir)), block_cache_(rocksdb::NewLRUCache(kBlockCacheBytes)) {}
 
   std::string name() const override { return "rocksdb"; }
+  bool incremental_snapshots() const override { return true; }
 
   Result<std::unique_ptr<InstanceStateStore>> open_instance(const std::string& operator_id, int instance) override {
     if (!valid_operator_id(operator_id)) {

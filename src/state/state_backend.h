@@ -96,6 +96,9 @@ class StateBackend {
  public:
   virtual ~StateBackend() = default;
   virtual std::string name() const = 0;  // "memory" or "rocksdb"
+  // Whether snapshots after the first are incremental (StateWriter::incremental()): only
+  // then do operators need to remember what changed between snapshots.
+  virtual bool incremental_snapshots() const = 0;
   virtual Result<std::unique_ptr<InstanceStateStore>> open_instance(const std::string& operator_id, int instance) = 0;
 };
 

@@ -24,6 +24,7 @@
 #include <fmt/format.h>
 
 #include "checkpoint/checkpoint_storage.h"
+#include "checkpoint/dir_lock.h"
 #include "common/logging.h"
 #include "common/time_util.h"
 #include "plan/physical_planner.h"
@@ -47,8 +48,6 @@ struct CommonOptions {
   std::string state_backend;
   std::string from_savepoint;
 };
-
-constexpr const char* kPidFile = "sluice.pid";
 
 Result<std::string> read_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -177,15 +176,8 @@ int cmd_run(const CommonOptions& o, bool quiet) {
   sigaddset(&signals, SIGUSR2);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
-  const std::string checkpoint_dir = plan.value().job.options.checkpoint.dir;
-  std::string pid_file;
-  if (!checkpoint_dir.empty()) {
-    // `sluice savepoint DIR` finds the running job through this file.
-    std::error_code ec;
-    std::filesystem::create_directories(checkpoint_dir, ec);
-    pid_file = checkpoint_dir + "/" + kPidFile;
-    std::ofstream(pid_file) << getpid() << "\n";
-  }
+  // With checkpoints, the job locks its directory and writes its pid there (see
+  // CheckpointDirLock): a second job on it is refused, `sluice savepoint DIR` finds this one.
   Job job(std::move(plan.value().job));
   std::atomic<bool> done{false};
   std::thread signal_thread([&] {
@@ -234,7 +226,6 @@ int cmd_run(const CommonOptions& o, bool quiet) {
   cv.notify_all();
   progress.join();
   signal_thread.join();
-  if (!pid_file.empty()) std::remove(pid_file.c_str());
   if (!s.is_ok()) {
     std::fprintf(stderr, "sluice: error: %s\n", s.message().c_str());
     return 1;
@@ -247,13 +238,15 @@ int cmd_run(const CommonOptions& o, bool quiet) {
 // savepoint (SIGUSR1 to the pid in DIR/sluice.pid), waits until it is written and prints its
 // path. With --stop (SIGUSR2) the job stops right after the savepoint, which is then the
 // last state its sinks committed: resuming from it neither loses nor repeats output.
+// The pid is signalled only after it is verified to be the sluice job holding DIR's lock: a
+// pid file left by a killed job may name an unrelated process by now.
 int cmd_savepoint(const std::string& dir, double timeout_s, bool stop) {
-  std::ifstream in(dir + "/" + kPidFile);
-  long pid = 0;
-  if (!(in >> pid) || pid <= 0) {
-    std::fprintf(stderr, "sluice: error: no running job found in '%s' (missing %s)\n", dir.c_str(), kPidFile);
+  auto job = CheckpointDirLock::running_job(dir);
+  if (!job.is_ok()) {
+    std::fprintf(stderr, "sluice: error: %s\n", job.status().message().c_str());
     return 1;
   }
+  const pid_t pid = job.value();
   CheckpointStorage storage(dir, 1);
   auto newest_savepoint = [&]() -> std::optional<CheckpointInfo> {
     auto ids = storage.list();
@@ -265,7 +258,7 @@ int cmd_savepoint(const std::string& dir, double timeout_s, bool stop) {
   };
   auto before = newest_savepoint();
   if (::kill(static_cast<pid_t>(pid), stop ? SIGUSR2 : SIGUSR1) != 0) {
-    std::fprintf(stderr, "sluice: error: cannot signal job %ld: %s\n", pid, std::strerror(errno));
+    std::fprintf(stderr, "sluice: error: cannot signal job %ld: %s\n", static_cast<long>(pid), std::strerror(errno));
     return 1;
   }
   auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout_s);

@@ -34,6 +34,7 @@ CheckpointCoordinator::~CheckpointCoordinator() { stop(); }
 std::string CheckpointCoordinator::work_dir() const { return options_.dir + "/.state-work"; }
 
 Status CheckpointCoordinator::open() {
+  ASSIGN_OR_RETURN(lock_, CheckpointDirLock::acquire(options_.dir));
   storage_ = std::make_unique<CheckpointStorage>(options_.dir, std::max(1, options_.retain));
   RETURN_IF_ERROR(storage_->open());
   ASSIGN_OR_RETURN(backend_, make_state_backend(options_.backend, work_dir()));

@@ -39,6 +39,7 @@
 #include <vector>
 
 #include "checkpoint/checkpoint_storage.h"
+#include "checkpoint/dir_lock.h"
 #include "common/status.h"
 #include "common/time_util.h"
 #include "state/state_backend.h"
@@ -83,8 +84,9 @@ class CheckpointCoordinator {
                         int num_tasks, int num_sources);
   ~CheckpointCoordinator();
 
-  // Opens storage and the backend and loads the checkpoint to resume from, if any.
-  // Warnings (skipped corrupt checkpoints) are logged.
+  // Locks the checkpoint directory (a second job on it is refused), opens storage and the
+  // backend and loads the checkpoint to resume from, if any. Warnings (skipped corrupt
+  // checkpoints) are logged.
   Status open();
   // on_error: a checkpoint could not be written (the job fails). on_stop: a savepoint
   // requested with stop=true is durable (the job stops; nothing is triggered after it).
@@ -132,6 +134,7 @@ class CheckpointCoordinator {
   std::string work_dir() const;
 
   CheckpointOptions options_;
+  std::unique_ptr<CheckpointDirLock> lock_;  // held from open() to destruction: one job per directory
   std::string job_name_;
   std::map<std::string, int> operators_;
   const int num_tasks_;

@@ -192,7 +192,7 @@ TEST(CliTest, SavepointWithoutARunningJobFailsClearly) {
   TempDir dir;
   auto r = run_sluice("savepoint ck", dir.path());
   EXPECT_NE(r.exit_code, 0);
-  EXPECT_NE(r.output.find("no running job"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("no job is running on ck"), std::string::npos) << r.output;
 }
 
 TEST(CliTest, RunWritesResultsAndDeadLettersBadLines) {

@@ -121,6 +121,8 @@ Status check_checkpointable(const AggregateStore& store, const char* what) {
   return Status::ok();
 }
 
+constexpr uint8_t kDirtyUpdated = 1, kDirtyNew = 2;
+
 class WindowAggregate : public Operator {
  public:
   explicit WindowAggregate(const AggregateConfig& c) : c_(c), store_(c.aggregates), out_(c.output_schema, c.batch_size) {}
@@ -157,10 +159,12 @@ class WindowAggregate : public Operator {
           cached = w;
           cached_start = start;
         }
+        const size_t groups_before = w->table.size();
         uint32_t group = w->table.find_or_insert(in, c_.key_columns, r, key_buffer_, store_);
         rows_.push_back(static_cast<uint32_t>(r));
         slots_.push_back(w->table.slot(group));
-        if (w->fired) w->mark_dirty(group);
+        // A group new to a fired window was never emitted: its first row is +I.
+        if (w->fired) w->mark_dirty(group, w->table.size() > groups_before);
         if (track_) w->changed.mark(group);
         accepted = true;
       });
@@ -178,7 +182,10 @@ class WindowAggregate : public Operator {
         }
         return a < b;
       });
-      for (uint32_t g : w->dirty) RETURN_IF_ERROR(emit_group(key.second, key.first, *w, g, RowKind::kUpdateAfter, out));
+      for (uint32_t g : w->dirty) {
+        const RowKind kind = w->is_dirty[g] == kDirtyNew ? RowKind::kInsert : RowKind::kUpdateAfter;
+        RETURN_IF_ERROR(emit_group(key.second, key.first, *w, g, kind, out));
+      }
       w->clear_dirty();
     }
     return out_.flush(out);
@@ -282,11 +289,11 @@ class WindowAggregate : public Operator {
     bool fired = false;
     ChangeSet changed;  // since the last snapshot (incremental checkpoints)
     std::vector<uint32_t> dirty;
-    std::vector<uint8_t> is_dirty;
-    void mark_dirty(uint32_t g) {
+    std::vector<uint8_t> is_dirty;  // 0, kDirtyUpdated or kDirtyNew (created since the window fired)
+    void mark_dirty(uint32_t g, bool is_new) {
       if (is_dirty.size() <= g) is_dirty.resize(g + 1, 0);
       if (!is_dirty[g]) {
-        is_dirty[g] = 1;
+        is_dirty[g] = is_new ? kDirtyNew : kDirtyUpdated;
         dirty.push_back(g);
       }
     }

@@ -43,6 +43,16 @@ class GroupTable {
     return group;
   }
 
+  // Looks up the group of `row` without creating it; false when the key is not present.
+  bool find(const RecordBatch& batch, const std::vector<int>& key_columns, size_t row, std::string& key_buffer,
+            uint32_t* group) const {
+    encode_key(batch, key_columns, row, key_buffer);
+    auto it = index_.find(absl::string_view(key_buffer.data(), key_buffer.size()));
+    if (it == index_.end()) return false;
+    *group = it->second;
+    return true;
+  }
+
   // Like find_or_insert, for restoring: the columns of `keys` ARE the key columns (same
   // count and types as the key schema). Returns the existing group when the key is present
   // (compare size() before and after to tell).

@@ -1,5 +1,6 @@
 #include "plan/physical_planner.h"
 
+#include <algorithm>
 #include <cctype>
 #include <map>
 #include <set>
@@ -10,6 +11,7 @@
 #include "connectors/sink.h"
 #include "connectors/source.h"
 #include "operators/aggregate.h"
+#include "operators/changelog_filter.h"
 #include "operators/process_operator.h"
 #include "operators/sink_operator.h"
 #include "operators/stateless.h"
@@ -41,7 +43,69 @@ class Planner {
     std::vector<int> stages;  // stages whose chains end here, all producing `schema`
     bool updating = false;
     int order_column = -1;    // window_end of a windowed aggregate, when still present
+    // Updating results. `retract`: every -D carries exactly the row it retracts and there
+    // are no +U (top-N), so a row-by-row filter stays exact. Otherwise rows are upserts by
+    // a key: `key` (columns of the current schema, when key_known) identifies a row, its
+    // first `partition_count` columns are the keys the hash exchange routed by; windowed
+    // results also give their window_end column and allowed lateness (ChangelogFilter).
+    bool retract = false;
+    bool key_known = false;
+    std::vector<int> key;
+    size_t partition_count = 0;
+    int end_column = -1;
+    bool end_fixed = false;  // window_end follows from window_start (TUMBLE/HOP, not SESSION)
+    Micros lateness = 0;
   };
+
+  // Follows the key of an updating result through a projection: each key column must be
+  // projected as a plain column reference, else the key is lost.
+  static void project_key(Open& o, const std::vector<ExprPtr>& projections) {
+    if (projections.empty()) return;
+    auto find = [&](int col) {
+      for (size_t j = 0; j < projections.size(); ++j) {
+        if (column_ref_index(*projections[j]) == col) return static_cast<int>(j);
+      }
+      return -1;
+    };
+    for (int& k : o.key) {
+      k = find(k);
+      if (k < 0) o.key_known = false;
+    }
+    if (o.end_column >= 0) o.end_column = find(o.end_column);
+  }
+
+  // A Calc node: a WHERE over updates becomes a ChangelogFilter (retracting keys that stop
+  // qualifying), then the projection.
+  Result<Open> build_calc(const LogicalNode& node, std::vector<int>* source_of_stage) {
+    ASSIGN_OR_RETURN(Open o, build(node.inputs[0], source_of_stage));
+    o.order_column = -1;
+    if (!(node.filter && o.updating && !o.retract)) {
+      append(o, std::make_shared<CalcOperatorSpec>(node.filter, node.projections, node.schema));
+      project_key(o, node.projections);
+      return o;
+    }
+    if (!o.key_known) {
+      return unsupported(
+          "table {}: a WHERE or HAVING over an updating result (GROUP BY without a window, allowed_lateness, SESSION "
+          "windows) needs the result's key: keep the GROUP BY columns (and window_start) in the select list under "
+          "the WHERE",
+          sink_table_);
+    }
+    const Schema& in = *node.inputs[0]->schema;
+    ChangelogFilterConfig fc;
+    fc.predicate = node.filter;
+    fc.key_columns = o.key;
+    fc.partition_columns = o.partition_count;
+    fc.end_column = o.end_column;
+    fc.allowed_lateness = o.lateness;
+    std::vector<Field> key_fields;
+    for (int k : o.key) key_fields.push_back(in.field(static_cast<size_t>(k)));
+    fc.key_schema = make_schema(key_fields);
+    append(o, std::make_shared<ChangelogFilterOperatorSpec>(fc));
+    if (!node.projections.empty()) append(o, std::make_shared<CalcOperatorSpec>(nullptr, node.projections, node.schema));
+    project_key(o, node.projections);
+    return o;
+  }
 
   StageSpec& stage(int i) { return plan_.job.stages[static_cast<size_t>(i)]; }
 
@@ -85,14 +149,7 @@ class Planner {
     switch (node->kind) {
       case LogicalNode::Kind::kProcess: return build_process(*node, source_of_stage);
       case LogicalNode::Kind::kSource: return build_source(*node);
-      case LogicalNode::Kind::kCalc: {
-        ASSIGN_OR_RETURN(Open o, build(node->inputs[0], source_of_stage));
-        append(o, std::make_shared<CalcOperatorSpec>(node->filter, node->projections, node->schema));
-        o.order_column = -1;
-        if (o.updating == false && node->projections.empty()) {
-        }
-        return o;
-      }
+      case LogicalNode::Kind::kCalc: return build_calc(*node, source_of_stage);
       case LogicalNode::Kind::kWindowAssign: {
         ASSIGN_OR_RETURN(Open o, build(node->inputs[0], source_of_stage));
         append(o, std::make_shared<WindowAssignOperatorSpec>(node->window, node->time_column, node->schema));
@@ -100,11 +157,16 @@ class Planner {
       }
       case LogicalNode::Kind::kUnion: {
         Open all;
+        bool non_retract_updates = false;
         for (const auto& in : node->inputs) {
           ASSIGN_OR_RETURN(Open o, build(in, source_of_stage));
           all.stages.insert(all.stages.end(), o.stages.begin(), o.stages.end());
           all.updating = all.updating || o.updating;
+          if (o.updating) all.retract = all.retract || o.retract;
+          non_retract_updates = non_retract_updates || (o.updating && !o.retract);
         }
+        // Two results merged: no one key identifies their rows.
+        if (non_retract_updates) all.retract = false;
         return all;
       }
       case LogicalNode::Kind::kAggregate: return build_aggregate(*node, source_of_stage);
@@ -248,6 +310,19 @@ class Planner {
     Open out;
     out.stages.push_back(agg_stage);
     out.updating = !node.windowed || c.allowed_lateness > 0;
+    // Output [window_start, window_end,] keys..., aggregates...: rows are keyed by the group
+    // key (routed by the exchange), plus window_start for windows (window_end follows from
+    // it, or grows with a session).
+    const int first_key = node.windowed ? 2 : 0;
+    out.key_known = true;
+    for (size_t k = 0; k < node.key_columns.size(); ++k) out.key.push_back(first_key + static_cast<int>(k));
+    out.partition_count = node.key_columns.size();
+    if (node.windowed) {
+      out.key.push_back(0);
+      out.end_column = 1;
+      out.end_fixed = node.window.kind != WindowSpec::Kind::kSession;
+      out.lateness = c.allowed_lateness;
+    }
     return out;
   }
 
@@ -283,12 +358,14 @@ class Planner {
     Open out;
     out.stages.push_back(top_stage);
     out.updating = node.window_end_column < 0;
+    out.retract = out.updating;  // -D carries the row emitted before, +I the new one
     return out;
   }
 
   Status plan_pipeline(const Pipeline& p) {
     std::vector<int> unused;
     const TableDef& t = *p.sink;
+    sink_table_ = t.name;
     pipeline_prefix_.clear();
     for (char c : t.name) pipeline_prefix_ += std::isalnum(static_cast<unsigned char>(c)) || c == '_' ? c : '_';
     if (int n = sink_uses_[t.name]++; n > 0) pipeline_prefix_ += fmt::format("-{}", n + 1);
@@ -334,6 +411,7 @@ class Planner {
           "append-only; use an upsert sink (sqlite with primary_key) or set changelog = 'true'",
           t.name, sink->describe());
     }
+    if (o.updating && !o.retract && caps.upsert) RETURN_IF_ERROR(check_upsert_key(t, *p.sink_schema, o, caps));
     auto sink_op = std::make_shared<SinkOperatorSpec>(t.name, sink, p.sink_schema, order_column, options_.checkpointing,
                                                       200 * kMicrosPerMilli);
     assign_id(*sink_op);
@@ -350,6 +428,48 @@ class Planner {
     for (int s : o.stages) {
       stage(s).downstream = sink_stage;
       stage(s).edge = EdgeKind::kGather;
+    }
+    return Status::ok();
+  }
+
+  // An upsert sink applies updates by its primary key: it must be the key of the updating
+  // result (window_end may be added for TUMBLE/HOP, where window_start fixes it). A missing
+  // key column merges several keys into one row; an extra column (an aggregate) makes an
+  // update insert a second row instead of replacing the first. Both silently keep wrong
+  // rows, so they are refused.
+  Status check_upsert_key(const TableDef& t, const Schema& schema, const Open& o, const SinkCapabilities& caps) {
+    std::string key_names;
+    for (int k : o.key) {
+      if (k >= 0) key_names += (key_names.empty() ? "" : ",") + schema.field(static_cast<size_t>(k)).name;
+    }
+    std::string pk;
+    for (const auto& c : caps.primary_key) pk += (pk.empty() ? "" : ",") + c;
+    if (!o.key_known) {
+      return invalid_argument(
+          "table {}: the query's rows are updated by key (GROUP BY without a window, allowed_lateness, SESSION), but its "
+          "select list drops part of the key (the GROUP BY columns, and window_start for windows); an upsert on "
+          "primary key ({}) would keep stale rows: select the key columns and make them the primary key",
+          t.name, pk);
+    }
+    auto in_pk = [&](const std::string& name) {
+      for (const auto& c : caps.primary_key) {
+        if (c.size() == name.size() && std::equal(c.begin(), c.end(), name.begin(), [](char a, char b) {
+              return std::tolower(static_cast<unsigned char>(a)) == std::tolower(static_cast<unsigned char>(b));
+            })) {
+          return true;
+        }
+      }
+      return false;
+    };
+    bool ok = true;
+    for (int k : o.key) ok = ok && in_pk(schema.field(static_cast<size_t>(k)).name);
+    size_t allowed = o.key.size();
+    if (o.end_fixed && o.end_column >= 0 && in_pk(schema.field(static_cast<size_t>(o.end_column)).name)) ++allowed;
+    if (!ok || caps.primary_key.size() != allowed) {
+      return invalid_argument(
+          "table {}: primary key ({}) is not the key of the query's updating result ({}): updates would leave stale "
+          "or merged rows; use primary_key = '{}'",
+          t.name, pk, key_names, key_names);
     }
     return Status::ok();
   }
@@ -458,6 +578,7 @@ class Planner {
   PhysicalPlan plan_;
   int op_counter_ = 0;
   std::string pipeline_prefix_;
+  std::string sink_table_;  // of the pipeline being planned, for errors
   std::map<std::string, int> sink_uses_;
   Micros default_lateness_;
   std::map<std::string, std::shared_ptr<DeadLetterQueue>> side_outputs_;

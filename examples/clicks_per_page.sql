@@ -1,6 +1,7 @@
 -- Clicks and unique users per page per minute, into an embedded SQLite table.
--- Run from this folder:  ../build/sluice run clicks_per_page.sql
--- Then look:             sqlite3 out.db 'SELECT * FROM per_page ORDER BY window_start, page'
+-- Run from a scratch folder (see README.md; paths are relative to the working directory):
+--   cp ../examples/clicks.jsonl . && ../build/sluice run ../examples/clicks_per_page.sql
+--   sqlite3 out.db 'SELECT * FROM per_page ORDER BY window_start, page'
 CREATE TABLE clicks (user_id BIGINT, page TEXT, ts TIMESTAMP)
   WITH (connector = 'file', path = 'clicks.jsonl', format = 'json',
         event_time = 'ts', watermark_delay = '5 seconds');

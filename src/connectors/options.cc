@@ -2,6 +2,7 @@
 
 #include <cctype>
 #include <cstdlib>
+#include <iterator>
 
 namespace sluice {
 namespace {
@@ -90,6 +91,26 @@ Status ConnectorOptions::check_all_used() const {
     known += k;
   }
   return invalid_argument("{}: unknown option '{}' (known options: {})", context_, unknown[0], known);
+}
+
+Status ConnectorOptions::check_declared(std::initializer_list<OptionList> accepted) const {
+  auto declared = [&](const std::string& name) {
+    for (OptionList list : accepted) {
+      for (const OptionSpec& o : list) {
+        if (o.name == name) return true;
+      }
+    }
+    return false;
+  };
+  for (const auto& [k, v] : values_) {
+    if (used_.count(k) || declared(k)) continue;
+    std::string known;
+    for (OptionList list : accepted) {
+      for (const OptionSpec& o : list) fmt::format_to(std::back_inserter(known), "{}{}", known.empty() ? "" : ", ", o.name);
+    }
+    return invalid_argument("{}: unknown option '{}' (known options: {})", context_, k, known);
+  }
+  return Status::ok();
 }
 
 }  // namespace sluice

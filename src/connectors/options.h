@@ -1,17 +1,37 @@
 // ConnectorOptions: the WITH (...) options of a CREATE TABLE, with typed accessors that
 // produce one-line errors naming the option, and a check that every option was used
 // (a misspelled option is an error, not silently ignored).
+//
+// OptionSpec: one option a connector accepts. Each connector's list lives in the registry
+// (registry.cc); it decides which options a table may give (check_declared) and is what
+// docs/sql.md must document (registry_options_test.cc compares the two).
+//
+// Created and read on the planner thread only.
 #pragma once
 
+#include <initializer_list>
 #include <map>
 #include <set>
+#include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/status.h"
 #include "common/time_util.h"
 
 namespace sluice {
+
+// One accepted option, as docs/sql.md documents it: `type` ("text", "bool", "integer",
+// "number", "duration", "timestamp"), `default_value` as the document shows it ("json",
+// "0", "required", "none", ...) and a one-line meaning.
+struct OptionSpec {
+  std::string_view name;
+  std::string_view type;
+  std::string_view default_value;
+  std::string_view description;
+};
+using OptionList = std::span<const OptionSpec>;
 
 class ConnectorOptions {
  public:
@@ -31,6 +51,12 @@ class ConnectorOptions {
   Result<Micros> get_duration(const std::string& name, Micros fallback) const;
   // Returns an error naming any option never read; `known` is listed in the message.
   Status check_all_used() const;
+  // Returns an "unknown option" error for a given option that no list in `accepted`
+  // declares (options already marked used count as consumed elsewhere); the message lists
+  // the accepted names.
+  Status check_declared(std::initializer_list<OptionList> accepted) const;
+  // The names read (or marked used) so far.
+  const std::set<std::string>& used() const { return used_; }
 
   const std::map<std::string, std::string>& values() const { return values_; }
   const std::string& context() const { return context_; }

@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include "common/hash.h"
+#include "connectors/registry.h"
 #include "connectors/sink.h"
 #include "connectors/source.h"
 #include "operators/aggregate.h"
@@ -19,10 +20,6 @@
 
 namespace sluice {
 namespace {
-
-// Options the engine reads itself; connectors never see them as unknown.
-const char* kEngineSourceOptions[] = {"event_time", "watermark_delay", "allowed_lateness", "idle_timeout",
-                                      "dlq",        "dlq_table",       "late_output",      "late_output_table"};
 
 class Planner {
  public:
@@ -221,8 +218,8 @@ class Planner {
     src.schema = t.schema;
     std::map<std::string, std::string> connector_opts;
     for (const auto& [k, v] : t.options) {
-      bool engine_opt = k == "connector";
-      for (const char* e : kEngineSourceOptions) engine_opt = engine_opt || k == e;
+      // The engine reads the common source options itself; connectors never see them.
+      bool engine_opt = k == "connector" || is_common_source_option(k);
       if (!engine_opt) connector_opts[k] = v;
     }
     src.options = ConnectorOptions(connector_opts, "table " + t.name);

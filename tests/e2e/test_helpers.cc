@@ -26,7 +26,10 @@ TempDir::~TempDir() {
 }
 
 CommandResult run_sluice(const std::string& args, const std::string& cwd, const std::string& stdin_path) {
-  std::string cmd = "cd '" + cwd + "' && '" + SLUICE_BINARY + "' " + args + " <'" + stdin_path + "' 2>&1";
+  return run_command("cd '" + cwd + "' && '" + SLUICE_BINARY + "' " + args + " <'" + stdin_path + "' 2>&1");
+}
+
+CommandResult run_command(const std::string& cmd) {
   CommandResult r;
   FILE* p = popen(cmd.c_str(), "r");
   if (!p) return r;

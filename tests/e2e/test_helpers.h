@@ -53,6 +53,8 @@ struct CommandResult {
 
 // Runs `sluice ARGS` (a shell-quoted argument string) in `cwd`, stdin from `stdin_path`.
 CommandResult run_sluice(const std::string& args, const std::string& cwd, const std::string& stdin_path = "/dev/null");
+// Runs a shell command line (sh -c); the caller redirects stderr if it wants it.
+CommandResult run_command(const std::string& cmd);
 
 std::string read_file(const std::string& path);
 void write_file(const std::string& path, const std::string& content);

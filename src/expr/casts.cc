@@ -3,14 +3,19 @@
 // Every conversion is a typed loop over the batch; a value that cannot be converted (bad
 // text, out of range) becomes NULL instead of failing the query. Stateless; safe on any
 // thread.
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <cstdint>
 #include <string>
 #include <string_view>
 #include <system_error>
+#include <vector>
+
+#include <fmt/format.h>
 
 #include "common/time_util.h"
+#include "expr/expr.h"
 #include "expr/expr_internal.h"
 
 namespace sluice::expr_internal {
@@ -197,6 +202,231 @@ bool parse_interval_text(std::string_view text, int64_t* out) {
   *out = negative ? -total : total;
   return true;
 }
+
+// --------------------------------------------------------------------------------------
+// INTERVAL 'text' <qualifier>, read the way PostgreSQL's DecodeInterval and
+// AdjustIntervalForTypmod read it (for the exact-duration fields Sluice has).
+
+namespace {
+
+Status interval_error(std::string_view text, std::string_view why) {
+  return invalid_argument("invalid INTERVAL literal '{}': {}", text, why);
+}
+
+Status months_have_no_fixed_length(std::string_view text) {
+  return invalid_argument(
+      "INTERVAL '{}': months and years have no fixed length, and Sluice intervals are exact durations "
+      "(microseconds); write days instead, e.g. INTERVAL '30' DAY",
+      text);
+}
+
+struct IntervalToken {
+  enum class Kind { kNumber, kTime, kWord } kind;
+  std::string_view text;
+};
+
+bool is_alpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
+
+// Splits "1 day 02:30", "1h30m", "-1:30" into numbers, clock times and words.
+bool tokenize_interval(std::string_view s, std::vector<IntervalToken>* out) {
+  size_t i = 0;
+  while (i < s.size()) {
+    if (s[i] == ' ' || s[i] == '\t') {
+      ++i;
+      continue;
+    }
+    size_t start = i;
+    if (is_alpha(s[i])) {
+      while (i < s.size() && is_alpha(s[i])) ++i;
+      out->push_back({IntervalToken::Kind::kWord, s.substr(start, i - start)});
+      continue;
+    }
+    if (s[i] == '+' || s[i] == '-') ++i;
+    bool time = false, digits = false;
+    while (i < s.size() && (is_digit(s[i]) || s[i] == '.' || s[i] == ':')) {
+      time = time || s[i] == ':';
+      digits = digits || is_digit(s[i]);
+      ++i;
+    }
+    if (!digits) return false;
+    out->push_back({time ? IntervalToken::Kind::kTime : IntervalToken::Kind::kNumber, s.substr(start, i - start)});
+  }
+  return true;
+}
+
+// "[+-]digits[.digits]" -> whole and fraction (both carrying the sign).
+bool parse_signed_number(std::string_view s, int64_t* whole, double* frac) {
+  bool negative = false;
+  if (!s.empty() && (s[0] == '+' || s[0] == '-')) {
+    negative = s[0] == '-';
+    s.remove_prefix(1);
+  }
+  size_t i = 0;
+  int n = 0;
+  if (!parse_uint(s, &i, whole, &n)) return false;
+  *frac = 0;
+  if (i < s.size() && s[i] == '.') {
+    ++i;
+    size_t before = i;
+    *frac = parse_fraction(s, &i);
+    n += static_cast<int>(i - before);
+  }
+  if (n == 0 || i != s.size()) return false;
+  if (negative) {
+    *whole = -*whole;
+    *frac = -*frac;
+  }
+  return true;
+}
+
+// "h:m", "h:m:s[.f]" (or "m:s[.f]" when the qualifier is MINUTE TO SECOND) -> micros.
+bool parse_clock(std::string_view s, bool minutes_seconds, int64_t* out) {
+  bool negative = false;
+  if (!s.empty() && (s[0] == '+' || s[0] == '-')) {
+    negative = s[0] == '-';
+    s.remove_prefix(1);
+  }
+  int64_t parts[3] = {0, 0, 0};
+  double sec_frac = 0;
+  size_t i = 0;
+  int count = 0;
+  for (;;) {
+    int n = 0;
+    if (count == 3 || !parse_uint(s, &i, &parts[count], &n) || n == 0) return false;
+    ++count;
+    if (i < s.size() && s[i] == '.') {
+      if (count < 2) return false;  // "1.5:30"
+      ++i;
+      sec_frac = parse_fraction(s, &i);
+      break;
+    }
+    if (i >= s.size() || s[i] != ':') break;
+    ++i;
+  }
+  if (i != s.size() || count < 2) return false;
+  if (sec_frac != 0 && count == 2 && !minutes_seconds) return false;  // "1:30.5" is not hh:mm
+  int64_t total = 0;
+  if (count == 2 && minutes_seconds) {
+    if (!add_component(&total, parts[0], 0, kMicrosPerMinute) ||
+        !add_component(&total, parts[1], sec_frac, kMicrosPerSecond)) {
+      return false;
+    }
+  } else if (!add_component(&total, parts[0], 0, kMicrosPerHour) ||
+             !add_component(&total, parts[1], 0, kMicrosPerMinute) ||
+             !add_component(&total, parts[2], sec_frac, kMicrosPerSecond)) {
+    return false;
+  }
+  *out = negative ? -total : total;
+  return true;
+}
+
+bool is_month_word(std::string_view w) {
+  static constexpr std::string_view kWords[] = {"mon",    "mons",   "month",     "months",     "y",
+                                                "yr",     "yrs",    "year",      "years",      "decade",
+                                                "decades", "century", "centuries", "millennium", "millennia"};
+  for (std::string_view k : kWords) {
+    if (iequals_ascii(w, k)) return true;
+  }
+  return false;
+}
+
+}  // namespace
+}  // namespace sluice::expr_internal
+
+namespace sluice {
+
+Result<int64_t> parse_qualified_interval(std::string_view text, const IntervalQualifier& q) {
+  using namespace expr_internal;  // NOLINT: the text helpers above
+  using F = IntervalField;
+  if (q.from > q.to) return invalid_argument("INTERVAL qualifier: the leading field must come before the trailing one");
+  if (q.from <= F::kMonth) return months_have_no_fixed_length(text);
+  if (q.precision > 6) return invalid_argument("INTERVAL(p): the precision must be between 0 and 6, got {}", q.precision);
+  std::vector<IntervalToken> tokens;
+  if (!tokenize_interval(text, &tokens) || tokens.empty()) return interval_error(text, "expected numbers, units or hh:mm[:ss]");
+  bool ago = false;
+  if (tokens.back().kind == IntervalToken::Kind::kWord && iequals_ascii(tokens.back().text, "ago")) {
+    ago = true;
+    tokens.pop_back();
+    if (tokens.empty()) return interval_error(text, "nothing before 'ago'");
+  }
+  // A bare number means the qualifier's trailing field (INTERVAL '90' MINUTE is 90 minutes).
+  const int64_t trailing_unit = q.to == F::kDay      ? kMicrosPerDay
+                                : q.to == F::kHour   ? kMicrosPerHour
+                                : q.to == F::kMinute ? kMicrosPerMinute
+                                                     : kMicrosPerSecond;
+  const bool minutes_seconds = q.from == F::kMinute && q.to == F::kSecond;
+  // PostgreSQL keeps days apart from the time of day: truncation below the trailing field
+  // applies to the time part only (INTERVAL '1 day 1:30' HOUR is 1 day 1 hour).
+  int64_t days = 0, time = 0;
+  int64_t unit = 0;  // unit for the next number (read right to left), 0: none yet
+  bool unit_pending = false, have_clock = false;
+  std::vector<int64_t> seen_units;
+  for (size_t k = tokens.size(); k-- > 0;) {
+    const IntervalToken& t = tokens[k];
+    if (t.kind == IntervalToken::Kind::kWord) {
+      if (unit_pending) return interval_error(text, fmt::format("unit '{}' has no number", tokens[k + 1].text));
+      if (is_month_word(t.text)) return months_have_no_fixed_length(text);
+      if (!interval_unit(t.text, &unit)) return interval_error(text, fmt::format("unknown unit '{}'", t.text));
+      unit_pending = true;
+      continue;
+    }
+    if (t.kind == IntervalToken::Kind::kTime) {
+      if (unit_pending) return interval_error(text, fmt::format("unit '{}' after hh:mm", tokens[k + 1].text));
+      if (have_clock) return interval_error(text, "two hh:mm fields");
+      int64_t clock = 0;
+      if (!parse_clock(t.text, minutes_seconds, &clock)) return interval_error(text, fmt::format("bad time '{}'", t.text));
+      if (__builtin_add_overflow(time, clock, &time)) return interval_error(text, "out of range");
+      have_clock = true;
+      unit = kMicrosPerDay;  // a number before hh:mm counts days ('1 2:00')
+      continue;
+    }
+    int64_t whole = 0;
+    double frac = 0;
+    if (!parse_signed_number(t.text, &whole, &frac)) return interval_error(text, fmt::format("bad number '{}'", t.text));
+    int64_t mult = unit != 0 ? unit : trailing_unit;
+    if (std::find(seen_units.begin(), seen_units.end(), mult) != seen_units.end()) {
+      return interval_error(text, "the same field is given twice");
+    }
+    seen_units.push_back(mult);
+    if (mult % kMicrosPerDay == 0) {
+      int64_t d = 0;
+      if (__builtin_mul_overflow(whole, mult / kMicrosPerDay, &d) || __builtin_add_overflow(days, d, &days) ||
+          !add_component(&time, 0, frac, mult)) {
+        return interval_error(text, "out of range");
+      }
+    } else if (!add_component(&time, whole, frac, mult)) {
+      return interval_error(text, "out of range");
+    }
+    unit_pending = false;
+    // As in PostgreSQL, a number of hours makes a preceding bare number days ('1 2' DAY TO HOUR).
+    unit = mult == kMicrosPerHour ? kMicrosPerDay : unit;
+  }
+  if (unit_pending) return interval_error(text, fmt::format("unit '{}' has no number", tokens.front().text));
+  // Drop the fields below the trailing one (PostgreSQL truncates toward zero), then round
+  // the seconds to the precision.
+  switch (q.to) {
+    case F::kDay: time = 0; break;
+    case F::kHour: time = time / kMicrosPerHour * kMicrosPerHour; break;
+    case F::kMinute: time = time / kMicrosPerMinute * kMicrosPerMinute; break;
+    default: break;
+  }
+  if (q.precision >= 0) {
+    int64_t scale = 1;
+    for (int p = q.precision; p < 6; ++p) scale *= 10;
+    int64_t magnitude = time < 0 ? -time : time;
+    magnitude = (magnitude + scale / 2) / scale * scale;
+    time = time < 0 ? -magnitude : magnitude;
+  }
+  int64_t total = 0;
+  if (__builtin_mul_overflow(days, kMicrosPerDay, &total) || __builtin_add_overflow(total, time, &total)) {
+    return interval_error(text, "out of range");
+  }
+  return ago ? -total : total;
+}
+
+}  // namespace sluice
+
+namespace sluice::expr_internal {
 
 // --------------------------------------------------------------------------------------
 // Value -> text

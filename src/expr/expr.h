@@ -14,6 +14,7 @@
 #include <deque>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -91,6 +92,20 @@ ExprPtr make_is_null(ExprPtr arg, bool negated);  // IS NULL / IS NOT NULL (neve
 Result<ExprPtr> make_case(std::vector<std::pair<ExprPtr, ExprPtr>> whens, ExprPtr else_result);
 Result<ExprPtr> make_coalesce(std::vector<ExprPtr> args);
 Result<ExprPtr> make_in_list(ExprPtr needle, std::vector<ExprPtr> list, bool negated);
+
+// An INTERVAL literal with a SQL-standard qualifier (INTERVAL '1:30' HOUR TO MINUTE,
+// INTERVAL '90' MINUTE, INTERVAL '1.5' SECOND(3)), read as PostgreSQL reads it: a bare
+// number counts the trailing field, 'a:b' is hours:minutes (minutes:seconds for MINUTE TO
+// SECOND), fields below the trailing one are truncated (of the time part; days stay), and
+// the precision rounds the seconds. Days are 24 hours. YEAR and MONTH qualifiers, and
+// month/year units, are refused: they have no fixed length in microseconds.
+enum class IntervalField { kYear, kMonth, kDay, kHour, kMinute, kSecond };
+struct IntervalQualifier {
+  IntervalField from = IntervalField::kDay;  // leading field
+  IntervalField to = IntervalField::kSecond;  // trailing field
+  int precision = -1;                        // fractional second digits, -1: all
+};
+Result<int64_t> parse_qualified_interval(std::string_view text, const IntervalQualifier& q);
 
 // Whether a value of `from` may be implicitly converted to `to`, and the common type of two
 // (kNull when none). Used by the binder for UNION and comparisons.

@@ -13,6 +13,7 @@
 
 #include "common/time_util.h"
 #include "expr/aggregate_functions.h"
+#include "sql/intervals.h"
 
 namespace sluice {
 namespace {
@@ -176,6 +177,16 @@ class Compiler {
     return t.value();
   }
 
+  static bool is_date_type(const json& type_name) {
+    const json& tn = node_type(type_name) == "TypeName" ? node_body(type_name) : type_name;
+    std::string name;
+    for (const auto& n : tn["names"]) name = string_value(n);
+    return lower(name) == "date";
+  }
+  static Result<ExprPtr> truncate_to_day(ExprPtr timestamp) {
+    return make_call("date_trunc", {make_literal(Value::string("day")), std::move(timestamp)});
+  }
+
   Result<std::map<std::string, std::string>> options_of(const json& options) {
     std::map<std::string, std::string> out;
     if (!options.is_array()) return out;
@@ -223,6 +234,7 @@ class Compiler {
     t->location = b["relation"].value("location", -1);
     ASSIGN_OR_RETURN(t->options, options_of(b.value("options", json::array())));
     std::vector<Field> fields;
+    std::vector<int> date_columns;
     for (const auto& elt : b.value("tableElts", json::array())) {
       const std::string& type = node_type(elt);
       const json& e = node_body(elt);
@@ -231,6 +243,13 @@ class Compiler {
         Field f;
         f.name = e.value("colname", "");
         ASSIGN_OR_RETURN(f.type, type_of(e["typeName"], loc));
+        if (f.type == TypeId::kInterval && e["typeName"].contains("typmods")) {
+          ASSIGN_OR_RETURN(IntervalQualifier q, interval_qualifier_of(e["typeName"], loc));
+          if (!qualifier_reads_like_plain_interval(q)) {
+            return error_at(loc, "column '{}': INTERVAL qualifiers other than ... SECOND are not supported on table columns "
+                            "(input text is read as a plain INTERVAL); declare it INTERVAL", f.name);
+          }
+        }
         for (const auto& c : e.value("constraints", json::array())) {
           std::string ct = node_body(c).value("contype", "");
           if (ct == "CONSTR_NOTNULL") f.nullable = false;
@@ -243,6 +262,7 @@ class Compiler {
         for (const auto& g : fields) {
           if (iequals(g.name, f.name)) return error_at(loc, "column '{}' declared twice", f.name);
         }
+        if (is_date_type(e["typeName"])) date_columns.push_back(static_cast<int>(fields.size()));
         fields.push_back(f);
       } else if (type == "Constraint" && e.value("contype", "") == "CONSTR_PRIMARY") {
         t->has_primary_key_constraint = true;
@@ -252,6 +272,7 @@ class Compiler {
       }
     }
     if (!fields.empty()) t->schema = make_schema(fields);
+    if (!date_columns.empty()) date_columns_[lower(t->name)] = date_columns;
     return add_table(std::move(t), b["relation"].value("location", -1));
   }
 
@@ -394,6 +415,9 @@ class Compiler {
     }
     std::vector<ExprPtr> casts;
     bool identity = true;
+    auto date_it = date_columns_.find(lower(sink_name));
+    const std::vector<int>* sink_dates = date_it == date_columns_.end() ? nullptr : &date_it->second;
+    bool truncates_dates = false;
     for (size_t i = 0; i < ss.size(); ++i) {
       TypeId want = ss.field(i).type;
       if (source[i] < 0) {
@@ -416,12 +440,27 @@ class Compiler {
         e = c.value();
         identity = false;
       }
+      if (sink_dates && std::find(sink_dates->begin(), sink_dates->end(), static_cast<int>(i)) != sink_dates->end()) {
+        auto day = truncate_to_day(e);  // a DATE column of the sink holds midnights
+        if (!day.is_ok()) return error_at(loc, "{}", day.status().message());
+        e = day.value();
+        identity = false;
+        truncates_dates = true;
+      }
       if (source[i] != static_cast<int>(i)) identity = false;
       casts.push_back(e);
     }
     p.sink_schema = sink->schema;
     if (identity) {
       p.query = q.node;
+    } else if (truncates_dates) {
+      // compose_calc substitutes only column references and casts: keep a Calc of its own.
+      auto calc = std::make_shared<LogicalNode>();
+      calc->kind = LogicalNode::Kind::kCalc;
+      calc->inputs = {q.node};
+      calc->projections = casts;
+      calc->schema = sink->schema;
+      p.query = calc;
     } else {
       p.query = compose_calc(q.node, casts, sink->schema);
     }
@@ -530,9 +569,40 @@ class Compiler {
       }
     }
     Relation r;
-    r.node = node;
+    r.node = truncate_date_columns(node, key);
     for (const auto& f : t->schema->fields()) r.columns.push_back({f.name, alias.empty() ? t->name : alias, f.type});
     return r;
+  }
+
+  // Columns declared DATE hold midnights: a source's values are truncated to the day as
+  // they are read. The event-time column is left as read, since the watermark was taken
+  // from those values (truncating them would make rows late).
+  LogicalNodePtr truncate_date_columns(const LogicalNodePtr& source, const std::string& table_key) {
+    auto d = date_columns_.find(table_key);
+    if (d == date_columns_.end()) return source;
+    const Schema& schema = *source->schema;
+    std::vector<ExprPtr> projections;
+    bool any = false;
+    for (size_t i = 0; i < schema.size(); ++i) {
+      ExprPtr e = make_column_ref(static_cast<int>(i), schema.field(i).type, schema.field(i).name);
+      bool is_date = std::find(d->second.begin(), d->second.end(), static_cast<int>(i)) != d->second.end();
+      if (is_date && static_cast<int>(i) != source->rowtime) {
+        auto t = truncate_to_day(e);
+        if (t.is_ok()) {
+          e = t.value();
+          any = true;
+        }
+      }
+      projections.push_back(e);
+    }
+    if (!any) return source;
+    auto calc = std::make_shared<LogicalNode>();
+    calc->kind = LogicalNode::Kind::kCalc;
+    calc->inputs = {source};
+    calc->projections = std::move(projections);
+    calc->schema = source->schema;
+    calc->rowtime = source->rowtime;
+    return calc;
   }
 
   Result<Relation> bind_from(const json& item) {
@@ -1484,14 +1554,27 @@ class Compiler {
     if (type == "ColumnRef") return ctx.column(n);
     if (type == "A_Const") return literal(b, loc);
     if (type == "TypeCast") {
+      // INTERVAL '1' MINUTE has no location of its own: its type name's is where it starts.
+      if (loc < 0) loc = b["typeName"].value("location", -1);
+      if (loc < 0) loc = location_of(b["arg"]);
       ASSIGN_OR_RETURN(ExprPtr arg, bind_expr(b["arg"], ctx));
       ASSIGN_OR_RETURN(TypeId t, type_of(b["typeName"], loc));
+      if (t == TypeId::kInterval && b["typeName"].contains("typmods")) return qualified_interval(arg, b["typeName"], loc);
       auto c = make_cast(arg, t);
+      if (!c.is_ok()) return wrap(c.status(), loc);
+      // DATE is a TIMESTAMP at midnight UTC: the time of day is dropped, from text and
+      // timestamps alike, so a GROUP BY ts::date makes one group per day.
+      if (is_date_type(b["typeName"])) c = truncate_to_day(c.value());
       if (!c.is_ok()) return wrap(c.status(), loc);
       // Fold literal casts (INTERVAL '1 minute', TIMESTAMP '...') so bad literals fail here.
       if (literal_value(*arg)) {
         auto v = evaluate_constant(c.value());
         if (v.is_ok() && v.value().is_null && !literal_value(*arg)->is_null) {
+          if (t == TypeId::kInterval) {
+            // Say why (e.g. months have no fixed length), as the qualified form does.
+            auto why = parse_qualified_interval(literal_value(*arg)->to_string(), IntervalQualifier{});
+            if (!why.is_ok()) return error_at(loc, "{}", why.status().message());
+          }
           return error_at(loc, "invalid {} literal '{}'", type_name(t), literal_value(*arg)->to_string());
         }
         if (v.is_ok()) return make_literal(v.value());
@@ -1602,6 +1685,35 @@ class Compiler {
     return error_at(loc, "unsupported expression {}", type);
   }
 
+  // The typmods of a TypeName ([range mask] or [range mask, precision] for INTERVAL).
+  Result<IntervalQualifier> interval_qualifier_of(const json& type_name, int loc) {
+    std::vector<int64_t> mods;
+    for (const auto& m : type_name["typmods"]) {
+      if (node_type(m) != "A_Const") return error_at(loc, "unsupported INTERVAL type modifier");
+      const json& c = node_body(m);
+      mods.push_back(c.contains("ival") ? c["ival"].value("ival", 0) : 0);
+    }
+    auto q = interval_qualifier_from_typmods(mods);
+    if (!q.is_ok()) return error_at(loc, "{}", q.status().message());
+    return q.value();
+  }
+
+  // INTERVAL '1:30' HOUR TO MINUTE, CAST('90' AS INTERVAL MINUTE): folded here, so a bad
+  // literal fails at planning time.
+  Result<ExprPtr> qualified_interval(const ExprPtr& arg, const json& type_name, int loc) {
+    ASSIGN_OR_RETURN(IntervalQualifier q, interval_qualifier_of(type_name, loc));
+    const Value* v = literal_value(*arg);
+    if (v && v->is_null) return make_literal(Value::null(TypeId::kInterval));
+    if (!v || v->type != TypeId::kString) {
+      return error_at(loc,
+                      "an INTERVAL qualifier (MINUTE, HOUR TO MINUTE, ...) applies to a quoted constant such as "
+                      "INTERVAL '5' MINUTE; for a number column write col * INTERVAL '1' MINUTE");
+    }
+    auto micros = parse_qualified_interval(v->s, q);
+    if (!micros.is_ok()) return error_at(loc, "{}", micros.status().message());
+    return make_literal(Value::interval(micros.value()));
+  }
+
   Result<ExprPtr> bind_a_expr(const json& b, BindContext& ctx, int loc) {
     std::string kind = b.value("kind", "");
     std::string op;
@@ -1677,6 +1789,7 @@ class Compiler {
   LogicalJob job_;
   std::map<std::string, json> views_;
   std::map<std::string, std::string> view_names_;
+  std::map<std::string, std::vector<int>> date_columns_;  // by lower-case table name: columns declared DATE
 };
 
 }  // namespace

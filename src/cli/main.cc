@@ -50,6 +50,10 @@ struct CommonOptions {
 };
 
 Result<std::string> read_file(const std::string& path) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) {
+    return invalid_argument("'{}' is a directory: give the SQL job file (e.g. {}/job.sql)", path, path);
+  }
   std::ifstream in(path, std::ios::binary);
   if (!in) return not_found("cannot open '{}': {}", path, std::strerror(errno));
   std::stringstream ss;

@@ -1,9 +1,11 @@
 #include "sql/compiler.h"
 
 #include <pg_query.h>
+#include <pthread.h>
 
 #include <algorithm>
 #include <functional>
+#include <limits>
 #include <map>
 #include <optional>
 #include <set>
@@ -13,6 +15,7 @@
 
 #include "common/time_util.h"
 #include "expr/aggregate_functions.h"
+#include "sql/front_checks.h"
 #include "sql/intervals.h"
 
 namespace sluice {
@@ -32,6 +35,14 @@ const std::string& node_type(const json& n) {
   return n.begin().key();
 }
 const json& node_body(const json& n) { return n.begin().value(); }
+
+// b[key] when present, else an empty array; unlike json::value() it never copies (a copy
+// per level of a nested expression made binding quadratic in memory).
+const json& list_of(const json& b, const char* key) {
+  static const json kEmpty = json::array();
+  auto it = b.find(key);
+  return it == b.end() ? kEmpty : *it;
+}
 
 int location_of(const json& n) {
   if (!n.is_object() || n.empty()) return -1;
@@ -105,6 +116,7 @@ class Compiler {
   Compiler(const std::string& text, const std::string& file) : text_(text), file_(file) {}
 
   Result<LogicalJob> run() {
+    RETURN_IF_ERROR(check_sql_text(text_, file_));
     PgQueryParseResult r = pg_query_parse(text_.c_str());
     if (r.error) {
       Status s = error_at(r.error->cursorpos > 0 ? r.error->cursorpos - 1 : -1, "syntax error: {}", r.error->message);
@@ -119,9 +131,12 @@ class Compiler {
       return internal_error("cannot read the parse tree: {}", e.what());
     }
     pg_query_free_parse_result(r);
+    RETURN_IF_ERROR(check_parse_tree_depth(tree, text_, file_));
     if (!tree.contains("stmts")) return invalid_argument("{}: no statements", file_);
     for (const auto& raw : tree["stmts"]) {
-      stmt_location_ = raw.value("stmt_location", 0);
+      // The statement's own first token (its location includes the blank lines and
+      // comments before it), for errors about the statement as a whole.
+      stmt_location_ = skip_space_and_comments(text_, raw.value("stmt_location", 0));
       RETURN_IF_ERROR(statement(raw["stmt"]));
     }
     if (job_.pipelines.empty()) {
@@ -132,18 +147,9 @@ class Compiler {
 
   template <typename... Args>
   Status error_at(int loc, fmt::format_string<Args...> f, Args&&... args) const {
-    int line = 1, col = 1;
     if (loc < 0) loc = stmt_location_;
-    for (int i = 0; i < loc && i < static_cast<int>(text_.size()); ++i) {
-      if (text_[static_cast<size_t>(i)] == '\n') {
-        ++line;
-        col = 1;
-      } else {
-        ++col;
-      }
-    }
-    return Status(StatusCode::kInvalidArgument,
-                  fmt::format("{}:{}:{}: {}", file_, line, col, fmt::format(f, std::forward<Args>(args)...)));
+    return Status(StatusCode::kInvalidArgument, fmt::format("{}:{}: {}", file_, text_position(text_, loc),
+                                                            fmt::format(f, std::forward<Args>(args)...)));
   }
   Status wrap(const Status& s, int loc) const {
     if (s.is_ok()) return s;
@@ -232,10 +238,10 @@ class Compiler {
     auto t = std::make_shared<TableDef>();
     t->name = b["relation"].value("relname", "");
     t->location = b["relation"].value("location", -1);
-    ASSIGN_OR_RETURN(t->options, options_of(b.value("options", json::array())));
+    ASSIGN_OR_RETURN(t->options, options_of(list_of(b, "options")));
     std::vector<Field> fields;
     std::vector<int> date_columns;
-    for (const auto& elt : b.value("tableElts", json::array())) {
+    for (const auto& elt : list_of(b, "tableElts")) {
       const std::string& type = node_type(elt);
       const json& e = node_body(elt);
       if (type == "ColumnDef") {
@@ -250,7 +256,7 @@ class Compiler {
                             "(input text is read as a plain INTERVAL); declare it INTERVAL", f.name);
           }
         }
-        for (const auto& c : e.value("constraints", json::array())) {
+        for (const auto& c : list_of(e, "constraints")) {
           std::string ct = node_body(c).value("contype", "");
           if (ct == "CONSTR_NOTNULL") f.nullable = false;
           if (ct == "CONSTR_PRIMARY") {
@@ -266,7 +272,7 @@ class Compiler {
         fields.push_back(f);
       } else if (type == "Constraint" && e.value("contype", "") == "CONSTR_PRIMARY") {
         t->has_primary_key_constraint = true;
-        for (const auto& k : e.value("keys", json::array())) t->primary_key.push_back(string_value(k));
+        for (const auto& k : list_of(e, "keys")) t->primary_key.push_back(string_value(k));
       } else {
         return error_at(location_of(elt), "unsupported table element {}", type);
       }
@@ -282,7 +288,7 @@ class Compiler {
     t->name = into["rel"].value("relname", "");
     int loc = into["rel"].value("location", -1);
     t->location = loc;
-    ASSIGN_OR_RETURN(t->options, options_of(into.value("options", json::array())));
+    ASSIGN_OR_RETURN(t->options, options_of(list_of(into, "options")));
     RETURN_IF_ERROR(add_table(t, loc));
     return add_pipeline(t->name, loc, b["query"], json());
   }
@@ -303,7 +309,7 @@ class Compiler {
   Status set(const json& b) {
     std::string name = lower(b.value("name", ""));
     std::string value;
-    for (const auto& a : b.value("args", json::array())) {
+    for (const auto& a : list_of(b, "args")) {
       const json& c = node_body(a);
       if (c.contains("sval")) value = c["sval"].value("sval", "");
       else if (c.contains("ival")) value = std::to_string(c["ival"].value("ival", 0));
@@ -353,6 +359,11 @@ class Compiler {
     std::string name = b["relation"].value("relname", "");
     int loc = b["relation"].value("location", -1);
     if (!b.contains("selectStmt")) return error_at(loc, "INSERT needs a SELECT (INSERT ... VALUES is not supported)");
+    std::optional<CteScope> scope;  // WITH x AS (...) INSERT INTO ... SELECT ... FROM x
+    if (b.contains("withClause")) {
+      scope.emplace(this);
+      RETURN_IF_ERROR(declare_ctes(b["withClause"]));
+    }
     return add_pipeline(name, loc, b["selectStmt"], b.value("cols", json()));
   }
 
@@ -471,8 +482,58 @@ class Compiler {
 
   // ------------------------------------------------------------------ queries
 
+  // WITH name [(columns)] AS (query), ...: names visible while the statement is bound, each
+  // bound at every use like a view (a CTE read twice is computed twice).
+  struct CteScope {
+    Compiler* c;
+    explicit CteScope(Compiler* compiler) : c(compiler) { c->cte_scopes_.emplace_back(); }
+    ~CteScope() { c->cte_scopes_.pop_back(); }
+    CteScope(const CteScope&) = delete;
+    CteScope& operator=(const CteScope&) = delete;
+  };
+  Status declare_ctes(const json& with) {
+    if (with.value("recursive", false)) return error_at(with.value("location", -1), "WITH RECURSIVE is not supported");
+    for (const auto& c : list_of(with, "ctes")) {
+      const json& cte = node_body(c);
+      std::string key = lower(cte.value("ctename", ""));
+      int loc = cte.value("location", -1);
+      if (cte_scopes_.back().count(key)) return error_at(loc, "WITH names '{}' twice", cte.value("ctename", ""));
+      cte_scopes_.back()[key] = &cte;
+    }
+    return Status::ok();
+  }
+  const json* find_cte(const std::string& key) const {
+    for (auto it = cte_scopes_.rbegin(); it != cte_scopes_.rend(); ++it) {
+      auto f = it->find(key);
+      if (f != it->end()) return f->second;
+    }
+    return nullptr;
+  }
+  Result<Relation> bind_cte(const json& cte, const std::string& key, int loc, const std::string& alias) {
+    if (active_ctes_.count(key)) return error_at(loc, "WITH query '{}' refers to itself (WITH RECURSIVE is not supported)", key);
+    active_ctes_.insert(key);
+    auto r = bind_query(cte["ctequery"]);
+    active_ctes_.erase(key);
+    if (!r.is_ok()) return r.status();
+    Relation rel = std::move(r.value());
+    const json& names = list_of(cte, "aliascolnames");
+    if (names.size() > rel.columns.size()) {
+      return error_at(cte.value("location", -1), "WITH query '{}' has {} columns but {} names", cte.value("ctename", ""),
+                      rel.columns.size(), names.size());
+    }
+    for (size_t i = 0; i < names.size(); ++i) rel.columns[i].name = string_value(names[i]);
+    for (auto& c : rel.columns) c.qualifier = alias.empty() ? cte.value("ctename", "") : alias;
+    rel.tvf.reset();
+    return rel;
+  }
+
   Result<Relation> bind_query(const json& select_node) {
     const json& s = node_type(select_node) == "SelectStmt" ? node_body(select_node) : select_node;
+    std::optional<CteScope> scope;
+    if (s.contains("withClause")) {
+      scope.emplace(this);
+      RETURN_IF_ERROR(declare_ctes(s["withClause"]));
+    }
     std::string op = s.value("op", "SETOP_NONE");
     if (op == "SETOP_UNION") {
       if (!s.value("all", false)) {
@@ -495,7 +556,7 @@ class Compiler {
     ASSIGN_OR_RETURN(Relation in, bind_from(from[0]));
 
     bool has_agg = s.contains("groupClause") || s.contains("havingClause");
-    for (const auto& t : s.value("targetList", json::array())) has_agg = has_agg || contains_aggregate(t);
+    for (const auto& t : list_of(s, "targetList")) has_agg = has_agg || contains_aggregate(t);
     if (has_agg) return bind_aggregate(s, in);
     return bind_projection(s, in);
   }
@@ -542,6 +603,7 @@ class Compiler {
 
   Result<Relation> bind_table_name(const std::string& name, int loc, const std::string& alias) {
     std::string key = lower(name);
+    if (const json* cte = find_cte(key)) return bind_cte(*cte, key, loc, alias);
     auto v = views_.find(key);
     if (v != views_.end()) {
       ASSIGN_OR_RETURN(Relation r, bind_query(v->second));
@@ -660,7 +722,7 @@ class Compiler {
     if (name != "tumble" && name != "hop" && name != "session") {
       return error_at(loc, "unknown table function '{}' (supported: TUMBLE, HOP, SESSION)", name);
     }
-    const json& args = call.value("args", json::array());
+    const json& args = list_of(call, "args");
     size_t min_args = name == "hop" ? 4 : 3, max_args = name == "session" ? 3 : min_args + 1;
     if (args.size() < min_args || args.size() > max_args) {
       if (name == "session") return error_at(loc, "SESSION takes (table, time_column, gap), got {} arguments", args.size());
@@ -789,7 +851,16 @@ class Compiler {
     for (const auto& n : call["funcname"]) name = lower(string_value(n));
     return name;
   }
+  static bool is_processing_time_function(const std::string& name) {
+    static const std::set<std::string> kNames = {"now", "current_timestamp", "current_date", "current_time",
+                                                 "localtimestamp", "localtime", "transaction_timestamp",
+                                                 "statement_timestamp", "clock_timestamp", "timeofday", "proctime",
+                                                 "current_row_timestamp"};
+    return kNames.count(name) > 0;
+  }
   bool contains_aggregate(const json& n) {
+    // An aggregate inside a subquery belongs to the subquery, not to this SELECT.
+    if (node_type(n) == "SubLink") return false;
     if (n.is_object()) {
       if (node_type(n) == "FuncCall" && is_aggregate_name(func_name(node_body(n))) && !node_body(n).contains("over")) {
         return true;
@@ -923,40 +994,62 @@ class Compiler {
     }
   }
 
-  // rn <= N, rn < N, rn = 1, N >= rn, N > rn, rn BETWEEN 1 AND N -> N; 0 when not a rank bound.
-  int64_t rank_limit(const json& n, const std::string& rank_name) {
+  // The rank range a conjunct allows: rn = N, rn < N, rn <= N, rn > N, rn >= N (either side),
+  // rn BETWEEN a AND b. False when the conjunct is not such a bound on `rank_name`.
+  struct RankRange {
+    int64_t lo = 1;
+    int64_t hi = std::numeric_limits<int64_t>::max();
+  };
+  static bool rank_bound(const json& n, const std::string& rank_name, RankRange* range) {
     auto is_rank = [&](const json& x) {
       return node_type(x) == "ColumnRef" && iequals(string_value(node_body(x)["fields"].back()), rank_name);
     };
     auto int_const = [](const json& x, int64_t* v) {
       if (node_type(x) != "A_Const" || !node_body(x).contains("ival")) return false;
-      *v = node_body(x)["ival"].value("ival", 0);
+      *v = node_body(x)["ival"].value("ival", 0);  // {"ival": {}} is 0 (protobuf JSON omits zeros)
       return true;
     };
-    if (node_type(n) != "A_Expr") return 0;
+    if (node_type(n) != "A_Expr") return false;
     const json& b = node_body(n);
     std::string kind = b.value("kind", "");
     std::string op;
-    for (const auto& o : b.value("name", json::array())) op = string_value(o);
+    for (const auto& o : list_of(b, "name")) op = string_value(o);
     int64_t v = 0;
+    auto clamp_lo = [&](int64_t x) { range->lo = std::max(range->lo, x); };
+    auto clamp_hi = [&](int64_t x) { range->hi = std::min(range->hi, x); };
     if (kind == "AEXPR_OP" && b.contains("lexpr") && b.contains("rexpr")) {
-      if (is_rank(b["lexpr"]) && int_const(b["rexpr"], &v)) {
-        if (op == "<=") return v;
-        if (op == "<") return v - 1;
-        if (op == "=" && v == 1) return 1;
+      bool rank_left = is_rank(b["lexpr"]) && int_const(b["rexpr"], &v);
+      bool rank_right = !rank_left && is_rank(b["rexpr"]) && int_const(b["lexpr"], &v);
+      if (!rank_left && !rank_right) return false;
+      if (rank_right) {  // N op rn  ==  rn op' N
+        op = op == "<" ? ">" : op == ">" ? "<" : op == "<=" ? ">=" : op == ">=" ? "<=" : op;
       }
-      if (is_rank(b["rexpr"]) && int_const(b["lexpr"], &v)) {
-        if (op == ">=") return v;
-        if (op == ">") return v - 1;
-        if (op == "=" && v == 1) return 1;
+      if (v == std::numeric_limits<int64_t>::min() || v == std::numeric_limits<int64_t>::max()) return false;
+      if (op == "=") {
+        clamp_lo(v);
+        clamp_hi(v);
+      } else if (op == "<") {
+        clamp_hi(v - 1);
+      } else if (op == "<=") {
+        clamp_hi(v);
+      } else if (op == ">") {
+        clamp_lo(v + 1);
+      } else if (op == ">=") {
+        clamp_lo(v);
+      } else {
+        return false;
       }
+      return true;
     }
     if (kind == "AEXPR_BETWEEN" && is_rank(b["lexpr"])) {
       const json& items = node_body(b["rexpr"])["items"];
       int64_t lo = 0, hi = 0;
-      if (int_const(items[0], &lo) && int_const(items[1], &hi) && lo == 1) return hi;
+      if (!int_const(items[0], &lo) || !int_const(items[1], &hi)) return false;
+      clamp_lo(lo);
+      clamp_hi(hi);
+      return true;
     }
-    return 0;
+    return false;
   }
 
   // SELECT ... FROM (SELECT ..., ROW_NUMBER() OVER (PARTITION BY p ORDER BY o) AS rn FROM t)
@@ -968,7 +1061,7 @@ class Compiler {
     const json& call = node_body(node_body(rank_target)["val"]);
     int loc = call.value("location", -1);
     std::string rank_name = node_body(rank_target).value("name", "row_number");
-    if (inner.contains("groupClause") || contains_aggregate(inner.value("targetList", json::array()))) {
+    if (inner.contains("groupClause") || contains_aggregate(list_of(inner, "targetList"))) {
       return error_at(loc, "ROW_NUMBER over an aggregation: compute the aggregation in a subquery or view first");
     }
     if (!inner.contains("fromClause") || inner["fromClause"].size() != 1) {
@@ -988,24 +1081,36 @@ class Compiler {
       return error_at(loc, "ROW_NUMBER needs a bound in the outer query: WHERE {} <= N (top-N) or {} = 1 (deduplication)",
                       rank_name, rank_name);
     }
+    // Every bound on the rank narrows one range: its top is the operator's N; a bottom
+    // above 1 (rn = 3, rn BETWEEN 2 AND 5, rn > 1) stays a filter on rn over the top-N
+    // changelog, which is exact because each retraction and its replacement carry the same
+    // rank (a row moving into or out of the range is a -D or +I at a kept rank).
     std::vector<json> parts;
     conjuncts(outer["whereClause"], parts);
-    int64_t limit = 0;
+    RankRange range;
     json rest = json::array();
     for (const auto& c : parts) {
-      int64_t l = rank_limit(c, rank_name);
-      if (l > 0 && limit == 0) {
-        limit = l;
-      } else {
+      RankRange one;
+      if (!rank_bound(c, rank_name, &one)) {
         rest.push_back(c);
+        continue;
       }
+      range.lo = std::max(range.lo, one.lo);
+      range.hi = std::min(range.hi, one.hi);
+      if (one.lo > 1) rest.push_back(c);
     }
-    if (limit <= 0) {
-      return error_at(location_of(outer["whereClause"]),
-                      "ROW_NUMBER needs a bound in the outer query: WHERE {} <= N (top-N) or {} = 1 (deduplication)",
-                      rank_name, rank_name);
+    const int where_loc = location_of(outer["whereClause"]);
+    if (range.hi == std::numeric_limits<int64_t>::max()) {
+      return error_at(where_loc,
+                      "ROW_NUMBER needs an upper bound on {} in the outer query: WHERE {} <= N (top-N), {} = N, {} BETWEEN "
+                      "a AND b, or {} = 1 (deduplication)",
+                      rank_name, rank_name, rank_name, rank_name, rank_name);
     }
-    if (limit > 100000) return error_at(location_of(outer["whereClause"]), "top-N limit {} is too large (at most 100000)", limit);
+    if (range.hi < range.lo || range.hi < 1) {
+      return error_at(where_loc, "the conditions on {} select no rank (from {} to {})", rank_name, range.lo, range.hi);
+    }
+    const int64_t limit = range.hi;
+    if (limit > 100000) return error_at(where_loc, "top-N limit {} is too large (at most 100000)", limit);
 
     // Pre-projection: [visible..., partition..., order..., (window end)].
     std::vector<ExprPtr> pre;
@@ -1036,7 +1141,7 @@ class Compiler {
                                  : nullptr;
     bool over_window_agg = agg && agg->kind == LogicalNode::Kind::kAggregate && agg->windowed;
     ExprPtr window_end;
-    for (const auto& p : over.value("partitionClause", json::array())) {
+    for (const auto& p : list_of(over, "partitionClause")) {
       ASSIGN_OR_RETURN(ExprPtr e, bind_expr(p, ctx));
       int ref = column_ref_index(*e);
       if (over_window_agg && ref >= 0) {
@@ -1090,7 +1195,7 @@ class Compiler {
     } else if (rest.size() > 1) {
       outer_rest["whereClause"] = json{{"BoolExpr", {{"boolop", "AND_EXPR"}, {"args", rest}}}};
     }
-    if (outer_rest.contains("groupClause") || contains_aggregate(outer_rest.value("targetList", json::array()))) {
+    if (outer_rest.contains("groupClause") || contains_aggregate(list_of(outer_rest, "targetList"))) {
       return bind_aggregate(outer_rest, ranked);
     }
     return bind_projection(outer_rest, ranked);
@@ -1366,7 +1471,7 @@ class Compiler {
     AggregateBinding ab;
     ab.c = this;
     ab.in = &in;
-    const json& groups = s.value("groupClause", json::array());
+    const json& groups = list_of(s, "groupClause");
     // Windowed when grouping by the TVF's window_start or window_end.
     std::vector<const json*> key_nodes;
     bool groups_ws = false, groups_we = false;
@@ -1665,11 +1770,20 @@ class Compiler {
         return error_at(loc, "{}() is not an aggregate function: FILTER, DISTINCT, ORDER BY and * apply to aggregates only",
                         name);
       }
+      if (b.value("funcformat", "") == "COERCE_SQL_SYNTAX" && name == "timezone") {
+        return error_at(loc, "AT TIME ZONE is not supported: TIMESTAMP values are UTC instants; convert time zones "
+                             "before or after the pipeline");
+      }
+      if (is_processing_time_function(name)) {
+        return error_at(loc, "{}() is not supported: it reads the processing-time clock, so results would depend on when "
+                             "the job runs; use an event-time column (or window_start/window_end)",
+                        name);
+      }
       if (name == "tumble" || name == "hop" || name == "session") {
         return error_at(loc, "{}() is a table function: use it in FROM, e.g. FROM {}(t, ts, INTERVAL '1 minute')", name, name);
       }
       std::vector<ExprPtr> args;
-      for (const auto& a : b.value("args", json::array())) {
+      for (const auto& a : list_of(b, "args")) {
         ASSIGN_OR_RETURN(ExprPtr e, bind_expr(a, ctx));
         args.push_back(e);
       }
@@ -1678,9 +1792,19 @@ class Compiler {
       return call(name, args, loc);
     }
     if (type == "SQLValueFunction") {
-      return error_at(loc, "CURRENT_TIMESTAMP/NOW() are processing-time functions, not supported yet");
+      return error_at(loc, "CURRENT_TIMESTAMP, CURRENT_DATE, LOCALTIMESTAMP and the like are not supported: they read "
+                           "the processing-time clock, so results would depend on when the job runs; use an event-time "
+                           "column (or window_start/window_end)");
     }
-    if (type == "SubLink") return error_at(loc, "subqueries in expressions are not supported yet");
+    if (type == "SubLink") {
+      std::string kind = b.value("subLinkType", "");
+      if (kind == "EXPR_SUBLINK") {
+        return error_at(loc, "scalar subqueries ((SELECT ...) inside an expression) are not supported");
+      }
+      if (kind == "EXISTS_SUBLINK") return error_at(loc, "EXISTS (SELECT ...) is not supported");
+      if (kind == "ANY_SUBLINK") return error_at(loc, "IN (SELECT ...) is not supported; list the values: IN (1, 2, 3)");
+      return error_at(loc, "subqueries inside expressions are not supported");
+    }
     if (type == "ParamRef") return error_at(loc, "parameters ($1) are not supported");
     return error_at(loc, "unsupported expression {}", type);
   }
@@ -1717,7 +1841,7 @@ class Compiler {
   Result<ExprPtr> bind_a_expr(const json& b, BindContext& ctx, int loc) {
     std::string kind = b.value("kind", "");
     std::string op;
-    for (const auto& n : b.value("name", json::array())) op = string_value(n);
+    for (const auto& n : list_of(b, "name")) op = string_value(n);
     auto side = [&](const char* key) -> Result<ExprPtr> { return bind_expr(b[key], ctx); };
     if (kind == "AEXPR_OP") {
       if (!b.contains("lexpr")) {
@@ -1790,11 +1914,15 @@ class Compiler {
   std::map<std::string, json> views_;
   std::map<std::string, std::string> view_names_;
   std::map<std::string, std::vector<int>> date_columns_;  // by lower-case table name: columns declared DATE
+  std::vector<std::map<std::string, const json*>> cte_scopes_;  // WITH names, innermost last
+  std::set<std::string> active_ctes_;                           // WITH queries being bound
 };
 
 }  // namespace
 
-Result<LogicalJob> compile_sql(const std::string& text, const std::string& file_name) {
+namespace {
+
+Result<LogicalJob> compile_here(const std::string& text, const std::string& file_name) {
   Compiler c(text, file_name);
   try {
     return c.run();
@@ -1803,6 +1931,40 @@ Result<LogicalJob> compile_sql(const std::string& text, const std::string& file_
     return internal_error("{}: internal error while binding the SQL ({}); please report it with the job file",
                           file_name, e.what());
   }
+}
+
+// libpg_query and the binder recurse once per level of an expression; the front checks
+// bound the levels, and this stack (reserved, touched only as deep as it is used) holds
+// them whatever the caller's stack size or sanitizer frame overhead.
+constexpr size_t kCompilerStackBytes = size_t{64} << 20;
+
+struct CompileCall {
+  const std::string* text;
+  const std::string* file_name;
+  std::optional<Result<LogicalJob>> result;
+};
+
+void* compile_thread(void* arg) {
+  auto* call = static_cast<CompileCall*>(arg);
+  call->result.emplace(compile_here(*call->text, *call->file_name));
+  return nullptr;
+}
+
+}  // namespace
+
+Result<LogicalJob> compile_sql(const std::string& text, const std::string& file_name) {
+  CompileCall call{&text, &file_name, std::nullopt};
+  pthread_attr_t attr;
+  pthread_t thread;
+  bool started = pthread_attr_init(&attr) == 0;
+  if (started) {
+    started = pthread_attr_setstacksize(&attr, kCompilerStackBytes) == 0 &&
+              pthread_create(&thread, &attr, compile_thread, &call) == 0;
+    pthread_attr_destroy(&attr);
+  }
+  if (!started) return compile_here(text, file_name);  // no thread: the caller's stack
+  pthread_join(thread, nullptr);
+  return std::move(*call.result);
 }
 
 }  // namespace sluice

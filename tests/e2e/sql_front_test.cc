@@ -1,0 +1,155 @@
+// The SQL front end on hostile or unusual job files, through the CLI: bytes the parser
+// cannot take (NUL, invalid UTF-8), a directory instead of a file, expressions deep or long
+// enough to exhaust a stack, and the positions and wording of statement-level errors.
+#include <gtest/gtest.h>
+#include <sys/resource.h>
+
+#include <string>
+
+#include "test_helpers.h"
+
+namespace sluice {
+namespace {
+
+constexpr const char* kTables =
+    "CREATE TABLE t (v BIGINT, ts TIMESTAMP) WITH (connector = 'file', path = '{DIR}/t.jsonl');\n"
+    "CREATE TABLE out () WITH (connector = 'file', path = '{DIR}/out.jsonl');\n";
+
+struct Job {
+  testing::TempDir dir;
+  explicit Job(const std::string& sql) {
+    testing::write_file(dir.file("t.jsonl"), "{\"v\": 2, \"ts\": \"2024-01-01T00:00:00Z\"}\n");
+    testing::write_file(dir.file("job.sql"), testing::with_dir(sql, dir.path()));
+  }
+  testing::CommandResult run(const std::string& command = "run -q") const {
+    return testing::run_sluice(command + " job.sql", dir.path());
+  }
+  std::string out() const { return testing::read_file(dir.file("out.jsonl")); }
+};
+
+std::string chain(const std::string& term, const std::string& op, int n) {
+  std::string s = term;
+  for (int i = 1; i < n; ++i) s += op + term;
+  return s;
+}
+
+TEST(SqlFrontTest, NulByteIsAPositionedErrorNotTheEndOfTheFile) {
+  Job job(std::string(kTables) + "-- x\n  " + std::string(1, '\0') + "INSERT INTO out SELECT v FROM t;\n");
+  auto r = job.run();
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.output.find("job.sql:4:3: NUL byte"), std::string::npos) << r.output;
+}
+
+TEST(SqlFrontTest, InvalidUtf8InALiteralIsAPositionedError) {
+  Job job(std::string(kTables) + "INSERT INTO out SELECT v FROM t WHERE 'caf\xe9' <> '';\n");
+  auto r = job.run("validate");
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.output.find("job.sql:3:43: invalid UTF-8 byte 0xe9"), std::string::npos) << r.output;
+  EXPECT_EQ(r.output.find("json"), std::string::npos) << r.output;
+}
+
+TEST(SqlFrontTest, ValidUtf8IsAcceptedAndColumnsCountCharacters) {
+  Job job(std::string(kTables) + "INSERT INTO out SELECT 'é€😀' AS s, nope FROM t;\n");
+  auto r = job.run("validate");
+  EXPECT_NE(r.exit_code, 0);
+  // The column counts characters: 'é€😀' is 5 characters (quotes included), 11 bytes.
+  EXPECT_NE(r.output.find("job.sql:3:36: unknown column 'nope'"), std::string::npos) << r.output;
+}
+
+TEST(SqlFrontTest, ADirectoryAsTheJobFileIsAClearError) {
+  testing::TempDir dir;
+  auto r = testing::run_sluice("run " + dir.path(), dir.path());
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.output.find("is a directory"), std::string::npos) << r.output;
+  EXPECT_EQ(r.output.find("nothing to run"), std::string::npos) << r.output;
+}
+
+TEST(SqlFrontTest, TenThousandTermChainIsALimitErrorNotACrash) {
+  Job job(std::string(kTables) + "INSERT INTO out SELECT " + chain("v", " + ", 10000) + " AS s FROM t;\n");
+  auto r = job.run("validate");
+  EXPECT_GT(r.exit_code, 0) << r.output;  // an error exit, not a signal
+  EXPECT_NE(r.output.find("job.sql:3:"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("nested too deeply"), std::string::npos) << r.output;
+}
+
+TEST(SqlFrontTest, AHugeChainIsRefusedBeforeTheParserRecurses) {
+  Job job(std::string(kTables) + "\nINSERT INTO out SELECT " + chain("v", "+", 200000) + " AS s FROM t;\n");
+  auto r = job.run("validate");
+  EXPECT_GT(r.exit_code, 0) << r.output.substr(0, 300);
+  EXPECT_NE(r.output.find("job.sql:4:1: statement too large"), std::string::npos) << r.output.substr(0, 300);
+}
+
+TEST(SqlFrontTest, LongChainsBelowTheLimitWork) {
+  // 1,000 terms of +, and 10,000 AND-ed conditions (PostgreSQL's grammar keeps those flat).
+  Job job(std::string(kTables) + "INSERT INTO out SELECT " + chain("v", " + ", 1000) + " AS s FROM t WHERE " +
+          chain("v > 0", " AND ", 10000) + ";\n");
+  auto r = job.run();
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(job.out(), "{\"s\":2000}\n");
+}
+
+TEST(SqlFrontTest, ThousandNestedCallsBindInBoundedMemory) {
+  std::string nested = "v";
+  for (int i = 0; i < 1000; ++i) nested = "abs(" + nested + ")";
+  Job job(std::string(kTables) + "INSERT INTO out SELECT " + nested + " AS s FROM t;\n");
+  auto r = job.run();
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(job.out(), "{\"s\":2}\n");
+  rusage usage{};
+  ASSERT_EQ(getrusage(RUSAGE_CHILDREN, &usage), 0);
+  EXPECT_LT(usage.ru_maxrss, 200 * 1024) << "peak RSS of sluice in KiB";  // was 600 MB
+}
+
+TEST(SqlFrontTest, StatementErrorsPointIntoTheStatementNotBeforeIt) {
+  Job job(std::string(kTables) + "\n-- a comment before the statement\n  UNION_TYPO SELECT 1;\n");
+  auto r = job.run("validate");
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.output.find("job.sql:5:3: syntax error"), std::string::npos) << r.output;
+  Job join(std::string(kTables) + "\n/* joins */\nINSERT INTO out SELECT a.v FROM t AS a JOIN t AS b ON a.v = b.v;\n");
+  r = join.run("validate");
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.output.find("job.sql:5:"), std::string::npos) << r.output;
+  Job bare(std::string(kTables) + "\n\n  SELECT v FROM t;\n");
+  r = bare.run("validate");
+  EXPECT_NE(r.output.find("job.sql:5:3: a bare SELECT"), std::string::npos) << r.output;
+}
+
+TEST(SqlFrontTest, UnsupportedFormsSayWhatIsUnsupported) {
+  struct Case {
+    std::string select;
+    std::string want;
+  } cases[] = {
+      {"SELECT (SELECT max(v) FROM t) AS m FROM t", "scalar subqueries"},
+      {"SELECT v FROM t WHERE v IN (SELECT v FROM t)", "IN (SELECT ...) is not supported"},
+      {"SELECT now() AS n FROM t", "now() is not supported: it reads the processing-time clock"},
+      {"SELECT current_timestamp AS n FROM t", "processing-time clock"},
+      {"SELECT ts AT TIME ZONE 'Europe/Paris' AS x FROM t", "AT TIME ZONE is not supported"},
+  };
+  for (const auto& c : cases) {
+    Job job(std::string(kTables) + "INSERT INTO out " + c.select + ";\n");
+    auto r = job.run("validate");
+    EXPECT_NE(r.exit_code, 0) << c.select;
+    EXPECT_NE(r.output.find(c.want), std::string::npos) << c.select << "\n" << r.output;
+    EXPECT_NE(r.output.find("job.sql:3:"), std::string::npos) << c.select << "\n" << r.output;
+    EXPECT_EQ(r.output.find("did you mean"), std::string::npos) << r.output;
+  }
+}
+
+TEST(SqlFrontTest, CommonTableExpressionsAreBoundLikeViews) {
+  Job job(std::string(kTables) +
+          "INSERT INTO out WITH doubled(d) AS (SELECT v * 2 FROM t), big AS (SELECT d FROM doubled WHERE d > 1)\n"
+          "SELECT d + 1 AS e FROM big;\n");
+  auto r = job.run();
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(job.out(), "{\"e\":5}\n");
+  Job outer(std::string(kTables) + "WITH x AS (SELECT v FROM t) INSERT INTO out SELECT v + 1 AS w FROM x;\n");
+  r = outer.run();
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(outer.out(), "{\"w\":3}\n");
+  Job recursive(std::string(kTables) + "INSERT INTO out WITH RECURSIVE x AS (SELECT v FROM x) SELECT v FROM x;\n");
+  r = recursive.run("validate");
+  EXPECT_NE(r.output.find("WITH RECURSIVE is not supported"), std::string::npos) << r.output;
+}
+
+}  // namespace
+}  // namespace sluice

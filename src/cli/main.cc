@@ -47,6 +47,7 @@ struct CommonOptions {
   int checkpoints_retained = 0;
   std::string state_backend;
   std::string from_savepoint;
+  bool allow_changed_sources = false;
 };
 
 Result<std::string> read_file(const std::string& path) {
@@ -71,6 +72,7 @@ Result<PhysicalPlan> load(const CommonOptions& o) {
   const JobSettings& set = job.settings;
   c.dir = !o.checkpoint_dir.empty() ? o.checkpoint_dir : set.checkpoint_dir;
   c.from_savepoint = o.from_savepoint;
+  c.allow_changed_sources = o.allow_changed_sources;
   if (c.dir.empty() && !c.from_savepoint.empty()) {
     // A savepoint lives in its job's checkpoint directory: continue checkpointing there.
     c.dir = std::filesystem::path(c.from_savepoint).lexically_normal().parent_path().string();
@@ -306,6 +308,8 @@ int main(int argc, char** argv) {
     cmd->add_option("--state-backend", o.state_backend, "memory (default) or rocksdb");
     cmd->add_option("--from-savepoint", o.from_savepoint,
                     "resume from this savepoint or checkpoint directory (parallelism may differ)");
+    cmd->add_flag("--allow-changed-sources", o.allow_changed_sources,
+                  "resume even if a source now reads another input than the checkpoint recorded (read from its start)");
   };
   auto* run = app.add_subcommand("run", "run a job until its bounded inputs end, or until SIGINT/SIGTERM");
   add_common(run, run_opts);

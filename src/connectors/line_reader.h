@@ -56,6 +56,13 @@ class LineReader {
   // Complete lines consumed up to position().
   int64_t lines_consumed() const { return lines_done_; }
 
+  // Follow mode ends (a followed file was rotated away): read to EOF, return a partial last
+  // line as a record, then kEnd.
+  void stop_following() { options_.follow = false; }
+  // Reads nothing more (a followed file was truncated under the reader): returns the lines
+  // already buffered and a partial last line as a record, then kEnd.
+  void end_input() { eof_ = true; }
+
  private:
   enum class Fill { kData, kNoData, kEof };
   // Reads more bytes, waiting up to `timeout_ms` for a descriptor that is not readable.

@@ -73,7 +73,7 @@ TEST(ResumeTest, GeneratorResumesAtTheRecordedEventIndex) {
   auto tail = drain(*resumed, 64);
   head.insert(head.end(), tail.begin(), tail.end());
   EXPECT_EQ(head, all);
-  EXPECT_FALSE(resumed->seek(SourcePosition{2, 0}).is_ok()) << "index 2 belongs to split 0";
+  EXPECT_FALSE(resumed->seek(SourcePosition{2, 0, {}}).is_ok()) << "index 2 belongs to split 0";
 }
 
 }  // namespace

@@ -26,6 +26,10 @@ namespace sluice {
 struct SourcePosition {
   int64_t offset = 0;
   int64_t line = 0;
+  // What `offset` points into, for inputs that can change under the same name (a file that
+  // is rewritten, truncated or rotated): written by resume_position(), checked by
+  // check_position() and seek(), stored in checkpoints as is. Empty: nothing to check.
+  std::string fingerprint;
 };
 
 enum class PollStatus {
@@ -46,7 +50,12 @@ class SourceReader {
   virtual int64_t position() const = 0;
   // The position to record in a checkpoint: resuming there reads exactly the records not
   // yet returned. Default: position() with no line count.
-  virtual SourcePosition resume_position() const { return {position(), 0}; }
+  virtual SourcePosition resume_position() const { return {position(), 0, {}}; }
+  // Whether `pos` (a resume_position() of an earlier reader of the same split) still refers
+  // to the input this reader would read, e.g. that a file's bytes before the offset are the
+  // ones read then. The error says in one line what changed. Called on an opened reader,
+  // before seek(); the default accepts every position.
+  virtual Status check_position(const SourcePosition& pos) { return Status::ok(); }
   // Moves a freshly opened reader to `pos` (a resume_position() of an earlier reader of the
   // same split). Sources that cannot resume say so.
   virtual Status seek(const SourcePosition& pos) { return unsupported("this source cannot resume from a position"); }
@@ -70,6 +79,11 @@ class SourceFactory {
   // Bounded sources end (kEnd); unbounded ones run until the job stops.
   virtual bool bounded() const = 0;
   virtual std::string describe() const = 0;
+  // What the source reads, recorded with its positions in checkpoints, e.g. "file
+  // /data/in.jsonl" (the path as resolved) or a generator's sequence options. A checkpoint
+  // taken while the table read something else is not resumed (its positions belong to
+  // another input). Options that do not change what is read (pacing, format) are left out.
+  virtual std::string identity() const { return describe(); }
 };
 
 // Validates the options of `spec` (unknown options are errors) and creates the factory.

@@ -5,8 +5,10 @@
 #include <set>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
 
+#include "common/hash.h"
 #include "common/logging.h"
 
 namespace sluice {
@@ -22,10 +24,12 @@ int64_t unix_ms_now() {
 }  // namespace
 
 CheckpointCoordinator::CheckpointCoordinator(CheckpointOptions options, std::string job_name,
-                                             std::map<std::string, int> operators, int num_tasks, int num_sources)
+                                             std::map<std::string, int> operators, int num_tasks, int num_sources,
+                                             std::map<std::string, std::string> sources)
     : options_(std::move(options)),
       job_name_(std::move(job_name)),
       operators_(std::move(operators)),
+      source_identities_(std::move(sources)),
       num_tasks_(num_tasks),
       num_sources_(num_sources) {}
 
@@ -62,6 +66,7 @@ Status CheckpointCoordinator::open() {
   r.info = *info;
   try {
     auto j = nlohmann::json::parse(text);
+    r.job_hash = j.value("job_hash", std::string());
     for (auto& [op, v] : j.at("operators").items()) r.operators[op] = v.at("parallelism").get<int>();
     for (const auto& s : j.at("sources")) {
       SourceSplitState st;
@@ -69,6 +74,8 @@ Status CheckpointCoordinator::open() {
       st.split = s.at("split").get<int>();
       st.offset = s.at("offset").get<int64_t>();
       st.line = s.at("line").get<int64_t>();
+      st.fingerprint = s.value("fingerprint", std::string());  // absent in older checkpoints
+      st.identity = s.value("identity", std::string());
       st.watermark = s.at("watermark").get<int64_t>();
       st.max_event_time = s.at("max_event_time").get<int64_t>();
       r.sources.push_back(std::move(st));
@@ -76,6 +83,7 @@ Status CheckpointCoordinator::open() {
   } catch (const std::exception& e) {
     return Status(StatusCode::kDataLoss, fmt::format("checkpoint {}: bad {}: {}", info->path, kJobFile, e.what()));
   }
+  RETURN_IF_ERROR(check_resumable(r));
   for (const auto& [op, par] : r.operators) {
     if (!operators_.count(op)) log_warn("checkpoint {}: state of operator {} is not used by this job", r.id, op);
   }
@@ -84,6 +92,47 @@ Status CheckpointCoordinator::open() {
   completed_.store(r.id);
   restored_ = std::move(r);
   return Status::ok();
+}
+
+Status CheckpointCoordinator::check_resumable(const Restored& r) {
+  const std::string what = fmt::format("checkpoint {} in '{}'", r.id, options_.dir);
+  const bool allow = options_.allow_changed_sources;
+  const char* hint = "--allow-changed-sources resumes anyway, reading changed inputs from their start";
+  // Another job: no source table and no stateful operator (query, sink) in common.
+  bool shared = false;
+  std::set<std::string> tables;
+  for (const auto& s : r.sources) {
+    tables.insert(s.table);
+    shared = shared || source_identities_.count(s.table) > 0;
+  }
+  for (const auto& [op, par] : r.operators) shared = shared || operators_.count(op) > 0;
+  if (!shared && (!r.sources.empty() || !r.operators.empty())) {
+    std::string msg = fmt::format("{} belongs to another job (it reads table(s) {}; this job shares none of its "
+                                  "tables and queries)",
+                                  what, fmt::join(tables, ", "));
+    if (!allow) return invalid_argument("{}: refusing to resume it; use another --checkpoint-dir ({})", msg, hint);
+    log_warn("{}: resuming anyway (--allow-changed-sources)", msg);
+  }
+  for (const auto& s : r.sources) {
+    auto it = source_identities_.find(s.table);
+    if (it == source_identities_.end() || s.identity.empty() || s.identity == it->second) continue;
+    if (!changed_sources_.insert(s.table).second) continue;  // one message per table
+    std::string msg = fmt::format("{} was taken while table {} read {}, but it now reads {}", what, s.table,
+                                  s.identity, it->second);
+    if (!allow) return invalid_argument("{}: refusing to resume a changed source ({})", msg, hint);
+    log_warn("{} (--allow-changed-sources: its position is kept only if it still matches)", msg);
+  }
+  if (r.job_hash != job_hash()) log_info("{}: the job changed since (queries or tables added or removed)", what);
+  return Status::ok();
+}
+
+// The job's identity: its stateful operators (ids include a hash of each definition) and
+// what its sources read.
+std::string CheckpointCoordinator::job_hash() const {
+  std::string text;
+  for (const auto& [op, par] : operators_) text += op + "\n";
+  for (const auto& [table, identity] : source_identities_) text += table + "=" + identity + "\n";
+  return fmt::format("{:016x}", hash_string(text));
 }
 
 std::optional<SourceSplitState> CheckpointCoordinator::source_state(const std::string& table, int split) const {
@@ -191,6 +240,7 @@ Status CheckpointCoordinator::complete_in_flight() {
   j["id"] = id;
   j["final"] = id == final_id_.load();
   j["backend"] = backend_->name();
+  j["job_hash"] = job_hash();
   j["operators"] = nlohmann::json::object();
   for (const auto& [op, par] : operators_) j["operators"][op] = {{"parallelism", par}};
   std::sort(sources_.begin(), sources_.end(),
@@ -201,6 +251,8 @@ Status CheckpointCoordinator::complete_in_flight() {
                             {"split", s.split},
                             {"offset", s.offset},
                             {"line", s.line},
+                            {"fingerprint", s.fingerprint},
+                            {"identity", source_identities_.count(s.table) ? source_identities_.at(s.table) : ""},
                             {"watermark", s.watermark},
                             {"max_event_time", s.max_event_time}});
   }

@@ -53,6 +53,10 @@ struct CheckpointOptions {
   std::string backend = "memory";  // "memory" or "rocksdb"
   // Resume from this checkpoint or savepoint directory instead of the latest one in `dir`.
   std::string from_savepoint;
+  // Resume even when a source reads another input than the checkpoint recorded (or the
+  // checkpoint is another job's): a changed input is read from its start unless its recorded
+  // position still matches it (e.g. the same file under a new path).
+  bool allow_changed_sources = false;
   bool enabled() const { return !dir.empty(); }
 };
 
@@ -62,6 +66,8 @@ struct SourceSplitState {
   int split = 0;
   int64_t offset = 0;
   int64_t line = 0;
+  std::string fingerprint;  // SourcePosition::fingerprint: what the offset points into
+  std::string identity;     // SourceFactory::identity() of the table (filled in by the coordinator)
   Micros watermark = kMinWatermark;
   Micros max_event_time = kMinWatermark;
 };
@@ -79,14 +85,18 @@ struct CheckpointStats {
 class CheckpointCoordinator {
  public:
   // `operators`: every stateful-or-not operator id of the job with its parallelism;
-  // `num_tasks`: tasks that acknowledge; `num_sources`: source tasks.
+  // `num_tasks`: tasks that acknowledge; `num_sources`: source tasks; `sources`: source
+  // table -> SourceFactory::identity(), recorded in checkpoints and checked on resume.
   CheckpointCoordinator(CheckpointOptions options, std::string job_name, std::map<std::string, int> operators,
-                        int num_tasks, int num_sources);
+                        int num_tasks, int num_sources, std::map<std::string, std::string> sources = {});
   ~CheckpointCoordinator();
 
   // Locks the checkpoint directory (a second job on it is refused), opens storage and the
   // backend and loads the checkpoint to resume from, if any. Warnings (skipped corrupt
-  // checkpoints) are logged.
+  // checkpoints) are logged. A checkpoint of another job (no source table and no stateful
+  // operator in common) or one whose source table read another input (another identity) is
+  // refused unless options.allow_changed_sources; added queries and tables are fine, a
+  // removed operator's state is ignored with a warning.
   Status open();
   // on_error: a checkpoint could not be written (the job fails). on_stop: a savepoint
   // requested with stop=true is durable (the job stops; nothing is triggered after it).
@@ -96,6 +106,9 @@ class CheckpointCoordinator {
   // Restore side (valid after open()).
   uint64_t restored_id() const { return restored_ ? restored_->id : 0; }
   std::optional<SourceSplitState> source_state(const std::string& table, int split) const;
+  // Whether `table` read another input when the restored checkpoint was taken (only with
+  // allow_changed_sources: otherwise open() refused): its positions may not apply.
+  bool source_changed(const std::string& table) const { return changed_sources_.count(table) > 0; }
   // The state of `operator_id` in the restored checkpoint; nullptr when none.
   Result<std::unique_ptr<StateRestore>> restore_state(const std::string& operator_id) const;
   StateBackend& backend() { return *backend_; }
@@ -127,8 +140,11 @@ class CheckpointCoordinator {
     CheckpointInfo info;
     std::map<std::string, int> operators;  // id -> parallelism
     std::vector<SourceSplitState> sources;
+    std::string job_hash;  // empty in older checkpoints
   };
   void loop();
+  Status check_resumable(const Restored& r);
+  std::string job_hash() const;
   Status complete_in_flight();
   void trigger_locked(bool savepoint);
   std::string work_dir() const;
@@ -137,6 +153,8 @@ class CheckpointCoordinator {
   std::unique_ptr<CheckpointDirLock> lock_;  // held from open() to destruction: one job per directory
   std::string job_name_;
   std::map<std::string, int> operators_;
+  std::map<std::string, std::string> source_identities_;  // table -> identity
+  std::set<std::string> changed_sources_;
   const int num_tasks_;
   const int num_sources_;
   std::unique_ptr<CheckpointStorage> storage_;

@@ -338,7 +338,15 @@ struct SourceLoop {
 
   SourceSplitState split_state(const SourceReader& reader) const {
     SourcePosition pos = reader.resume_position();
-    return SourceSplitState{src.table, split, pos.offset, pos.line, watermark, max_event_time};
+    SourceSplitState st;
+    st.table = src.table;
+    st.split = split;
+    st.offset = pos.offset;
+    st.line = pos.line;
+    st.fingerprint = std::move(pos.fingerprint);
+    st.watermark = watermark;
+    st.max_event_time = max_event_time;
+    return st;
   }
   // Resumes from a checkpoint: the reader was already moved to the recorded position.
   Status restore(const SourceSplitState& st) {
@@ -494,15 +502,45 @@ struct SourceLoop {
   }
 };
 
+// Moves a source split to its recorded position, after checking that the position still
+// refers to the split's input (a file rewritten since is refused; with
+// --allow-changed-sources it is read from the start instead).
+Status resume_split(const CheckpointCoordinator& coordinator, SourceReader& reader, SourceLoop& loop,
+                    const SourceSplitState& st, bool allow_changed_sources) {
+  const std::string what =
+      fmt::format("cannot resume table {} (split {}) from checkpoint {}", st.table, st.split, coordinator.restored_id());
+  SourcePosition pos{st.offset, st.line, st.fingerprint};
+  Status fits = Status::ok();
+  if (coordinator.source_changed(st.table) && pos.fingerprint.empty()) {
+    fits = invalid_argument("the new input cannot be checked against the recorded position");
+  } else {
+    fits = reader.check_position(pos);
+  }
+  if (!fits.is_ok()) {
+    if (!allow_changed_sources || fits.code() != StatusCode::kInvalidArgument) {
+      return Status(fits.code(), fmt::format("{}: {} (--allow-changed-sources reads it from the start)", what,
+                                             fits.message()));
+    }
+    log_warn("{}: {}: reading it from the start (--allow-changed-sources)", what, fits.message());
+    return Status::ok();
+  }
+  RETURN_IF_ERROR(reader.seek(pos).with_context(what));
+  return loop.restore(st);
+}
+
 }  // namespace
 
 Status Job::run() {
   RETURN_IF_ERROR(build());
   if (spec_.options.checkpoint.enabled()) {
     std::map<std::string, int> operators;
+    std::map<std::string, std::string> sources;  // table -> what it reads
     int num_sources = 0;
     for (const auto& st : spec_.stages) {
-      if (st.source) num_sources += st.parallelism;
+      if (st.source) {
+        num_sources += st.parallelism;
+        sources[st.source->table] = st.source->factory->identity();
+      }
       for (const auto& op : st.chain) {
         if (!op->stateful()) continue;
         if (operators.count(op->id)) return internal_error("stateful operator {} appears in two stages", op->id);
@@ -510,7 +548,8 @@ Status Job::run() {
       }
     }
     auto coordinator = std::make_unique<CheckpointCoordinator>(spec_.options.checkpoint, spec_.name, operators,
-                                                               static_cast<int>(tasks_.size()), num_sources);
+                                                               static_cast<int>(tasks_.size()), num_sources,
+                                                               std::move(sources));
     RETURN_IF_ERROR(coordinator->open());
     for (auto& task : tasks_) {
       for (const auto& op : task->spec->chain) {
@@ -577,9 +616,7 @@ Status Job::run() {
                 return task->emitter ? task->emitter->emit_barrier(id) : Status::ok();
               };
               if (auto st = coordinator_->source_state(src.table, task->instance)) {
-                s = rd.seek(SourcePosition{st->offset, st->line})
-                        .with_context(fmt::format("table {}: resuming split {}", src.table, task->instance));
-                if (s.is_ok()) s = loop.restore(*st);
+                s = resume_split(*coordinator_, rd, loop, *st, spec_.options.checkpoint.allow_changed_sources);
               }
             }
             if (s.is_ok()) s = loop.run(rd, *decoder.value());

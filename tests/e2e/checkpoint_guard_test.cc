@@ -19,7 +19,9 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <thread>
+#include <vector>
 
 #include "test_helpers.h"
 
@@ -149,6 +151,276 @@ TEST_F(CheckpointDirCliTest, SavepointWithoutAnyJobSaysNoJobIsRunning) {
   auto r = run_sluice("savepoint ck --timeout 2", dir_.path());
   EXPECT_NE(r.exit_code, 0);
   EXPECT_NE(r.output.find("no job is running on ck"), std::string::npos) << r.output;
+}
+
+}  // namespace
+}  // namespace sluice
+
+namespace sluice {
+namespace {
+
+// The committed output of the file sink `out` in `dir` (its part files in name order), as the
+// list of `n` values.
+std::vector<int64_t> committed(const std::string& dir) {
+  std::vector<std::string> parts;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(dir, ec)) {
+    std::string name = e.path().filename().string();
+    if (name.rfind("out.part-", 0) == 0) parts.push_back(e.path().string());
+  }
+  std::sort(parts.begin(), parts.end());
+  std::vector<int64_t> values;
+  for (const auto& p : parts) {
+    std::istringstream in(read_file(p));
+    for (std::string line; std::getline(in, line);) {
+      auto at = line.find("\"n\":");
+      if (at != std::string::npos) values.push_back(std::stoll(line.substr(at + 4)));
+    }
+  }
+  return values;
+}
+
+std::vector<int64_t> range(int64_t from, int64_t to) {  // [from, to]
+  std::vector<int64_t> v;
+  for (int64_t i = from; i <= to; ++i) v.push_back(i);
+  return v;
+}
+
+// Appends lines {"n": from} .. {"n": to} to `path`.
+void append_lines(const std::string& path, int64_t from, int64_t to) {
+  std::ofstream out(path, std::ios::app);
+  for (int64_t i = from; i <= to; ++i) out << "{\"n\": " << i << "}\n";
+}
+
+// Waits (up to 20 s) until the committed output ends with `tail`; returns the output.
+std::vector<int64_t> wait_until_committed_ends_with(const std::string& dir, const std::vector<int64_t>& tail) {
+  std::vector<int64_t> got;
+  for (int i = 0; i < 2000; ++i) {
+    got = committed(dir);
+    if (got.size() >= tail.size() && std::equal(tail.begin(), tail.end(), got.end() - static_cast<long>(tail.size()))) {
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return got;
+}
+
+int newest_checkpoint_offset(const std::string& ck) {
+  std::vector<std::string> chks;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(ck, ec)) {
+    if (e.path().filename().string().rfind("chk-", 0) == 0) chks.push_back(e.path().string());
+  }
+  if (chks.empty()) return -1;
+  std::sort(chks.begin(), chks.end());
+  std::string job = read_file(chks.back() + "/job.json");
+  auto at = job.find("\"offset\":");
+  return at == std::string::npos ? -1 : std::stoi(job.substr(at + 9));
+}
+
+const char* kFileJob = R"(
+CREATE TABLE src (n BIGINT) WITH (connector = 'file', path = '{DIR}/{IN}'{OPTIONS});
+CREATE TABLE out () WITH (connector = 'file', path = '{DIR}/out.jsonl');
+INSERT INTO out SELECT n FROM src;
+)";
+
+class ResumeGuardTest : public ::testing::Test {
+ protected:
+  void write_job(const std::string& input, const std::string& options) {
+    std::string sql = with_dir(kFileJob, dir_.path());
+    sql.replace(sql.find("{IN}"), 4, input);
+    sql.replace(sql.find("{OPTIONS}"), 9, options);
+    write_file(dir_.file("job.sql"), sql);
+  }
+  std::vector<std::string> args(std::vector<std::string> extra = {}) const {
+    std::vector<std::string> a = {"run", "-q", "job.sql", "--checkpoint-dir", "ck", "--checkpoint-interval", "50ms"};
+    a.insert(a.end(), extra.begin(), extra.end());
+    return a;
+  }
+  // Starts the job and kills it once a checkpoint has recorded an offset of at least
+  // `min_offset` bytes (the input must be throttled so that it is still running).
+  void run_and_kill_after(int min_offset) {
+    pid_t pid = spawn_sluice(args(), dir_.path(), dir_.file("log.txt"));
+    for (int i = 0; i < 1000 && newest_checkpoint_offset(dir_.file("ck")) < min_offset; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    kill(pid, SIGKILL);
+    wait_exit(pid);
+    ASSERT_GE(newest_checkpoint_offset(dir_.file("ck")), min_offset) << read_file(dir_.file("log.txt"));
+  }
+  testing::CommandResult rerun(const std::string& extra = "") {
+    return run_sluice("run -q job.sql --checkpoint-dir ck --checkpoint-interval 50ms " + extra, dir_.path());
+  }
+  static void expect_one_line_error(const testing::CommandResult& r, const std::string& what) {
+    EXPECT_NE(r.exit_code, 0);
+    EXPECT_NE(r.output.find(what), std::string::npos) << r.output;
+    EXPECT_EQ(std::count(r.output.begin(), r.output.end(), '\n'), 1) << r.output;
+  }
+  TempDir dir_;
+};
+
+// The issue's case: the path of a file source changed between two runs on one checkpoint
+// directory. The old offset must not be applied to the new file.
+TEST_F(ResumeGuardTest, ChangedPathIsRefusedUnlessAllowedAndThenReadFromTheStart) {
+  append_lines(dir_.file("a.jsonl"), 1, 20000);
+  append_lines(dir_.file("b.jsonl"), 100001, 120000);
+  write_job("a.jsonl", ", rate = '10000'");
+  run_and_kill_after(20000);
+  write_job("b.jsonl", "");
+  auto refused = rerun();
+  expect_one_line_error(refused, "refusing to resume a changed source");
+  EXPECT_NE(refused.output.find("b.jsonl"), std::string::npos) << refused.output;
+  auto allowed = rerun("--allow-changed-sources");
+  ASSERT_EQ(allowed.exit_code, 0) << allowed.output;
+  EXPECT_NE(allowed.output.find("reading it from the start"), std::string::npos) << allowed.output;
+  // What the old checkpoint covered of a.jsonl, then every line of the new file.
+  auto after = committed(dir_.path());
+  ASSERT_GT(after.size(), 20000u);
+  const int64_t old_lines = static_cast<int64_t>(after.size()) - 20000;
+  EXPECT_EQ(std::vector<int64_t>(after.begin(), after.begin() + old_lines), range(1, old_lines));
+  EXPECT_EQ(std::vector<int64_t>(after.begin() + old_lines, after.end()), range(100001, 120000));
+}
+
+TEST_F(ResumeGuardTest, FileRewrittenSinceTheCheckpointIsRefused) {
+  append_lines(dir_.file("in.jsonl"), 1, 20000);
+  write_job("in.jsonl", ", rate = '10000'");
+  run_and_kill_after(20000);
+  fs::remove(dir_.file("in.jsonl"));
+  append_lines(dir_.file("in.jsonl"), 500001, 530000);  // another file, larger, same path
+  expect_one_line_error(rerun(), "changed since the checkpoint");
+  // Rewritten in place (same inode), shorter than the recorded offset.
+  write_file(dir_.file("in.jsonl"), "{\"n\": 1}\n");
+  auto shorter = rerun();
+  expect_one_line_error(shorter, "changed since the checkpoint");
+  EXPECT_NE(shorter.output.find("fewer than the"), std::string::npos) << shorter.output;
+}
+
+// A file that only grew since the checkpoint (appended; here also copied to a new inode)
+// resumes where it stopped: every line exactly once.
+TEST_F(ResumeGuardTest, GrownFileResumesExactlyOnce) {
+  append_lines(dir_.file("in.jsonl"), 1, 20000);
+  write_job("in.jsonl", ", rate = '10000'");
+  run_and_kill_after(20000);
+  fs::copy_file(dir_.file("in.jsonl"), dir_.file("copy.jsonl"));
+  fs::rename(dir_.file("copy.jsonl"), dir_.file("in.jsonl"));
+  append_lines(dir_.file("in.jsonl"), 20001, 25000);
+  write_job("in.jsonl", "");
+  auto r = rerun();
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(committed(dir_.path()), range(1, 25000));
+}
+
+TEST_F(ResumeGuardTest, AnotherJobOnTheSameDirectoryIsRefused) {
+  append_lines(dir_.file("in.jsonl"), 1, 20000);
+  write_job("in.jsonl", ", rate = '10000'");
+  run_and_kill_after(20000);
+  write_file(dir_.file("other.sql"), with_dir(R"(
+    CREATE TABLE clicks (n BIGINT) WITH (connector = 'file', path = '{DIR}/in.jsonl');
+    CREATE TABLE totals () WITH (connector = 'file', path = '{DIR}/totals.jsonl');
+    INSERT INTO totals SELECT n + 1 AS m FROM clicks;)", dir_.path()));
+  auto r = run_sluice("run -q other.sql --checkpoint-dir ck", dir_.path());
+  expect_one_line_error(r, "belongs to another job");
+}
+
+TEST_F(ResumeGuardTest, GeneratorWithOtherSequenceOptionsIsRefused) {
+  const char* job = R"(
+    CREATE TABLE src (user_id BIGINT) WITH (connector = 'generator', seed = '{SEED}', rate = '20000');
+    CREATE TABLE out () WITH (connector = 'file', path = '{DIR}/out.jsonl');
+    INSERT INTO out SELECT user_id AS n FROM src;)";
+  auto write = [&](const std::string& seed) {
+    std::string sql = with_dir(job, dir_.path());
+    sql.replace(sql.find("{SEED}"), 6, seed);
+    write_file(dir_.file("job.sql"), sql);
+  };
+  write("1");
+  run_and_kill_after(1000);
+  write("2");
+  expect_one_line_error(rerun(), "refusing to resume a changed source");
+}
+
+// Follow mode like `tail -F`: a rotated file (rename + new file) is read to its end, then the
+// new file from its start; a truncated file (copytruncate) is read again from the start.
+TEST_F(ResumeGuardTest, FollowedFileRotatedAndTruncatedWhileRunningLosesNothing) {
+  append_lines(dir_.file("in.log"), 1, 100);
+  write_job("in.log", ", follow = 'true'");
+  pid_t pid = spawn_sluice(args(), dir_.path(), dir_.file("log.txt"));
+  auto wait_committed = [&](size_t n) {
+    return wait_until_committed_ends_with(dir_.path(), range(static_cast<int64_t>(n), static_cast<int64_t>(n))).size();
+  };
+  EXPECT_EQ(wait_committed(100), 100u);
+  append_lines(dir_.file("in.log"), 101, 200);
+  fs::rename(dir_.file("in.log"), dir_.file("in.log.1"));
+  append_lines(dir_.file("in.log"), 201, 300);
+  EXPECT_EQ(wait_committed(300), 300u);
+  fs::copy_file(dir_.file("in.log"), dir_.file("in.log.2"));
+  fs::resize_file(dir_.file("in.log"), 0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  append_lines(dir_.file("in.log"), 301, 310);
+  EXPECT_EQ(wait_committed(310), 310u);
+  // Truncated and rewritten beyond the read position between two polls: noticed by its
+  // first bytes.
+  fs::resize_file(dir_.file("in.log"), 0);
+  append_lines(dir_.file("in.log"), 311, 400);
+  EXPECT_EQ(wait_committed(400), 400u);
+  EXPECT_EQ(testing::interrupt_and_wait(pid), 0) << read_file(dir_.file("log.txt"));
+  EXPECT_EQ(committed(dir_.path()), range(1, 400)) << read_file(dir_.file("log.txt"));
+}
+
+// Rotated while the job was down, with lines of the old file not read yet: the restart
+// finds the old file by its inode (same directory, any name), reads it to its end, then
+// the new file.
+TEST_F(ResumeGuardTest, FollowedFileRotatedWhileDownResumesInTheRotatedFile) {
+  append_lines(dir_.file("in.log"), 1, 20000);
+  write_job("in.log", ", follow = 'true', rate = '10000'");
+  run_and_kill_after(20000);
+  fs::rename(dir_.file("in.log"), dir_.file("in.log.1"));
+  append_lines(dir_.file("in.log"), 20001, 21000);
+  pid_t pid = spawn_sluice(args(), dir_.path(), dir_.file("log.txt"));
+  wait_until_committed_ends_with(dir_.path(), range(20001, 21000));
+  EXPECT_EQ(testing::interrupt_and_wait(pid), 0);
+  EXPECT_EQ(committed(dir_.path()), range(1, 21000)) << read_file(dir_.file("log.txt"));
+}
+
+// The rotated file is gone at restart: what was written to it after the checkpoint cannot
+// be read. Refused (one line), unless --allow-changed-sources: then the new file is read
+// from its start.
+TEST_F(ResumeGuardTest, FollowedFileRotatedAwayAndGoneIsRefused) {
+  append_lines(dir_.file("in.log"), 1, 20000);
+  write_job("in.log", ", follow = 'true', rate = '10000'");
+  run_and_kill_after(20000);
+  fs::rename(dir_.file("in.log"), dir_.file("gone.log"));
+  append_lines(dir_.file("in.log"), 20001, 21000);
+  fs::remove(dir_.file("gone.log"));
+  auto refused = rerun();
+  expect_one_line_error(refused, "is no longer in");
+  pid_t pid = spawn_sluice(args({"--allow-changed-sources"}), dir_.path(), dir_.file("log.txt"));
+  wait_until_committed_ends_with(dir_.path(), range(20001, 21000));
+  EXPECT_EQ(testing::interrupt_and_wait(pid), 0);
+  // What the checkpoint covered of the old file, then the new file from its start.
+  auto after = committed(dir_.path());
+  ASSERT_GT(after.size(), 1000u);
+  const int64_t old_lines = static_cast<int64_t>(after.size()) - 1000;
+  EXPECT_EQ(std::vector<int64_t>(after.begin(), after.begin() + old_lines), range(1, old_lines));
+  EXPECT_EQ(std::vector<int64_t>(after.begin() + old_lines, after.end()), range(20001, 21000))
+      << read_file(dir_.file("log.txt"));
+}
+
+// Truncated while the job was down (copytruncate): read again from the start.
+TEST_F(ResumeGuardTest, FollowedFileTruncatedWhileDownIsReadFromTheStart) {
+  append_lines(dir_.file("in.log"), 1, 20000);
+  write_job("in.log", ", follow = 'true', rate = '10000'");
+  run_and_kill_after(20000);
+  fs::resize_file(dir_.file("in.log"), 0);
+  append_lines(dir_.file("in.log"), 30001, 30500);
+  pid_t pid = spawn_sluice(args(), dir_.path(), dir_.file("log.txt"));
+  wait_until_committed_ends_with(dir_.path(), range(30001, 30500));
+  EXPECT_EQ(testing::interrupt_and_wait(pid), 0);
+  auto after = committed(dir_.path());
+  ASSERT_GT(after.size(), 500u);
+  const int64_t old_lines = static_cast<int64_t>(after.size()) - 500;
+  EXPECT_EQ(std::vector<int64_t>(after.begin(), after.begin() + old_lines), range(1, old_lines));
+  EXPECT_EQ(std::vector<int64_t>(after.begin() + old_lines, after.end()), range(30001, 30500))
+      << read_file(dir_.file("log.txt"));
 }
 
 }  // namespace

@@ -7,8 +7,14 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <optional>
 #include <thread>
 
+#include "common/hash.h"
+#include "common/logging.h"
 #include "connectors/connector_util.h"
 #include "connectors/line_reader.h"
 
@@ -30,10 +36,124 @@ Result<int> open_for_reading(const std::string& path, const std::string& context
   return fd;
 }
 
+// Follow mode: the wait at the end of the data before poll() returns kIdle.
+constexpr int kIdleWaitMs = 20;
+// Bytes hashed at the start of a file and just before a recorded offset.
+constexpr int64_t kFingerprintWindow = 16 << 10;
+// Bytes at the start of a followed file compared at every idle poll, to notice that it
+// was truncated and written again beyond the read position between two polls.
+constexpr size_t kHeadCheckBytes = 256;
+
+// Hash of bytes [from, from + len) of `fd`; nullopt when the file is shorter.
+std::optional<uint64_t> hash_range(int fd, int64_t from, int64_t len) {
+  std::string buf(static_cast<size_t>(len), '\0');
+  int64_t done = 0;
+  while (done < len) {
+    ssize_t n = ::pread(fd, buf.data() + done, static_cast<size_t>(len - done), static_cast<off_t>(from + done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return std::nullopt;
+    done += n;
+  }
+  return hash_bytes(buf.data(), buf.size());
+}
+
+// What a byte offset in a file refers to, recorded with the offset in checkpoints: the
+// file (device, inode), its size then, and hashes of the bytes at its start and just
+// before the offset. Only bytes before the offset are covered, so a file that grew since
+// (appended to, followed) still matches.
+struct FileFingerprint {
+  uint64_t dev = 0;
+  uint64_t ino = 0;
+  int64_t size = 0;
+  int64_t offset = 0;
+  uint64_t head = 0;  // bytes [0, min(offset, window))
+  uint64_t tail = 0;  // bytes [max(0, offset - window), offset)
+
+  std::string encode() const {
+    return fmt::format("dev={} ino={} size={} offset={} head={:016x} tail={:016x}", dev, ino, size, offset, head,
+                       tail);
+  }
+  static std::optional<FileFingerprint> decode(const std::string& text) {
+    FileFingerprint f;
+    unsigned long long dev = 0, ino = 0, head = 0, tail = 0;
+    long long size = 0, offset = 0;
+    if (std::sscanf(text.c_str(), "dev=%llu ino=%llu size=%lld offset=%lld head=%llx tail=%llx", &dev, &ino, &size,
+                    &offset, &head, &tail) != 6) {
+      return std::nullopt;
+    }
+    f.dev = dev;
+    f.ino = ino;
+    f.size = size;
+    f.offset = offset;
+    f.head = head;
+    f.tail = tail;
+    return f;
+  }
+  bool same_file(const struct stat& st) const {
+    return dev == static_cast<uint64_t>(st.st_dev) && ino == static_cast<uint64_t>(st.st_ino);
+  }
+
+  // The fingerprint of `fd` at `offset`; nullopt when the file cannot be read there.
+  static std::optional<FileFingerprint> of(int fd, int64_t offset) {
+    struct stat st {};
+    if (::fstat(fd, &st) != 0) return std::nullopt;
+    FileFingerprint f;
+    f.dev = static_cast<uint64_t>(st.st_dev);
+    f.ino = static_cast<uint64_t>(st.st_ino);
+    f.size = static_cast<int64_t>(st.st_size);
+    f.offset = offset;
+    auto head = hash_range(fd, 0, std::min(offset, kFingerprintWindow));
+    int64_t tail_from = std::max<int64_t>(0, offset - kFingerprintWindow);
+    auto tail = hash_range(fd, tail_from, offset - tail_from);
+    if (!head || !tail) return std::nullopt;
+    f.head = *head;
+    f.tail = *tail;
+    return f;
+  }
+
+  // Why `fd` does not hold the recorded bytes before the offset; empty when it does.
+  std::string mismatch(int fd) const {
+    auto now = of(fd, offset);
+    struct stat st {};
+    int64_t size_now = ::fstat(fd, &st) == 0 ? static_cast<int64_t>(st.st_size) : -1;
+    if (size_now < offset || !now) {
+      return fmt::format("it has {} bytes, fewer than the {} already read (it had {})", size_now, offset, size);
+    }
+    if (now->head != head || now->tail != tail) {
+      return fmt::format("its bytes before offset {} are not the ones read ({})", offset,
+                         now->ino == ino ? std::string("rewritten in place")
+                                         : fmt::format("another file: inode {} then, {} now", ino, now->ino));
+    }
+    return std::string();
+  }
+};
+
+// A directory entry of `dir` that is the file (dev, ino), opened; -1 when there is none.
+int open_by_inode(const std::string& dir, const FileFingerprint& fp) {
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(dir.empty() ? "." : dir, ec)) {
+    struct stat st {};
+    if (::stat(e.path().c_str(), &st) != 0 || !S_ISREG(st.st_mode) || !fp.same_file(st)) continue;
+    int fd = ::open(e.path().c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) return fd;
+  }
+  return -1;
+}
+
+// One split: the file at `path`. In follow mode the reader behaves like `tail -F`: when the
+// path names another file (rotation: rename + a new file), it reads the old file to its end
+// and then the new one from the start; when the file shrinks below what was read, or its
+// first bytes change (copytruncate), it reads it again from the start. A resume position
+// names the file it points into (FileFingerprint), so a restart continues in the rotated
+// file when it is still in the same directory (under any name).
 class FileSourceReader : public SourceReader {
  public:
   FileSourceReader(std::string path, std::string context, bool follow, int64_t rate)
-      : path_(std::move(path)), context_(std::move(context)), follow_(follow), rate_(rate) {}
+      : path_(std::move(path)),
+        dir_(std::filesystem::path(path_).parent_path().string()),
+        context_(std::move(context)),
+        follow_(follow),
+        rate_(rate) {}
   ~FileSourceReader() override { (void)close(); }
 
   Status open() override {
@@ -43,7 +163,7 @@ class FileSourceReader : public SourceReader {
       if (follow_ && fd.status().code() == StatusCode::kNotFound) return Status::ok();
       return fd.status();
     }
-    return attach(fd.value());
+    return attach(fd.value(), resume_);
   }
 
   Result<PollStatus> poll(RawRecords& out, size_t max_records) override {
@@ -51,10 +171,10 @@ class FileSourceReader : public SourceReader {
       auto fd = open_for_reading(path_, context_);
       if (!fd.is_ok()) {
         if (fd.status().code() != StatusCode::kNotFound) return fd.status();
-        std::this_thread::sleep_for(std::chrono::milliseconds(LineReader::Options{}.idle_wait_ms));
+        std::this_thread::sleep_for(std::chrono::milliseconds(kIdleWaitMs));
         return PollStatus::kIdle;
       }
-      RETURN_IF_ERROR(attach(fd.value()));
+      RETURN_IF_ERROR(attach(fd.value(), resume_));
     }
     if (rate_ > 0) {
       // Throttled replay: at most `rate` records per second since the first poll.
@@ -71,8 +191,20 @@ class FileSourceReader : public SourceReader {
       }
       max_records = std::min(max_records, static_cast<size_t>(budget));
     }
-    auto polled = lines_->poll(out, max_records);
+    // Follow mode: after reaching the end of the data, look whether the file was rotated or
+    // truncated before reading on (bytes read from a truncated and rewritten file at the old
+    // position would be cut lines).
+    if (at_end_of_data_ && !draining_) RETURN_IF_ERROR(check_replaced());
+    ASSIGN_OR_RETURN(PollStatus polled, lines_->poll(out, max_records));
     read_ += static_cast<int64_t>(out.size());
+    if (!follow_) return polled;
+    if (draining_ && polled == PollStatus::kEnd) {
+      // The old file is read to its end: continue with the file now at the path.
+      RETURN_IF_ERROR(reopen_from_start());
+      return PollStatus::kIdle;
+    }
+    at_end_of_data_ = polled == PollStatus::kIdle;
+    if (at_end_of_data_) std::this_thread::sleep_for(std::chrono::milliseconds(kIdleWaitMs));
     return polled;
   }
 
@@ -88,34 +220,165 @@ class FileSourceReader : public SourceReader {
 
   int64_t position() const override { return lines_ ? lines_->position() : resume_.offset; }
   SourcePosition resume_position() const override {
-    return lines_ ? SourcePosition{lines_->position(), lines_->lines_consumed()} : resume_;
+    if (!lines_) return resume_;
+    SourcePosition pos{lines_->position(), lines_->lines_consumed(), std::string()};
+    // Best effort: a file that cannot be read here records no fingerprint (not checked).
+    if (auto fp = FileFingerprint::of(fd_, pos.offset)) pos.fingerprint = fp->encode();
+    return pos;
+  }
+
+  Status check_position(const SourcePosition& pos) override {
+    ASSIGN_OR_RETURN(Located where, locate(pos));
+    if (where.fd >= 0) ::close(where.fd);
+    return Status::ok();
   }
 
   Status seek(const SourcePosition& pos) override {
     if (pos.offset < 0 || pos.line < 0) return invalid_argument("{}: bad resume position {}", context_, pos.offset);
-    resume_ = pos;
-    if (fd_ < 0) return Status::ok();  // a followed file not created yet: applied on attach
-    int fd = fd_;
-    lines_.reset();
-    fd_ = -1;
-    return attach(fd);
+    ASSIGN_OR_RETURN(Located where, locate(pos));
+    RETURN_IF_ERROR(close());
+    resume_ = where.pos;
+    draining_ = where.rotated;
+    if (where.rotated) log_info("{}: resuming in the rotated file (inode {}) at byte {}, then '{}' from its start",
+                                context_, where.ino, where.pos.offset, path_);
+    if (where.fd < 0) return Status::ok();  // a followed file not created yet: applied on attach
+    RETURN_IF_ERROR(attach(where.fd, where.pos));
+    if (draining_) lines_->stop_following();
+    return Status::ok();
   }
 
  private:
-  Status attach(int fd) {
+  // The file a recorded position is resumed in and where.
+  struct Located {
+    int fd = -1;  // -1: a followed file that does not exist yet
+    SourcePosition pos;
+    bool rotated = false;  // fd is a file rotated away from the path: read it to its end first
+    uint64_t ino = 0;
+  };
+
+  Result<Located> locate(const SourcePosition& pos) {
+    Located at;
+    at.pos = pos;
+    auto opened = open_for_reading(path_, context_);
+    if (!opened.is_ok() && !(follow_ && opened.status().code() == StatusCode::kNotFound)) return opened.status();
+    int current = opened.is_ok() ? opened.value() : -1;
+    if (pos.fingerprint.empty()) {  // nothing recorded (nothing read yet, or an older checkpoint)
+      at.fd = current;
+      return at;
+    }
+    auto fp = FileFingerprint::decode(pos.fingerprint);
+    if (!fp || fp->offset != pos.offset) {
+      if (current >= 0) ::close(current);
+      return Status(StatusCode::kDataLoss,
+                    fmt::format("{}: bad recorded position of '{}': '{}'", context_, path_, pos.fingerprint));
+    }
+    struct stat st {};
+    if (current >= 0 && ::fstat(current, &st) == 0 && fp->same_file(st)) {
+      std::string why = fp->mismatch(current);
+      if (why.empty()) {
+        at.fd = current;
+        return at;
+      }
+      if (follow_) {
+        // Truncated (copytruncate) or rewritten in place while the job was down: `tail -F`
+        // reads it again from the start.
+        log_warn("{}: '{}' was truncated or rewritten since the position was recorded ({}): reading it from the start",
+                 context_, path_, why);
+        at.fd = current;
+        at.pos = SourcePosition{};
+        return at;
+      }
+      ::close(current);
+      return invalid_argument("{}: file '{}' changed since the checkpoint: {}", context_, path_, why);
+    }
+    // The path names another file now, or none.
+    if (current >= 0 && fp->mismatch(current).empty()) {
+      at.fd = current;  // the same bytes under another inode (copied back, rewritten identically)
+      return at;
+    }
+    if (follow_) {
+      int rotated = open_by_inode(dir_, *fp);
+      if (rotated >= 0 && fp->mismatch(rotated).empty()) {
+        if (current >= 0) ::close(current);
+        at.fd = rotated;
+        at.rotated = true;
+        at.ino = fp->ino;
+        return at;
+      }
+      if (rotated >= 0) ::close(rotated);
+      if (current >= 0) ::close(current);
+      return invalid_argument(
+          "{}: file '{}' was rotated or replaced since the checkpoint and the file it was read from (inode {}) is no "
+          "longer in '{}': what was written to it after byte {} cannot be read",
+          context_, path_, fp->ino, dir_.empty() ? "." : dir_, pos.offset);
+    }
+    std::string why = current >= 0 ? fp->mismatch(current) : std::string("it does not exist");
+    if (current >= 0) ::close(current);
+    return invalid_argument("{}: file '{}' changed since the checkpoint: {}", context_, path_, why);
+  }
+
+  Status attach(int fd, const SourcePosition& at) {
     fd_ = fd;
-    if (::lseek(fd, static_cast<off_t>(resume_.offset), SEEK_SET) != static_cast<off_t>(resume_.offset)) {
-      return io_error("{}: cannot seek '{}' to byte {}: {}", context_, path_, resume_.offset, errno_text(errno));
+    head_.clear();
+    at_end_of_data_ = false;
+    if (::lseek(fd, static_cast<off_t>(at.offset), SEEK_SET) != static_cast<off_t>(at.offset)) {
+      return io_error("{}: cannot seek '{}' to byte {}: {}", context_, path_, at.offset, errno_text(errno));
     }
     LineReader::Options o;
     o.follow = follow_;
     o.max_line_bytes = kMaxLineBytes;
-    lines_ = std::make_unique<LineReader>(fd, fmt::format("{}: file '{}'", context_, path_), o, resume_.offset,
-                                          resume_.line);
+    // Follow mode: poll() waits at the end of the data itself, after check_replaced().
+    if (follow_) o.idle_wait_ms = 0;
+    lines_ = std::make_unique<LineReader>(fd, fmt::format("{}: file '{}'", context_, path_), o, at.offset, at.line);
+    return Status::ok();
+  }
+
+  // After a rotated-away or truncated file ended: the file now at the path, from its start
+  // (waited for by poll() when it does not exist yet).
+  Status reopen_from_start() {
+    RETURN_IF_ERROR(close());
+    draining_ = false;
+    resume_ = SourcePosition{};
+    auto fd = open_for_reading(path_, context_);
+    if (!fd.is_ok()) return fd.status().code() == StatusCode::kNotFound ? Status::ok() : fd.status();
+    return attach(fd.value(), resume_);
+  }
+
+  // Follow mode, at the end of the data: has the file been rotated away or truncated?
+  Status check_replaced() {
+    struct stat at_path {}, open_file {};
+    if (::fstat(fd_, &open_file) != 0) return io_error("{}: cannot stat '{}': {}", context_, path_, errno_text(errno));
+    if (::stat(path_.c_str(), &at_path) == 0 &&
+        (at_path.st_dev != open_file.st_dev || at_path.st_ino != open_file.st_ino)) {
+      log_info("{}: '{}' was rotated: reading the rest of the old file, then the new one", context_, path_);
+      draining_ = true;
+      lines_->stop_following();
+      return Status::ok();
+    }
+    // (A path that vanished without a new file yet: keep reading the old one, the writer
+    // may still append to it.)
+    off_t read_to = ::lseek(fd_, 0, SEEK_CUR);
+    bool truncated = read_to >= 0 && open_file.st_size < read_to;
+    if (!truncated && read_to > 0) {
+      char buf[kHeadCheckBytes];
+      size_t want = std::min(kHeadCheckBytes, static_cast<size_t>(read_to));
+      ssize_t got = ::pread(fd_, buf, want, 0);
+      if (got < static_cast<ssize_t>(head_.size()) || std::memcmp(buf, head_.data(), head_.size()) != 0) {
+        truncated = true;
+      } else {
+        head_.assign(buf, static_cast<size_t>(got));
+      }
+    }
+    if (truncated) {
+      log_warn("{}: '{}' was truncated: reading it again from the start", context_, path_);
+      draining_ = true;
+      lines_->end_input();
+    }
     return Status::ok();
   }
 
   std::string path_;
+  std::string dir_;  // where a rotated file is looked for after a restart
   std::string context_;
   bool follow_;
   int64_t rate_;  // records per second; 0: as fast as possible
@@ -125,6 +388,11 @@ class FileSourceReader : public SourceReader {
   int fd_ = -1;
   SourcePosition resume_;  // where attach() starts reading
   std::unique_ptr<LineReader> lines_;
+  // Follow mode: reading the open file to its end (it was rotated away or truncated); the
+  // file at the path is opened from the start next.
+  bool draining_ = false;
+  bool at_end_of_data_ = false;  // the last poll found no new data
+  std::string head_;  // the first bytes of the open file seen so far (kHeadCheckBytes at most)
 };
 
 class FileSourceFactory : public SourceFactory {
@@ -141,6 +409,15 @@ class FileSourceFactory : public SourceFactory {
   bool bounded() const override { return !follow_; }
   std::string describe() const override {
     return fmt::format("file {} ({}{})", path_, format_.format, follow_ ? ", follow" : "");
+  }
+  // The path as resolved: the real directory (symbolic links and relative paths resolved)
+  // and the file name, which may not exist yet (follow) and may be rotated.
+  std::string identity() const override {
+    namespace fs = std::filesystem;
+    std::error_code ec;
+    fs::path p = fs::absolute(path_, ec).lexically_normal();
+    fs::path dir = fs::canonical(p.parent_path(), ec);
+    return "file " + (ec ? p.string() : (dir / p.filename()).string());
   }
 
  private:

@@ -4,15 +4,19 @@
 //   path            required; the file to read
 //   format          'json' (default) or 'csv'; delimiter, header (CSV); timestamp_unit
 //   follow          bool, default false. false: bounded, ends at EOF (the file must exist
-//                   when the table is created). true: tails a growing file like `tail -f`
+//                   when the table is created). true: tails a growing file like `tail -F`
 //                   and never ends; the file may appear later; a partial last line is
-//                   held back until its newline is written.
+//                   held back until its newline is written. A rotated file (the path names
+//                   a new file) is read to its end, then the new file from its start; a
+//                   truncated one (copytruncate) is read again from its start.
 //   rate            records per second, default 0 (as fast as possible): replays a file
 //                   at a steady pace (demos, crash and recovery tests).
 //
 // One split. The factory is created and validated on the planner thread; its reader is
 // owned by one source task (see source.h). position() is the byte offset of the next
-// unread line.
+// unread line; resume_position() adds a fingerprint of the file it points into (device,
+// inode, size, hashes of the bytes at its start and before the offset), so a resume into a
+// rewritten file is refused and one into a rotated file finds it again.
 #pragma once
 
 #include <memory>

@@ -132,6 +132,15 @@ class GeneratorFactory : public SourceFactory {
     if (splits_ > 1) out += fmt::format(", {} splits", splits_);
     return out + ")";
   }
+  // The options that define the event sequence (not `events`, which only ends it, nor `rate`).
+  std::string identity() const override {
+    const ClickstreamConfig& c = stream_->config();
+    return fmt::format(
+        "generator seed={} start={} interval={} out_of_order={} late={} malformed={} max_out_of_orderness={} "
+        "users={} pages={} epoch_ms={} splits={}",
+        c.seed, c.start, c.interval, c.out_of_order, c.late, c.malformed, c.max_out_of_orderness, c.users, c.pages,
+        c.epoch_millis, splits_);
+  }
 
  private:
   std::shared_ptr<const Clickstream> stream_;

@@ -40,6 +40,7 @@ class StdinSourceFactory : public SourceFactory {
   const FormatOptions& format() const override { return format_; }
   bool bounded() const override { return true; }
   std::string describe() const override { return fmt::format("stdin ({})", format_.format); }
+  std::string identity() const override { return "stdin"; }
 
  private:
   int fd_;

@@ -30,6 +30,7 @@ namespace {
 
 namespace fs = std::filesystem;
 using testing::read_file;
+using testing::Rng;
 using testing::run_sluice;
 using testing::spawn_sluice;
 using testing::TempDir;
@@ -421,6 +422,139 @@ TEST_F(ResumeGuardTest, FollowedFileTruncatedWhileDownIsReadFromTheStart) {
   EXPECT_EQ(std::vector<int64_t>(after.begin(), after.begin() + old_lines), range(1, old_lines));
   EXPECT_EQ(std::vector<int64_t>(after.begin() + old_lines, after.end()), range(30001, 30500))
       << read_file(dir_.file("log.txt"));
+}
+
+// Crash test: follow mode under `kill -9`: a followed log file is appended to, rotated (rename + new
+// file) and copytruncated while the job runs, and the job is killed at random moments and
+// restarted from its checkpoints (some rotations and truncations happen while it is down,
+// some right before a kill). The committed output of the exactly-once file sink must hold
+// every line exactly once, in order.
+//
+// What the writer guarantees (as logrotate setups do): a file is rotated only after the
+// reader has moved past the previous rotation or truncation (one at a time is followed; a
+// file truncated and then rotated away before any checkpoint saw it again is refused at
+// restart), and truncated only after everything in it was read (copytruncate loses what
+// was not).
+constexpr int kRounds = 15;
+constexpr int kLinesPerRound = 1200;
+
+class FollowCrashTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    write_file(dir_.file("job.sql"), with_dir(R"(
+      CREATE TABLE src (n BIGINT, pad TEXT)
+        WITH (connector = 'file', path = '{DIR}/in.log', follow = 'true', rate = '30000');
+      CREATE TABLE out () WITH (connector = 'file', path = '{DIR}/out.jsonl');
+      INSERT INTO out SELECT n FROM src;)",
+                                              dir_.path()));
+  }
+
+  void TearDown() override {
+    if (pid_ > 0) {
+      kill(pid_, SIGKILL);
+      wait_exit(pid_);
+    }
+  }
+
+  void append(int64_t lines) {
+    std::ofstream out(dir_.file("in.log"), std::ios::app);
+    for (int64_t i = 0; i < lines; ++i) {
+      ++written_;
+      out << "{\"n\": " << written_ << ", \"pad\": \"" << std::string(static_cast<size_t>(written_ % 37), 'x')
+          << "\"}\n";
+    }
+  }
+
+  int64_t last_committed() const {
+    auto c = committed(dir_.path());
+    return c.empty() ? 0 : c.back();
+  }
+
+  void start() {
+    if (pid_ > 0) return;
+    pid_ = spawn_sluice({"run", "-q", "job.sql", "--checkpoint-dir", "ck", "--checkpoint-interval", "50ms"},
+                        dir_.path(), dir_.file("log.txt"));
+  }
+  void kill_job() {
+    if (pid_ <= 0) return;
+    kill(pid_, SIGKILL);
+    wait_exit(pid_);
+    pid_ = -1;
+    ++kills_;
+  }
+  // Runs the job until line `n` is committed (20 s at most).
+  void commit_through(int64_t n) {
+    if (last_committed() >= n) return;
+    start();
+    for (int i = 0; i < 2000 && last_committed() < n; ++i) {
+      int status = 0;
+      ASSERT_NE(waitpid(pid_, &status, WNOHANG), pid_) << "the job exited: " << read_file(dir_.file("log.txt"));
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    ASSERT_GE(last_committed(), n) << read_file(dir_.file("log.txt"));
+  }
+
+  TempDir dir_;
+  pid_t pid_ = -1;
+  int64_t written_ = 0;
+  int kills_ = 0;
+};
+
+TEST_F(FollowCrashTest, RotationAndCopytruncateUnderKillsLoseAndRepeatNothing) {
+  Rng rng{2024};
+  // Lines written before the latest rotation or truncation: the next rotation waits until
+  // the reader's committed checkpoint is past it.
+  int64_t before_rotation = 0;
+  int rotations = 0, rotations_while_down = 0, truncations = 0;
+  start();
+  for (int round = 0; round < kRounds; ++round) {
+    for (int piece = 0; piece < 3; ++piece) {
+      append(kLinesPerRound / 3);
+      std::this_thread::sleep_for(std::chrono::milliseconds(rng.uniform(0, 40)));
+    }
+    if (rng.chance(0.7)) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(rng.uniform(0, 120)));
+      kill_job();
+    }
+    switch (round % 3) {
+      case 0: {
+        // Rotate once the reader (its committed checkpoint) is past the previous rotation;
+        // while the job is down when it already is.
+        ASSERT_NO_FATAL_FAILURE(commit_through(before_rotation + 1));
+        rotations_while_down += pid_ < 0;
+        fs::rename(dir_.file("in.log"), dir_.file("in.log." + std::to_string(round)));
+        before_rotation = written_;
+        ++rotations;
+        break;
+      }
+      case 1: {
+        // copytruncate, once everything was read (and committed); sometimes killed at once.
+        ASSERT_NO_FATAL_FAILURE(commit_through(written_));
+        fs::copy_file(dir_.file("in.log"), dir_.file("in.log.copy" + std::to_string(round)));
+        fs::resize_file(dir_.file("in.log"), 0);
+        before_rotation = written_;
+        ++truncations;
+        if (rng.chance(0.5)) kill_job();
+        break;
+      }
+      default:
+        break;
+    }
+    start();
+  }
+  ASSERT_NO_FATAL_FAILURE(commit_through(written_));
+  EXPECT_EQ(testing::interrupt_and_wait(pid_), 0) << read_file(dir_.file("log.txt"));
+  pid_ = -1;
+  std::vector<int64_t> want(static_cast<size_t>(written_));
+  for (size_t i = 0; i < want.size(); ++i) want[i] = static_cast<int64_t>(i) + 1;
+  auto got = committed(dir_.path());
+  EXPECT_EQ(got.size(), want.size());
+  EXPECT_TRUE(got == want) << "the committed output is not every line exactly once, in order\n"
+                           << read_file(dir_.file("log.txt"));
+  EXPECT_GE(kills_, 8);
+  EXPECT_GE(rotations, 4);
+  EXPECT_GE(truncations, 4);
+  EXPECT_GE(rotations_while_down, 1);
 }
 
 }  // namespace

@@ -105,11 +105,17 @@ struct FileFingerprint {
     auto head = hash_range(fd, 0, std::min(offset, kFingerprintWindow));
     int64_t tail_from = std::max<int64_t>(0, offset - kFingerprintWindow);
     auto tail = hash_range(fd, tail_from, offset - tail_from);
-    if (!head || !tail) return std::nullopt;
+    if (!head || !tail) {
+      f.poison();  // shorter than the offset: truncated under the reader
+      return f;
+    }
     f.head = *head;
     f.tail = *tail;
     return f;
   }
+  // Matches no file: the bytes before the offset are no longer those read.
+  void poison() { head = tail = 0; }
+  bool poisoned() const { return head == 0 && tail == 0; }
 
   // Why `fd` does not hold the recorded bytes before the offset; empty when it does.
   std::string mismatch(int fd) const {
@@ -119,6 +125,7 @@ struct FileFingerprint {
     if (size_now < offset || !now) {
       return fmt::format("it has {} bytes, fewer than the {} already read (it had {})", size_now, offset, size);
     }
+    if (poisoned()) return "it was truncated or rewritten while it was read";
     if (now->head != head || now->tail != tail) {
       return fmt::format("its bytes before offset {} are not the ones read ({})", offset,
                          now->ino == ino ? std::string("rewritten in place")
@@ -203,6 +210,7 @@ class FileSourceReader : public SourceReader {
       RETURN_IF_ERROR(reopen_from_start());
       return PollStatus::kIdle;
     }
+    if (polled == PollStatus::kData && head_.size() < kHeadCheckBytes) remember_head();
     at_end_of_data_ = polled == PollStatus::kIdle;
     if (at_end_of_data_) std::this_thread::sleep_for(std::chrono::milliseconds(kIdleWaitMs));
     return polled;
@@ -222,8 +230,13 @@ class FileSourceReader : public SourceReader {
   SourcePosition resume_position() const override {
     if (!lines_) return resume_;
     SourcePosition pos{lines_->position(), lines_->lines_consumed(), std::string()};
-    // Best effort: a file that cannot be read here records no fingerprint (not checked).
-    if (auto fp = FileFingerprint::of(fd_, pos.offset)) pos.fingerprint = fp->encode();
+    // Best effort: a file that cannot be stat'ed here records no fingerprint (not checked).
+    if (auto fp = FileFingerprint::of(fd_, pos.offset)) {
+      // Truncated and written again since the last poll: the hashes would describe the new
+      // bytes, and a restart would resume in them at the old offset.
+      if (follow_ && replaced_in_place()) fp->poison();
+      pos.fingerprint = fp->encode();
+    }
     return pos;
   }
 
@@ -357,24 +370,36 @@ class FileSourceReader : public SourceReader {
     }
     // (A path that vanished without a new file yet: keep reading the old one, the writer
     // may still append to it.)
-    off_t read_to = ::lseek(fd_, 0, SEEK_CUR);
-    bool truncated = read_to >= 0 && open_file.st_size < read_to;
-    if (!truncated && read_to > 0) {
-      char buf[kHeadCheckBytes];
-      size_t want = std::min(kHeadCheckBytes, static_cast<size_t>(read_to));
-      ssize_t got = ::pread(fd_, buf, want, 0);
-      if (got < static_cast<ssize_t>(head_.size()) || std::memcmp(buf, head_.data(), head_.size()) != 0) {
-        truncated = true;
-      } else {
-        head_.assign(buf, static_cast<size_t>(got));
-      }
-    }
-    if (truncated) {
+    if (replaced_in_place()) {
       log_warn("{}: '{}' was truncated: reading it again from the start", context_, path_);
       draining_ = true;
       lines_->end_input();
+    } else {
+      remember_head();
     }
     return Status::ok();
+  }
+
+  // Follow mode: whether the open file was truncated or rewritten under the reader (it is
+  // shorter than what was read, or its first bytes are not the ones seen).
+  bool replaced_in_place() const {
+    struct stat st {};
+    if (::fstat(fd_, &st) != 0) return false;
+    off_t read_to = ::lseek(fd_, 0, SEEK_CUR);
+    if (read_to >= 0 && st.st_size < read_to) return true;
+    if (head_.empty()) return false;
+    char buf[kHeadCheckBytes];
+    ssize_t got = ::pread(fd_, buf, head_.size(), 0);
+    return got != static_cast<ssize_t>(head_.size()) || std::memcmp(buf, head_.data(), head_.size()) != 0;
+  }
+  // Remembers the first bytes of the open file read so far (kHeadCheckBytes at most).
+  void remember_head() {
+    off_t read_to = ::lseek(fd_, 0, SEEK_CUR);
+    size_t want = std::min(kHeadCheckBytes, static_cast<size_t>(std::max<off_t>(read_to, 0)));
+    if (want <= head_.size()) return;
+    char buf[kHeadCheckBytes];
+    ssize_t got = ::pread(fd_, buf, want, 0);
+    if (got > static_cast<ssize_t>(head_.size())) head_.assign(buf, static_cast<size_t>(got));
   }
 
   std::string path_;

@@ -97,7 +97,9 @@ Result<PhysicalPlan> load(const CommonOptions& o) {
     return invalid_argument("--state-backend: expected memory or rocksdb, got '{}'", c.backend);
   }
   po.checkpointing = c.enabled();
-  ASSIGN_OR_RETURN(PhysicalPlan plan, plan_job(job, po));
+  auto planned = plan_job(job, po);
+  if (!planned.is_ok()) return locate_table_error(planned.status(), job, text, o.file);
+  PhysicalPlan plan = std::move(planned.value());
   plan.job.options.checkpoint = c;
   if (c.enabled()) {
     plan.explain += fmt::format("checkpoints: {} in {}, {} state backend, {} retained; sinks commit on checkpoints\n",

@@ -1952,6 +1952,17 @@ void* compile_thread(void* arg) {
 
 }  // namespace
 
+Status locate_table_error(const Status& status, const LogicalJob& job, const std::string& text,
+                          const std::string& file_name) {
+  const std::string& m = status.message();
+  if (status.is_ok() || m.rfind("table ", 0) != 0) return status;
+  size_t colon = m.find(':', 6);
+  if (colon == std::string::npos) return status;
+  auto it = job.tables.find(lower(m.substr(6, colon - 6)));
+  if (it == job.tables.end() || it->second->location < 0) return status;
+  return Status(status.code(), fmt::format("{}:{}: {}", file_name, text_position(text, it->second->location), m));
+}
+
 Result<LogicalJob> compile_sql(const std::string& text, const std::string& file_name) {
   CompileCall call{&text, &file_name, std::nullopt};
   pthread_attr_t attr;

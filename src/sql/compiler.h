@@ -16,4 +16,10 @@ namespace sluice {
 
 Result<LogicalJob> compile_sql(const std::string& text, const std::string& file_name);
 
+// Planning errors about a table ("table out: ...", from the planner and the connectors)
+// get the position of that table's CREATE TABLE: "FILE:LINE:COLUMN: table out: ...". Other
+// statuses are returned unchanged.
+Status locate_table_error(const Status& status, const LogicalJob& job, const std::string& text,
+                          const std::string& file_name);
+
 }  // namespace sluice

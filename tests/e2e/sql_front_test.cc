@@ -114,6 +114,19 @@ TEST(SqlFrontTest, StatementErrorsPointIntoTheStatementNotBeforeIt) {
   EXPECT_NE(r.output.find("job.sql:5:3: a bare SELECT"), std::string::npos) << r.output;
 }
 
+TEST(SqlFrontTest, PlanningErrorsAboutATablePointAtItsCreateTable) {
+  Job option("\n  CREATE TABLE t (v BIGINT) WITH (connector = 'file', path = '{DIR}/t.jsonl', pth = 'x');\n"
+             "CREATE TABLE out () WITH (connector = 'file', path = '{DIR}/out.jsonl');\n"
+             "INSERT INTO out SELECT v FROM t;\n");
+  auto r = option.run("validate");
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.output.find("job.sql:2:16: table t: unknown option 'pth'"), std::string::npos) << r.output;
+  Job updates(std::string(kTables) + "INSERT INTO out SELECT v, COUNT(*) AS n FROM t GROUP BY v;\n");
+  r = updates.run("validate");
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.output.find("job.sql:2:14: table out: the query produces updates"), std::string::npos) << r.output;
+}
+
 TEST(SqlFrontTest, UnsupportedFormsSayWhatIsUnsupported) {
   struct Case {
     std::string select;

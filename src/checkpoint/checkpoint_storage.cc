@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <random>
 #include <set>
 #include <sstream>
 
@@ -26,6 +27,7 @@ namespace fs = std::filesystem;
 constexpr const char* kManifest = "MANIFEST";
 constexpr const char* kPrefix = "chk-";
 constexpr const char* kTmpPrefix = ".tmp-chk-";
+constexpr const char* kJobIdFile = "job_id";
 
 std::string checksum_hex(uint64_t checksum) { return fmt::format("{:016x}", checksum); }
 
@@ -303,6 +305,40 @@ Status CheckpointStorage::apply_retention() {
     if (ec) return io_error("cannot delete old checkpoint '{}': {}", path, ec.message());
   }
   return Status::ok();
+}
+
+Result<std::string> CheckpointStorage::load_or_create_job_id(bool* created) const {
+  const std::string path = dir_ + "/" + kJobIdFile;
+  auto valid = [](std::string_view id) {
+    return id.size() == 32 && std::all_of(id.begin(), id.end(), [](char c) {
+             return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+           });
+  };
+  *created = false;
+  std::error_code ec;
+  if (fs::exists(path, ec)) {
+    ASSIGN_OR_RETURN(std::string text, slurp(path, 1024));
+    std::string_view id = text;
+    while (!id.empty() && (id.back() == '\n' || id.back() == '\r')) id.remove_suffix(1);
+    if (!valid(id)) {
+      return Status(StatusCode::kDataLoss,
+                    fmt::format("checkpoint directory '{}': '{}' is not a job id (32 hex digits); sinks record their "
+                                "commits under it: restore it, or use a new checkpoint directory",
+                                dir_, path));
+    }
+    return std::string(id);
+  }
+  std::random_device random;
+  std::string id;
+  for (int i = 0; i < 4; ++i) id += fmt::format("{:08x}", static_cast<uint32_t>(random()));
+  const std::string tmp = path + ".tmp";
+  RETURN_IF_ERROR(write_durable(tmp, id + "\n"));
+  if (::rename(tmp.c_str(), path.c_str()) != 0) {
+    return io_error("cannot rename '{}' to '{}': {}", tmp, path, std::strerror(errno));
+  }
+  RETURN_IF_ERROR(fsync_dir(dir_));
+  *created = true;
+  return id;
 }
 
 }  // namespace sluice

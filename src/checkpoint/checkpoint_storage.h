@@ -14,6 +14,8 @@
 // for what did not change. Verification still reads and checksums every file, linked or
 // not. Deleting a checkpoint only drops its links; the other checkpoints keep theirs.
 //
+// DIR/job_id names the job (see load_or_create_job_id()).
+//
 // Retention keeps the newest `retain` checkpoints; savepoints (taken on request) are never
 // deleted by retention. Not thread-safe: one coordinator thread owns a storage.
 #pragma once
@@ -79,6 +81,15 @@ class CheckpointStorage {
   std::string file_path(const CheckpointInfo& info, const std::string& name) const;
   // Ids of the complete-looking checkpoint directories, ascending (not verified).
   std::vector<uint64_t> list() const;
+
+  // The identity of the job that owns this directory: DIR/job_id holds a random 128-bit id
+  // (32 hex digits), created (written to a temporary file, fsynced, renamed, DIR fsynced)
+  // by the first open of the directory and read back by every later run. Sinks key their
+  // commit records by it, so two jobs (two checkpoint directories) writing one table never
+  // mistake each other's commits for their own. `created`: set when this call made it.
+  // A job_id file that is not 32 hex digits is kDataLoss (never silently replaced: the
+  // sinks' records name the old id). Call after open().
+  Result<std::string> load_or_create_job_id(bool* created) const;
 
   const std::string& dir() const { return dir_; }
 

@@ -48,6 +48,7 @@ struct CommonOptions {
   std::string state_backend;
   std::string from_savepoint;
   bool allow_changed_sources = false;
+  bool start_over = false;
 };
 
 Result<std::string> read_file(const std::string& path) {
@@ -73,6 +74,7 @@ Result<PhysicalPlan> load(const CommonOptions& o) {
   c.dir = !o.checkpoint_dir.empty() ? o.checkpoint_dir : set.checkpoint_dir;
   c.from_savepoint = o.from_savepoint;
   c.allow_changed_sources = o.allow_changed_sources;
+  c.start_over = o.start_over;
   if (c.dir.empty() && !c.from_savepoint.empty()) {
     // A savepoint lives in its job's checkpoint directory: continue checkpointing there.
     c.dir = std::filesystem::path(c.from_savepoint).lexically_normal().parent_path().string();
@@ -87,6 +89,7 @@ Result<PhysicalPlan> load(const CommonOptions& o) {
     }
     c.interval = d.value();
   }
+  if (c.start_over && c.dir.empty()) return invalid_argument("--start-over needs a checkpoint directory (--checkpoint-dir)");
   if (c.interval > 0 && c.dir.empty()) {
     return invalid_argument("a checkpoint interval needs a checkpoint directory (--checkpoint-dir or SET checkpoint_dir)");
   }
@@ -312,6 +315,9 @@ int main(int argc, char** argv) {
                     "resume from this savepoint or checkpoint directory (parallelism may differ)");
     cmd->add_flag("--allow-changed-sources", o.allow_changed_sources,
                   "resume even if a source now reads another input than the checkpoint recorded (read from its start)");
+    cmd->add_flag("--start-over", o.start_over,
+                  "when no checkpoint can be resumed, roll back what the job's sinks committed and start from the "
+                  "beginning (instead of refusing to start)");
   };
   auto* run = app.add_subcommand("run", "run a job until its bounded inputs end, or until SIGINT/SIGTERM");
   add_common(run, run_opts);

@@ -3,6 +3,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include <cerrno>
 #include <filesystem>
 
 #include "types/schema.h"
@@ -75,6 +76,20 @@ std::string errno_text(int err) {
   char buf[256];
   // GNU strerror_r returns the message pointer (which may or may not be buf).
   return std::string(strerror_r(err, buf, sizeof buf));
+}
+
+Status check_output_still_at_path(int fd, const std::string& path, const std::string& context,
+                                  const std::string& what) {
+  struct stat open_file {};
+  if (::fstat(fd, &open_file) != 0) return io_error("{}: cannot stat {}: {}", context, what, errno_text(errno));
+  struct stat at_path {};
+  const bool present = ::stat(path.c_str(), &at_path) == 0;
+  if (open_file.st_nlink > 0 && present && at_path.st_dev == open_file.st_dev && at_path.st_ino == open_file.st_ino) {
+    return Status::ok();
+  }
+  return io_error("{}: {} was {} while the job wrote it: the rows written went to a file that is no longer there; "
+                  "rerun the job (and do not delete or move its output while it runs)",
+                  context, what, present ? "replaced or moved" : "deleted");
 }
 
 }  // namespace sluice

@@ -31,4 +31,11 @@ Status check_parent_directory(const std::string& path, const std::string& contex
 // strerror(err) without the thread-safety problems of strerror().
 std::string errno_text(int err);
 
+// Whether the output file open as `fd` is still the file at `path`: neither deleted (no
+// link left) nor replaced (renamed away, another file in its place). Writing on into an
+// unlinked inode would lose every row silently, so sinks check their output when they
+// flush and close. `what`: "file 'out.jsonl'".
+Status check_output_still_at_path(int fd, const std::string& path, const std::string& context,
+                                  const std::string& what);
+
 }  // namespace sluice

@@ -27,6 +27,17 @@ struct SinkSpec {
   ConnectorOptions options;
 };
 
+// Who commits into a sink's target: the job (its checkpoint directory's job id) and the sink
+// instance (the sink operator's stable id and instance index, "<operator id>/<instance>").
+// A fresh start (no checkpoint to resume) of a job that committed before means its
+// checkpoints were lost: sinks refuse it unless `start_over` (see recover()).
+struct SinkIdentity {
+  std::string job_id;
+  std::string sink_id;
+  bool new_job = false;     // the job id was created by this run: nothing committed under it
+  bool start_over = false;  // --start-over: roll back what this job committed, start fresh
+};
+
 class SinkWriter {
  public:
   virtual ~SinkWriter() = default;
@@ -39,7 +50,10 @@ class SinkWriter {
   //
   // recover() is called once, after open() and before any write(): the writer switches to
   // transactional mode, where write() goes to a pending transaction and flush() makes
-  // nothing visible. `restored_id` is the checkpoint the job resumes from (0: a fresh start)
+  // nothing visible. `identity` names the job and sink instance that commit (commit records
+  // are keyed by it, never by the table name alone; a writer stores it in its pre_commit()
+  // state to recognise, after a restore, transactions an earlier job already committed).
+  // `restored_id` is the checkpoint the job resumes from (0: a fresh start)
   // and `state` what pre_commit() returned for that checkpoint: the writer commits that
   // transaction if it is not committed yet (the crash came between the checkpoint and the
   // commit) and aborts (deletes) any pending transaction newer than it.
@@ -48,7 +62,9 @@ class SinkWriter {
   // runtime stores it in checkpoint `id`. commit(id) makes every pre-committed transaction
   // <= id visible; it is idempotent. Sinks without transactions keep the defaults
   // (pre_commit flushes: at-least-once).
-  virtual Status recover(uint64_t restored_id, std::string_view state) { return Status::ok(); }
+  virtual Status recover(const SinkIdentity& identity, uint64_t restored_id, std::string_view state) {
+    return Status::ok();
+  }
   virtual Result<std::string> pre_commit(uint64_t id) {
     RETURN_IF_ERROR(flush());
     return std::string();
@@ -57,7 +73,10 @@ class SinkWriter {
 };
 
 struct SinkCapabilities {
-  bool upsert = false;           // applies updates/deletes by primary key
+  // Applies updates/deletes by primary key. Keys compare with IS semantics: a NULL key
+  // column equals NULL (a GROUP BY groups NULLs together), so each key, NULLs included,
+  // is one row of the target, and a rerun replaces it rather than adding one.
+  bool upsert = false;
   bool changelog_append = false;  // can write +I/-U/+U/-D rows with an op column
   SinkGuarantee guarantee = SinkGuarantee::kAtLeastOnce;
   std::vector<std::string> primary_key;  // for upsert sinks; empty = one global row

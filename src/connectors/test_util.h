@@ -57,6 +57,11 @@ inline SinkSpec sink_spec(const std::string& connector, std::map<std::string, st
   return SinkSpec{table, connector, std::move(schema), ConnectorOptions(std::move(options), "table " + table)};
 }
 
+// The identity a test's sinks commit under: one job, one sink instance (sink.h).
+inline SinkIdentity test_sink_identity(const std::string& job_id = "00000000000000000000000000000001") {
+  return SinkIdentity{job_id, "out.sink/0"};
+}
+
 // All records of a raw batch as strings.
 inline std::vector<std::string> records_of(const RawRecords& r) {
   std::vector<std::string> out;

@@ -55,10 +55,12 @@ Status TextSinkWriter::write(const RecordBatch& batch) {
 }
 
 Status TextSinkWriter::flush() {
-  if (stream_.file != nullptr && std::fflush(stream_.file) != 0) {
+  if (stream_.file == nullptr) return Status::ok();
+  if (std::fflush(stream_.file) != 0) {
     return io_error("{}: flushing {} failed: {}", config_.context, config_.name, errno_text(errno));
   }
-  return Status::ok();
+  if (stream_.path.empty()) return Status::ok();
+  return check_output_still_at_path(fileno(stream_.file), stream_.path, config_.context, config_.name);
 }
 
 Status TextSinkWriter::sync() {

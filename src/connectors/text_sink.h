@@ -35,6 +35,9 @@ class TextSinkWriter : public SinkWriter {
     FILE* file = nullptr;
     bool close_at_end = true;  // false for stdout
     bool empty = true;         // nothing written yet: the CSV header goes first
+    // The file's path, when it is a file: flush() and close() fail if it was deleted or
+    // replaced meanwhile (check_output_still_at_path). Empty for stdout.
+    std::string path;
   };
 
   struct Config {

@@ -57,12 +57,16 @@ class SinkOperator : public Operator {
         writer_state = r.str();
         if (r.u8() != 0) {
           ASSIGN_OR_RETURN(SchemaPtr schema, read_schema(r));
+          RETURN_IF_ERROR(check_held_schema(*schema));
           ASSIGN_OR_RETURN(pending_, read_batch(r, schema));
         }
         RETURN_IF_ERROR(r.status("sink state"));
       }
     }
-    return writer_->recover(state ? checkpoint_id : 0, writer_state).with_context(fmt::format("sink {}", spec_.table()));
+    SinkIdentity identity{ctx_.checkpoint.job_id, fmt::format("{}/{}", spec_.id, ctx_.instance),
+                          ctx_.checkpoint.new_job, ctx_.checkpoint.start_over};
+    return writer_->recover(identity, state ? checkpoint_id : 0, writer_state)
+        .with_context(fmt::format("sink {}", spec_.table()));
   }
 
   Status snapshot(uint64_t checkpoint_id, StateWriter& w) override {
@@ -138,6 +142,20 @@ class SinkOperator : public Operator {
     ctx_.metrics->add_out(batch.num_rows);
     dirty_ = true;
     return writer_->write(batch);
+  }
+
+  // Rows held for ordered release are restored only into a sink that releases them the same
+  // way: the sink's columns plus the hidden order column.
+  Status check_held_schema(const Schema& held) const {
+    const Schema& visible = *spec_.schema();
+    bool same = spec_.order_column() >= 0 && held.size() == visible.size() + 1;
+    for (size_t c = 0; same && c < visible.size(); ++c) same = held.field(c).type == visible.field(c).type;
+    if (same) return Status::ok();
+    return invalid_argument(
+        "sink {}: the checkpoint holds rows waiting for ordered release as {}, but this job's sink takes {}{}; resume "
+        "with the job that took the checkpoint",
+        spec_.table(), held.to_string(), visible.to_string(),
+        spec_.order_column() >= 0 ? " plus an order column" : " without ordered release");
   }
 
   // Writes the buffered rows with order value <= wm in canonical order; keeps the rest.

@@ -28,7 +28,17 @@ class Planner {
 
   Result<PhysicalPlan> run() {
     for (const auto& p : job_.pipelines) count_reads(p.query);
-    for (size_t i = 0; i < job_.pipelines.size(); ++i) RETURN_IF_ERROR(plan_pipeline(job_.pipelines[i]));
+    // Several INSERTs into one table feed ONE sink instance (their union, as UNION ALL):
+    // one output file, one commit record, one ordered release. Sinks are planned in the
+    // order of their first INSERT, each sink's INSERTs in file order.
+    std::vector<std::string> sink_order;
+    std::map<std::string, std::vector<const Pipeline*>> by_sink;
+    for (const auto& p : job_.pipelines) {
+      auto& list = by_sink[p.sink->name];
+      if (list.empty()) sink_order.push_back(p.sink->name);
+      list.push_back(&p);
+    }
+    for (const auto& name : sink_order) RETURN_IF_ERROR(plan_sink(by_sink[name]));
     plan_.job.name = "sluice";
     plan_.job.options.batch_size = options_.batch_size;
     plan_.explain = explain();
@@ -359,20 +369,19 @@ class Planner {
     return out;
   }
 
-  Status plan_pipeline(const Pipeline& p) {
-    std::vector<int> unused;
-    const TableDef& t = *p.sink;
-    sink_table_ = t.name;
-    pipeline_prefix_.clear();
-    for (char c : t.name) pipeline_prefix_ += std::isalnum(static_cast<unsigned char>(c)) || c == '_' ? c : '_';
-    if (int n = sink_uses_[t.name]++; n > 0) pipeline_prefix_ += fmt::format("-{}", n + 1);
-    op_counter_ = 0;
+  static std::string sanitize(const std::string& name) {
+    std::string out;
+    for (char c : name) out += std::isalnum(static_cast<unsigned char>(c)) || c == '_' ? c : '_';
+    return out;
+  }
+
+  Result<std::shared_ptr<SinkFactory>> make_factory(const TableDef& t, const SchemaPtr& schema) {
     auto conn = t.options.find("connector");
     if (conn == t.options.end()) return invalid_argument("table {}: missing option 'connector'", t.name);
     SinkSpec spec;
     spec.table = t.name;
     spec.connector = conn->second;
-    spec.schema = p.sink_schema;
+    spec.schema = schema;
     std::map<std::string, std::string> opts;
     for (const auto& [k, v] : t.options) {
       if (k != "connector") opts[k] = v;
@@ -385,35 +394,79 @@ class Planner {
     spec.options = ConnectorOptions(opts, "table " + t.name);
     auto factory = make_sink_factory(spec);
     if (!factory.is_ok()) return factory.status();
-    std::shared_ptr<SinkFactory> sink = std::move(factory).value();
+    return std::shared_ptr<SinkFactory>(std::move(factory).value());
+  }
 
-    // A windowed aggregate as the last stateful step: carry its window_end as a hidden
-    // trailing column so the sink can release rows in canonical order.
-    LogicalNodePtr query = p.query;
-    int order_column = -1;
-    if (auto we = trailing_window_end(query); we.first) {
-      query = we.first;
-      order_column = static_cast<int>(query->schema->size()) - 1;
-    } else if (LogicalNodePtr pe = with_emit_time(query)) {
-      query = pe;  // a process function's output: ordered by its emit time
-      order_column = static_cast<int>(query->schema->size()) - 1;
+  // The INSERTs into one sink table (`pipelines`, in file order): each query is planned with
+  // its own operator ids ("<table>", "<table>-2", ...), and all of them feed one sink
+  // operator, whose id depends only on the sink (its table, target and columns), so that
+  // adding or changing an INSERT keeps the sink's state and commit records.
+  Status plan_sink(const std::vector<const Pipeline*>& pipelines) {
+    const Pipeline& first = *pipelines.front();
+    const TableDef& t = *first.sink;
+    for (const Pipeline* p : pipelines) {
+      const Schema& a = *first.sink_schema;
+      const Schema& b = *p->sink_schema;
+      bool same = a.size() == b.size();
+      for (size_t i = 0; same && i < a.size(); ++i) {
+        same = a.field(i).name == b.field(i).name && a.field(i).type == b.field(i).type;
+      }
+      if (!same) {
+        return invalid_argument("table {}: the INSERTs into it produce different columns: {} and {}", t.name,
+                                a.to_string(), b.to_string());
+      }
     }
-    ASSIGN_OR_RETURN(Open o, build(query, &unused));
-    // Updates (allowed lateness, sessions merging) must reach the sink in emission order.
-    if (o.updating) order_column = -1;
+    ASSIGN_OR_RETURN(std::shared_ptr<SinkFactory> sink, make_factory(t, first.sink_schema));
     auto caps = sink->capabilities();
-    if (o.updating && !caps.upsert && !caps.changelog_append) {
-      return invalid_argument(
-          "table {}: the query produces updates (GROUP BY without a window, or allowed_lateness), but {} is "
-          "append-only; use an upsert sink (sqlite with primary_key) or set changelog = 'true'",
-          t.name, sink->describe());
+
+    // Windowed aggregates (or process functions) as the last stateful step: each query carries
+    // its window_end (emit time) as a hidden trailing column so the sink can release rows in
+    // canonical order; only when every INSERT can, since they share the sink's release.
+    std::vector<LogicalNodePtr> queries;
+    bool ordered = true;
+    for (const Pipeline* p : pipelines) {
+      LogicalNodePtr q;
+      if (auto we = trailing_window_end(p->query); we.first) {
+        q = we.first;
+      } else {
+        q = with_emit_time(p->query);  // a process function's output: ordered by its emit time
+      }
+      ordered = ordered && q != nullptr;
+      queries.push_back(q ? q : p->query);
     }
-    if (o.updating && !o.retract && caps.upsert) RETURN_IF_ERROR(check_upsert_key(t, *p.sink_schema, o, caps));
-    auto sink_op = std::make_shared<SinkOperatorSpec>(t.name, sink, p.sink_schema, order_column, options_.checkpointing,
-                                                      200 * kMicrosPerMilli);
-    assign_id(*sink_op);
-    if (o.stages.size() == 1 && stage(o.stages[0]).parallelism == 1) {
-      stage(o.stages[0]).chain.push_back(sink_op);
+    if (!ordered) {
+      for (size_t i = 0; i < pipelines.size(); ++i) queries[i] = pipelines[i]->query;
+    }
+    int order_column = ordered ? static_cast<int>(first.sink_schema->size()) : -1;
+
+    Open all;
+    for (size_t i = 0; i < pipelines.size(); ++i) {
+      pipeline_prefix_ = sanitize(t.name);
+      if (i > 0) pipeline_prefix_ += fmt::format("-{}", i + 1);
+      op_counter_ = 0;
+      sink_table_ = t.name;
+      std::vector<int> unused;
+      ASSIGN_OR_RETURN(Open o, build(queries[i], &unused));
+      if (o.updating && !caps.upsert && !caps.changelog_append) {
+        return invalid_argument(
+            "table {}: the query produces updates (GROUP BY without a window, or allowed_lateness), but {} is "
+            "append-only; use an upsert sink (sqlite with primary_key) or set changelog = 'true'",
+            t.name, sink->describe());
+      }
+      if (o.updating && !o.retract && caps.upsert) {
+        RETURN_IF_ERROR(check_upsert_key(t, *pipelines[i]->sink_schema, o, caps));
+      }
+      all.stages.insert(all.stages.end(), o.stages.begin(), o.stages.end());
+      all.updating = all.updating || o.updating;
+    }
+    // Updates (allowed lateness, sessions merging) must reach the sink in emission order.
+    if (all.updating) order_column = -1;
+    auto sink_op = std::make_shared<SinkOperatorSpec>(t.name, sink, first.sink_schema, order_column,
+                                                      options_.checkpointing, 200 * kMicrosPerMilli);
+    sink_op->id = fmt::format("{}.sink.{:06x}", sanitize(t.name),
+                              hash_string(sink->describe() + " " + first.sink_schema->to_string()) & 0xffffff);
+    if (all.stages.size() == 1 && stage(all.stages[0]).parallelism == 1) {
+      stage(all.stages[0]).chain.push_back(sink_op);
       return Status::ok();
     }
     StageSpec st;
@@ -422,7 +475,7 @@ class Planner {
     st.chain.push_back(sink_op);
     plan_.job.stages.push_back(std::move(st));
     int sink_stage = static_cast<int>(plan_.job.stages.size()) - 1;
-    for (int s : o.stages) {
+    for (int s : all.stages) {
       stage(s).downstream = sink_stage;
       stage(s).edge = EdgeKind::kGather;
     }
@@ -576,7 +629,6 @@ class Planner {
   int op_counter_ = 0;
   std::string pipeline_prefix_;
   std::string sink_table_;  // of the pipeline being planned, for errors
-  std::map<std::string, int> sink_uses_;
   Micros default_lateness_;
   std::map<std::string, std::shared_ptr<DeadLetterQueue>> side_outputs_;
   std::map<int, std::shared_ptr<const TableDef>> source_table_of_stage_;

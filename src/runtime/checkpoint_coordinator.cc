@@ -41,6 +41,7 @@ Status CheckpointCoordinator::open() {
   ASSIGN_OR_RETURN(lock_, CheckpointDirLock::acquire(options_.dir));
   storage_ = std::make_unique<CheckpointStorage>(options_.dir, std::max(1, options_.retain));
   RETURN_IF_ERROR(storage_->open());
+  ASSIGN_OR_RETURN(job_id_, storage_->load_or_create_job_id(&job_id_created_));
   ASSIGN_OR_RETURN(backend_, make_state_backend(options_.backend, work_dir()));
 
   std::optional<CheckpointInfo> info;
@@ -58,6 +59,11 @@ Status CheckpointCoordinator::open() {
   std::vector<uint64_t> ids = storage_->list();
   if (!ids.empty()) next_id_ = ids.back() + 1;
   if (!info) return Status::ok();
+  if (options_.start_over) {  // it would roll back rows that the checkpoint still counts on
+    return invalid_argument("--start-over: checkpoint {} in '{}' can be resumed; --start-over applies only when none "
+                            "can (to start over anyway, delete its chk-* directories, keeping job_id)",
+                            info->id, options_.dir);
+  }
   next_id_ = std::max(next_id_, info->id + 1);
 
   ASSIGN_OR_RETURN(std::string text, storage_->read_file(*info, kJobFile));
@@ -237,6 +243,7 @@ Status CheckpointCoordinator::complete_in_flight() {
   }
   nlohmann::json j;
   j["job"] = job_name_;
+  j["job_id"] = job_id_;
   j["id"] = id;
   j["final"] = id == final_id_.load();
   j["backend"] = backend_->name();

@@ -57,6 +57,9 @@ struct CheckpointOptions {
   // checkpoint is another job's): a changed input is read from its start unless its recorded
   // position still matches it (e.g. the same file under a new path).
   bool allow_changed_sources = false;
+  // --start-over: when no checkpoint can be resumed, sinks roll back what this job committed
+  // earlier (instead of refusing to start) and the job starts from the beginning.
+  bool start_over = false;
   bool enabled() const { return !dir.empty(); }
 };
 
@@ -105,6 +108,10 @@ class CheckpointCoordinator {
 
   // Restore side (valid after open()).
   uint64_t restored_id() const { return restored_ ? restored_->id : 0; }
+  // The checkpoint directory's job id (CheckpointStorage::load_or_create_job_id), and
+  // whether this run created it (no earlier run used the directory).
+  const std::string& job_id() const { return job_id_; }
+  bool job_id_created() const { return job_id_created_; }
   std::optional<SourceSplitState> source_state(const std::string& table, int split) const;
   // Whether `table` read another input when the restored checkpoint was taken (only with
   // allow_changed_sources: otherwise open() refused): its positions may not apply.
@@ -160,6 +167,8 @@ class CheckpointCoordinator {
   std::unique_ptr<CheckpointStorage> storage_;
   std::unique_ptr<StateBackend> backend_;
   std::optional<Restored> restored_;
+  std::string job_id_;
+  bool job_id_created_ = false;
 
   mutable std::mutex mu_;
   mutable std::condition_variable cv_;

@@ -574,7 +574,9 @@ Status Job::run() {
       ctx.parallelism = task->spec->parallelism;
       if (coordinator_) {
         ctx.checkpoint =
-            CheckpointContext{&coordinator_->completed(), &stop_, coordinator_->backend().incremental_snapshots()};
+            CheckpointContext{&coordinator_->completed(), &stop_, coordinator_->backend().incremental_snapshots(),
+                              coordinator_->job_id(), coordinator_->job_id_created(),
+                              spec_.options.checkpoint.start_over};
       }
       for (size_t k = 0; k < task->ops.size() && s.is_ok(); ++k) {
         ctx.metrics = task->op_metrics[k];

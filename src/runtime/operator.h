@@ -43,6 +43,12 @@ struct CheckpointContext {
   // The state backend takes incremental snapshots: stateful operators track the keys they
   // change and remove between snapshots (nothing to track for full snapshots).
   bool incremental = false;
+  // The job's identity (its checkpoint directory's job id; CheckpointCoordinator::job_id):
+  // sinks key their commit records by it. `new_job`: the id was created by this run.
+  // `start_over`: --start-over (sinks roll back what the job committed before a fresh start).
+  std::string job_id;
+  bool new_job = false;
+  bool start_over = false;
 };
 
 struct OperatorContext {

@@ -63,12 +63,51 @@ void write_input(const std::string& path) {
   }
 }
 
-std::string job_text(const std::string& dir, const std::string& out, bool throttled) {
-  std::string sql = with_dir(kJob, dir);
+// Several INSERTs into one sink (issue 9 point 1): the same results as kJob, each sink fed
+// by two INSERTs that split the keys between them; both must land, exactly once, in one
+// output (the windowed rows released together in canonical order: byte-identical output).
+const char* kMultiInsertJob = R"(
+CREATE TABLE src (k BIGINT, v BIGINT, ts TIMESTAMP)
+  WITH (connector = 'file', path = '{DIR}/in.jsonl', format = 'json', event_time = 'ts',
+        watermark_delay = '3s'{RATE});
+CREATE TABLE agg_file () WITH (connector = 'file', path = '{DIR}/{OUT}/agg.jsonl');
+CREATE TABLE agg_db () WITH (connector = 'sqlite', path = '{DIR}/{OUT}/agg.db', table = 'agg');
+INSERT INTO agg_file
+SELECT k, window_start, COUNT(*) AS n, SUM(v) AS total, MIN(v) AS lo, MAX(v) AS hi,
+       COUNT(DISTINCT v % 13) AS d
+FROM TUMBLE(src, ts, INTERVAL '10 seconds') WHERE k < 150 GROUP BY k, window_start;
+INSERT INTO agg_file
+SELECT k, window_start, COUNT(*) AS n, SUM(v) AS total, MIN(v) AS lo, MAX(v) AS hi,
+       COUNT(DISTINCT v % 13) AS d
+FROM TUMBLE(src, ts, INTERVAL '10 seconds') WHERE k >= 150 GROUP BY k, window_start;
+INSERT INTO agg_db
+SELECT k, window_start, COUNT(*) AS n, SUM(v) AS total
+FROM TUMBLE(src, ts, INTERVAL '10 seconds') WHERE k % 2 = 0 GROUP BY k, window_start;
+INSERT INTO agg_db
+SELECT k, window_start, COUNT(*) AS n, SUM(v) AS total
+FROM TUMBLE(src, ts, INTERVAL '10 seconds') WHERE k % 2 = 1 GROUP BY k, window_start;
+)";
+
+// One of two jobs (issue 9 point 2) loading the same SQLite table, each with its own
+// checkpoint directory: {PART} selects its keys. Together they write kJob's agg_db rows.
+const char* kLoaderJob = R"(
+CREATE TABLE src (k BIGINT, v BIGINT, ts TIMESTAMP)
+  WITH (connector = 'file', path = '{DIR}/in.jsonl', format = 'json', event_time = 'ts',
+        watermark_delay = '3s'{RATE});
+CREATE TABLE agg_db () WITH (connector = 'sqlite', path = '{DIR}/{OUT}/agg.db', table = 'agg');
+INSERT INTO agg_db
+SELECT k, window_start, COUNT(*) AS n, SUM(v) AS total
+FROM TUMBLE(src, ts, INTERVAL '10 seconds') WHERE k % 2 = {PART} GROUP BY k, window_start;
+)";
+
+std::string job_text(const std::string& dir, const std::string& out, bool throttled, const char* job = kJob,
+                     const std::string& part = "0") {
+  std::string sql = with_dir(job, dir);
   auto put = [&](const std::string& what, const std::string& value) {
     for (size_t pos; (pos = sql.find(what)) != std::string::npos;) sql.replace(pos, what.size(), value);
   };
   put("{OUT}", out);
+  put("{PART}", part);
   put("{RATE}", throttled ? std::string(", rate = '") + std::to_string(kRate) + "'" : std::string());
   return sql;
 }
@@ -131,6 +170,9 @@ int count_checkpoints(const std::string& dir) {
 
 class CrashTest : public ::testing::Test {
  protected:
+  // The job the test crashes (its reference is kJob's uninterrupted run in any case).
+  virtual const char* job() const { return kJob; }
+
   void SetUp() override {
     write_input(dir_.file("in.jsonl"));
     // The reference: one uninterrupted run without checkpoints, as fast as possible.
@@ -143,13 +185,22 @@ class CrashTest : public ::testing::Test {
     ASSERT_GT(ref_rows_.size(), 1000u);
     ASSERT_EQ(static_cast<size_t>(std::count(ref_file_.begin(), ref_file_.end(), '\n')), ref_rows_.size());
     fs::create_directories(dir_.file("out"));
-    write_file(dir_.file("job.sql"), job_text(dir_.path(), "out", true));
+    write_file(dir_.file("job.sql"), job_text(dir_.path(), "out", true, job()));
   }
 
-  std::vector<std::string> run_args(const std::string& backend, int parallelism) const {
-    return {"run",          "-q",      "job.sql",         "--checkpoint-dir", "ck", "--checkpoint-interval", "50ms",
+  std::vector<std::string> run_args(const std::string& backend, int parallelism, const std::string& job = "job.sql",
+                                    const std::string& ck = "ck") const {
+    return {"run",          "-q",      job,         "--checkpoint-dir", ck, "--checkpoint-interval", "50ms",
             "--state-backend", backend, "-p", std::to_string(parallelism)};
   }
+
+  // Which job crash_and_complete() runs, where it checkpoints and logs, and its kill timing.
+  struct CrashRun {
+    std::string job = "job.sql";
+    std::string ck = "ck";
+    std::string log = "log.txt";
+    uint64_t seed = 7;
+  };
 
   // Kills the job `kills` times at random moments (every third kill right when a
   // checkpoint is being written), restarting it each time with the next parallelism of
@@ -157,16 +208,29 @@ class CrashTest : public ::testing::Test {
   // a checkpoint was in progress.
   int crash_and_complete(const std::string& backend, int kills, const std::vector<int>& parallelisms,
                          std::vector<std::string> first_extra_args = {}) {
-    Rng rng{7};
+    int done_kills = 0;
+    int during = crash_and_complete(CrashRun{}, backend, kills, parallelisms, first_extra_args, &done_kills);
+    kills_ = done_kills;
+    return during;
+  }
+
+  // As above for `run_spec`; two may run side by side in threads. `kills_made`: kills made.
+  int crash_and_complete(const CrashRun& run_spec, const std::string& backend, int kills,
+                         const std::vector<int>& parallelisms, const std::vector<std::string>& first_extra_args,
+                         int* kills_made) {
+    Rng rng{run_spec.seed};
+    const std::string log = dir_.file(run_spec.log);
+    const std::string ck = dir_.file(run_spec.ck);
     int during_checkpoint = 0;
     int done_kills = 0;
     for (int run = 0;; ++run) {
-      auto args = run_args(backend, parallelisms[static_cast<size_t>(run) % parallelisms.size()]);
+      auto args = run_args(backend, parallelisms[static_cast<size_t>(run) % parallelisms.size()], run_spec.job,
+                           run_spec.ck);
       if (run == 0) args.insert(args.end(), first_extra_args.begin(), first_extra_args.end());
-      pid_t pid = spawn_sluice(args, dir_.path(), dir_.file("log.txt"));
+      pid_t pid = spawn_sluice(args, dir_.path(), log);
       if (done_kills >= kills) {
         int code = wait_exit(pid);
-        EXPECT_EQ(code, 0) << testing::read_file(dir_.file("log.txt"));
+        EXPECT_EQ(code, 0) << testing::read_file(log);
         break;
       }
       auto start = std::chrono::steady_clock::now();
@@ -177,16 +241,15 @@ class CrashTest : public ::testing::Test {
         int status = 0;
         if (waitpid(pid, &status, WNOHANG) == pid) {
           exited = true;
-          EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << testing::read_file(dir_.file("log.txt"));
+          EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << testing::read_file(log);
           break;
         }
         auto elapsed = std::chrono::steady_clock::now() - start;
         // A kill aimed at a checkpoint waits (up to 5 s: sanitizer builds are slow) for a
         // checkpoint directory being written.
-        if (at_checkpoint ? (elapsed > delay && has_checkpoint_in_progress(dir_.file("ck"))) ||
-                                elapsed > std::chrono::seconds(5)
+        if (at_checkpoint ? (elapsed > delay && has_checkpoint_in_progress(ck)) || elapsed > std::chrono::seconds(5)
                           : elapsed > delay) {
-          if (at_checkpoint && has_checkpoint_in_progress(dir_.file("ck"))) ++during_checkpoint;
+          if (at_checkpoint && has_checkpoint_in_progress(ck)) ++during_checkpoint;
           kill(pid, SIGKILL);
           wait_exit(pid);
           ++done_kills;
@@ -199,7 +262,7 @@ class CrashTest : public ::testing::Test {
         break;
       }
     }
-    kills_ = done_kills;
+    *kills_made = done_kills;
     return during_checkpoint;
   }
 
@@ -328,6 +391,36 @@ TEST_F(CrashTest, CorruptNewestCheckpointFallsBackToThePreviousOne) {
   EXPECT_NE(log.find("checkpoint skipped"), std::string::npos) << log;
   EXPECT_NE(log.find("resuming from checkpoint " + previous_id + " "), std::string::npos) << log;
   expect_same_as_reference();
+}
+
+class MultiInsertCrashTest : public CrashTest {
+ protected:
+  const char* job() const override { return kMultiInsertJob; }
+};
+
+// Issue 9 point 1: two INSERTs into one file sink and two into one SQLite table, killed at
+// random moments: every row of both lands exactly once, the file byte-identical to kJob's.
+TEST_F(MultiInsertCrashTest, TwoInsertsIntoOneSinkLoseAndRepeatNothing) {
+  crash_and_complete("memory", 8, {2, 1});
+  EXPECT_GE(kills_, 8);
+  expect_same_as_reference();
+}
+
+// Issue 9 point 2: two jobs, each with its own checkpoint directory (so both number their
+// checkpoints from 1), load one SQLite table side by side and are killed and restarted
+// independently: together they write exactly kJob's rows.
+TEST_F(CrashTest, TwoJobsLoadingOneSqliteTableLoseAndRepeatNothing) {
+  write_file(dir_.file("even.sql"), job_text(dir_.path(), "out", true, kLoaderJob, "0"));
+  write_file(dir_.file("odd.sql"), job_text(dir_.path(), "out", true, kLoaderJob, "1"));
+  int kills_even = 0, kills_odd = 0;
+  std::thread odd([&] {
+    crash_and_complete(CrashRun{"odd.sql", "ck-odd", "log-odd.txt", 11}, "memory", 6, {2}, {}, &kills_odd);
+  });
+  crash_and_complete(CrashRun{"even.sql", "ck-even", "log-even.txt", 7}, "memory", 6, {2}, {}, &kills_even);
+  odd.join();
+  EXPECT_GE(kills_even, 6);
+  EXPECT_GE(kills_odd, 6);
+  EXPECT_EQ(sqlite_rows(dir_.file("out/agg.db")), ref_rows_);
 }
 
 }  // namespace

@@ -28,7 +28,7 @@ class ConsoleSinkFactory : public SinkFactory {
     c.flush_each_write = true;
     FILE* out = out_;
     c.open_stream = [out]() -> Result<TextSinkWriter::Stream> {
-      return TextSinkWriter::Stream{out, /*close_at_end=*/false, /*empty=*/true};
+      return TextSinkWriter::Stream{out, /*close_at_end=*/false, /*empty=*/true, /*path=*/""};
     };
     return std::unique_ptr<SinkWriter>(std::make_unique<TextSinkWriter>(std::move(c)));
   }

@@ -35,7 +35,7 @@ Result<TextSinkWriter::Stream> open_file(const std::string& path, const std::str
   std::setvbuf(f, nullptr, _IOFBF, kFileBufferBytes);
   struct stat st {};
   bool empty = ::fstat(fileno(f), &st) != 0 || st.st_size == 0;
-  return TextSinkWriter::Stream{f, /*close_at_end=*/true, empty && header_allowed};
+  return TextSinkWriter::Stream{f, /*close_at_end=*/true, empty && header_allowed, path};
 }
 
 // The checkpoint state of a file sink: the ids of the parts pre-committed and not yet
@@ -121,13 +121,13 @@ class FileSinkWriter : public SinkWriter {
     return s;
   }
 
-  Status recover(uint64_t restored_id, std::string_view state) override {
+  Status recover(const SinkIdentity& identity, uint64_t restored_id, std::string_view state) override {
     if (!opened_ || output_) {
       return internal_error("{}: file sink recover() must follow open() and precede write()", config_.context);
     }
     transactional_ = true;
     uncommitted_.clear();
-    if (restored_id == 0) return start_fresh();
+    if (restored_id == 0) return start_fresh(identity);
     ASSIGN_OR_RETURN(std::vector<uint64_t> to_commit, decode_state(state, restored_id, config_.context));
     // The crash came between the checkpoint and its commit: commit now (idempotent).
     for (uint64_t id : to_commit) RETURN_IF_ERROR(parts_.commit(id));
@@ -195,10 +195,27 @@ class FileSinkWriter : public SinkWriter {
  private:
   // Fresh start with checkpoints: nothing of an earlier run is pending any more, and the
   // output starts empty ('overwrite') or keeps its parts ('append', when their ids cannot
-  // collide with this run's).
-  Status start_fresh() {
+  // collide with this run's). Committed parts while the job is not new (its checkpoint
+  // directory existed): its checkpoints were lost, and committed output is never silently
+  // rewritten: refused unless --start-over.
+  Status start_fresh(const SinkIdentity& identity) {
     ASSIGN_OR_RETURN(PartFiles::Listing files, parts_.list());
-    if (config_.append && !files.committed.empty()) {
+    const bool own_parts = !identity.new_job && !files.committed.empty();
+    if (own_parts && !identity.start_over) {
+      return Status(
+          StatusCode::kDataLoss,
+          fmt::format("{}: file '{}' has parts this job (id {}) committed up to checkpoint {} ('{}'), but no "
+                      "checkpoint of the job can be resumed (corrupt or deleted), so a fresh start would write their "
+                      "rows again; restore the checkpoint directory, or rerun with --start-over to remove those parts "
+                      "and start from the beginning",
+                      config_.context, config_.path, identity.job_id, files.committed.back(),
+                      parts_.committed(files.committed.back())));
+    }
+    if (own_parts) {
+      log_warn("{}: --start-over: removing the {} part(s) this job committed ('{}' ... '{}')", config_.context,
+               files.committed.size(), parts_.committed(files.committed.front()),
+               parts_.committed(files.committed.back()));
+    } else if (config_.append && !files.committed.empty()) {
       return invalid_argument(
           "{}: file '{}' (mode 'append') with checkpoints: directory '{}' already holds parts of an earlier run "
           "('{}' ... '{}'); a fresh start numbers its parts from checkpoint 1 and would replace them. Resume from "

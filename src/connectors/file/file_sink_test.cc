@@ -1,6 +1,10 @@
 // Specification of the file sink.
 #include "connectors/file/file_sink.h"
 
+#include <unistd.h>
+
+#include <cstdio>
+
 #include "connectors/test_util.h"
 
 namespace sluice {
@@ -115,6 +119,37 @@ TEST(FileSinkTest, ModeMustBeKnown) {
   auto f = make_sink_factory(sink_spec("file", {{"path", dir.file("o")}, {"mode", "upsert"}}, schema()));
   ASSERT_FALSE(f.is_ok());
   EXPECT_EQ(f.status().message(), "table out: option 'mode' must be 'overwrite' or 'append', got 'upsert'");
+}
+
+// Issue 9 point 7: the output deleted (or replaced) while the job writes it: flush() and
+// close() fail instead of writing on into a file that is no longer there.
+TEST(FileSinkTest, AnOutputDeletedWhileWritingFailsTheFlush) {
+  TempDir dir;
+  auto f = file_sink({{"path", dir.file("out.jsonl")}});
+  auto w = std::move(f->create_writer()).value();
+  ASSERT_TRUE(w->open().is_ok());
+  ASSERT_TRUE(w->write(batch({{1, "a"}})).is_ok());
+  ASSERT_TRUE(w->flush().is_ok());
+  ASSERT_EQ(::unlink(dir.file("out.jsonl").c_str()), 0);
+  ASSERT_TRUE(w->write(batch({{2, "b"}})).is_ok());
+  Status s = w->flush();
+  EXPECT_EQ(s.code(), StatusCode::kIoError);
+  EXPECT_NE(s.message().find("was deleted while the job wrote it"), std::string::npos) << s.message();
+  EXPECT_FALSE(w->close().is_ok());
+}
+
+TEST(FileSinkTest, AnOutputReplacedWhileWritingFailsTheClose) {
+  TempDir dir;
+  auto f = file_sink({{"path", dir.file("out.jsonl")}});
+  auto w = std::move(f->create_writer()).value();
+  ASSERT_TRUE(w->open().is_ok());
+  ASSERT_TRUE(w->write(batch({{1, "a"}})).is_ok());
+  ASSERT_TRUE(w->flush().is_ok());
+  ASSERT_EQ(::rename(dir.file("out.jsonl").c_str(), dir.file("moved.jsonl").c_str()), 0);
+  write_file(dir.file("out.jsonl"), "someone else's file\n");
+  Status s = w->close();
+  EXPECT_EQ(s.code(), StatusCode::kIoError);
+  EXPECT_NE(s.message().find("was replaced or moved"), std::string::npos) << s.message();
 }
 
 }  // namespace

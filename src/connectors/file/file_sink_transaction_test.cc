@@ -56,7 +56,7 @@ class FileSinkTransactionTest : public ::testing::Test {
   std::unique_ptr<SinkWriter> recovered(uint64_t restored_id, const std::string& state,
                                         std::map<std::string, std::string> options = {}) {
     auto w = writer(std::move(options));
-    Status s = w->recover(restored_id, state);
+    Status s = w->recover(identity_, restored_id, state);
     EXPECT_TRUE(s.is_ok()) << s.message();
     return w;
   }
@@ -71,6 +71,12 @@ class FileSinkTransactionTest : public ::testing::Test {
 
   TempDir dir_;
   std::string path_ = dir_.file("out.jsonl");
+  // A job whose checkpoint directory is new (new_job): parts found are an earlier run's.
+  SinkIdentity identity_ = [] {
+    SinkIdentity id = testing::test_sink_identity();
+    id.new_job = true;
+    return id;
+  }();
 };
 
 TEST_F(FileSinkTransactionTest, RowsBecomeVisibleOnlyWhenTheirCheckpointCommits) {
@@ -267,10 +273,33 @@ TEST_F(FileSinkTransactionTest, AppendModeKeepsEarlierPartsOnRecoveryButRefusesA
   resumed.reset();
 
   auto fresh = writer({{"mode", "append"}});
-  Status s = fresh->recover(0, "");
+  Status s = fresh->recover(identity_, 0, "");
   ASSERT_FALSE(s.is_ok());
   EXPECT_NE(s.message().find("already holds parts of an earlier run"), std::string::npos) << s.message();
   EXPECT_EQ(read_file(part(1)), json(1, "a"));
+}
+
+// Issue 9 point 6: the job committed parts, then lost every checkpoint (its checkpoint
+// directory, hence its job id, remains): a fresh start would write their rows again.
+TEST_F(FileSinkTransactionTest, FreshStartOverPartsThisJobCommittedIsRefused) {
+  {
+    auto w = recovered(0, "");
+    ASSERT_TRUE(w->write(batch({{1, "a"}})).is_ok());
+    pre_commit(*w, 1);
+    ASSERT_TRUE(w->commit(1).is_ok());
+  }
+  identity_.new_job = false;
+  auto again = writer();
+  Status s = again->recover(identity_, 0, "");
+  EXPECT_EQ(s.code(), StatusCode::kDataLoss);
+  EXPECT_NE(s.message().find("up to checkpoint 1"), std::string::npos) << s.message();
+  EXPECT_NE(s.message().find("--start-over"), std::string::npos) << s.message();
+  EXPECT_EQ(read_file(part(1)), json(1, "a"));
+
+  identity_.start_over = true;  // --start-over: the parts go, the job starts from the beginning
+  auto over = writer();
+  ASSERT_TRUE(over->recover(identity_, 0, "").is_ok());
+  EXPECT_FALSE(std::filesystem::exists(part(1)));
 }
 
 TEST_F(FileSinkTransactionTest, CsvHeaderIsOnlyInTheFirstPart) {
@@ -346,20 +375,20 @@ TEST_F(FileSinkTransactionTest, ALostPendingPartOfTheRestoredCheckpointIsDataLos
   }
   std::filesystem::remove(dir_.file(".out.part-0000000001.jsonl.pending"));
   auto w = writer();
-  Status s = w->recover(1, state1);
+  Status s = w->recover(identity_, 1, state1);
   EXPECT_EQ(s.code(), StatusCode::kDataLoss) << s.message();
 }
 
 TEST_F(FileSinkTransactionTest, MalformedStateIsDataLoss) {
   auto w = writer();
-  Status s = w->recover(1, "garbage");
+  Status s = w->recover(identity_, 1, "garbage");
   EXPECT_EQ(s.code(), StatusCode::kDataLoss) << s.message();
   std::string state;
   ByteWriter bytes(&state);
   bytes.u8(1);
   bytes.varint(1);
   bytes.varint(7);  // a part newer than the checkpoint that lists it
-  s = writer()->recover(3, state);
+  s = writer()->recover(identity_, 3, state);
   EXPECT_EQ(s.code(), StatusCode::kDataLoss) << s.message();
 }
 

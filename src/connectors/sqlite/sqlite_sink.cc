@@ -73,6 +73,17 @@ std::string placeholders(size_t n) {
   return out;
 }
 
+// Who commits (sink.h SinkIdentity): the job id and the sink instance. The records of an
+// older sluice, keyed by table name only, are migrated to job id '' and sink id
+// 'table:<name>' (legacy_key()).
+struct CommitKey {
+  std::string job_id;
+  std::string sink_id;
+  bool operator==(const CommitKey&) const = default;
+};
+
+CommitKey legacy_key(const std::string& table) { return {"", "table:" + table}; }
+
 // One connection with the sink's statements prepared. Used by the writer, and read-only by
 // the factory to check an existing table before the job starts.
 class SqliteTarget {
@@ -129,7 +140,21 @@ class SqliteTarget {
   Status commit() {
     if (!in_transaction_) return Status::ok();
     in_transaction_ = false;
-    return exec("COMMIT");
+    RETURN_IF_ERROR(exec("COMMIT"));
+    return check_not_moved();
+  }
+
+  // SQLite goes on writing into a database file that was deleted or replaced (its open
+  // file descriptor): every later commit would be lost silently. Checked after each commit.
+  Status check_not_moved() {
+    int moved = 0;
+    if (sqlite3_file_control(db_, "main", SQLITE_FCNTL_HAS_MOVED, &moved) == SQLITE_OK && moved == 0) {
+      return Status::ok();
+    }
+    return io_error(
+        "{}: sqlite database '{}' was deleted or replaced while the job wrote it: the rows committed went to a file "
+        "that is no longer there; rerun the job (and do not delete or move its output while it runs)",
+        c_.context, c_.path);
   }
   void rollback() {
     if (in_transaction_) (void)exec("ROLLBACK");
@@ -153,32 +178,47 @@ class SqliteTarget {
       return kind == RowKind::kDelete ? Status::ok() : run(insert_, batch, row, c_.all_columns);
     }
     if (kind == RowKind::kDelete) return run(delete_, batch, row, c_.key_columns);
+    // Keys compare with IS semantics (NULL equals NULL; sink.h). A primary key lets several
+    // rows hold NULL in it, so ON CONFLICT never fires for such a key: the row replaces its
+    // key's rows explicitly (the DELETE matches with IS). Rows without a NULL key, the
+    // usual case, keep the one-statement upsert.
+    for (int k : c_.key_columns) {
+      if (batch.column(static_cast<size_t>(k)).is_null(row)) {
+        RETURN_IF_ERROR(run(delete_, batch, row, c_.key_columns));
+        break;
+      }
+    }
     return run(insert_, batch, row, c_.all_columns);
   }
 
   // Transactional mode: commits survive power loss (they are not replayed from a checkpoint
-  // once recorded), and the table of committed checkpoints exists.
-  Status prepare_transactions() {
+  // once recorded), and the bookkeeping tables exist in the current layout (an older
+  // layout keyed by table name is migrated: see sqlite_sink.h). `key`: who commits.
+  Status prepare_transactions(CommitKey key) {
+    key_ = std::move(key);
     RETURN_IF_ERROR(exec("PRAGMA synchronous=FULL"));
-    RETURN_IF_ERROR(exec(
-        "CREATE TABLE IF NOT EXISTS _sluice_commits (sink TEXT PRIMARY KEY, checkpoint_id INTEGER NOT NULL)"));
-    if (c_.upsert) return Status::ok();  // upserts need no undo (sqlite_sink.h)
-    return exec(
-        "CREATE TABLE IF NOT EXISTS _sluice_undo (sink TEXT, checkpoint_id INTEGER, first_rowid INTEGER, "
-        "last_rowid INTEGER, PRIMARY KEY (sink, checkpoint_id))");
+    RETURN_IF_ERROR(begin(/*immediate=*/true));  // another sink may create or migrate at once
+    Status s = create_bookkeeping();
+    if (!s.is_ok()) {
+      rollback();
+      return s;
+    }
+    return commit();
   }
+  const CommitKey& key() const { return key_; }
 
   // Records the rowids first..last as the rows transaction `id` inserted; no range: its rows
   // cannot be rolled back (NULLs). Within the caller's transaction.
   Status record_undo(uint64_t id, std::optional<std::pair<int64_t, int64_t>> range) {
     Statement st(this);
-    RETURN_IF_ERROR(st.prepare("INSERT OR REPLACE INTO _sluice_undo (sink, checkpoint_id, first_rowid, last_rowid) "
-                               "VALUES (?1, ?2, ?3, ?4)"));
-    st.bind_sink(1);
-    sqlite3_bind_int64(st.get(), 2, static_cast<int64_t>(id));
+    RETURN_IF_ERROR(st.prepare(
+        "INSERT OR REPLACE INTO _sluice_undo (job_id, sink_id, checkpoint_id, first_rowid, last_rowid) "
+        "VALUES (?1, ?2, ?3, ?4, ?5)"));
+    st.bind_key(1, key_);
+    sqlite3_bind_int64(st.get(), 3, static_cast<int64_t>(id));
     if (range) {
-      sqlite3_bind_int64(st.get(), 3, range->first);
-      sqlite3_bind_int64(st.get(), 4, range->second);
+      sqlite3_bind_int64(st.get(), 4, range->first);
+      sqlite3_bind_int64(st.get(), 5, range->second);
     }
     return st.run("writing _sluice_undo failed");
   }
@@ -189,17 +229,19 @@ class SqliteTarget {
   Status prune_undo(size_t keep) {
     Statement find(this);
     RETURN_IF_ERROR(find.prepare(
-        "SELECT checkpoint_id FROM _sluice_undo WHERE sink = ?1 ORDER BY checkpoint_id DESC LIMIT 1 OFFSET ?2"));
-    find.bind_sink(1);
-    sqlite3_bind_int64(find.get(), 2, static_cast<int64_t>(keep));
+        "SELECT checkpoint_id FROM _sluice_undo WHERE job_id = ?1 AND sink_id = ?2 ORDER BY checkpoint_id DESC "
+        "LIMIT 1 OFFSET ?3"));
+    find.bind_key(1, key_);
+    sqlite3_bind_int64(find.get(), 3, static_cast<int64_t>(keep));
     int rc = sqlite3_step(find.get());
     if (rc == SQLITE_DONE) return Status::ok();  // at most `keep` entries
     if (rc != SQLITE_ROW) return error("reading _sluice_undo failed");
     const int64_t cutoff = sqlite3_column_int64(find.get(), 0);
     Statement del(this);
-    RETURN_IF_ERROR(del.prepare("DELETE FROM _sluice_undo WHERE sink = ?1 AND checkpoint_id <= ?2"));
-    del.bind_sink(1);
-    sqlite3_bind_int64(del.get(), 2, cutoff);
+    RETURN_IF_ERROR(
+        del.prepare("DELETE FROM _sluice_undo WHERE job_id = ?1 AND sink_id = ?2 AND checkpoint_id <= ?3"));
+    del.bind_key(1, key_);
+    sqlite3_bind_int64(del.get(), 3, cutoff);
     RETURN_IF_ERROR(del.run("pruning _sluice_undo failed"));
     return record_undo(static_cast<uint64_t>(cutoff), std::nullopt);
   }
@@ -217,10 +259,10 @@ class SqliteTarget {
     {
       Statement st(this);
       RETURN_IF_ERROR(st.prepare(
-          "SELECT checkpoint_id, first_rowid, last_rowid FROM _sluice_undo WHERE sink = ?1 AND checkpoint_id > ?2 "
-          "ORDER BY checkpoint_id"));
-      st.bind_sink(1);
-      sqlite3_bind_int64(st.get(), 2, static_cast<int64_t>(id));
+          "SELECT checkpoint_id, first_rowid, last_rowid FROM _sluice_undo WHERE job_id = ?1 AND sink_id = ?2 "
+          "AND checkpoint_id > ?3 ORDER BY checkpoint_id"));
+      st.bind_key(1, key_);
+      sqlite3_bind_int64(st.get(), 3, static_cast<int64_t>(id));
       int rc;
       while ((rc = sqlite3_step(st.get())) == SQLITE_ROW) {
         if (sqlite3_column_type(st.get(), 1) == SQLITE_NULL || sqlite3_column_type(st.get(), 2) == SQLITE_NULL) {
@@ -249,39 +291,87 @@ class SqliteTarget {
   // Deletes the sink's undo entries newer than `id` (0: all of them, a fresh start).
   Status forget_undo(uint64_t id) {
     Statement st(this);
-    RETURN_IF_ERROR(st.prepare("DELETE FROM _sluice_undo WHERE sink = ?1 AND checkpoint_id > ?2"));
-    st.bind_sink(1);
-    sqlite3_bind_int64(st.get(), 2, static_cast<int64_t>(id));
+    RETURN_IF_ERROR(st.prepare("DELETE FROM _sluice_undo WHERE job_id = ?1 AND sink_id = ?2 AND checkpoint_id > ?3"));
+    st.bind_key(1, key_);
+    sqlite3_bind_int64(st.get(), 3, static_cast<int64_t>(id));
     return st.run("writing _sluice_undo failed");
   }
 
-  // The newest checkpoint committed into this table (0: none).
-  Result<uint64_t> committed_checkpoint() {
-    sqlite3_stmt* st = nullptr;
-    if (sqlite3_prepare_v2(db_, "SELECT checkpoint_id FROM _sluice_commits WHERE sink = ?1", -1, &st, nullptr) !=
-        SQLITE_OK) {
-      return error("reading _sluice_commits failed");
-    }
-    sqlite3_bind_text(st, 1, c_.table.data(), static_cast<int>(c_.table.size()), SQLITE_STATIC);
-    int rc = sqlite3_step(st);
-    int64_t id = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
-    sqlite3_finalize(st);
+  // The newest checkpoint `key` committed into this database (0: none; default: this sink).
+  Result<uint64_t> committed_checkpoint(const CommitKey* key = nullptr) {
+    Statement st(this);
+    RETURN_IF_ERROR(st.prepare("SELECT checkpoint_id FROM _sluice_commits WHERE job_id = ?1 AND sink_id = ?2"));
+    st.bind_key(1, key != nullptr ? *key : key_);
+    int rc = sqlite3_step(st.get());
+    int64_t id = rc == SQLITE_ROW ? sqlite3_column_int64(st.get(), 0) : 0;
     if (rc != SQLITE_ROW && rc != SQLITE_DONE) return error("reading _sluice_commits failed");
     return static_cast<uint64_t>(id < 0 ? 0 : id);
   }
 
-  // Records checkpoint `id` as committed (id 0: forgets the sink's row, a fresh start).
+  // Records checkpoint `id` as committed by this sink (id 0: forgets its row, a fresh start).
   Status record_checkpoint(uint64_t id) {
-    const char* sql = id == 0 ? "DELETE FROM _sluice_commits WHERE sink = ?1"
-                              : "INSERT OR REPLACE INTO _sluice_commits (sink, checkpoint_id) VALUES (?1, ?2)";
-    sqlite3_stmt* st = nullptr;
-    if (sqlite3_prepare_v2(db_, sql, -1, &st, nullptr) != SQLITE_OK) return error("writing _sluice_commits failed");
-    sqlite3_bind_text(st, 1, c_.table.data(), static_cast<int>(c_.table.size()), SQLITE_STATIC);
-    if (id != 0) sqlite3_bind_int64(st, 2, static_cast<int64_t>(id));
-    int rc = sqlite3_step(st);
-    sqlite3_finalize(st);
-    if (rc != SQLITE_DONE) return error("writing _sluice_commits failed");
+    Statement st(this);
+    if (id == 0) {
+      RETURN_IF_ERROR(st.prepare("DELETE FROM _sluice_commits WHERE job_id = ?1 AND sink_id = ?2"));
+    } else {
+      RETURN_IF_ERROR(st.prepare(
+          "INSERT OR REPLACE INTO _sluice_commits (job_id, sink_id, table_name, checkpoint_id) VALUES (?1, ?2, ?3, ?4)"));
+      sqlite3_bind_text(st.get(), 3, c_.table.data(), static_cast<int>(c_.table.size()), SQLITE_STATIC);
+      sqlite3_bind_int64(st.get(), 4, static_cast<int64_t>(id));
+    }
+    st.bind_key(1, key_);
+    return st.run("writing _sluice_commits failed");
+  }
+
+  // The records an older sluice kept for this table (keyed by table name; migrated by
+  // create_bookkeeping()) become this sink's: that job is resuming under the new layout.
+  // Within the caller's transaction; false when there was none.
+  Result<bool> adopt_legacy_record() {
+    const CommitKey legacy = legacy_key(c_.table);
+    ASSIGN_OR_RETURN(uint64_t recorded, committed_checkpoint(&legacy));
+    if (recorded == 0) return false;
+    for (const char* table : {"_sluice_commits", "_sluice_undo"}) {
+      Statement st(this);
+      RETURN_IF_ERROR(st.prepare(
+          fmt::format("UPDATE {} SET job_id = ?1, sink_id = ?2 WHERE job_id = ?3 AND sink_id = ?4", table)));
+      st.bind_key(1, key_);
+      st.bind_key(3, legacy);
+      RETURN_IF_ERROR(st.run("adopting the records of an older sluice failed"));
+    }
+    return true;
+  }
+
+  // Removes the records of an older sluice for this table (a fresh start forgets them, as it
+  // did then). Within the caller's transaction.
+  Status forget_legacy_record() {
+    const CommitKey legacy = legacy_key(c_.table);
+    for (const char* table : {"_sluice_commits", "_sluice_undo"}) {
+      Statement st(this);
+      RETURN_IF_ERROR(st.prepare(fmt::format("DELETE FROM {} WHERE job_id = ?1 AND sink_id = ?2", table)));
+      st.bind_key(1, legacy);
+      RETURN_IF_ERROR(st.run("forgetting the records of an older sluice failed"));
+    }
     return Status::ok();
+  }
+
+  // Other jobs' commit records for the same sink or the same table ("job <id> up to
+  // checkpoint <n>"), for the warning of a fresh start (sqlite_sink.h).
+  Result<std::vector<std::string>> other_jobs_records() {
+    Statement st(this);
+    RETURN_IF_ERROR(st.prepare(
+        "SELECT job_id, checkpoint_id FROM _sluice_commits WHERE job_id <> ?1 AND (sink_id = ?2 OR table_name = ?3) "
+        "ORDER BY job_id"));
+    st.bind_key(1, key_);
+    sqlite3_bind_text(st.get(), 3, c_.table.data(), static_cast<int>(c_.table.size()), SQLITE_STATIC);
+    std::vector<std::string> out;
+    int rc;
+    while ((rc = sqlite3_step(st.get())) == SQLITE_ROW) {
+      const auto* job = reinterpret_cast<const char*>(sqlite3_column_text(st.get(), 0));
+      out.push_back(fmt::format("job {} up to checkpoint {}", job != nullptr && *job ? job : "(older sluice)",
+                                sqlite3_column_int64(st.get(), 1)));
+    }
+    if (rc != SQLITE_DONE) return error("reading _sluice_commits failed");
+    return out;
   }
 
   // Drops the statements' references to batch memory (bound with SQLITE_STATIC).
@@ -320,8 +410,10 @@ class SqliteTarget {
       }
       return Status::ok();
     }
-    void bind_sink(int param) {
-      sqlite3_bind_text(st_, param, t_->c_.table.data(), static_cast<int>(t_->c_.table.size()), SQLITE_STATIC);
+    // Binds the key's job id and sink id to parameters `param` and `param + 1`.
+    void bind_key(int param, const CommitKey& key) {
+      sqlite3_bind_text(st_, param, key.job_id.data(), static_cast<int>(key.job_id.size()), SQLITE_TRANSIENT);
+      sqlite3_bind_text(st_, param + 1, key.sink_id.data(), static_cast<int>(key.sink_id.size()), SQLITE_TRANSIENT);
     }
     Status run(std::string_view what) {
       int rc = sqlite3_step(st_);
@@ -359,13 +451,50 @@ class SqliteTarget {
     return Status::ok();
   }
 
+  // Creates _sluice_commits and _sluice_undo, migrating the layout of an older sluice
+  // (keyed by `sink` = table name) in place: its rows get job id '' (legacy_key()). Within
+  // the caller's transaction.
+  Status create_bookkeeping() {
+    struct Table {
+      const char* name;
+      const char* create;
+      const char* copy_legacy;  // from <name>_v1
+    };
+    const Table tables[] = {
+        {"_sluice_commits",
+         "CREATE TABLE IF NOT EXISTS _sluice_commits (job_id TEXT NOT NULL, sink_id TEXT NOT NULL, table_name TEXT "
+         "NOT NULL, checkpoint_id INTEGER NOT NULL, PRIMARY KEY (job_id, sink_id))",
+         "INSERT INTO _sluice_commits (job_id, sink_id, table_name, checkpoint_id) SELECT '', 'table:' || sink, sink, "
+         "checkpoint_id FROM _sluice_commits_v1"},
+        {"_sluice_undo",
+         "CREATE TABLE IF NOT EXISTS _sluice_undo (job_id TEXT NOT NULL, sink_id TEXT NOT NULL, checkpoint_id INTEGER "
+         "NOT NULL, first_rowid INTEGER, last_rowid INTEGER, PRIMARY KEY (job_id, sink_id, checkpoint_id))",
+         "INSERT INTO _sluice_undo (job_id, sink_id, checkpoint_id, first_rowid, last_rowid) SELECT '', 'table:' || "
+         "sink, checkpoint_id, first_rowid, last_rowid FROM _sluice_undo_v1"},
+    };
+    for (const Table& t : tables) {
+      ASSIGN_OR_RETURN(std::vector<std::string> columns, columns_of(t.name));
+      const bool legacy = std::any_of(columns.begin(), columns.end(), [](const auto& c) { return c == "sink"; });
+      if (legacy) RETURN_IF_ERROR(exec(fmt::format("ALTER TABLE {0} RENAME TO {0}_v1", t.name)));
+      RETURN_IF_ERROR(exec(t.create));
+      if (!legacy) continue;
+      RETURN_IF_ERROR(exec(t.copy_legacy));
+      RETURN_IF_ERROR(exec(fmt::format("DROP TABLE {}_v1", t.name)));
+      log_info("{}: sqlite '{}': migrated {} from the layout of an older sluice (keyed by table name)", c_.context,
+               c_.path, t.name);
+    }
+    return Status::ok();
+  }
+
   // Column names of the existing table; empty when there is no such table.
-  Result<std::vector<std::string>> existing_columns() {
+  Result<std::vector<std::string>> existing_columns() { return columns_of(c_.table); }
+
+  Result<std::vector<std::string>> columns_of(const std::string& table) {
     sqlite3_stmt* st = nullptr;
     if (sqlite3_prepare_v2(db_, "SELECT name FROM pragma_table_info(?1)", -1, &st, nullptr) != SQLITE_OK) {
       return error("reading the table's columns failed");
     }
-    sqlite3_bind_text(st, 1, c_.table.data(), static_cast<int>(c_.table.size()), SQLITE_STATIC);
+    sqlite3_bind_text(st, 1, table.data(), static_cast<int>(table.size()), SQLITE_STATIC);
     std::vector<std::string> names;
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -473,19 +602,29 @@ class SqliteTarget {
   sqlite3_stmt* delete_ = nullptr;  // delete by key / delete all (upsert only)
   bool in_transaction_ = false;
   bool has_rowid_ = false;
+  CommitKey key_;  // who commits (set by prepare_transactions())
   std::vector<std::string> scratch_;  // per column: timestamp text bound to the statement
 };
 
-// The checkpoint state of a transactional writer: every transaction pre-committed and not
-// yet committed when the checkpoint was taken (usually one; more when a checkpoint was
-// aborted or its commit came late), ascending by id.
-//   u8 version, varint count, then per transaction: varint id, batch (types/batch_serde.h)
-constexpr uint8_t kStateVersion = 1;
+// The checkpoint state of a transactional writer: who pre-committed (the commit key, so that
+// a job resumed from another job's savepoint knows whose record says what is committed),
+// and every transaction pre-committed and not yet committed when the checkpoint was taken
+// (usually one; more when a checkpoint was aborted or its commit came late), ascending by id.
+//   u8 version 2, str job id, str sink id, varint count, then per transaction: varint id,
+//   batch (types/batch_serde.h). Version 1 (an older sluice) has no key: legacy_key().
+constexpr uint8_t kStateVersion = 2;
 
-std::string encode_transactions(const std::map<uint64_t, RecordBatch>& transactions) {
+struct WriterState {
+  CommitKey key;
+  std::map<uint64_t, RecordBatch> transactions;
+};
+
+std::string encode_transactions(const CommitKey& key, const std::map<uint64_t, RecordBatch>& transactions) {
   std::string out;
   ByteWriter w(&out);
   w.u8(kStateVersion);
+  w.str(key.job_id);
+  w.str(key.sink_id);
   w.varint(transactions.size());
   for (const auto& [id, rows] : transactions) {
     w.varint(id);
@@ -494,12 +633,24 @@ std::string encode_transactions(const std::map<uint64_t, RecordBatch>& transacti
   return out;
 }
 
-Result<std::map<uint64_t, RecordBatch>> decode_transactions(std::string_view state, uint64_t restored_id,
-                                                           const SchemaPtr& schema, const std::string& context) {
-  std::map<uint64_t, RecordBatch> out;
-  if (state.empty()) return out;
+Result<WriterState> decode_transactions(std::string_view state, uint64_t restored_id, const SqliteSinkConfig& config,
+                                       const CommitKey& own) {
+  const SchemaPtr& schema = config.schema;
+  const std::string& context = config.context;
+  WriterState result;
+  result.key = own;
+  auto& out = result.transactions;
+  if (state.empty()) return result;
   ByteReader r(state);
-  if (r.u8() != kStateVersion) r.fail();
+  const uint8_t version = r.u8();
+  if (version == 1) {
+    result.key = legacy_key(config.table);
+  } else if (version == kStateVersion) {
+    result.key.job_id = std::string(r.str());
+    result.key.sink_id = std::string(r.str());
+  } else {
+    r.fail();
+  }
   const uint64_t n = r.count(2);
   uint64_t previous = 0;
   for (uint64_t i = 0; i < n && r.ok(); ++i) {
@@ -515,7 +666,7 @@ Result<std::map<uint64_t, RecordBatch>> decode_transactions(std::string_view sta
   }
   if (r.ok() && !r.at_end()) r.fail();
   RETURN_IF_ERROR(r.status("sqlite sink state").with_context(context));
-  return out;
+  return result;
 }
 
 // Non-transactional (the default): write() applies rows inside an open SQLite transaction
@@ -558,19 +709,33 @@ class SqliteSinkWriter : public SinkWriter {
     return s;
   }
 
-  Status recover(uint64_t restored_id, std::string_view state) override {
+  Status recover(const SinkIdentity& identity, uint64_t restored_id, std::string_view state) override {
     if (!target_) return internal_error("{}: sqlite sink recover() before open()", config_.context);
     if (open_rows_.num_rows > 0) {
       return internal_error("{}: sqlite sink recover() after write()", config_.context);
     }
-    RETURN_IF_ERROR(target_->prepare_transactions());
+    RETURN_IF_ERROR(target_->prepare_transactions(CommitKey{identity.job_id, identity.sink_id}));
     transactional_ = true;
     pre_committed_.clear();
     last_id_ = restored_id;
-    if (restored_id == 0) return roll_back_to(0);  // fresh start: the table and its rows are kept
-    ASSIGN_OR_RETURN(auto transactions, decode_transactions(state, restored_id, config_.schema, config_.context));
+    if (restored_id == 0) return start_fresh(identity);
+    ASSIGN_OR_RETURN(WriterState restored, decode_transactions(state, restored_id, config_, target_->key()));
+    // The restored transactions were pre-committed by another job (this one started from its
+    // savepoint) or by an older sluice: that job's record says which of them it committed.
+    uint64_t committed_by_other = 0;
+    if (!(restored.key == target_->key())) {
+      RETURN_IF_ERROR(in_transaction([&]() -> Status {
+        ASSIGN_OR_RETURN(uint64_t own, target_->committed_checkpoint());
+        if (own == 0 && restored.key == legacy_key(config_.table)) {
+          ASSIGN_OR_RETURN(bool adopted, target_->adopt_legacy_record());
+          if (adopted) return Status::ok();  // now this sink's own record
+        }
+        ASSIGN_OR_RETURN(committed_by_other, target_->committed_checkpoint(&restored.key));
+        return Status::ok();
+      }));
+    }
     RETURN_IF_ERROR(roll_back_to(restored_id));
-    return apply_committed(transactions, restored_id);
+    return apply_committed(restored.transactions, restored_id, committed_by_other);
   }
 
   Result<std::string> pre_commit(uint64_t id) override {
@@ -583,7 +748,7 @@ class SqliteSinkWriter : public SinkWriter {
       pre_committed_.emplace(id, std::move(open_rows_));
       open_rows_ = RecordBatch(config_.schema);
     }
-    return encode_transactions(pre_committed_);
+    return encode_transactions(target_->key(), pre_committed_);
   }
 
   Status commit(uint64_t id) override {
@@ -642,18 +807,76 @@ class SqliteSinkWriter : public SinkWriter {
     return target_->commit();
   }
 
+  // A fresh start (no checkpoint to resume from; see "Fresh start" in sqlite_sink.h): the
+  // table keeps its rows. When this job committed into it before, its checkpoints were lost:
+  // an append table refuses (the rows would be written twice) unless --start-over rolls
+  // them back; an upsert table ends the same after the replay.
+  Status start_fresh(const SinkIdentity& identity) {
+    std::vector<std::string> others;
+    Status s = in_transaction([&]() -> Status {
+      RETURN_IF_ERROR(target_->forget_legacy_record());
+      ASSIGN_OR_RETURN(uint64_t recorded, target_->committed_checkpoint());
+      if (recorded > 0 && config_.upsert) {
+        log_info("{}: sqlite table '{}' holds checkpoint {} of this job, which starts from the beginning (no "
+                 "checkpoint to resume from): the replayed changes are applied again (an upsert table ends the same)",
+                 config_.context, config_.table, recorded);
+      } else if (recorded > 0 && !identity.start_over) {
+        return Status(
+            StatusCode::kDataLoss,
+            fmt::format("{}: sqlite table '{}' in '{}' holds the rows this job (id {}) committed up to checkpoint {}, "
+                        "but no checkpoint of the job can be resumed (corrupt or deleted), so a fresh start would "
+                        "write them again; restore the checkpoint directory, or rerun with --start-over to roll those "
+                        "rows back and start from the beginning (or delete the job's row from _sluice_commits to "
+                        "keep them and accept duplicates)",
+                        config_.context, config_.table, config_.path, identity.job_id, recorded));
+      } else if (recorded > 0) {
+        ASSIGN_OR_RETURN(SqliteTarget::Rollback undone, target_->roll_back_undo(0));
+        log_warn("{}: --start-over: rolled back {} row(s) of {} checkpoint(s) this job committed into sqlite table "
+                 "'{}' (up to checkpoint {})",
+                 config_.context, undone.rows, undone.checkpoints, config_.table, recorded);
+        warn_not_rolled_back(undone, 0, recorded);
+      }
+      if (!config_.upsert) RETURN_IF_ERROR(target_->forget_undo(0));
+      RETURN_IF_ERROR(target_->record_checkpoint(0));
+      if (recorded == 0 && identity.new_job) {
+        ASSIGN_OR_RETURN(others, target_->other_jobs_records());
+      }
+      return Status::ok();
+    });
+    if (s.is_ok() && !others.empty()) {
+      std::string list;
+      for (const auto& o : others) list += (list.empty() ? "" : ", ") + o;
+      log_warn("{}: sqlite table '{}' in '{}' also holds rows committed by other jobs ({}); fine when several jobs "
+               "load it, but if one of them was this job before its checkpoint directory was deleted, stop now: "
+               "this run writes its rows again",
+               config_.context, config_.table, config_.path, list);
+    }
+    return s;
+  }
+
+  // Warns about rows of checkpoints id+1..recorded a rollback could not delete.
+  void warn_not_rolled_back(const SqliteTarget::Rollback& undone, uint64_t id, uint64_t recorded) const {
+    if (!target_->has_rowid()) {
+      log_warn("{}: sqlite table '{}' has no rowid: rows of checkpoints {}..{} cannot be rolled back and may "
+               "appear twice",
+               config_.context, config_.table, id + 1, recorded);
+    } else if (!undone.unrecoverable.empty()) {
+      std::string ids;
+      for (uint64_t u : undone.unrecoverable) ids += fmt::format("{}{}", ids.empty() ? "" : ", ", u);
+      log_warn("{}: sqlite table '{}': the rows of checkpoint(s) {} (and, for the oldest, of any earlier "
+               "checkpoint after {} whose undo entry was pruned: only the newest {} are kept) cannot be rolled "
+               "back and may appear twice",
+               config_.context, config_.table, ids, id, g_undo_retention.load(std::memory_order_relaxed));
+    }
+  }
+
   // Recovery to checkpoint `id` when the table holds a newer checkpoint S (committed, then
   // lost or passed over; see sqlite_sink.h): in ONE SQLite transaction, an append table
   // deletes the rows its undo entries record for the checkpoints after `id`, and the recorded
   // checkpoint becomes `id`, so that the replayed checkpoints are applied (once) again.
-  // `id` 0 (a fresh start) keeps the rows and forgets the sink's checkpoint and undo entries.
   Status roll_back_to(uint64_t id) {
     return in_transaction([&]() -> Status {
       ASSIGN_OR_RETURN(uint64_t recorded, target_->committed_checkpoint());
-      if (id == 0) {
-        if (!config_.upsert) RETURN_IF_ERROR(target_->forget_undo(0));
-        return target_->record_checkpoint(0);
-      }
       if (recorded <= id) return Status::ok();
       if (config_.upsert) {
         log_info("{}: sqlite table '{}' holds checkpoint {}, newer than checkpoint {} that the job resumes from; "
@@ -665,28 +888,19 @@ class SqliteSinkWriter : public SinkWriter {
       log_info("{}: sqlite table '{}' holds checkpoint {}, newer than checkpoint {} that the job resumes from: "
                "rolled back {} row(s) of {} checkpoint(s) (the replay writes them again)",
                config_.context, config_.table, recorded, id, undone.rows, undone.checkpoints);
-      if (!target_->has_rowid()) {
-        log_warn("{}: sqlite table '{}' has no rowid: rows of checkpoints {}..{} cannot be rolled back and may "
-                 "appear twice",
-                 config_.context, config_.table, id + 1, recorded);
-      } else if (!undone.unrecoverable.empty()) {
-        std::string ids;
-        for (uint64_t u : undone.unrecoverable) ids += fmt::format("{}{}", ids.empty() ? "" : ", ", u);
-        log_warn("{}: sqlite table '{}': the rows of checkpoint(s) {} (and, for the oldest, of any earlier "
-                 "checkpoint after {} whose undo entry was pruned: only the newest {} are kept) cannot be rolled "
-                 "back and may appear twice",
-                 config_.context, config_.table, ids, id,
-                 g_undo_retention.load(std::memory_order_relaxed));
-      }
+      warn_not_rolled_back(undone, id, recorded);
       return target_->record_checkpoint(id);
     });
   }
 
   // In one SQLite transaction: applies the transactions newer than the checkpoint recorded
-  // in _sluice_commits (older ones were committed before a crash), records, for an append
-  // table, the rowids each one inserted (_sluice_undo), and records checkpoint `id`.
-  // Nothing happens when `id` is already recorded (a replayed commit or recovery).
-  Status apply_committed(const std::map<uint64_t, RecordBatch>& transactions, uint64_t id) {
+  // in _sluice_commits (older ones were committed before a crash) and than
+  // `committed_by_other` (what the job that pre-committed them recorded, when this one
+  // resumed from its savepoint), records, for an append table, the rowids each one
+  // inserted (_sluice_undo), and records checkpoint `id`. Nothing happens when `id` is
+  // already recorded (a replayed commit or recovery).
+  Status apply_committed(const std::map<uint64_t, RecordBatch>& transactions, uint64_t id,
+                         uint64_t committed_by_other = 0) {
     return in_transaction([&]() -> Status {
       ASSIGN_OR_RETURN(uint64_t recorded, target_->committed_checkpoint());
       if (id < recorded) {  // recover() rolls back first; a commit cannot get here
@@ -697,7 +911,7 @@ class SqliteSinkWriter : public SinkWriter {
       if (id <= recorded) return Status::ok();
       const bool undo = !config_.upsert && target_->has_rowid();
       for (const auto& [txn, rows] : transactions) {
-        if (txn <= recorded || rows.num_rows == 0) continue;
+        if (txn <= recorded || txn <= committed_by_other || rows.num_rows == 0) continue;
         // The rowids this transaction inserts: one writer in one transaction gets consecutive
         // rowids, but that is checked, not assumed.
         int64_t first = 0, last = 0;
@@ -818,6 +1032,18 @@ Result<std::unique_ptr<SinkFactory>> make_sqlite_sink_factory(const SinkSpec& sp
   ASSIGN_OR_RETURN(c.path, o.require_string("path"));
   c.table = o.get_string("table", spec.table);
   if (c.table.empty()) return invalid_argument("{}: option 'table' must not be empty", c.context);
+  if (c.table.size() >= 8 && iequals(std::string_view(c.table).substr(0, 8), "_sluice_")) {
+    return invalid_argument("{}: sqlite table name '{}' is reserved: names beginning with '_sluice_' hold sluice's "
+                            "own bookkeeping (commit records); choose another name",
+                            c.context, c.table);
+  }
+  // SQLite would take these as a URI or an in-memory database: rows would go nowhere.
+  if (c.path == ":memory:" || c.path.rfind("file:", 0) == 0) {
+    return invalid_argument("{}: sqlite path '{}' would be opened as {} and written nowhere; sluice writes plain "
+                            "database files: give a file name (for a file really named so, write './{}')",
+                            c.context, c.path, c.path == ":memory:" ? "an in-memory database" : "a SQLite URI",
+                            c.path);
+  }
   c.upsert = o.has("primary_key");
   if (c.upsert) {
     ASSIGN_OR_RETURN(c.key_columns, parse_primary_key(o.get_string("primary_key"), *c.schema, c.context));

@@ -32,14 +32,33 @@
 // N; more when a checkpoint was aborted or its commit came late; encoded with
 // types/batch_serde.h). commit(N) applies every pre-committed transaction <= N in id
 // order, with the usual append/upsert/changelog semantics, and records N in
-//   _sluice_commits(sink TEXT PRIMARY KEY, checkpoint_id INTEGER NOT NULL)   (sink = table)
+//   _sluice_commits(job_id TEXT, sink_id TEXT, table_name TEXT, checkpoint_id INTEGER,
+//                   PRIMARY KEY (job_id, sink_id))
 // all in ONE SQLite transaction; transactions <= the recorded id are skipped, so a commit
 // replayed after a crash (between the SQLite COMMIT and the runtime noticing it) applies
-// nothing twice. recover(N, state) commits the state's transactions the same way (no-op
-// when N is already recorded); rows written after checkpoint N were only in memory and
-// are written again by the resumed job. A fresh start (recover(0)) keeps the table and its
-// rows, as an open without checkpoints does, and deletes the sink's _sluice_commits row
-// (and its undo entries).
+// nothing twice. The record is keyed by who commits (sink.h SinkIdentity: the checkpoint
+// directory's job id and the sink operator's stable id and instance), never by table name:
+// several jobs (per-partition loaders, each with its own checkpoint directory) and several
+// sinks may write one table, each with its own record. recover(N, state) commits the
+// state's transactions the same way (no-op when N is already recorded); rows written after
+// checkpoint N were only in memory and are written again by the resumed job. The state
+// names the job that pre-committed its transactions: a job started from another job's
+// savepoint skips those that job's record says it committed.
+//
+// Fresh start (recover(0)): the table keeps its rows, as an open without checkpoints does.
+// When this job's record exists, its checkpoints were lost (corrupt or deleted) and a
+// replay from the beginning would repeat what it committed: an append table refuses to
+// start (kDataLoss, naming the table, the checkpoint and the way out) unless the job runs
+// with --start-over, which rolls those rows back (undo entries, below) first; an upsert
+// table ends the same after the replay and only logs it. A new job (its job id created by
+// this run) that finds other jobs' records for the same sink or table logs a warning: the
+// one case not detectable is a job whose checkpoint directory was deleted with its job_id
+// file (it comes back as a new job, and cannot be told from another loader of the table).
+//
+// Older layout: a database whose _sluice_commits/_sluice_undo are keyed by `sink` (the
+// table name; an older sluice) is migrated in place: its rows get job id '' and sink id
+// 'table:<name>'. A job resuming from a checkpoint of that sluice (whose state names no
+// job) adopts the record of its table as its own; a fresh start forgets it (as it did).
 //
 // Rollback. The job may resume from a checkpoint N older than the checkpoint S > N already
 // recorded (S was committed, then found corrupt and skipped, or the user resumes
@@ -49,8 +68,8 @@
 // new ids > S: the coordinator numbers on after the newest checkpoint it has seen) are
 // applied exactly once:
 //   - append tables: each commit records, per transaction, the rowids it inserted in
-//       _sluice_undo(sink TEXT, checkpoint_id INTEGER, first_rowid INTEGER, last_rowid INTEGER,
-//                    PRIMARY KEY (sink, checkpoint_id))
+//       _sluice_undo(job_id TEXT, sink_id TEXT, checkpoint_id INTEGER, first_rowid INTEGER,
+//                    last_rowid INTEGER, PRIMARY KEY (job_id, sink_id, checkpoint_id))
 //     (one writer in one transaction gets consecutive rowids; this is checked: when the
 //     inserted rowids are not exactly first..last the entry has NULLs and a warning says the
 //     rows cannot be rolled back). The rollback deletes the rows of every entry newer than

@@ -51,7 +51,7 @@ class SqliteSinkTransactionTest : public ::testing::Test {
   std::unique_ptr<SinkWriter> recovered(uint64_t restored_id, const std::string& state,
                                         std::map<std::string, std::string> options = {}) {
     auto w = writer(std::move(options));
-    Status s = w->recover(restored_id, state);
+    Status s = w->recover(testing::test_sink_identity(), restored_id, state);
     EXPECT_TRUE(s.is_ok()) << s.message();
     return w;
   }
@@ -65,7 +65,7 @@ class SqliteSinkTransactionTest : public ::testing::Test {
     EXPECT_TRUE(s.is_ok()) << s.message();
   }
   std::vector<std::string> rows() { return query(db_, "SELECT page, views FROM views ORDER BY rowid"); }
-  std::vector<std::string> commits() { return query(db_, "SELECT sink, checkpoint_id FROM _sluice_commits"); }
+  std::vector<std::string> commits() { return query(db_, "SELECT table_name, checkpoint_id FROM _sluice_commits"); }
 
   TempDir dir_;
   std::string db_ = dir_.file("out.db");
@@ -320,6 +320,8 @@ TEST_F(SqliteSinkTransactionTest, OneRowTableKeepsTheLatestValue) {
   EXPECT_EQ(rows(), (std::vector<std::string>{"/a|5"}));
 }
 
+// The records of an older sluice (keyed by table name) are migrated; a fresh start forgets
+// its table's, as that sluice did.
 TEST_F(SqliteSinkTransactionTest, FreshStartKeepsTheTableAndForgetsTheSinksCheckpoint) {
   exec(db_, "CREATE TABLE views (page TEXT, views INTEGER)");
   exec(db_, "INSERT INTO views VALUES ('/old', 9)");
@@ -333,7 +335,7 @@ TEST_F(SqliteSinkTransactionTest, FreshStartKeepsTheTableAndForgetsTheSinksCheck
   EXPECT_EQ(rows(), (std::vector<std::string>{"/old|9"}));  // as an open without checkpoints
   EXPECT_EQ(commits(), (std::vector<std::string>{"other|4"}));
   // The old rows are the earlier run's for good: a later rollback must not delete them.
-  EXPECT_EQ(query(db_, "SELECT sink, checkpoint_id FROM _sluice_undo"), (std::vector<std::string>{"other|4"}));
+  EXPECT_EQ(query(db_, "SELECT sink_id, checkpoint_id FROM _sluice_undo"), (std::vector<std::string>{"table:other|4"}));
   write(*w, {{"/a", 1}});
   pre_commit(*w, 1);  // checkpoint ids start again at 1: not skipped
   ASSERT_TRUE(w->commit(1).is_ok());
@@ -369,7 +371,7 @@ TEST_F(SqliteSinkTransactionTest, NullsAndEveryTypeSurviveTheCheckpointState) {
   {
     auto w = std::move(f.value()->create_writer()).value();
     ASSERT_TRUE(w->open().is_ok());
-    ASSERT_TRUE(w->recover(0, "").is_ok());
+    ASSERT_TRUE(w->recover(testing::test_sink_identity(), 0, "").is_ok());
     ASSERT_TRUE(w->write(b).is_ok());
     auto s = w->pre_commit(1);
     ASSERT_TRUE(s.is_ok());
@@ -377,14 +379,14 @@ TEST_F(SqliteSinkTransactionTest, NullsAndEveryTypeSurviveTheCheckpointState) {
   }
   auto w = std::move(f.value()->create_writer()).value();
   ASSERT_TRUE(w->open().is_ok());
-  Status s = w->recover(1, state);
+  Status s = w->recover(testing::test_sink_identity(), 1, state);
   ASSERT_TRUE(s.is_ok()) << s.message();
   EXPECT_EQ(query(db_, "SELECT b, i, d, s, t, iv FROM t ORDER BY rowid"),
             (std::vector<std::string>{"1|-5|2.5|x|2024-01-01 00:00:01|3000000", "NULL|NULL|NULL|NULL|NULL|NULL"}));
 }
 
 TEST_F(SqliteSinkTransactionTest, MalformedStateIsDataLoss) {
-  Status s = writer()->recover(1, "garbage");
+  Status s = writer()->recover(testing::test_sink_identity(), 1, "garbage");
   EXPECT_EQ(s.code(), StatusCode::kDataLoss) << s.message();
   EXPECT_TRUE(rows().empty());
 }
@@ -401,7 +403,7 @@ TEST_F(SqliteSinkTransactionTest, StateOfAnotherSchemaIsDataLoss) {
   ASSERT_TRUE(f.is_ok()) << f.status().message();
   auto w = std::move(f.value()->create_writer()).value();
   ASSERT_TRUE(w->open().is_ok());
-  Status s = w->recover(1, state);
+  Status s = w->recover(testing::test_sink_identity(), 1, state);
   EXPECT_EQ(s.code(), StatusCode::kDataLoss) << s.message();
 }
 

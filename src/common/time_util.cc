@@ -163,7 +163,29 @@ void civil_from_days(int64_t z, int64_t* y, unsigned* m, unsigned* d) {
   *y = yy + (*m <= 2);
 }
 
-bool try_parse_timestamp(std::string_view s, Micros* out) {
+namespace {
+
+// Why a text is not a timestamp. Only calendar errors get a specific message: everything
+// else is a syntax error, explained by the expected form.
+enum class TimestampError { kNone, kSyntax, kMonth, kDay, kTime };
+
+struct CalendarDetail {
+  int64_t year = 0;
+  int month = 0;
+  int day = 0;
+};
+
+bool is_leap_year(int64_t y) { return floor_mod(y, 4) == 0 && (floor_mod(y, 100) != 0 || floor_mod(y, 400) == 0); }
+
+int days_in_month(int64_t year, int month) {
+  static constexpr int kDays[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  return month == 2 && is_leap_year(year) ? 29 : kDays[month - 1];
+}
+
+// The parser behind try_parse_timestamp and the error messages. Calendar dates are checked,
+// not normalised: 2024-02-30 is an error (PostgreSQL: "date/time field value out of range"),
+// never silently March 1st.
+TimestampError parse_timestamp_impl(std::string_view s, Micros* out, CalendarDetail* detail) {
   while (!s.empty() && s.front() == ' ') s.remove_prefix(1);
   while (!s.empty() && s.back() == ' ') s.remove_suffix(1);
   bool ok = true;
@@ -174,24 +196,28 @@ bool try_parse_timestamp(std::string_view s, Micros* out) {
     p = 1;
   }
   int year = parse_digits(s, p, 4, &ok);
-  if (!ok || p + 4 >= s.size() || s[p + 4] != '-') return false;
+  if (!ok || p + 4 >= s.size() || s[p + 4] != '-') return TimestampError::kSyntax;
   int month = parse_digits(s, p + 5, 2, &ok);
-  if (!ok || p + 7 >= s.size() || s[p + 7] != '-') return false;
+  if (!ok || p + 7 >= s.size() || s[p + 7] != '-') return TimestampError::kSyntax;
   int day = parse_digits(s, p + 8, 2, &ok);
-  if (!ok || month < 1 || month > 12 || day < 1 || day > 31) return false;
+  if (!ok) return TimestampError::kSyntax;
+  const int64_t signed_year = neg_year ? -year : year;
+  if (detail != nullptr) *detail = CalendarDetail{signed_year, month, day};
+  if (month < 1 || month > 12) return TimestampError::kMonth;
+  if (day < 1 || day > days_in_month(signed_year, month)) return TimestampError::kDay;
   p += 10;
   int hour = 0, minute = 0, second = 0;
   int64_t frac_us = 0;
   if (p < s.size() && (s[p] == 'T' || s[p] == 't' || s[p] == ' ')) {
     ++p;
     hour = parse_digits(s, p, 2, &ok);
-    if (!ok || p + 2 >= s.size() || s[p + 2] != ':') return false;
+    if (!ok || p + 2 >= s.size() || s[p + 2] != ':') return TimestampError::kSyntax;
     minute = parse_digits(s, p + 3, 2, &ok);
-    if (!ok) return false;
+    if (!ok) return TimestampError::kSyntax;
     p += 5;
     if (p < s.size() && s[p] == ':') {
       second = parse_digits(s, p + 1, 2, &ok);
-      if (!ok) return false;
+      if (!ok) return TimestampError::kSyntax;
       p += 3;
       if (p < s.size() && (s[p] == '.' || s[p] == ',')) {
         ++p;
@@ -201,11 +227,12 @@ bool try_parse_timestamp(std::string_view s, Micros* out) {
           ++digits;
           ++p;
         }
-        if (digits == 0) return false;
+        if (digits == 0) return TimestampError::kSyntax;
         for (int k = digits; k < 6; ++k) frac_us *= 10;
       }
     }
-    if (hour > 23 || minute > 59 || second > 60) return false;
+    // Second 60 is a leap second (as in PostgreSQL it rolls over into the next minute).
+    if (hour > 23 || minute > 59 || second > 60) return TimestampError::kTime;
   }
   int64_t offset_us = 0;
   if (p < s.size()) {
@@ -216,32 +243,59 @@ bool try_parse_timestamp(std::string_view s, Micros* out) {
     } else if (tz[0] == '+' || tz[0] == '-') {
       int sign = tz[0] == '-' ? -1 : 1;
       int oh = parse_digits(tz, 1, 2, &ok);
-      if (!ok) return false;
+      if (!ok) return TimestampError::kSyntax;
       int om = 0;
       size_t q = 3;
       if (q < tz.size() && tz[q] == ':') ++q;
       if (q < tz.size()) {
         om = parse_digits(tz, q, 2, &ok);
-        if (!ok || q + 2 != tz.size()) return false;
+        if (!ok || q + 2 != tz.size()) return TimestampError::kSyntax;
       } else if (tz.size() != 3) {
-        return false;
+        return TimestampError::kSyntax;
       }
       offset_us = sign * (oh * kMicrosPerHour + om * kMicrosPerMinute);
     } else {
-      return false;
+      return TimestampError::kSyntax;
     }
   }
-  int64_t days = days_from_civil(neg_year ? -year : year, static_cast<unsigned>(month),
-                                 static_cast<unsigned>(day));
+  int64_t days = days_from_civil(signed_year, static_cast<unsigned>(month), static_cast<unsigned>(day));
   *out = days * kMicrosPerDay + hour * kMicrosPerHour + minute * kMicrosPerMinute +
          second * kMicrosPerSecond + frac_us - offset_us;
-  return true;
+  return TimestampError::kNone;
+}
+
+}  // namespace
+
+bool try_parse_timestamp(std::string_view s, Micros* out) {
+  return parse_timestamp_impl(s, out, nullptr) == TimestampError::kNone;
+}
+
+std::string timestamp_range_error(std::string_view text) {
+  static constexpr const char* kMonthNames[12] = {"January", "February", "March",     "April",   "May",      "June",
+                                                  "July",    "August",   "September", "October", "November", "December"};
+  Micros ignored = 0;
+  CalendarDetail d;
+  switch (parse_timestamp_impl(text, &ignored, &d)) {
+    case TimestampError::kNone:
+    case TimestampError::kSyntax:
+      return {};
+    case TimestampError::kMonth:
+      return fmt::format("month {} is out of range (1-12)", d.month);
+    case TimestampError::kDay:
+      return fmt::format("day {} is out of range for {} {} ({} days)", d.day, kMonthNames[d.month - 1], d.year,
+                         days_in_month(d.year, d.month));
+    case TimestampError::kTime:
+      return "time of day out of range (hours 00-23, minutes 00-59, seconds 00-60)";
+  }
+  return {};
 }
 
 Result<Micros> parse_timestamp(std::string_view text) {
   Micros out = 0;
   if (!try_parse_timestamp(text, &out)) {
-    return invalid_argument("bad timestamp '{}': expected ISO-8601 like 2024-01-31T12:00:00Z", text);
+    std::string reason = timestamp_range_error(text);
+    if (reason.empty()) reason = "expected ISO-8601 like 2024-01-31T12:00:00Z";
+    return invalid_argument("bad timestamp '{}': {}", text, reason);
   }
   return out;
 }

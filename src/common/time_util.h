@@ -30,11 +30,18 @@ Result<Micros> parse_duration(std::string_view text);
 std::string format_duration(Micros duration);
 
 // Parses an ISO-8601 / SQL timestamp: "2022-01-01T10:00:00Z", "2022-01-01 10:00:00.123",
-// "2022-01-01", with an optional "Z" or "+hh:mm" offset. Naive text is UTC.
+// "2022-01-01", with an optional "Z" or "+hh:mm" offset. Naive text is UTC. Dates must
+// exist in the (proleptic Gregorian) calendar: 2024-02-30 or 2023-02-29 is an error, never
+// normalised into the next month.
 Result<Micros> parse_timestamp(std::string_view text);
 
 // Same as parse_timestamp but without allocating a Status on failure (hot path).
 bool try_parse_timestamp(std::string_view text, Micros* out);
+
+// Why try_parse_timestamp(text) fails when the text has the right form but names no real
+// date or time, for messages: "day 30 is out of range for February 2024 (29 days)". Empty
+// when `text` parses or is not timestamp-shaped at all.
+std::string timestamp_range_error(std::string_view text);
 
 // "YYYY-MM-DD HH:MM:SS[.fff|.ffffff]" (UTC), the form SQLite's date functions accept.
 std::string format_timestamp(Micros ts);

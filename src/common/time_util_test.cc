@@ -34,6 +34,28 @@ TEST(TimestampTest, ParsesIsoForms) {
   EXPECT_FALSE(parse_timestamp("yesterday").is_ok());
 }
 
+TEST(TimestampTest, RejectsDatesThatDoNotExistInsteadOfNormalisingThem) {
+  Micros t = 0;
+  for (const char* bad : {"2024-02-30", "2023-02-29", "2024-04-31", "2024-06-31T10:00:00Z", "2100-02-29",
+                          "2024-13-01", "2024-00-10", "2024-01-00", "2024-01-32 00:00:00", "2024-01-01T25:00"}) {
+    EXPECT_FALSE(try_parse_timestamp(bad, &t)) << bad;
+    EXPECT_FALSE(parse_timestamp(bad).is_ok()) << bad;
+  }
+  // Leap years: every 4th year, not centuries, but every 400th year.
+  EXPECT_EQ(parse_timestamp("2024-02-29").value(), parse_timestamp("2024-03-01").value() - kMicrosPerDay);
+  EXPECT_TRUE(parse_timestamp("2000-02-29T12:00:00Z").is_ok());
+  EXPECT_TRUE(parse_timestamp("1600-02-29").is_ok());
+  EXPECT_TRUE(parse_timestamp("2024-12-31 23:59:59.999").is_ok());
+  EXPECT_EQ(parse_timestamp("2024-02-30").status().message(),
+            "bad timestamp '2024-02-30': day 30 is out of range for February 2024 (29 days)");
+  EXPECT_EQ(timestamp_range_error("2023-02-29T10:00:00Z"), "day 29 is out of range for February 2023 (28 days)");
+  EXPECT_EQ(timestamp_range_error("2024-13-01"), "month 13 is out of range (1-12)");
+  EXPECT_NE(timestamp_range_error("2024-01-01T25:00").find("time of day out of range"), std::string::npos);
+  EXPECT_EQ(timestamp_range_error("2024-02-29"), "");
+  EXPECT_EQ(timestamp_range_error("yesterday"), "");
+  EXPECT_NE(parse_timestamp("yesterday").status().message().find("expected ISO-8601"), std::string::npos);
+}
+
 TEST(TimestampTest, FormatsRoundTrip) {
   EXPECT_EQ(format_timestamp(0), "1970-01-01 00:00:00");
   EXPECT_EQ(format_timestamp(1500000), "1970-01-01 00:00:01.500");

@@ -55,6 +55,25 @@ Result<FormatOptions> read_source_format(const ConnectorOptions& options, const 
   return f;
 }
 
+Result<LineReader::Options> read_line_options(const ConnectorOptions& options, const FormatOptions& format,
+                                              const std::string& context) {
+  LineReader::Options o;
+  ASSIGN_OR_RETURN(int64_t max_line, options.get_int("max_line_bytes", static_cast<int64_t>(o.max_line_bytes)));
+  // The reader's buffer grows up to this size, so the bound is memory.
+  constexpr int64_t kLargest = int64_t{1} << 30;
+  if (max_line < 1 || max_line > kLargest) {
+    return invalid_argument("{}: option 'max_line_bytes' must be between 1 and {} bytes, got {}", context, kLargest,
+                            max_line);
+  }
+  o.max_line_bytes = static_cast<size_t>(max_line);
+  if (format.format == "csv") {
+    o.csv_quoting = true;
+    o.csv_delimiter = format.csv_delimiter;
+    o.csv_header = format.csv_header;
+  }
+  return o;
+}
+
 Result<FormatOptions> read_sink_format(const ConnectorOptions& options, const std::string& context) {
   return read_format(options, context, /*header_default=*/true);
 }

@@ -1,11 +1,12 @@
 // Small pieces shared by every connector factory: how errors name their table, how the
-// format options (format, delimiter, header, timestamp_unit) are read and validated, and
-// errno text. Stateless; called from the planner thread while factories are created.
+// format options (format, delimiter, header, timestamp_unit) and the line splitting
+// options (max_line_bytes) are read and validated, and errno text. Stateless; called from the planner thread while factories are created.
 #pragma once
 
 #include <string>
 
 #include "common/status.h"
+#include "connectors/line_reader.h"
 #include "connectors/options.h"
 #include "formats/format.h"
 
@@ -19,6 +20,12 @@ std::string table_context(const ConnectorOptions& options, const std::string& ta
 // timestamp_unit ('s', 'ms' default, 'us'). Options that only make sense for CSV are
 // rejected for JSON, so a mistaken setting does not pass silently.
 Result<FormatOptions> read_source_format(const ConnectorOptions& options, const std::string& context);
+
+// Reads the record-splitting options of a line-based source (file, stdin):
+// max_line_bytes (default 64 MiB; a longer record is dead-lettered), and for CSV the
+// quoting and header settings of `format`, so records may span lines inside quotes.
+Result<LineReader::Options> read_line_options(const ConnectorOptions& options, const FormatOptions& format,
+                                              const std::string& context);
 
 // The same for text sinks: format, delimiter, header (for CSV: write a header line,
 // default true; stored in FormatOptions::csv_header).

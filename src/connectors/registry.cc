@@ -31,6 +31,8 @@ constexpr OptionSpec kCommonSourceOptions[] = {
     {"allowed_lateness", "duration", "SET allowed_lateness (0s)",
      "keep windows open for updates this long after they fire"},
     {"idle_timeout", "duration", "none", "a split without data this long stops holding back the watermark"},
+    {"max_future_skew", "duration", "none",
+     "a row further ahead of max(processing time, max event time so far) goes to the DLQ"},
     {"dlq", "text", "<table>.dlq.jsonl", "dead-letter queue: a JSON-lines file, or a SQLite database"},
     {"dlq_table", "text", "none", "the dead-letter queue is this table of the SQLite database `dlq`"},
     {"late_output", "text", "<table>.late.jsonl", "where rows too late for their window go"},
@@ -54,6 +56,10 @@ constexpr OptionSpec kFileSourceOptions[] = {
     {"path", "text", "required", "the file to read"},
     {"follow", "bool", "false", "tail a growing file and never end"},
     {"rate", "integer", "0", "records per second; 0 = as fast as possible"},
+    {"max_line_bytes", "integer", "67108864", "the longest record; a longer one goes to the DLQ"},
+};
+constexpr OptionSpec kStdinSourceOptions[] = {
+    {"max_line_bytes", "integer", "67108864", "the longest record; a longer one goes to the DLQ"},
 };
 constexpr OptionSpec kGeneratorOptions[] = {
     {"seed", "integer", "42", "same seed, same events"},
@@ -97,7 +103,8 @@ struct Entry {
 const Entry<SourceSpec, SourceFactory> kSources[] = {
     {"file", &make_file_source_factory, kFileSourceOptions, kSourceFormatOptions},
     {"generator", &make_generator_source_factory, kGeneratorOptions, {}},
-    {"stdin", [](const SourceSpec& s) { return make_stdin_source_factory(s); }, {}, kSourceFormatOptions},
+    {"stdin", [](const SourceSpec& s) { return make_stdin_source_factory(s); }, kStdinSourceOptions,
+     kSourceFormatOptions},
 };
 
 const Entry<SinkSpec, SinkFactory> kSinks[] = {

@@ -201,9 +201,9 @@ TEST(RegistryOptionsTest, AnUndeclaredOptionIsRefusedWithTheDeclaredNames) {
   auto f = make_source_factory(testing::source_spec("stdin", {{"follow", "true"}}));
   ASSERT_FALSE(f.is_ok());
   EXPECT_EQ(f.status().message(),
-            "table clicks: unknown option 'follow' (known options: format, delimiter, header, timestamp_unit, "
-            "event_time, watermark_delay, allowed_lateness, idle_timeout, dlq, dlq_table, late_output, "
-            "late_output_table)");
+            "table clicks: unknown option 'follow' (known options: max_line_bytes, format, delimiter, header, "
+            "timestamp_unit, event_time, watermark_delay, allowed_lateness, idle_timeout, max_future_skew, dlq, "
+            "dlq_table, late_output, late_output_table)");
   auto s = make_sink_factory(testing::sink_spec("sqlite", {{"path", "x.db"}, {"mode", "append"}},
                                                 make_schema({{"a", TypeId::kInt64}})));
   ASSERT_FALSE(s.is_ok());

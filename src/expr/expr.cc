@@ -589,9 +589,11 @@ Result<ExprPtr> coerce(ExprPtr e, TypeId to) {
       int64_t x = 0;
       const bool ok = to == TypeId::kTimestamp ? try_parse_timestamp(v->s, &x) : parse_interval_text(v->s, &x);
       if (!ok) {
-        return invalid_argument("invalid {} literal {}{}", type_name(to), quote_sql(v->s),
-                                to == TypeId::kTimestamp ? " (expected e.g. '2024-01-31 12:00:00')"
-                                                         : " (expected e.g. '5 minutes' or '1h30m')");
+        std::string reason = to == TypeId::kTimestamp ? timestamp_range_error(v->s) : std::string();
+        if (reason.empty()) {
+          reason = to == TypeId::kTimestamp ? "expected e.g. '2024-01-31 12:00:00'" : "expected e.g. '5 minutes' or '1h30m'";
+        }
+        return invalid_argument("invalid {} literal {} ({})", type_name(to), quote_sql(v->s), reason);
       }
       return make_literal(to == TypeId::kTimestamp ? Value::timestamp(x) : Value::interval(x));
     }

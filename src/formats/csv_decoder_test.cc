@@ -133,6 +133,65 @@ TEST(CsvDecoder, HeaderLineIsSkippedWhenHeaderOptionIsSet) {
   EXPECT_EQ(d.batch.row_to_string(0), "1, a, 1");
 }
 
+TEST(CsvDecoder, HeaderMatchesColumnsByNameNotPosition) {
+  Decoded d = decode(three(), {"score,extra,id,name", "2.5,ignored,1,alice", "-1,,2,bob"}, csv(',', true));
+  EXPECT_TRUE(d.failures.empty()) << d.failures[0].error;
+  ASSERT_EQ(d.batch.num_rows, 2u);
+  EXPECT_EQ(d.batch.row_to_string(0), "1, alice, 2.5");
+  EXPECT_EQ(d.batch.row_to_string(1), "2, bob, -1");
+}
+
+TEST(CsvDecoder, HeaderNamesAreTrimmedAndMatchedCaseInsensitivelyWhenNotExact) {
+  Decoded d = decode(three(), {"\xEF\xBB\xBF\"Name\", ID ,score", "alice,1,2.5"}, csv(',', true));
+  EXPECT_TRUE(d.failures.empty());
+  ASSERT_EQ(d.batch.num_rows, 1u);
+  EXPECT_EQ(d.batch.row_to_string(0), "1, alice, 2.5");
+}
+
+TEST(CsvDecoder, ColumnTheHeaderDoesNotNameIsNull) {
+  Decoded d = decode(three(), {"name,id", "alice,1"}, csv(',', true));
+  EXPECT_TRUE(d.failures.empty());
+  ASSERT_EQ(d.batch.num_rows, 1u);
+  EXPECT_EQ(d.batch.row_to_string(0), "1, alice, NULL");
+}
+
+TEST(CsvDecoder, RecordsMustHaveTheHeadersFieldCount) {
+  Decoded d = decode(three(), {"name,id,score,x", "alice,1,2.5", "bob,2,3,y,z"}, csv(',', true));
+  EXPECT_EQ(d.batch.num_rows, 0u);
+  ASSERT_EQ(d.failures.size(), 2u);
+  EXPECT_EQ(d.failures[0].error, "expected 4 fields (as in the header), got 3");
+  EXPECT_EQ(d.failures[1].error, "expected 4 fields (as in the header), got 5");
+}
+
+TEST(CsvDecoder, ConversionErrorNamesTheColumnFoundByName) {
+  Decoded d = decode(three(), {"score,id,name", "high,1,a"}, csv(',', true));
+  ASSERT_EQ(d.failures.size(), 1u);
+  EXPECT_EQ(d.failures[0].error, R"(field 'score': expected DOUBLE, got "high")");
+}
+
+TEST(CsvDecoder, HeaderNamingNoDeclaredColumnIsAnError) {
+  auto decoder = make_decoder(csv(',', true), three());
+  RawRecords in;
+  in.append_record("a,b,c", 0, 1);
+  in.append_record("1,x,2", 6, 2);
+  in.finish();
+  RecordBatch batch(three());
+  std::vector<DecodeFailure> failures;
+  Status s = (*decoder)->decode(in, batch, failures);
+  ASSERT_FALSE(s.is_ok());
+  EXPECT_EQ(s.message(),
+            "CSV header on line 1 (a,b,c) names none of the declared columns (id, name, score); with header = "
+            "'true' columns are matched by name");
+}
+
+TEST(CsvDecoder, QuotedFieldsMayHoldLineBreaks) {
+  Decoded d = decode(three(), {"1,\"two\nlines\",2", "2,\"crlf\r\ninside \"\"q\"\"\",3"});
+  EXPECT_TRUE(d.failures.empty());
+  ASSERT_EQ(d.batch.num_rows, 2u);
+  EXPECT_EQ(d.batch.column(1).string_at(0), "two\nlines");
+  EXPECT_EQ(d.batch.column(1).string_at(1), "crlf\r\ninside \"q\"");
+}
+
 TEST(CsvDecoder, OnlyLineOneIsTheHeader) {
   // A batch that starts mid-file has no header in it.
   auto decoder = make_decoder(csv(',', true), three());
@@ -272,7 +331,11 @@ TEST(CsvDecoderConversion, TimestampAcceptsIsoTextAndEpochNumbers) {
 
 TEST(CsvDecoderConversion, TimestampFailureNamesFieldAndValue) {
   EXPECT_EQ(failure(TypeId::kTimestamp, "2024-13-01"),
-            R"(field 'v': expected TIMESTAMP (ISO-8601 text or epoch number in ms), got "2024-13-01")");
+            R"(field 'v': expected TIMESTAMP (ISO-8601 text or epoch number in ms), got "2024-13-01" (month 13 is out of range (1-12)))");
+  EXPECT_EQ(failure(TypeId::kTimestamp, "2024-02-30 10:00:00"),
+            R"(field 'v': expected TIMESTAMP (ISO-8601 text or epoch number in ms), got "2024-02-30 10:00:00" (day 30 is out of range for February 2024 (29 days)))");
+  EXPECT_EQ(failure(TypeId::kTimestamp, "bad"),
+            R"(field 'v': expected TIMESTAMP (ISO-8601 text or epoch number in ms), got "bad")");
 }
 
 TEST(CsvDecoderConversion, IntervalAcceptsDurationTextAndNumbersInTheUnit) {

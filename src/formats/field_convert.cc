@@ -292,7 +292,15 @@ std::string conversion_error(std::string_view field, TypeId type, int64_t unit_m
   if (quote) out += '"';
   append_excerpt(out, got_text, 96);
   if (quote) out += '"';
-  if (conv == Conv::kOutOfRange) out += " (out of range)";
+  if (conv == Conv::kOutOfRange) {
+    out += " (out of range)";
+  } else if (type == TypeId::kTimestamp) {
+    // Timestamp-shaped text naming a date that does not exist: say which part is wrong.
+    std::string_view probe = got_text;  // a JSON string token comes with its quotes
+    if (!quote && probe.size() >= 2 && probe.front() == '"' && probe.back() == '"') probe = probe.substr(1, probe.size() - 2);
+    std::string reason = timestamp_range_error(probe);
+    if (!reason.empty()) out += fmt::format(" ({})", reason);
+  }
   return out;
 }
 

@@ -250,6 +250,15 @@ class Planner {
     ASSIGN_OR_RETURN(spec->event_time.watermark_delay, engine.get_duration("watermark_delay", 0));
     ASSIGN_OR_RETURN(spec->event_time.idle_timeout, engine.get_duration("idle_timeout", 0));
     if (spec->event_time.watermark_delay < 0) return invalid_argument("table {}: watermark_delay must not be negative", t.name);
+    if (engine.has("max_future_skew")) {
+      ASSIGN_OR_RETURN(spec->event_time.max_future_skew, engine.get_duration("max_future_skew", -1));
+      if (spec->event_time.max_future_skew < 0) {
+        return invalid_argument("table {}: max_future_skew must not be negative", t.name);
+      }
+      if (spec->event_time.column < 0) {
+        return invalid_argument("table {}: max_future_skew needs an event_time column", t.name);
+      }
+    }
     ASSIGN_OR_RETURN(spec->dlq, side_output(t, "dlq", "dlq_table", ".dlq.jsonl", "dead-letter queue"));
     StageSpec st;
     st.name = fmt::format("source:{}", t.name);

@@ -389,17 +389,45 @@ struct SourceLoop {
     return head_output->emit_watermark(wm);
   }
 
+  struct DeadLetterOrigin {
+    int64_t offset;
+    int64_t line;
+  };
   Status dead_letter(const RawRecords& raw, size_t record, std::string_view error) {
+    return dead_letter(DeadLetterOrigin{raw.offsets[record], raw.lines[record]}, error, raw.record(record));
+  }
+  Status dead_letter(DeadLetterOrigin origin, std::string_view error, std::string_view bytes) {
     DeadLetter letter;
     letter.source = src.table;
     letter.split = split;
-    letter.offset = raw.offsets[record];
-    letter.line = raw.lines[record];
+    letter.offset = origin.offset;
+    letter.line = origin.line;
     letter.error = error;
-    letter.raw = raw.record(record);
+    letter.raw = bytes;
     counters->dead_lettered.fetch_add(1, std::memory_order_relaxed);
     if (head_metrics) head_metrics->dead_lettered.fetch_add(1, std::memory_order_relaxed);
     return src.dlq->write(letter);
+  }
+
+  // Dead-letters the records that failed to decode and the oversized ones the reader
+  // skipped, in source order.
+  Status dead_letter_failures(const RawRecords& raw, const std::vector<DecodeFailure>& failures) {
+    size_t k = 0;
+    for (const auto& f : failures) {
+      for (; k < raw.oversized.size() && raw.oversized[k].offset < raw.offsets[f.record]; ++k) {
+        RETURN_IF_ERROR(dead_letter_oversized(raw, k));
+      }
+      RETURN_IF_ERROR(dead_letter(raw, f.record, f.error));
+    }
+    for (; k < raw.oversized.size(); ++k) RETURN_IF_ERROR(dead_letter_oversized(raw, k));
+    return Status::ok();
+  }
+  Status dead_letter_oversized(const RawRecords& raw, size_t k) {
+    const OversizedRecord& r = raw.oversized[k];
+    const std::string_view prefix = raw.oversized_prefix(k);
+    std::string error = fmt::format("record exceeds max line length {} bytes ({} bytes; raw holds its first {})",
+                                    r.limit_bytes, r.size_bytes, prefix.size());
+    return dead_letter(DeadLetterOrigin{r.offset, r.line}, error, prefix);
   }
 
   Status run(SourceReader& reader, Decoder& decoder) {
@@ -407,6 +435,7 @@ struct SourceLoop {
     std::vector<DecodeFailure> failures;
     std::vector<uint32_t> keep, row_records;
     const int ts_col = src.event_time.column;
+    const bool csv_header = src.factory->format().format == "csv" && src.factory->format().csv_header;
     auto last_data = std::chrono::steady_clock::now();
     while (!stop.load(std::memory_order_relaxed)) {
       if (coordinator) {
@@ -424,17 +453,21 @@ struct SourceLoop {
       auto polled = reader.poll(raw, batch_size);
       if (!polled.is_ok()) return polled.status().with_context(fmt::format("source {}", src.table));
       PollStatus ps = polled.value();
-      if (ps == PollStatus::kData && !raw.empty()) {
+      if (ps == PollStatus::kData && (!raw.empty() || !raw.oversized.empty())) {
         raw.finish();
         last_data = std::chrono::steady_clock::now();
         if (idle) idle = false;  // the next watermark re-activates the channel downstream
-        counters->records.fetch_add(raw.size(), std::memory_order_relaxed);
+        // A CSV header (the record on line 1) describes the records; it is not one of them.
+        const bool has_header = csv_header && !raw.empty() && raw.lines[0] == 1;
+        counters->records.fetch_add(raw.size() + raw.oversized.size() - (has_header ? 1 : 0),
+                                    std::memory_order_relaxed);
         counters->bytes.fetch_add(raw.data.size(), std::memory_order_relaxed);
         auto batch = make_batch(src.schema);
         failures.clear();
         row_records.clear();
-        RETURN_IF_ERROR(decoder.decode(raw, *batch, failures, &row_records));
-        for (const auto& f : failures) RETURN_IF_ERROR(dead_letter(raw, f.record, f.error));
+        Status decoded = decoder.decode(raw, *batch, failures, &row_records);
+        if (!decoded.is_ok()) return decoded.with_context(fmt::format("table {}", src.table));
+        RETURN_IF_ERROR(dead_letter_failures(raw, failures));
         if (ts_col >= 0 && batch->num_rows > 0) {
           RETURN_IF_ERROR(assign_event_time(raw, row_records, batch, keep));
         }
@@ -463,14 +496,22 @@ struct SourceLoop {
 
   // Sets row_watermarks (the split watermark before each row) and advances the watermark
   // row by row, so lateness decisions do not depend on how rows were batched. Rows with a
-  // NULL event time go to the DLQ.
+  // NULL event time, and rows further ahead than max_future_skew (see EventTimeSpec), go to
+  // the DLQ and do not move the watermark.
   Status assign_event_time(const RawRecords& raw, const std::vector<uint32_t>& row_records,
                            MutableBatchPtr& batch, std::vector<uint32_t>& keep) {
     const Column& ts = batch->column(static_cast<size_t>(src.event_time.column));
     const size_t n = batch->num_rows;
     batch->row_watermarks.resize(n);
-    bool any_null = false;
     const Micros delay = src.event_time.watermark_delay;
+    const Micros skew = src.event_time.max_future_skew;
+    // Processing time, read once per batch (not per row: rows of one batch share it).
+    const Micros now = skew >= 0 ? std::chrono::duration_cast<std::chrono::microseconds>(
+                                       std::chrono::system_clock::now().time_since_epoch())
+                                       .count()
+                                 : 0;
+    future_.clear();
+    bool any_null = false;
     for (size_t r = 0; r < n; ++r) {
       batch->row_watermarks[r] = watermark;
       if (ts.is_null(r)) {
@@ -479,17 +520,34 @@ struct SourceLoop {
       }
       Micros t = ts.int_at(r);
       if (t > max_event_time) {
+        if (skew >= 0) {
+          Micros limit = 0;
+          if (__builtin_add_overflow(std::max(max_event_time, now), skew, &limit)) limit = kMaxWatermark;
+          if (t > limit) {
+            future_.push_back(FutureRow{static_cast<uint32_t>(r), now, max_event_time});
+            continue;
+          }
+        }
         max_event_time = t;
         Micros wm = (t < kMinWatermark + delay) ? kMinWatermark : t - delay;
         if (wm > watermark) watermark = wm;
       }
     }
-    if (!any_null) return Status::ok();
+    if (!any_null && future_.empty()) return Status::ok();
+    const std::string& column = src.schema->field(static_cast<size_t>(src.event_time.column)).name;
     keep.clear();
+    size_t f = 0;
     for (size_t r = 0; r < n; ++r) {
       if (ts.is_null(r)) {
-        std::string err = fmt::format("event time column '{}' is NULL",
-                                      src.schema->field(static_cast<size_t>(src.event_time.column)).name);
+        RETURN_IF_ERROR(dead_letter(raw, row_records[r], fmt::format("event time column '{}' is NULL", column)));
+      } else if (f < future_.size() && future_[f].row == r) {
+        const FutureRow& fr = future_[f++];
+        std::string err = fmt::format(
+            "event time column '{}' is {}, more than max_future_skew {} ahead of the processing time {}", column,
+            format_timestamp(ts.int_at(r)), format_duration(skew), format_timestamp(fr.now));
+        if (fr.max_event_time > fr.now) {
+          err += fmt::format(" and of the latest event time {}", format_timestamp(fr.max_event_time));
+        }
         RETURN_IF_ERROR(dead_letter(raw, row_records[r], err));
       } else {
         keep.push_back(static_cast<uint32_t>(r));
@@ -500,6 +558,14 @@ struct SourceLoop {
     batch = std::move(filtered);
     return Status::ok();
   }
+
+  // A row dead-lettered by max_future_skew, with what it was compared to.
+  struct FutureRow {
+    uint32_t row;
+    Micros now;
+    Micros max_event_time;
+  };
+  std::vector<FutureRow> future_{};  // reused across batches
 };
 
 // Moves a source split to its recorded position, after checking that the position still

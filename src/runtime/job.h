@@ -39,6 +39,9 @@ struct EventTimeSpec {
   int column = -1;             // event-time column in the source schema; -1: none
   Micros watermark_delay = 0;  // allowed out-of-orderness
   Micros idle_timeout = 0;     // 0: a split never becomes idle
+  // A row whose event time is more than this ahead of max(processing time, the split's max
+  // event time so far) is dead-lettered and does not move the watermark. < 0: no limit.
+  Micros max_future_skew = -1;
 };
 
 struct SourceStageSpec {

@@ -1675,12 +1675,16 @@ class Compiler {
       if (literal_value(*arg)) {
         auto v = evaluate_constant(c.value());
         if (v.is_ok() && v.value().is_null && !literal_value(*arg)->is_null) {
+          // `TIMESTAMP '...'` has no location of its own: point at the string.
+          const int at = loc >= 0 ? loc : location_of(b["arg"]);
           if (t == TypeId::kInterval) {
             // Say why (e.g. months have no fixed length), as the qualified form does.
             auto why = parse_qualified_interval(literal_value(*arg)->to_string(), IntervalQualifier{});
-            if (!why.is_ok()) return error_at(loc, "{}", why.status().message());
+            if (!why.is_ok()) return error_at(at, "{}", why.status().message());
           }
-          return error_at(loc, "invalid {} literal '{}'", type_name(t), literal_value(*arg)->to_string());
+          const std::string text = literal_value(*arg)->to_string();
+          const std::string reason = t == TypeId::kTimestamp ? timestamp_range_error(text) : std::string();
+          return error_at(at, "invalid {} literal '{}'{}", type_name(t), text, reason.empty() ? "" : ": " + reason);
         }
         if (v.is_ok()) return make_literal(v.value());
       }

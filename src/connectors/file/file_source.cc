@@ -155,12 +155,13 @@ int open_by_inode(const std::string& dir, const FileFingerprint& fp) {
 // file when it is still in the same directory (under any name).
 class FileSourceReader : public SourceReader {
  public:
-  FileSourceReader(std::string path, std::string context, bool follow, int64_t rate)
+  FileSourceReader(std::string path, std::string context, bool follow, int64_t rate, LineReader::Options lines)
       : path_(std::move(path)),
         dir_(std::filesystem::path(path_).parent_path().string()),
         context_(std::move(context)),
         follow_(follow),
-        rate_(rate) {}
+        rate_(rate),
+        line_options_(lines) {}
   ~FileSourceReader() override { (void)close(); }
 
   Status open() override {
@@ -337,9 +338,8 @@ class FileSourceReader : public SourceReader {
     if (::lseek(fd, static_cast<off_t>(at.offset), SEEK_SET) != static_cast<off_t>(at.offset)) {
       return io_error("{}: cannot seek '{}' to byte {}: {}", context_, path_, at.offset, errno_text(errno));
     }
-    LineReader::Options o;
+    LineReader::Options o = line_options_;
     o.follow = follow_;
-    o.max_line_bytes = kMaxLineBytes;
     // Follow mode: poll() waits at the end of the data itself, after check_replaced().
     if (follow_) o.idle_wait_ms = 0;
     lines_ = std::make_unique<LineReader>(fd, fmt::format("{}: file '{}'", context_, path_), o, at.offset, at.line);
@@ -407,6 +407,7 @@ class FileSourceReader : public SourceReader {
   std::string context_;
   bool follow_;
   int64_t rate_;  // records per second; 0: as fast as possible
+  LineReader::Options line_options_;
   bool started_ = false;
   std::chrono::steady_clock::time_point first_poll_;
   int64_t read_ = 0;
@@ -422,13 +423,19 @@ class FileSourceReader : public SourceReader {
 
 class FileSourceFactory : public SourceFactory {
  public:
-  FileSourceFactory(std::string path, std::string context, FormatOptions format, bool follow, int64_t rate)
-      : path_(std::move(path)), context_(std::move(context)), format_(std::move(format)), follow_(follow), rate_(rate) {}
+  FileSourceFactory(std::string path, std::string context, FormatOptions format, bool follow, int64_t rate,
+                    LineReader::Options lines)
+      : path_(std::move(path)),
+        context_(std::move(context)),
+        format_(std::move(format)),
+        follow_(follow),
+        rate_(rate),
+        line_options_(lines) {}
 
   int num_splits() const override { return 1; }
   Result<std::unique_ptr<SourceReader>> create_reader(int split) override {
     if (split != 0) return internal_error("{}: file source has one split, asked for {}", context_, split);
-    return std::unique_ptr<SourceReader>(std::make_unique<FileSourceReader>(path_, context_, follow_, rate_));
+    return std::unique_ptr<SourceReader>(std::make_unique<FileSourceReader>(path_, context_, follow_, rate_, line_options_));
   }
   const FormatOptions& format() const override { return format_; }
   bool bounded() const override { return !follow_; }
@@ -451,6 +458,7 @@ class FileSourceFactory : public SourceFactory {
   FormatOptions format_;
   bool follow_;
   int64_t rate_;
+  LineReader::Options line_options_;
 };
 
 }  // namespace
@@ -463,6 +471,7 @@ Result<std::unique_ptr<SourceFactory>> make_file_source_factory(const SourceSpec
   ASSIGN_OR_RETURN(bool follow, o.get_bool("follow", false));
   ASSIGN_OR_RETURN(int64_t rate, o.get_int("rate", 0));
   if (rate < 0) return invalid_argument("{}: option 'rate' must be >= 0 records per second, got {}", context, rate);
+  ASSIGN_OR_RETURN(LineReader::Options lines, read_line_options(o, format, context));
   RETURN_IF_ERROR(o.check_all_used());
   if (!follow) {
     // Fail at planning time, not after the job started, when a bounded input is missing.
@@ -470,7 +479,7 @@ Result<std::unique_ptr<SourceFactory>> make_file_source_factory(const SourceSpec
     ::close(fd);
   }
   return std::unique_ptr<SourceFactory>(
-      std::make_unique<FileSourceFactory>(std::move(path), std::move(context), std::move(format), follow, rate));
+      std::make_unique<FileSourceFactory>(std::move(path), std::move(context), std::move(format), follow, rate, lines));
 }
 
 }  // namespace sluice

@@ -11,6 +11,8 @@
 //                   truncated one (copytruncate) is read again from its start.
 //   rate            records per second, default 0 (as fast as possible): replays a file
 //                   at a steady pace (demos, crash and recovery tests).
+//   max_line_bytes  default 64 MiB: a longer record goes to the dead-letter queue (its
+//                   first 4 KiB) and reading goes on (see line_reader.h).
 //
 // One split. The factory is created and validated on the planner thread; its reader is
 // owned by one source task (see source.h). position() is the byte offset of the next
@@ -24,9 +26,6 @@
 #include "connectors/source.h"
 
 namespace sluice {
-
-// The line splitting limit: a longer line is an error naming file and line.
-inline constexpr size_t kMaxLineBytes = size_t{64} << 20;
 
 Result<std::unique_ptr<SourceFactory>> make_file_source_factory(const SourceSpec& spec);
 

@@ -118,25 +118,41 @@ TEST(FileSourceTest, BadFormatValuesAreExplained) {
   EXPECT_NE(f3.status().message().find("'timestamp_unit' must be"), std::string::npos);
 }
 
-TEST(FileSourceTest, LineLongerThan64MiBIsAnErrorNamingFileAndLine) {
+TEST(FileSourceTest, RecordOverMaxLineBytesIsSetAsideAndReadingGoesOn) {
   TempDir dir;
   const std::string path = dir.file("huge.jsonl");
-  write_file(path, "{\"a\":1}\n" + std::string(kMaxLineBytes + 1, 'x') + "\n{\"a\":2}\n");
-  auto f = make_source_factory(source_spec("file", {{"path", path}}));
-  ASSERT_TRUE(f.is_ok());
+  write_file(path, "{\"a\":1}\n" + std::string(5000, 'x') + "\n{\"a\":2}\n");
+  auto f = make_source_factory(source_spec("file", {{"path", path}, {"max_line_bytes", "1000"}}));
+  ASSERT_TRUE(f.is_ok()) << f.status().message();
   auto reader = open_reader(*f.value());
   RawRecords out;
+  size_t records = 0, oversized = 0;
   Result<PollStatus> st = PollStatus::kIdle;
-  size_t records = 0;
   for (int i = 0; i < 1000 && st.is_ok() && st.value() != PollStatus::kEnd; ++i) {
     out.clear();
     st = reader->poll(out, 100);
     records += out.size();
+    for (const OversizedRecord& o : out.oversized) {
+      EXPECT_EQ(o.line, 2);
+      EXPECT_EQ(o.offset, 8);
+      EXPECT_EQ(o.size_bytes, 5000);
+      EXPECT_EQ(o.limit_bytes, 1000);
+      ++oversized;
+    }
   }
-  ASSERT_FALSE(st.is_ok());
-  EXPECT_EQ(records, 1u);
-  EXPECT_EQ(st.status().message(), "table clicks: file '" + path +
-                                       "' line 2: line is longer than the limit of 67108864 bytes");
+  ASSERT_TRUE(st.is_ok()) << st.status().message();
+  EXPECT_EQ(records, 2u);
+  EXPECT_EQ(oversized, 1u);
+}
+
+TEST(FileSourceTest, MaxLineBytesMustBeAPositiveByteCount) {
+  TempDir dir;
+  write_file(dir.file("c.jsonl"), "");
+  for (const char* bad : {"0", "-5", "abc", "2147483648"}) {
+    auto f = make_source_factory(source_spec("file", {{"path", dir.file("c.jsonl")}, {"max_line_bytes", bad}}));
+    ASSERT_FALSE(f.is_ok()) << bad;
+    EXPECT_NE(f.status().message().find("max_line_bytes"), std::string::npos) << f.status().message();
+  }
 }
 
 // Polls until a record arrives (or ~2 s pass); every poll must return within ~100 ms.

@@ -500,10 +500,7 @@ std::shared_ptr<const Block> window_block(const std::shared_ptr<const Block>& bl
     return error_block(pipeline, invalid_argument("{}: the event-time column of this stream is '{}', not '{}'", step,
                                                   in.columns[static_cast<size_t>(in.node->rowtime)].name, tc.name));
   }
-  if (w.size <= 0) return error_block(pipeline, invalid_argument("{}: the window size must be positive", step));
-  if (w.kind == WindowSpec::Kind::kHop && w.slide <= 0) {
-    return error_block(pipeline, invalid_argument("{}: the hop slide must be positive", step));
-  }
+  if (Status valid = w.validate(); !valid.is_ok()) return error_block(pipeline, valid.with_context(step));
   auto node = std::make_shared<LogicalNode>();
   node->kind = LogicalNode::Kind::kWindowAssign;
   node->inputs = {in.node};

@@ -129,11 +129,16 @@ class TopN : public Operator {
       key_schema_checked_ = true;
     }
     const bool windowed = c_.window_end_column >= 0;
+    const bool has_row_wm = !in.row_watermarks.empty();
     Scope* cached = nullptr;
     Micros cached_end = 0;
     for (size_t r = 0; r < in.num_rows; ++r) {
       // Windowed: one scope per window end, freed when the window is emitted.
       Micros end = windowed ? in.column(static_cast<size_t>(c_.window_end_column)).int_at(r) : 0;
+      // A window closed for this row (by its own watermark, docs/architecture.md "Time") is
+      // never ranked again: a HOP row's closed windows are skipped like a window
+      // aggregation's; rows behind all their windows went to the late output upstream.
+      if (windowed && ((has_row_wm && end <= in.row_watermarks[r]) || end <= watermark_)) continue;
       if (!cached || cached_end != end) {
         auto it = scopes_.find(end);
         if (it == scopes_.end()) it = scopes_.emplace(end, std::make_unique<Scope>(key_schema_)).first;
@@ -180,6 +185,7 @@ class TopN : public Operator {
   }
 
   Status on_watermark(Micros wm, Output& out) override {
+    watermark_ = wm;
     if (c_.window_end_column >= 0) {
       // Windows whose end the watermark reached: final top N, partitions in key order.
       while (!scopes_.empty() && scopes_.begin()->first <= wm) {
@@ -452,6 +458,7 @@ class TopN : public Operator {
   uint64_t next_id_ = 1;
   MutableBatchPtr current_;
   bool key_schema_checked_ = false;
+  Micros watermark_ = kMinWatermark;  // the last watermark received
   bool track_ = false;  // incremental snapshots: remember changes for incremental snapshots
   std::vector<std::pair<int, std::string>> removed_;  // (key group, key) of windows emitted since the last snapshot
 };

@@ -30,4 +30,30 @@ TEST(WindowSpecTest, HopWithSizeNotAMultipleOfSlide) {
   EXPECT_EQ(starts, (std::vector<Micros>{30, 20, 10}));
 }
 
+TEST(WindowSpecTest, ValidateCapsWindowsPerRow) {
+  const Micros ms = kMicrosPerMilli, day = 24 * 3600 * kMicrosPerSecond;
+  WindowSpec huge{WindowSpec::Kind::kHop, day, ms, 0};  // 86,400,000 windows per row
+  Status s = huge.validate();
+  ASSERT_FALSE(s.is_ok());
+  EXPECT_NE(s.message().find("puts every row into 86400000 windows; at most 10000"), std::string::npos) << s.message();
+  WindowSpec limit{WindowSpec::Kind::kHop, 10000 * kMicrosPerSecond, kMicrosPerSecond, 0};
+  EXPECT_TRUE(limit.validate().is_ok());
+  limit.size += 1;  // one more window for some rows
+  EXPECT_FALSE(limit.validate().is_ok());
+  WindowSpec day_by_10s{WindowSpec::Kind::kHop, day, 10 * kMicrosPerSecond, 0};
+  EXPECT_TRUE(day_by_10s.validate().is_ok());
+}
+
+TEST(WindowSpecTest, ValidateRefusesEmptyNegativeAndAbsurdWindows) {
+  auto message = [](WindowSpec w) { return w.validate().message(); };
+  EXPECT_NE(message({WindowSpec::Kind::kTumble, 0, 0, 0}).find("the window size must be positive"), std::string::npos);
+  EXPECT_NE(message({WindowSpec::Kind::kSession, -5, -5, 0}).find("the session gap must be positive"), std::string::npos);
+  EXPECT_NE(message({WindowSpec::Kind::kHop, 10, 0, 0}).find("the hop slide must be positive"), std::string::npos);
+  EXPECT_NE(message({WindowSpec::Kind::kHop, 10, 20, 0}).find("would belong to none"), std::string::npos);
+  EXPECT_NE(message({WindowSpec::Kind::kTumble, kMaxWindowDuration + 1, kMaxWindowDuration + 1, 0}).find("too large"),
+            std::string::npos);
+  EXPECT_NE(message({WindowSpec::Kind::kTumble, 10, 10, INT64_MIN / 2}).find("offset"), std::string::npos);
+  EXPECT_TRUE(WindowSpec({WindowSpec::Kind::kTumble, 10, 10, -3}).validate().is_ok());
+}
+
 }  // namespace sluice

@@ -159,6 +159,20 @@ class Planner {
       case LogicalNode::Kind::kCalc: return build_calc(*node, source_of_stage);
       case LogicalNode::Kind::kWindowAssign: {
         ASSIGN_OR_RETURN(Open o, build(node->inputs[0], source_of_stage));
+        if (late_filter_window_assign_) {
+          // Rows of a window top-N: late rows are judged before windows are assigned, like
+          // a window aggregation's (one late-output entry per record).
+          ASSIGN_OR_RETURN(Micros lateness,
+                           add_late_filters(o, node->window, node->time_column,
+                                            node->inputs[0]->rowtime == node->time_column, "window top-N"));
+          if (lateness > 0) {
+            return unsupported(
+                "table {}: a window top-N (ROW_NUMBER per TUMBLE/HOP window) emits each window once, when it closes, "
+                "and cannot update it for late rows: allowed_lateness {} is not supported here (set it to 0s for "
+                "this source)",
+                sink_table_, format_duration(lateness));
+          }
+        }
         append(o, std::make_shared<WindowAssignOperatorSpec>(node->window, node->time_column, node->schema));
         return o;
       }
@@ -272,9 +286,44 @@ class Planner {
     return o;
   }
 
+  // Late-data filter at the end of each input stage's chain (source side, before any
+  // exchange): rows behind all of their windows go to the late-data output. The one
+  // lateness mechanism of every windowed operator (window and session aggregates, window
+  // top-N). Returns the inputs' allowed lateness (0 when none declares one).
+  Result<Micros> add_late_filters(const Open& o, const WindowSpec& window, int time_column, bool time_is_rowtime,
+                                  const char* what) {
+    Micros lateness = -1;
+    for (int s : o.stages) {
+      auto t = source_table_of_stage_[s];
+      if (!t) continue;
+      ConnectorOptions opts(t->options, "table " + t->name);
+      ASSIGN_OR_RETURN(Micros l, opts.get_duration("allowed_lateness", default_lateness_));
+      if (lateness >= 0 && l != lateness) return unsupported("inputs of one {} declare different allowed_lateness", what);
+      lateness = l;
+      auto src_spec = source_spec_of_stage_[s];
+      if (time_is_rowtime && src_spec && src_spec->event_time.column >= 0) {
+        ASSIGN_OR_RETURN(auto late, side_output(*t, "late_output", "late_output_table", ".late.jsonl", "late data"));
+        auto lf = std::make_shared<LateFilterOperatorSpec>(window, time_column, l, t->name, late);
+        assign_id(*lf);
+        stage(s).chain.push_back(lf);
+      }
+    }
+    return lateness < 0 ? 0 : lateness;
+  }
+
+  // Builds the input of an operator that is not a window top-N: window assignments below
+  // it are not asked for a late filter (see build_top_n).
+  Result<Open> build_input(const LogicalNodePtr& input, std::vector<int>* source_of_stage, bool window_top_n = false) {
+    const bool saved = late_filter_window_assign_;
+    late_filter_window_assign_ = window_top_n;
+    Result<Open> o = build(input, source_of_stage);
+    late_filter_window_assign_ = saved;
+    return o;
+  }
+
   Result<Open> build_aggregate(const LogicalNode& node, std::vector<int>* source_of_stage) {
     const LogicalNodePtr& input = node.inputs[0];  // the pre-projection Calc
-    ASSIGN_OR_RETURN(Open o, build(input, source_of_stage));
+    ASSIGN_OR_RETURN(Open o, build_input(input, source_of_stage));
     if (o.updating) return unsupported("aggregating an updating result (an aggregate over a GROUP BY without window) is not supported yet");
     AggregateConfig c;
     c.windowed = node.windowed;
@@ -288,26 +337,8 @@ class Planner {
     c.key_schema = make_schema(key_fields);
     c.output_schema = node.schema;
     if (node.windowed) {
-      // Late-data filter on the source side of each input stage, before the exchange.
-      Micros lateness = -1;
-      for (int s : o.stages) {
-        auto t = source_table_of_stage_[s];
-        if (!t) continue;
-        ConnectorOptions opts(t->options, "table " + t->name);
-        ASSIGN_OR_RETURN(Micros l, opts.get_duration("allowed_lateness", default_lateness_));
-        if (lateness >= 0 && l != lateness) {
-          return unsupported("inputs of one window aggregation declare different allowed_lateness");
-        }
-        lateness = l;
-        auto src_spec = source_spec_of_stage_[s];
-        if (input->rowtime == node.time_column && src_spec && src_spec->event_time.column >= 0) {
-          ASSIGN_OR_RETURN(auto late, side_output(*t, "late_output", "late_output_table", ".late.jsonl", "late data"));
-          auto lf = std::make_shared<LateFilterOperatorSpec>(node.window, node.time_column, l, t->name, late);
-          assign_id(*lf);
-          stage(s).chain.push_back(lf);
-        }
-      }
-      c.allowed_lateness = lateness < 0 ? 0 : lateness;
+      ASSIGN_OR_RETURN(c.allowed_lateness, add_late_filters(o, node.window, node.time_column,
+                                                            input->rowtime == node.time_column, "window aggregation"));
     }
     int parallelism = node.key_columns.empty() ? 1 : options_.parallelism;
     StageSpec st;
@@ -343,7 +374,9 @@ class Planner {
   }
 
   Result<Open> build_top_n(const LogicalNode& node, std::vector<int>* source_of_stage) {
-    ASSIGN_OR_RETURN(Open o, build(node.inputs[0], source_of_stage));
+    // Ranking per window of a TUMBLE/HOP table function: the window assignment below gets
+    // the late filter (a windowed aggregation underneath has its own).
+    ASSIGN_OR_RETURN(Open o, build_input(node.inputs[0], source_of_stage, node.window_end_column >= 0));
     if (o.updating) {
       return unsupported("ROW_NUMBER over an updating result (GROUP BY without window, allowed lateness) is not "
                          "supported yet; rank a windowed aggregation or a stream instead");
@@ -549,7 +582,7 @@ class Planner {
 
   // A process function (C++ API) in its own stage, fed by a hash exchange on its keys.
   Result<Open> build_process(const LogicalNode& node, std::vector<int>* source_of_stage) {
-    ASSIGN_OR_RETURN(Open o, build(node.inputs[0], source_of_stage));
+    ASSIGN_OR_RETURN(Open o, build_input(node.inputs[0], source_of_stage));
     if (o.updating) return unsupported("a process function needs an append-only input, not the updates of an aggregate");
     ProcessConfig c;
     c.function = node.process_function;
@@ -638,6 +671,7 @@ class Planner {
   int op_counter_ = 0;
   std::string pipeline_prefix_;
   std::string sink_table_;  // of the pipeline being planned, for errors
+  bool late_filter_window_assign_ = false;  // building the input of a window top-N
   Micros default_lateness_;
   std::map<std::string, std::shared_ptr<DeadLetterQueue>> side_outputs_;
   std::map<int, std::shared_ptr<const TableDef>> source_table_of_stage_;

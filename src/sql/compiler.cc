@@ -771,9 +771,8 @@ class Compiler {
       if (args.size() > 4) {
  ASSIGN_OR_RETURN(w.offset, constant_interval(args[4], "the window offset"));
 }
-      if (w.slide <= 0) return error_at(location_of(args[2]), "the hop slide must be positive");
     }
-    if (w.size <= 0) return error_at(loc, "the window size must be positive");
+    if (Status valid = w.validate(); !valid.is_ok()) return error_at(loc, "{}", valid.message());
     Relation r;
     auto node = std::make_shared<LogicalNode>();
     node->kind = LogicalNode::Kind::kWindowAssign;
@@ -1140,10 +1139,18 @@ class Compiler {
                                  ? post->inputs[0].get()
                                  : nullptr;
     bool over_window_agg = agg && agg->kind == LogicalNode::Kind::kAggregate && agg->windowed;
+    // Rows of a TUMBLE/HOP table function ranked per window: a window top-N too (emitted
+    // when the window closes; the planner sends late rows to the late-data output).
+    const bool over_window_tvf = in.tvf && in.tvf->window.kind != WindowSpec::Kind::kSession &&
+                                 in.node->kind == LogicalNode::Kind::kWindowAssign;
     ExprPtr window_end;
     for (const auto& p : list_of(over, "partitionClause")) {
       ASSIGN_OR_RETURN(ExprPtr e, bind_expr(p, ctx));
       int ref = column_ref_index(*e);
+      if (over_window_tvf && ref == in.tvf->window_end) window_end = e;
+      if (over_window_tvf && ref == in.tvf->window_start && !window_end) {
+        ASSIGN_OR_RETURN(window_end, make_call("+", {e, make_literal(Value::interval(in.tvf->window.size))}));
+      }
       if (over_window_agg && ref >= 0) {
         int src = column_ref_index(*post->projections[static_cast<size_t>(ref)]);
         if (src == 1) window_end = e;

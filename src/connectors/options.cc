@@ -22,6 +22,7 @@ bool ConnectorOptions::has(const std::string& name) const { return values_.count
 
 std::string ConnectorOptions::get_string(const std::string& name, const std::string& fallback) const {
   used_.insert(name);
+  fallbacks_[name] = fallback;
   auto it = values_.find(name);
   return it == values_.end() ? fallback : it->second;
 }
@@ -37,6 +38,7 @@ Result<std::string> ConnectorOptions::require_string(const std::string& name) co
 
 Result<int64_t> ConnectorOptions::get_int(const std::string& name, int64_t fallback) const {
   used_.insert(name);
+  fallbacks_[name] = std::to_string(fallback);
   auto it = values_.find(name);
   if (it == values_.end()) return fallback;
   char* end = nullptr;
@@ -50,6 +52,7 @@ Result<int64_t> ConnectorOptions::get_int(const std::string& name, int64_t fallb
 
 Result<double> ConnectorOptions::get_double(const std::string& name, double fallback) const {
   used_.insert(name);
+  fallbacks_[name] = fmt::format("{}", fallback);
   auto it = values_.find(name);
   if (it == values_.end()) return fallback;
   char* end = nullptr;
@@ -62,6 +65,7 @@ Result<double> ConnectorOptions::get_double(const std::string& name, double fall
 
 Result<bool> ConnectorOptions::get_bool(const std::string& name, bool fallback) const {
   used_.insert(name);
+  fallbacks_[name] = fallback ? "true" : "false";
   auto it = values_.find(name);
   if (it == values_.end()) return fallback;
   std::string v = lower(it->second);
@@ -72,6 +76,7 @@ Result<bool> ConnectorOptions::get_bool(const std::string& name, bool fallback) 
 
 Result<Micros> ConnectorOptions::get_duration(const std::string& name, Micros fallback) const {
   used_.insert(name);
+  fallbacks_[name] = format_duration(fallback);
   auto it = values_.find(name);
   if (it == values_.end()) return fallback;
   auto d = parse_duration(it->second);

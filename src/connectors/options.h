@@ -57,6 +57,10 @@ class ConnectorOptions {
   Status check_declared(std::initializer_list<OptionList> accepted) const;
   // The names read (or marked used) so far.
   const std::set<std::string>& used() const { return used_; }
+  // The default each option was read with (the accessor's fallback) as text, durations
+  // as format_duration() writes them: lets a test compare the code's defaults with the
+  // documented ones.
+  const std::map<std::string, std::string>& fallbacks() const { return fallbacks_; }
 
   const std::map<std::string, std::string>& values() const { return values_; }
   const std::string& context() const { return context_; }
@@ -65,6 +69,7 @@ class ConnectorOptions {
   std::map<std::string, std::string> values_;  // keys lower-cased
   std::string context_;
   mutable std::set<std::string> used_;
+  mutable std::map<std::string, std::string> fallbacks_;
 };
 
 }  // namespace sluice

@@ -5,7 +5,8 @@
 // "unknown option" error before the connector runs; a connector that reads an option its
 // list lacks fails with an internal error) and is what docs/sql.md documents: a test
 // (registry_options_test.cc) enumerates these lists and fails when docs/sql.md lacks an
-// option or shows another default. Adding an option = one line in registry.cc plus one
+// option or shows another default, or when a declared default is not the one the
+// connector's code falls back to. Adding an option = one line in registry.cc plus one
 // row in docs/sql.md.
 //
 // make_source_factory / make_sink_factory (source.h, sink.h) dispatch through it. Static

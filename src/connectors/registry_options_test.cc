@@ -8,6 +8,8 @@
 
 #include <cstdlib>
 #include <fstream>
+#include <map>
+#include <set>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -193,6 +195,72 @@ TEST(RegistryDocsTest, AnUndocumentedOptionIsReported) {
   EXPECT_NE(found.find("documents option 'gone', which the connector does not accept"), std::string::npos) << found;
   EXPECT_EQ(found.find("'other'"), std::string::npos) << found;  // under another heading
   EXPECT_NE(joined(problems(doc, "`nothing` sink", options)).find("has no table"), std::string::npos);
+}
+
+// A declared default that names a value (not a description such as "the SQL table's
+// name") must be the value the connector's code falls back to.
+bool describes_a_value(const OptionSpec& o) {
+  return o.default_value.find_first_of(" <") == std::string_view::npos;
+}
+
+bool same_default(const OptionSpec& o, const std::string& code) {
+  if (o.default_value == "none" || o.default_value == "required") return code.empty();
+  if (o.type == "duration") {
+    auto declared = parse_duration(o.default_value), used = parse_duration(code);
+    return declared.is_ok() && used.is_ok() && declared.value() == used.value();
+  }
+  return o.default_value == code;
+}
+
+// Builds every connector with only its required options (and again with format = 'csv'
+// when it has CSV options, which are read only then) and compares the fallback each
+// option was read with against the registry's declared default, which docs/sql.md shows.
+TEST(RegistryOptionsTest, DeclaredDefaultsAreTheDefaultsTheConnectorsUse) {
+  testing::TempDir dir;
+  testing::write_file(dir.file("in.jsonl"), "{}\n");
+  SchemaPtr schema = make_schema({{"a", TypeId::kInt64}});
+  for (const ConnectorInfo& c : registered_connectors()) {
+    std::vector<std::map<std::string, std::string>> variants(1);
+    for (const OptionSpec& o : c.options) {
+      if (o.default_value != "required") continue;
+      ASSERT_EQ(o.name, "path") << c.name << " " << c.kind << ": this test only knows how to fill in 'path'";
+      variants[0]["path"] = c.kind == "source" ? dir.file("in.jsonl") : dir.file(std::string(c.name) + ".out");
+    }
+    bool csv = false;
+    for (const OptionSpec& o : c.options) csv = csv || o.name == "delimiter";
+    if (csv) {
+      variants.push_back(variants[0]);
+      variants.back()["format"] = "csv";
+    }
+    std::set<std::string> checked;
+    for (const auto& options : variants) {
+      std::map<std::string, std::string> fallbacks;
+      if (c.kind == "source") {
+        SourceSpec spec = testing::source_spec(std::string(c.name), options, schema);
+        auto f = make_source_factory(spec);
+        ASSERT_TRUE(f.is_ok()) << c.name << ": " << f.status().message();
+        fallbacks = spec.options.fallbacks();
+      } else {
+        SinkSpec spec = testing::sink_spec(std::string(c.name), options, schema);
+        auto f = make_sink_factory(spec);
+        ASSERT_TRUE(f.is_ok()) << c.name << ": " << f.status().message();
+        fallbacks = spec.options.fallbacks();
+      }
+      for (const OptionSpec& o : c.options) {
+        auto it = fallbacks.find(std::string(o.name));
+        if (it == fallbacks.end() || !describes_a_value(o)) continue;
+        checked.insert(std::string(o.name));
+        EXPECT_TRUE(same_default(o, it->second))
+            << c.name << " " << c.kind << ": option '" << o.name << "' is declared (and documented) with default '"
+            << o.default_value << "' but the connector falls back to '" << it->second << "'";
+      }
+    }
+    for (const OptionSpec& o : c.options) {
+      if (!describes_a_value(o) || o.default_value == "none" || o.default_value == "required") continue;
+      EXPECT_TRUE(checked.count(std::string(o.name)))
+          << c.name << " " << c.kind << ": option '" << o.name << "' was never read with its default";
+    }
+  }
 }
 
 // The same lists drive validation: an option no list declares is refused before the

@@ -173,12 +173,9 @@ void print_summary(const Job& job, const PhysicalPlan& plan, double seconds) {
 }
 
 int cmd_run(const CommonOptions& o, bool quiet) {
-  auto plan = load(o);
-  if (!plan.is_ok()) {
-    std::fprintf(stderr, "sluice: error: %s\n", plan.status().message().c_str());
-    return 1;
-  }
-  // Signals go to the signal thread only.
+  // Signals go to the signal thread only. Blocked before planning: a SIGINT or a savepoint
+  // request that arrives while the job starts stays pending and is handled once it runs,
+  // instead of killing the process (SIGINT's default) or being lost.
   sigset_t signals;
   sigemptyset(&signals);
   sigaddset(&signals, SIGINT);
@@ -186,6 +183,11 @@ int cmd_run(const CommonOptions& o, bool quiet) {
   sigaddset(&signals, SIGUSR1);
   sigaddset(&signals, SIGUSR2);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  auto plan = load(o);
+  if (!plan.is_ok()) {
+    std::fprintf(stderr, "sluice: error: %s\n", plan.status().message().c_str());
+    return 1;
+  }
 
   // With checkpoints, the job locks its directory and writes its pid there (see
   // CheckpointDirLock): a second job on it is refused, `sluice savepoint DIR` finds this one.

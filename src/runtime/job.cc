@@ -630,6 +630,7 @@ Status Job::run() {
     coordinator_ = std::move(coordinator);
     coordinator_->start([this](const Status& s) { fail(s); }, [this] { request_stop(); });
     coordinator_ready_.store(true);
+    issue_pending_savepoint();
   }
   for (auto& task_ptr : tasks_) {
     Task* task = task_ptr.get();
@@ -726,7 +727,18 @@ Status Job::run() {
 }
 
 void Job::request_savepoint(bool stop) {
-  if (coordinator_ready_.load()) coordinator_->request_savepoint(stop);
+  // Remembered when the job is still starting (a savepoint asked for during start-up is not
+  // dropped); a stop-with-savepoint request wins over a plain one.
+  int want = stop ? 2 : 1;
+  int have = pending_savepoint_.load();
+  while (have < want && !pending_savepoint_.compare_exchange_weak(have, want)) {
+  }
+  if (coordinator_ready_.load()) issue_pending_savepoint();
+}
+
+void Job::issue_pending_savepoint() {
+  int pending = pending_savepoint_.exchange(0);
+  if (pending != 0) coordinator_->request_savepoint(pending == 2);
 }
 
 const CheckpointStats* Job::checkpoint_stats() const {

@@ -131,6 +131,10 @@ class Job {
   std::vector<std::unique_ptr<Task>> tasks_;
   std::unique_ptr<CheckpointCoordinator> coordinator_;
   std::atomic<bool> coordinator_ready_{false};
+  // A savepoint requested before the coordinator started: 1 = savepoint, 2 = stop with
+  // savepoint; issued once the coordinator is ready (exchange makes it exactly once).
+  std::atomic<int> pending_savepoint_{0};
+  void issue_pending_savepoint();
   std::mutex error_mu_;
   Status first_error_;
 };

@@ -543,6 +543,11 @@ TEST_F(FollowCrashTest, RotationAndCopytruncateUnderKillsLoseAndRepeatNothing) {
     start();
   }
   ASSERT_NO_FATAL_FAILURE(commit_through(written_));
+  // The job may have been started a moment ago: a SIGINT before its main() runs ends it by
+  // the signal (like any program), so wait until it has locked the directory.
+  for (int i = 0; i < 2000 && read_file(dir_.file("ck/sluice.pid")) != std::to_string(pid_) + "\n"; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
   EXPECT_EQ(testing::interrupt_and_wait(pid_), 0) << read_file(dir_.file("log.txt"));
   pid_ = -1;
   std::vector<int64_t> want(static_cast<size_t>(written_));

@@ -81,9 +81,7 @@ int wait_exit(pid_t pid) {
 
 int interrupt_and_wait(pid_t pid) {
   kill(pid, SIGINT);
-  int status = 0;
-  waitpid(pid, &status, 0);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return wait_exit(pid);
 }
 
 std::string read_file(const std::string& path) {

@@ -31,7 +31,7 @@ pid_t spawn_sluice_run(const std::string& job, const std::string& cwd);
 pid_t spawn_sluice(const std::vector<std::string>& args, const std::string& cwd, const std::string& log_path);
 // Waits for `pid`; returns its exit code, or -signal when a signal killed it.
 int wait_exit(pid_t pid);
-// Sends SIGINT and waits; returns the exit code (-1 if it did not exit normally).
+// Sends SIGINT and waits; returns the exit code, or -signal when a signal killed it.
 int interrupt_and_wait(pid_t pid);
 
 // A fresh directory under $TMPDIR, removed when the object dies.

@@ -86,6 +86,10 @@ Result<PhysicalPlan> load(const CommonOptions& o) {
                               o.checkpoint_interval);
     }
     c.interval = d.value();
+    if (c.interval > 0 && c.interval < kMinCheckpointInterval) {
+      return invalid_argument("--checkpoint-interval: '{}' is shorter than the minimum {} (0 takes only the final checkpoint)",
+                              o.checkpoint_interval, format_duration(kMinCheckpointInterval));
+    }
   }
   if (c.interval > 0 && c.dir.empty()) {
     return invalid_argument("a checkpoint interval needs a checkpoint directory (--checkpoint-dir or SET checkpoint_dir)");

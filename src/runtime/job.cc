@@ -598,7 +598,10 @@ Status Job::run() {
     coordinator_->start([this](const Status& s) { fail(s); }, [this] { request_stop(); });
     coordinator_ready_.store(true);
   }
-  RETURN_IF_ERROR(begin_side_outputs());
+  if (Status s = begin_side_outputs(); !s.is_ok()) {
+    if (coordinator_) coordinator_->stop();
+    return s;
+  }
   for (auto& task_ptr : tasks_) {
     Task* task = task_ptr.get();
     task->thread = std::thread([this, task] {

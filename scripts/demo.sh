@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 scripts/build.sh
 mkdir -p out && cd out
-rm -f demo.db demo.db-wal demo.db-shm clicks.dlq.jsonl clicks.late.jsonl
+rm -f demo.db demo.db-wal demo.db-shm
 ../build/sluice run ../examples/demo.sql
 echo
 echo "The 5 busiest pages in each of the first 3 minutes (out/demo.db, table page_minutes):"
@@ -18,4 +18,4 @@ sqlite3 -header -column demo.db \
    WHERE rn <= 5 ORDER BY window_start, rn"
 echo
 count() { if [ -f "$1" ]; then wc -l < "$1"; else echo 0; fi; }
-echo "Dead-lettered events: $(count clicks.dlq.jsonl) (out/clicks.dlq.jsonl); late events: $(count clicks.late.jsonl)"
+echo "Dead-lettered events: $(count demo.dlq.jsonl) (out/demo.dlq.jsonl); late events: $(count demo.late.jsonl)"

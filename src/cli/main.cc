@@ -88,6 +88,10 @@ Result<PhysicalPlan> load(const CommonOptions& o) {
                               o.checkpoint_interval);
     }
     c.interval = d.value();
+    if (c.interval > 0 && c.interval < kMinCheckpointInterval) {
+      return invalid_argument("--checkpoint-interval: '{}' is shorter than the minimum {} (0 takes only the final checkpoint)",
+                              o.checkpoint_interval, format_duration(kMinCheckpointInterval));
+    }
   }
   if (c.start_over && c.dir.empty()) return invalid_argument("--start-over needs a checkpoint directory (--checkpoint-dir)");
   if (c.interval > 0 && c.dir.empty()) {

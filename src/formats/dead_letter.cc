@@ -3,7 +3,10 @@
 // letters are rare compared to records, so a lock is simpler than per-split queues.
 #include "formats/dead_letter.h"
 
+#include <fcntl.h>
 #include <sqlite3.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <cerrno>
@@ -97,39 +100,99 @@ std::string wall_clock_iso() {
   return format_timestamp_iso(us - us % kMicrosPerMilli);
 }
 
+// Appends `queries` as a JSON array of strings.
+void append_json_array(std::string& out, const std::vector<std::string_view>& queries) {
+  out.push_back('[');
+  for (size_t i = 0; i < queries.size(); ++i) {
+    if (i) out.push_back(',');
+    append_json_string(out, queries[i]);
+  }
+  out.push_back(']');
+}
+
+// Side outputs copy raw input, which may be confidential: what they create is readable by
+// its owner only (an existing file keeps its mode: the user may have chosen it).
+constexpr mode_t kPrivateFileMode = 0600;
+
+// A fresh run removes what an earlier run left at `path`: a regular file is deleted (the
+// next letter creates it anew, 0600), a symlink's regular target truncated; a device, pipe
+// or socket (e.g. /dev/stderr) is never touched.
+Status discard_previous_file(const std::string& path, std::string_view what) {
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) != 0) {
+    if (errno == ENOENT) return Status::ok();
+    return io_error("{} {}: {}", what, path, errno_text(errno));
+  }
+  if (S_ISREG(st.st_mode)) {
+    if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
+      return io_error("{} {}: cannot remove the file of an earlier run: {}", what, path, errno_text(errno));
+    }
+  } else if (S_ISLNK(st.st_mode) && ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode)) {
+    if (::truncate(path.c_str(), 0) != 0) {
+      return io_error("{} {}: cannot truncate the file of an earlier run: {}", what, path, errno_text(errno));
+    }
+  }
+  return Status::ok();
+}
+
+const char* kind_name(SideOutputKind kind) {
+  return kind == SideOutputKind::kLateData ? "late-data output" : "dead-letter queue";
+}
+
 // Fails early (at job creation) on destinations that can never be opened, without
 // creating anything.
-Status check_destination(const std::string& path) {
+Status check_destination(const std::string& path, SideOutputKind kind) {
   namespace fs = std::filesystem;
   std::error_code ec;
   const fs::path p(path);
-  if (fs::is_directory(p, ec)) return invalid_argument("dead-letter queue {}: is a directory", path);
+  if (fs::is_directory(p, ec)) return invalid_argument("{} {}: is a directory", kind_name(kind), path);
   const fs::path parent = p.parent_path();
   if (!parent.empty() && !fs::is_directory(parent, ec)) {
-    return not_found("dead-letter queue {}: directory {} does not exist", path, parent.string());
+    return not_found("{} {}: directory {} does not exist", kind_name(kind), path, parent.string());
   }
   return Status::ok();
 }
 
 class FileDeadLetterQueue final : public DeadLetterQueue {
  public:
-  explicit FileDeadLetterQueue(std::string path) : path_(std::move(path)) {}
+  FileDeadLetterQueue(std::string path, SideOutputKind kind) : path_(std::move(path)), kind_(kind) {}
   ~FileDeadLetterQueue() override {
     if (file_ != nullptr) std::fclose(file_);
+  }
+
+  Status begin_run(bool resumed) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (resumed) return Status::ok();
+    if (file_ != nullptr) {
+      std::fclose(file_);
+      file_ = nullptr;
+    }
+    return discard_previous_file(path_, kind_name(kind_));
   }
 
   Status write(const DeadLetter& letter) override {
     std::lock_guard<std::mutex> lock(mu_);
     if (file_ == nullptr) {
-      // Append: letters of an earlier run of the job are kept, not silently replaced.
-      file_ = std::fopen(path_.c_str(), "ab");
-      if (file_ == nullptr) return io_error("dead-letter queue {}: cannot open: {}", path_, errno_text(errno));
+      // Append: a resumed run continues the letters of the run it resumes (begin_run()
+      // removed those of an earlier run when this one is fresh).
+      int fd = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, kPrivateFileMode);
+      if (fd >= 0) {
+        file_ = ::fdopen(fd, "ab");
+        if (file_ == nullptr) ::close(fd);
+      }
+      if (file_ == nullptr) return io_error("{} {}: cannot open: {}", kind_name(kind_), path_, errno_text(errno));
     }
     line_.clear();
     line_ += "{\"source\":";
     append_json_string(line_, letter.source);
-    fmt::format_to(std::back_inserter(line_), ",\"split\":{},\"offset\":{},\"line\":{},\"error\":",
-                   letter.split, letter.offset, letter.line);
+    fmt::format_to(std::back_inserter(line_), ",\"split\":{},\"offset\":{},\"line\":{},", letter.split,
+                   letter.offset, letter.line);
+    if (!letter.queries.empty()) {
+      line_ += "\"queries\":";
+      append_json_array(line_, letter.queries);
+      line_ += ",";
+    }
+    line_ += "\"error\":";
     append_json_string(line_, letter.error);
     line_ += ",\"raw\":";
     append_json_string(line_, letter.raw);
@@ -137,7 +200,7 @@ class FileDeadLetterQueue final : public DeadLetterQueue {
     line_ += wall_clock_iso();
     line_ += "\"}\n";
     if (std::fwrite(line_.data(), 1, line_.size(), file_) != line_.size()) {
-      return io_error("dead-letter queue {}: write failed: {}", path_, errno_text(errno));
+      return io_error("{} {}: write failed: {}", kind_name(kind_), path_, errno_text(errno));
     }
     count_.fetch_add(1, std::memory_order_relaxed);
     return Status::ok();
@@ -146,7 +209,7 @@ class FileDeadLetterQueue final : public DeadLetterQueue {
   Status flush() override {
     std::lock_guard<std::mutex> lock(mu_);
     if (file_ != nullptr && std::fflush(file_) != 0) {
-      return io_error("dead-letter queue {}: flush failed: {}", path_, errno_text(errno));
+      return io_error("{} {}: flush failed: {}", kind_name(kind_), path_, errno_text(errno));
     }
     return Status::ok();
   }
@@ -156,6 +219,7 @@ class FileDeadLetterQueue final : public DeadLetterQueue {
 
  private:
   const std::string path_;
+  const SideOutputKind kind_;
   std::mutex mu_;
   FILE* file_ = nullptr;  // guarded by mu_
   std::string line_;      // guarded by mu_; reused
@@ -167,8 +231,8 @@ class FileDeadLetterQueue final : public DeadLetterQueue {
 // must not be held between calls, and one transaction per letter would be one fsync each.
 class SqliteDeadLetterQueue final : public DeadLetterQueue {
  public:
-  SqliteDeadLetterQueue(std::string path, std::string table)
-      : path_(std::move(path)), table_(std::move(table)) {}
+  SqliteDeadLetterQueue(std::string path, std::string table, SideOutputKind kind)
+      : path_(std::move(path)), table_(std::move(table)), kind_(kind) {}
 
   ~SqliteDeadLetterQueue() override {
     std::lock_guard<std::mutex> lock(mu_);
@@ -178,11 +242,38 @@ class SqliteDeadLetterQueue final : public DeadLetterQueue {
     if (db_ != nullptr) sqlite3_close(db_);
   }
 
+  // A fresh run drops the table (the next letter creates it again), never the database:
+  // it may hold a sink's tables.
+  Status begin_run(bool resumed) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    struct stat st {};
+    if (resumed || ::stat(path_.c_str(), &st) != 0) return Status::ok();
+    if (db_ != nullptr) RETURN_IF_ERROR(commit_locked());
+    sqlite3* db = nullptr;
+    Status status;
+    if (sqlite3_open_v2(path_.c_str(), &db, SQLITE_OPEN_READWRITE, nullptr) != SQLITE_OK) {
+      status = io_error("{} {} (table {}): cannot open SQLite database: {}", kind_name(kind_), path_, table_,
+                        db ? sqlite3_errmsg(db) : "out of memory");
+    } else {
+      sqlite3_busy_timeout(db, 10000);
+      const std::string drop = "DROP TABLE IF EXISTS " + quoted_table();
+      if (sqlite3_exec(db, drop.c_str(), nullptr, nullptr, nullptr) != SQLITE_OK) {
+        status = io_error("{} {} (table {}): cannot drop the table of an earlier run: {}", kind_name(kind_), path_,
+                          table_, sqlite3_errmsg(db));
+      }
+    }
+    sqlite3_close(db);
+    return status;
+  }
+
   Status write(const DeadLetter& letter) override {
     std::lock_guard<std::mutex> lock(mu_);
     if (db_ == nullptr) RETURN_IF_ERROR(open_locked());
+    std::string queries;
+    if (!letter.queries.empty()) append_json_array(queries, letter.queries);
     pending_.push_back(Letter{std::string(letter.source), letter.split, letter.offset, letter.line,
-                              std::string(letter.error), std::string(letter.raw), wall_clock_iso()});
+                              std::string(letter.error), std::string(letter.raw), wall_clock_iso(),
+                              std::move(queries)});
     count_.fetch_add(1, std::memory_order_relaxed);
     if (pending_.size() >= kMaxPending) return commit_locked();
     return Status::ok();
@@ -205,6 +296,7 @@ class SqliteDeadLetterQueue final : public DeadLetterQueue {
     std::string error;
     std::string raw;
     std::string time;
+    std::string queries;  // JSON array; late data only
   };
   static constexpr size_t kMaxPending = 256;
 
@@ -218,11 +310,15 @@ class SqliteDeadLetterQueue final : public DeadLetterQueue {
   }
 
   Status sqlite_error(std::string_view what) const {
-    return io_error("dead-letter queue {} (table {}): {}: {}", path_, table_, what,
+    return io_error("{} {} (table {}): {}: {}", kind_name(kind_), path_, table_, what,
                     db_ ? sqlite3_errmsg(db_) : "out of memory");
   }
 
   Status open_locked() {
+    // Create a new database file 0600 ourselves (SQLite would make it 0644); SQLite gives
+    // its journal and WAL files the database's mode.
+    int fd = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, kPrivateFileMode);
+    if (fd >= 0) ::close(fd);
     int rc = sqlite3_open_v2(path_.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr);
     Status status;
     if (rc != SQLITE_OK) {
@@ -231,12 +327,13 @@ class SqliteDeadLetterQueue final : public DeadLetterQueue {
       // A sink may be writing to the same database; wait for its transactions.
       sqlite3_busy_timeout(db_, 10000);
       const std::string table = quoted_table();
+      const bool late = kind_ == SideOutputKind::kLateData;
       const std::string ddl = "CREATE TABLE IF NOT EXISTS " + table +
-                              " (source TEXT, split INTEGER, \"offset\" INTEGER, line INTEGER,"
-                              " error TEXT, raw BLOB, time TEXT)";
-      const std::string insert = "INSERT INTO " + table +
-                                 " (source, split, \"offset\", line, error, raw, time)"
-                                 " VALUES (?, ?, ?, ?, ?, ?, ?)";
+                              " (source TEXT, split INTEGER, \"offset\" INTEGER, line INTEGER," +
+                              (late ? " queries TEXT," : "") + " error TEXT, raw BLOB, time TEXT)";
+      const std::string insert = "INSERT INTO " + table + " (source, split, \"offset\", line, error, raw, time" +
+                                 (late ? ", queries" : "") + ") VALUES (?, ?, ?, ?, ?, ?, ?" + (late ? ", ?" : "") +
+                                 ")";
       if (sqlite3_exec(db_, ddl.c_str(), nullptr, nullptr, nullptr) != SQLITE_OK) {
         status = sqlite_error("cannot create table");
       } else if (sqlite3_prepare_v2(db_, insert.c_str(), -1, &insert_, nullptr) != SQLITE_OK) {
@@ -264,6 +361,9 @@ class SqliteDeadLetterQueue final : public DeadLetterQueue {
       // data() is never null, so an empty record is an empty BLOB, not NULL.
       sqlite3_bind_blob(insert_, 6, l.raw.data(), static_cast<int>(l.raw.size()), SQLITE_STATIC);
       sqlite3_bind_text(insert_, 7, l.time.data(), static_cast<int>(l.time.size()), SQLITE_STATIC);
+      if (kind_ == SideOutputKind::kLateData) {
+        sqlite3_bind_text(insert_, 8, l.queries.data(), static_cast<int>(l.queries.size()), SQLITE_STATIC);
+      }
       const int rc = sqlite3_step(insert_);
       sqlite3_reset(insert_);
       if (rc != SQLITE_DONE) {
@@ -284,6 +384,7 @@ class SqliteDeadLetterQueue final : public DeadLetterQueue {
 
   const std::string path_;
   const std::string table_;
+  const SideOutputKind kind_;
   std::mutex mu_;
   sqlite3* db_ = nullptr;           // guarded by mu_
   sqlite3_stmt* insert_ = nullptr;  // guarded by mu_
@@ -293,17 +394,23 @@ class SqliteDeadLetterQueue final : public DeadLetterQueue {
 
 }  // namespace
 
+bool dead_letter_uses_sqlite(const std::string& path, const std::string& table) {
+  return !table.empty() || ends_with_ci(path, ".db") || ends_with_ci(path, ".sqlite") || ends_with_ci(path, ".sqlite3");
+}
+
+const char* default_side_output_table(SideOutputKind kind) {
+  return kind == SideOutputKind::kLateData ? "late" : "dlq";
+}
+
 Result<std::unique_ptr<DeadLetterQueue>> make_dead_letter_queue(const std::string& path,
-                                                                const std::string& table) {
-  if (path.empty()) return invalid_argument("dead-letter queue: no path given");
-  RETURN_IF_ERROR(check_destination(path));
-  const bool sqlite = !table.empty() || ends_with_ci(path, ".db") || ends_with_ci(path, ".sqlite") ||
-                      ends_with_ci(path, ".sqlite3");
-  if (sqlite) {
+                                                                const std::string& table, SideOutputKind kind) {
+  if (path.empty()) return invalid_argument("{}: no path given", kind_name(kind));
+  RETURN_IF_ERROR(check_destination(path, kind));
+  if (dead_letter_uses_sqlite(path, table)) {
     return std::unique_ptr<DeadLetterQueue>(
-        std::make_unique<SqliteDeadLetterQueue>(path, table.empty() ? "dlq" : table));
+        std::make_unique<SqliteDeadLetterQueue>(path, table.empty() ? default_side_output_table(kind) : table, kind));
   }
-  return std::unique_ptr<DeadLetterQueue>(std::make_unique<FileDeadLetterQueue>(path));
+  return std::unique_ptr<DeadLetterQueue>(std::make_unique<FileDeadLetterQueue>(path, kind));
 }
 
 }  // namespace sluice

@@ -3,13 +3,22 @@
 // silently: every failure lands here and is counted.
 //
 // A DeadLetterQueue is shared by the splits of one source; write() is thread-safe.
-// Destinations: a JSON-lines file (default) or a table in a SQLite database.
+// Destinations: a JSON-lines file (default) or a table in a SQLite database. The same
+// classes hold the late-data output (formats/late_output.h), whose entries also name the
+// queries that found the record late.
+//
+// Runs: the job calls begin_run() once before any write: a fresh run (no checkpoint
+// resumed) discards what earlier runs wrote, so a run's files account for that run only;
+// a resumed run appends (entries between the last checkpoint and a crash may repeat:
+// at-least-once). Files and databases the queue creates are private to the user (0600):
+// they copy raw input.
 #pragma once
 
 #include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/status.h"
 
@@ -22,11 +31,20 @@ struct DeadLetter {
   int64_t line = -1;        // 1-based line, -1 when not line based
   std::string_view error;
   std::string_view raw;     // the undecodable bytes
+  // Late-data output only: the queries (sink tables) that found the record late.
+  std::vector<std::string_view> queries;
 };
+
+enum class SideOutputKind { kDeadLetters, kLateData };
 
 class DeadLetterQueue {
  public:
   virtual ~DeadLetterQueue() = default;
+  // Called once before the job's first write. `resumed` false (a fresh run): whatever an
+  // earlier run left at the destination is removed (a regular file is deleted, a symlinked
+  // one truncated, a SQLite table dropped; devices and pipes are left alone); true: later
+  // letters are appended.
+  virtual Status begin_run(bool resumed) = 0;
   virtual Status write(const DeadLetter& letter) = 0;
   virtual Status flush() = 0;
   virtual uint64_t count() const = 0;
@@ -36,7 +54,15 @@ class DeadLetterQueue {
 // `path` ending in .db/.sqlite/.sqlite3 (or `table` non-empty) selects SQLite, otherwise a
 // JSON-lines file. The destination is created lazily on the first letter, so a clean run
 // leaves no empty DLQ file behind.
+// Whether make_dead_letter_queue(path, table, ...) writes to SQLite, and the table it then
+// uses when `table` is empty.
+bool dead_letter_uses_sqlite(const std::string& path, const std::string& table);
+const char* default_side_output_table(SideOutputKind kind);
+
+// The SQLite table of late data has a `queries` column; the JSON lines of late data a
+// "queries" array.
 Result<std::unique_ptr<DeadLetterQueue>> make_dead_letter_queue(const std::string& path,
-                                                                const std::string& table);
+                                                                const std::string& table,
+                                                                SideOutputKind kind = SideOutputKind::kDeadLetters);
 
 }  // namespace sluice

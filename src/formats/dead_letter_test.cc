@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 
 #include <filesystem>
 #include <fstream>
@@ -242,6 +243,92 @@ TEST_F(DeadLetterTest, ConcurrentWritersProduceWholeLines) {
   auto ls = lines("dlq.jsonl");
   ASSERT_EQ(ls.size(), static_cast<size_t>(kThreads * kEach));
   for (const auto& l : ls) ASSERT_EQ(parse(l)["raw"].get<std::string>().size(), 208u);
+}
+
+// --- runs and file modes -----------------------------------------------------------------
+
+int mode_of(const std::string& p) {
+  struct stat st {};
+  return ::stat(p.c_str(), &st) == 0 ? static_cast<int>(st.st_mode & 0777) : -1;
+}
+
+TEST_F(DeadLetterTest, AFreshRunRemovesTheFileOfAnEarlierRun) {
+  ASSERT_TRUE(open("dlq.jsonl")->write(letter("earlier run")).is_ok());
+  auto q = open("dlq.jsonl");
+  ASSERT_TRUE(q->begin_run(/*resumed=*/false).is_ok());
+  EXPECT_FALSE(fs::exists(path("dlq.jsonl")));  // a clean run leaves nothing behind
+  ASSERT_TRUE(q->write(letter("this run")).is_ok());
+  ASSERT_TRUE(q->flush().is_ok());
+  auto ls = lines("dlq.jsonl");
+  ASSERT_EQ(ls.size(), 1u);
+  EXPECT_EQ(parse(ls[0])["raw"], "this run");
+}
+
+TEST_F(DeadLetterTest, AResumedRunAppends) {
+  ASSERT_TRUE(open("dlq.jsonl")->write(letter("earlier run")).is_ok());
+  auto q = open("dlq.jsonl");
+  ASSERT_TRUE(q->begin_run(/*resumed=*/true).is_ok());
+  ASSERT_TRUE(q->write(letter("this run")).is_ok());
+  ASSERT_TRUE(q->flush().is_ok());
+  EXPECT_EQ(lines("dlq.jsonl").size(), 2u);
+}
+
+TEST_F(DeadLetterTest, AFreshRunTruncatesASymlinkedFileAndNeverTouchesDevices) {
+  ASSERT_TRUE(open("target.jsonl")->write(letter("earlier run")).is_ok());
+  fs::create_symlink(path("target.jsonl"), path("link.jsonl"));
+  ASSERT_TRUE(open("link.jsonl")->begin_run(false).is_ok());
+  EXPECT_TRUE(fs::is_symlink(path("link.jsonl")));
+  EXPECT_EQ(fs::file_size(path("target.jsonl")), 0u);
+  auto dev = make_dead_letter_queue("/dev/null", "");
+  ASSERT_TRUE(dev.is_ok());
+  ASSERT_TRUE(dev.value()->begin_run(false).is_ok());
+  EXPECT_TRUE(fs::exists("/dev/null"));
+}
+
+TEST_F(DeadLetterTest, CreatedFilesAreReadableByTheOwnerOnly) {
+  const mode_t old = ::umask(022);
+  ASSERT_TRUE(open("dlq.jsonl")->write(letter("x")).is_ok());
+  ASSERT_TRUE(open("dlq.db")->write(letter("x")).is_ok());
+  ::umask(old);
+  EXPECT_EQ(mode_of(path("dlq.jsonl")), 0600);
+  EXPECT_EQ(mode_of(path("dlq.db")), 0600);
+}
+
+TEST_F(DeadLetterTest, AnExistingFileKeepsItsMode) {
+  std::ofstream(path("dlq.jsonl")) << "";
+  ::chmod(path("dlq.jsonl").c_str(), 0640);
+  auto q = open("dlq.jsonl");
+  ASSERT_TRUE(q->begin_run(true).is_ok());
+  ASSERT_TRUE(q->write(letter("x")).is_ok());
+  EXPECT_EQ(mode_of(path("dlq.jsonl")), 0640);
+}
+
+TEST_F(DeadLetterTest, AFreshRunDropsTheSqliteTableButKeepsTheDatabase) {
+  ASSERT_TRUE(open("side.db", "bad")->write(letter("earlier run")).is_ok());
+  ASSERT_TRUE(open("side.db", "other")->write(letter("another table")).is_ok());
+  auto q = open("side.db", "bad");
+  ASSERT_TRUE(q->begin_run(false).is_ok());
+  ASSERT_TRUE(q->write(letter("this run")).is_ok());
+  ASSERT_TRUE(q->flush().is_ok());
+  auto rows = sqlite_rows(path("side.db"), "bad");
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0].raw, "this run");
+  EXPECT_EQ(sqlite_rows(path("side.db"), "other").size(), 1u);
+}
+
+TEST_F(DeadLetterTest, LateDataEntriesNameTheirQueries) {
+  auto q = make_dead_letter_queue(path("late.jsonl"), "", SideOutputKind::kLateData);
+  ASSERT_TRUE(q.is_ok());
+  DeadLetter l = letter("{\"ts\": 1}", "late record");
+  l.queries = {"per_page", "top#2"};
+  ASSERT_TRUE(q.value()->write(l).is_ok());
+  ASSERT_TRUE(q.value()->flush().is_ok());
+  json j = parse(lines("late.jsonl").at(0));
+  EXPECT_EQ(j["queries"], json::array({"per_page", "top#2"}));
+  EXPECT_EQ(j["raw"], "{\"ts\": 1}");
+  // Dead letters have no queries field.
+  ASSERT_TRUE(open("dlq.jsonl")->write(letter("x")).is_ok());
+  EXPECT_FALSE(parse(lines("dlq.jsonl").at(0)).contains("queries"));
 }
 
 // --- SQLite -----------------------------------------------------------------------------

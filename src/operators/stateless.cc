@@ -45,8 +45,7 @@ class CalcOperator : public Operator {
       result->columns[i].append_all(c);
     }
     result->num_rows = source->num_rows;
-    result->row_kinds = source->row_kinds;
-    result->row_watermarks = source->row_watermarks;
+    result->copy_side_vectors(*source);
     return out.emit(std::move(result));
   }
 
@@ -93,6 +92,10 @@ class WindowAssignOperator : public Operator {
     if (!in.row_kinds.empty()) {
       for (uint32_t r : rows_) result->row_kinds.push_back(in.row_kinds[r]);
     }
+    if (in.origin) {
+      result->origin = in.origin;
+      for (uint32_t r : rows_) result->row_records.push_back(in.row_records[r]);
+    }
     return out.emit(std::move(result));
   }
 
@@ -106,6 +109,9 @@ class LateFilterOperator : public Operator {
  public:
   explicit LateFilterOperator(const LateFilterOperatorSpec& spec) : spec_(spec) {}
 
+  // Decides per row with the row's own watermark, marks late rows in their batch's
+  // RecordOrigin (the source writes one entry per record, see formats/late_output.h) and
+  // passes the others on. No I/O here.
   Status process(int, const BatchPtr& batch, Output& out) override {
     const RecordBatch& in = *batch;
     if (in.row_watermarks.empty()) return out.emit(batch);
@@ -119,7 +125,13 @@ class LateFilterOperator : public Operator {
     }
     if (late_.empty()) return out.emit(batch);
     ctx_.metrics->late.fetch_add(late_.size(), std::memory_order_relaxed);
-    RETURN_IF_ERROR(write_late(in));
+    if (!in.origin || in.row_records.size() != in.num_rows) {
+      return internal_error("late filter {}: late rows without their input records", spec_.id);
+    }
+    for (uint32_t r : late_) {
+      const Micros t = ts.int_at(r);
+      in.origin->mark(spec_.slot(), LateMark{in.row_records[r], t, in.row_watermarks[r], spec_.window().max_end(t)});
+    }
     if (keep_.empty()) return Status::ok();
     auto part = make_batch(in.schema);
     part->append_gather(in, keep_.data(), keep_.size());
@@ -127,37 +139,8 @@ class LateFilterOperator : public Operator {
   }
 
  private:
-  Status write_late(const RecordBatch& in) {
-    if (!encoder_) {
-      FormatOptions json;
-      json.format = "json";
-      ASSIGN_OR_RETURN(encoder_, make_encoder(json, in.schema));
-    }
-    const Column& ts = in.column(static_cast<size_t>(spec_.time_column()));
-    for (uint32_t r : late_) {
-      line_.clear();
-      encoder_->encode_row(in, r, false, line_);
-      while (!line_.empty() && line_.back() == '\n') line_.pop_back();
-      Micros t = ts.int_at(r);
-      Micros end = spec_.window().max_end(t);
-      error_ = fmt::format("late record: event time {} is behind watermark {}; its last window ended at {}{}",
-                           format_timestamp(t), format_timestamp(in.row_watermarks[r]), format_timestamp(end),
-                           spec_.allowed_lateness()
-                               ? fmt::format(" (allowed lateness {})", format_duration(spec_.allowed_lateness()))
-                               : "");
-      DeadLetter letter;
-      letter.source = spec_.source_table();
-      letter.error = error_;
-      letter.raw = line_;
-      RETURN_IF_ERROR(spec_.late_output()->write(letter));
-    }
-    return Status::ok();
-  }
-
   const LateFilterOperatorSpec& spec_;
   std::vector<uint32_t> keep_, late_;
-  std::unique_ptr<Encoder> encoder_;
-  std::string line_, error_;
 };
 
 }  // namespace
@@ -187,7 +170,7 @@ std::unique_ptr<Operator> WindowAssignOperatorSpec::create() const {
 
 std::string LateFilterOperatorSpec::describe() const {
   return fmt::format("late rows of {} on ${} (allowed lateness {}) -> {}", window_.describe(), time_column_,
-                     format_duration(allowed_lateness_), late_output_->describe());
+                     format_duration(allowed_lateness_), late_output_->destination().describe());
 }
 std::unique_ptr<Operator> LateFilterOperatorSpec::create() const { return std::make_unique<LateFilterOperator>(*this); }
 

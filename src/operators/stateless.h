@@ -3,9 +3,11 @@
 //    a time; the filter result becomes a selection vector, then columns are gathered).
 //  - WindowAssignOperator: the TUMBLE/HOP table functions used without aggregation: appends
 //    window_start and window_end to each row (HOP emits one row per window).
-//  - LateFilterOperator: placed on the source side in front of a window aggregation; sends
+//  - LateFilterOperator: placed on the source side in front of a windowed operator; drops
 //    rows that are behind all of their windows (end + allowed_lateness <= the row's
-//    watermark) to the late-data output, counted, and lets the others through.
+//    watermark), counted, and marks them in their batch's RecordOrigin so the source
+//    writes each late input record once to the late-data output, naming every query that
+//    found it late (formats/late_output.h); lets the others through.
 // Each keeps its scratch state per instance; the spec (expressions) is shared.
 #pragma once
 
@@ -15,7 +17,7 @@
 #include <vector>
 
 #include "expr/expr.h"
-#include "formats/dead_letter.h"
+#include "formats/late_output.h"
 #include "operators/window_spec.h"
 #include "runtime/operator.h"
 
@@ -60,13 +62,14 @@ class WindowAssignOperatorSpec : public OperatorSpec {
 
 class LateFilterOperatorSpec : public OperatorSpec {
  public:
-  LateFilterOperatorSpec(WindowSpec window, int time_column, Micros allowed_lateness, std::string source_table,
-                         std::shared_ptr<DeadLetterQueue> late_output)
+  // `slot`: this filter's slot in `late_output` (LateOutput::add_query).
+  LateFilterOperatorSpec(WindowSpec window, int time_column, Micros allowed_lateness,
+                         std::shared_ptr<LateOutput> late_output, int slot)
       : window_(window),
         time_column_(time_column),
         allowed_lateness_(allowed_lateness),
-        source_table_(std::move(source_table)),
-        late_output_(std::move(late_output)) {}
+        late_output_(std::move(late_output)),
+        slot_(slot) {}
   std::string kind() const override { return "late_filter"; }
   std::string describe() const override;
   std::unique_ptr<Operator> create() const override;
@@ -74,15 +77,15 @@ class LateFilterOperatorSpec : public OperatorSpec {
   const WindowSpec& window() const { return window_; }
   int time_column() const { return time_column_; }
   Micros allowed_lateness() const { return allowed_lateness_; }
-  const std::string& source_table() const { return source_table_; }
-  DeadLetterQueue* late_output() const { return late_output_.get(); }
+  const std::string& source_table() const { return late_output_->source_table(); }
+  int slot() const { return slot_; }
 
  private:
   WindowSpec window_;
   int time_column_;
   Micros allowed_lateness_;
-  std::string source_table_;
-  std::shared_ptr<DeadLetterQueue> late_output_;
+  std::shared_ptr<LateOutput> late_output_;
+  int slot_;
 };
 
 }  // namespace sluice

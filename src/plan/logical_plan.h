@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "common/time_util.h"
 #include "expr/expr.h"
 #include "operators/aggregate_store.h"
 #include "operators/window_spec.h"
@@ -30,6 +31,9 @@ struct TableDef {
   std::vector<std::string> primary_key;        // from a PRIMARY KEY constraint
   bool has_primary_key_constraint = false;
   int location = -1;              // byte offset of the statement, for errors
+  // Positions for planning errors ("job.sql:3:14"); empty when not defined in SQL.
+  std::string where;                                 // the table name in its CREATE TABLE
+  std::map<std::string, std::string> option_where;  // option name -> the option
 };
 
 struct LogicalNode;
@@ -76,6 +80,11 @@ struct Pipeline {
   LogicalNodePtr query;   // produces sink_schema (casts applied)
   int location = -1;
 };
+
+// Shortest checkpoint interval accepted (besides 0: only the final checkpoint). Each
+// checkpoint snapshots every operator and fsyncs its files; more often than this would
+// spend the job's time checkpointing.
+inline constexpr Micros kMinCheckpointInterval = 10 * kMicrosPerMilli;
 
 struct JobSettings {
   int parallelism = 1;

@@ -1,7 +1,12 @@
 #include "plan/physical_planner.h"
 
 #include <algorithm>
+#include <limits.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+
 #include <cctype>
+#include <filesystem>
 #include <map>
 #include <set>
 
@@ -21,6 +26,105 @@
 namespace sluice {
 namespace {
 
+// "job.sql:3:14: table t" (or "table t" for tables not defined in SQL): the prefix of
+// every planning error about a table, so each error points at its CREATE TABLE.
+std::string table_context(const TableDef& t) { return (t.where.empty() ? "" : t.where + ": ") + "table " + t.name; }
+
+// The position of one of the table's options (of the table when the option has none);
+// empty for tables not defined in SQL.
+std::string option_position(const TableDef& t, const std::string& option) {
+  auto it = t.option_where.find(option);
+  return it == t.option_where.end() ? t.where : it->second;
+}
+
+// The same prefix as table_context, pointing at one of the table's options.
+std::string option_context(const TableDef& t, const std::string& option) {
+  const std::string where = option_position(t, option);
+  return (where.empty() ? "" : where + ": ") + "table " + t.name;
+}
+
+// Engine options whose values could be accepted but mean nothing are refused, each with
+// an error pointing at the option: an empty side-output path, a negative lateness, a zero
+// idle timeout, watermark settings on a table without event time.
+Status check_engine_source_options(const TableDef& t, const ConnectorOptions& engine) {
+  for (const char* name : {"dlq", "dlq_table", "late_output", "late_output_table", "event_time"}) {
+    if (engine.has(name) && engine.get_string(name).empty()) {
+      return invalid_argument("{}: option '{}' must not be empty (omit it for the default)", option_context(t, name),
+                              name);
+    }
+  }
+  for (const auto& [table_option, path_option] :
+       {std::pair<const char*, const char*>{"dlq_table", "dlq"}, {"late_output_table", "late_output"}}) {
+    if (engine.has(table_option) && !engine.has(path_option)) {
+      return invalid_argument("{}: option '{}' needs option '{}' naming the SQLite database",
+                              option_context(t, table_option), table_option, path_option);
+    }
+  }
+  if (!engine.has("event_time")) {
+    for (const char* name : {"watermark_delay", "allowed_lateness", "idle_timeout", "late_output", "late_output_table"}) {
+      if (engine.has(name)) {
+        return invalid_argument("{}: option '{}' needs option 'event_time' (watermarks and lateness follow an "
+                                "event-time column)",
+                                option_context(t, name), name);
+      }
+    }
+  }
+  for (const char* name : {"watermark_delay", "allowed_lateness", "idle_timeout"}) {
+    ASSIGN_OR_RETURN(Micros d, engine.get_duration(name, 0));
+    if (d < 0) return invalid_argument("{}: option '{}' must not be negative", option_context(t, name), name);
+    if (d == 0 && engine.has(name) && std::string_view(name) == "idle_timeout") {
+      return invalid_argument("{}: option 'idle_timeout' must be positive (omit it: a split is then never idle)",
+                              option_context(t, name));
+    }
+  }
+  return Status::ok();
+}
+
+// A file the job reads or writes, resolved so that two spellings of one file (relative and
+// absolute paths, symlinks, hard links) compare equal.
+struct FileUse {
+  std::string path;      // as written
+  std::string resolved;  // realpath of the file, or of its directory + its name
+  bool exists = false;
+  dev_t device = 0;
+  ino_t inode = 0;
+  bool reads = false;         // a source; otherwise written (sink, dead letters, late data)
+  bool database = false;      // a SQLite database: writers of different tables may share it
+  std::string db_table;       // the SQLite table written
+  std::string owner;          // the SQL table it belongs to
+  std::string noun;           // "table out", "the dead-letter queue of table src"
+  std::string where;          // position for errors ("job.sql:3:14"), may be empty
+  std::string kind;           // side outputs: "dead-letter queue" / "late data"; else ""
+};
+
+FileUse resolve_file(const std::string& path) {
+  namespace fs = std::filesystem;
+  FileUse f;
+  f.path = path;
+  struct stat st {};
+  char buf[PATH_MAX];
+  if (::stat(path.c_str(), &st) == 0) {
+    f.exists = true;
+    f.device = st.st_dev;
+    f.inode = st.st_ino;
+    if (::realpath(path.c_str(), buf) != nullptr) f.resolved = buf;
+  }
+  if (f.resolved.empty()) {
+    fs::path p(path);
+    std::string dir = p.parent_path().empty() ? "." : p.parent_path().string();
+    std::error_code ec;
+    f.resolved = (::realpath(dir.c_str(), buf) != nullptr ? fs::path(buf) : fs::absolute(dir, ec).lexically_normal()) /
+                 p.filename();
+    f.resolved = fs::path(f.resolved).string();
+  }
+  return f;
+}
+
+bool same_file(const FileUse& a, const FileUse& b) {
+  if (a.exists && b.exists) return a.device == b.device && a.inode == b.inode;
+  return a.resolved == b.resolved;
+}
+
 class Planner {
  public:
   Planner(const LogicalJob& job, const PlanOptions& options)
@@ -39,6 +143,7 @@ class Planner {
       list.push_back(&p);
     }
     for (const auto& name : sink_order) RETURN_IF_ERROR(plan_sink(by_sink[name]));
+    RETURN_IF_ERROR(check_files());
     plan_.job.name = "sluice";
     plan_.job.options.batch_size = options_.batch_size;
     plan_.explain = explain();
@@ -131,6 +236,9 @@ class Planner {
     for (int s : o.stages) stage(s).chain.push_back(op);
   }
 
+  // The dead-letter queue or late-data output of table `t`. Tables whose side outputs of the
+  // same kind name one file (or SQLite table) share one queue, so their letters interleave
+  // as whole lines.
   Result<std::shared_ptr<DeadLetterQueue>> side_output(const TableDef& t, const std::string& path_option,
                                                        const std::string& table_option, const std::string& suffix,
                                                        const std::string& kind) {
@@ -144,12 +252,80 @@ class Planner {
     std::string path = get(path_option);
     std::string table = get(table_option);
     if (path.empty()) path = t.name + suffix;
-    auto q = make_dead_letter_queue(path, table);
-    if (!q.is_ok()) return q.status().with_context(fmt::format("table {}: {}", t.name, path_option));
+    const SideOutputKind side_kind = kind == "late data" ? SideOutputKind::kLateData : SideOutputKind::kDeadLetters;
+    FileUse use = resolve_file(path);
+    use.owner = t.name;
+    use.kind = kind;
+    use.noun = fmt::format("the {} of table {}", kind == "late data" ? "late-data output" : kind, t.name);
+    use.where = option_position(t, path_option);
+    use.database = dead_letter_uses_sqlite(path, table);
+    use.db_table = use.database ? (table.empty() ? default_side_output_table(side_kind) : table) : "";
+    for (const SideFile& other : side_files_) {
+      const FileUse& o = other.use;
+      if (o.kind != use.kind || !same_file(o, use) || o.db_table != use.db_table) continue;
+      side_outputs_[key] = other.queue;  // shared with another table's side output
+      for (auto& side : plan_.side_outputs) {
+        if (side.queue == other.queue) side.table += ", " + t.name;
+      }
+      return other.queue;
+    }
+    auto q = make_dead_letter_queue(path, table, side_kind);
+    if (!q.is_ok()) return q.status().with_context(fmt::format("{}: {}", option_context(t, path_option), path_option));
     std::shared_ptr<DeadLetterQueue> shared = std::move(q).value();
     side_outputs_[key] = shared;
+    side_files_.push_back({use, shared});
+    files_.push_back(use);
     plan_.side_outputs.push_back({t.name, kind, shared});
     return shared;
+  }
+
+  // Refuses a job that would write a file it reads (a sink, dead-letter queue or late-data
+  // output on a source's path), or write one file from two places: two file sinks, two
+  // writers of one SQLite table, a side output inside a sink's file. Several writers of
+  // different tables in one SQLite database are fine, as are several readers of one file.
+  Status check_files() const {
+    for (size_t j = 0; j < files_.size(); ++j) {
+      for (size_t i = 0; i < j; ++i) {
+        const FileUse& a = files_[i];
+        const FileUse& b = files_[j];
+        if (!same_file(a, b) || (a.reads && b.reads)) continue;
+        auto at = [](const FileUse& f) { return f.where.empty() ? std::string() : f.where + ": "; };
+        auto also_at = [](const FileUse& f) { return f.where.empty() ? std::string() : " (" + f.where + ")"; };
+        const FileUse& reader = a.reads ? a : b;
+        const FileUse& writer = a.reads ? b : a;
+        if (a.reads || b.reads) {
+          return invalid_argument("{}{} writes '{}', the file table {} reads{}: a job must not overwrite its input",
+                                  at(writer), writer.noun, writer.path, reader.owner, also_at(reader));
+        }
+        if (a.database && b.database) {
+          if (a.db_table != b.db_table) continue;
+          return invalid_argument("{}{} writes SQLite table '{}' in '{}', as {} does{}: give each its own table",
+                                  at(b), b.noun, b.db_table, b.path, a.noun, also_at(a));
+        }
+        return invalid_argument("{}{} writes '{}', as {} does{}: give each its own file", at(b), b.noun, b.path,
+                                a.noun, also_at(a));
+      }
+    }
+    return Status::ok();
+  }
+
+  // A late-data filter for a windowed operator over source (or reader) stage `s` of the
+  // current pipeline, or null when the stage's rows carry no event time to judge. Every
+  // windowed operator judges lateness through this one filter (see LateFilterOperator).
+  Result<std::shared_ptr<LateFilterOperatorSpec>> late_filter(int s, const WindowSpec& window, int time_column,
+                                                              Micros allowed_lateness) {
+    auto t = source_table_of_stage_[s];
+    auto src_spec = source_spec_of_stage_[s];
+    if (!t || !src_spec || src_spec->event_time.column < 0) return std::shared_ptr<LateFilterOperatorSpec>();
+    if (!src_spec->late) {
+      ASSIGN_OR_RETURN(auto destination,
+                       side_output(*t, "late_output", "late_output_table", ".late.jsonl", "late data"));
+      src_spec->late = std::make_shared<LateOutput>(t->name, destination);
+    }
+    const int slot = src_spec->late->add_query(query_name_, allowed_lateness);
+    auto lf = std::make_shared<LateFilterOperatorSpec>(window, time_column, allowed_lateness, src_spec->late, slot);
+    assign_id(*lf);
+    return lf;
   }
 
   Result<Open> build(const LogicalNodePtr& node, std::vector<int>* source_of_stage) {
@@ -233,7 +409,8 @@ class Planner {
     spec->table = t.name;
     spec->schema = t.schema;
     std::map<std::string, std::string> opts = t.options;
-    ConnectorOptions engine(opts, "table " + t.name);
+    ConnectorOptions engine(opts, table_context(t));
+    RETURN_IF_ERROR(check_engine_source_options(t, engine));
     SourceSpec src;
     src.table = t.name;
     auto conn = t.options.find("connector");
@@ -246,7 +423,15 @@ class Planner {
       bool engine_opt = k == "connector" || is_common_source_option(k);
       if (!engine_opt) connector_opts[k] = v;
     }
-    src.options = ConnectorOptions(connector_opts, "table " + t.name);
+    src.options = ConnectorOptions(connector_opts, table_context(t));
+    if (auto p = connector_opts.find("path"); p != connector_opts.end() && !p->second.empty()) {
+      FileUse use = resolve_file(p->second);
+      use.reads = true;
+      use.owner = t.name;
+      use.noun = "table " + t.name;
+      use.where = option_position(t, "path");
+      files_.push_back(use);
+    }
     auto factory = make_source_factory(src);
     if (!factory.is_ok()) return factory.status();
     spec->factory = std::shared_ptr<SourceFactory>(std::move(factory).value());
@@ -254,9 +439,12 @@ class Planner {
     std::string et = engine.get_string("event_time");
     if (!et.empty()) {
       int col = t.schema->find(et);
-      if (col < 0) return invalid_argument("table {}: event_time column '{}' is not a column of the table", t.name, et);
+      if (col < 0) {
+        return invalid_argument("{}: event_time column '{}' is not a column of the table",
+                                option_context(t, "event_time"), et);
+      }
       if (t.schema->field(static_cast<size_t>(col)).type != TypeId::kTimestamp) {
-        return invalid_argument("table {}: event_time column '{}' must be TIMESTAMP, not {}", t.name, et,
+        return invalid_argument("{}: event_time column '{}' must be TIMESTAMP, not {}", option_context(t, "event_time"), et,
                                 type_name(t.schema->field(static_cast<size_t>(col)).type));
       }
       spec->event_time.column = col;
@@ -296,16 +484,13 @@ class Planner {
     for (int s : o.stages) {
       auto t = source_table_of_stage_[s];
       if (!t) continue;
-      ConnectorOptions opts(t->options, "table " + t->name);
+      ConnectorOptions opts(t->options, table_context(*t));
       ASSIGN_OR_RETURN(Micros l, opts.get_duration("allowed_lateness", default_lateness_));
       if (lateness >= 0 && l != lateness) return unsupported("inputs of one {} declare different allowed_lateness", what);
       lateness = l;
-      auto src_spec = source_spec_of_stage_[s];
-      if (time_is_rowtime && src_spec && src_spec->event_time.column >= 0) {
-        ASSIGN_OR_RETURN(auto late, side_output(*t, "late_output", "late_output_table", ".late.jsonl", "late data"));
-        auto lf = std::make_shared<LateFilterOperatorSpec>(window, time_column, l, t->name, late);
-        assign_id(*lf);
-        stage(s).chain.push_back(lf);
+      if (time_is_rowtime) {
+        ASSIGN_OR_RETURN(auto lf, late_filter(s, window, time_column, l));
+        if (lf) stage(s).chain.push_back(lf);
       }
     }
     return lateness < 0 ? 0 : lateness;
@@ -433,7 +618,16 @@ class Planner {
       for (const auto& c : t.primary_key) pk += (pk.empty() ? "" : ",") + c;
       opts["primary_key"] = pk;
     }
-    spec.options = ConnectorOptions(opts, "table " + t.name);
+    spec.options = ConnectorOptions(opts, table_context(t));
+    if (auto p = opts.find("path"); p != opts.end() && !p->second.empty() && sink_files_.insert(t.name).second) {
+      FileUse use = resolve_file(p->second);
+      use.owner = t.name;
+      use.noun = "table " + t.name;
+      use.where = option_position(t, "path");
+      use.database = spec.connector == "sqlite";
+      if (use.database) use.db_table = opts.count("table") ? opts.at("table") : t.name;
+      files_.push_back(use);
+    }
     auto factory = make_sink_factory(spec);
     if (!factory.is_ok()) return factory.status();
     return std::shared_ptr<SinkFactory>(std::move(factory).value());
@@ -484,7 +678,11 @@ class Planner {
     Open all;
     for (size_t i = 0; i < pipelines.size(); ++i) {
       pipeline_prefix_ = sanitize(t.name);
-      if (i > 0) pipeline_prefix_ += fmt::format("-{}", i + 1);
+      query_name_ = t.name;
+      if (i > 0) {
+        pipeline_prefix_ += fmt::format("-{}", i + 1);
+        query_name_ += fmt::format("#{}", i + 1);
+      }
       op_counter_ = 0;
       sink_table_ = t.name;
       std::vector<int> unused;
@@ -672,8 +870,16 @@ class Planner {
   std::string pipeline_prefix_;
   std::string sink_table_;  // of the pipeline being planned, for errors
   bool late_filter_window_assign_ = false;  // building the input of a window top-N
+  std::string query_name_;  // names the current pipeline in late-data entries
   Micros default_lateness_;
-  std::map<std::string, std::shared_ptr<DeadLetterQueue>> side_outputs_;
+  std::map<std::string, std::shared_ptr<DeadLetterQueue>> side_outputs_;  // "<table>/<kind>" -> queue
+  struct SideFile {
+    FileUse use;
+    std::shared_ptr<DeadLetterQueue> queue;
+  };
+  std::vector<SideFile> side_files_;  // one per side-output destination
+  std::vector<FileUse> files_;        // every file the job reads or writes
+  std::set<std::string> sink_files_;  // sink tables already in files_
   std::map<int, std::shared_ptr<const TableDef>> source_table_of_stage_;
   std::map<int, std::shared_ptr<SourceStageSpec>> source_spec_of_stage_;
   std::map<std::string, int> reads_;           // table -> number of reads in the job

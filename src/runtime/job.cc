@@ -183,6 +183,11 @@ struct Job::Task {
   std::vector<int> channel_input;  // channel id -> logical input of the head operator
   // Source tasks:
   SourceCounters* source_counters = nullptr;
+  // Source-side tasks of a table with a late-data output: the source task, and each reader
+  // task of a source read by several pipelines (reader == true). They finish the batches'
+  // RecordOrigins and sync the output before acknowledging a checkpoint.
+  LateOutput* late = nullptr;
+  bool reader = false;
   // Checkpoints: a state store per stateful operator (null for stateless ones), and the
   // newest completed checkpoint the operators were told about.
   std::vector<std::unique_ptr<InstanceStateStore>> stores;
@@ -253,7 +258,13 @@ Status Job::build() {
     };
     std::vector<Edge> edges;
     if (st.downstream >= 0) edges.push_back({st.downstream, st.downstream_input, st.edge, st.key_columns});
-    for (int d : st.also_forward_to) edges.push_back({d, 0, EdgeKind::kForward, {}});
+    for (int d : st.also_forward_to) {
+      edges.push_back({d, 0, EdgeKind::kForward, {}});
+      for (Task* t : by_stage[static_cast<size_t>(d)]) {
+        t->reader = true;
+        if (st.source) t->late = st.source->late.get();
+      }
+    }
     for (const Edge& edge : edges) {
       const auto& targets = by_stage[static_cast<size_t>(edge.downstream)];
       if (edge.kind == EdgeKind::kForward && targets.size() != by_stage[s].size()) {
@@ -290,6 +301,7 @@ Status Job::build() {
                                               task->instance));
     }
     if (st.source) {
+      task->late = st.source->late.get();
       auto counters = std::make_unique<SourceCounters>();
       counters->table = fmt::format("{}[{}]", st.source->table, task->instance);
       task->source_counters = counters.get();
@@ -327,6 +339,11 @@ struct SourceLoop {
   CheckpointCoordinator* coordinator = nullptr;
   std::function<Status(uint64_t, SourceSplitState)> checkpoint;
   std::function<Status()> notify_complete;  // tells the chain about completed checkpoints
+
+  // Tasks that judge the rows of one poll for lateness: this one (its chain holds the late
+  // filter) or the reader tasks of a source read by several pipelines.
+  int late_consumers = 1;
+  bool consumes_own_batches = true;
 
   Micros max_event_time = kMinWatermark;
   Micros watermark = kMinWatermark;
@@ -468,10 +485,26 @@ struct SourceLoop {
         Status decoded = decoder.decode(raw, *batch, failures, &row_records);
         if (!decoded.is_ok()) return decoded.with_context(fmt::format("table {}", src.table));
         RETURN_IF_ERROR(dead_letter_failures(raw, failures));
+        std::shared_ptr<RecordOrigin> origin;
+        if (src.late) {
+          // Late rows are written out as their input records (formats/late_output.h).
+          origin = std::make_shared<RecordOrigin>(src.late.get(), split, late_consumers);
+          batch->origin = origin;
+          batch->row_records = row_records;
+        }
         if (ts_col >= 0 && batch->num_rows > 0) {
           RETURN_IF_ERROR(assign_event_time(raw, row_records, batch, keep));
         }
+        if (origin && !consumes_own_batches) {
+          origin->take(std::move(raw));  // reader tasks judge the rows later, on their threads
+          raw = RawRecords();
+        } else if (origin) {
+          origin->borrow(raw);
+        }
         RETURN_IF_ERROR(push_batch(std::move(batch)));
+        if (origin && consumes_own_batches && origin->finish_consumer()) {
+          RETURN_IF_ERROR(src.late->submit(*origin));
+        }
         if (watermark > emitted_watermark) {
           emitted_watermark = watermark;
           RETURN_IF_ERROR(push_watermark(watermark));
@@ -632,6 +665,10 @@ Status Job::run() {
     coordinator_ready_.store(true);
     issue_pending_savepoint();
   }
+  if (Status s = begin_side_outputs(); !s.is_ok()) {
+    if (coordinator_) coordinator_->stop();
+    return s;
+  }
   for (auto& task_ptr : tasks_) {
     Task* task = task_ptr.get();
     task->thread = std::thread([this, task] {
@@ -675,6 +712,11 @@ Status Job::run() {
                             nullptr,
                             nullptr,
                             nullptr};
+            if (!task->spec->also_forward_to.empty()) {
+              loop.consumes_own_batches = !task->ops.empty() || task->spec->downstream >= 0;
+              loop.late_consumers = static_cast<int>(task->spec->also_forward_to.size()) +
+                                    (loop.consumes_own_batches ? 1 : 0);
+            }
             if (coordinator_) {
               loop.coordinator = coordinator_.get();
               loop.notify_complete = [this, task] { return notify_complete(*task); };
@@ -722,8 +764,34 @@ Status Job::run() {
   }
   for (auto& t : tasks_) t->thread.join();
   if (coordinator_) coordinator_->stop();
+  for (LateOutput* late : late_outputs_) {
+    Status s = late->stop();
+    if (!s.is_ok()) fail(s.with_context("late-data output"));
+  }
   std::lock_guard<std::mutex> lock(error_mu_);
   return first_error_;
+}
+
+// Side outputs follow the job's run: a fresh run (no checkpoint resumed) replaces what an
+// earlier run left in its dead-letter queues and late-data outputs, a resumed run appends.
+Status Job::begin_side_outputs() {
+  const bool resumed = coordinator_ && coordinator_->restored_id() != 0;
+  std::vector<DeadLetterQueue*> queues;
+  for (const auto& st : spec_.stages) {
+    if (!st.source) continue;
+    queues.push_back(st.source->dlq.get());
+    if (LateOutput* late = st.source->late.get()) {
+      queues.push_back(&late->destination());
+      if (std::find(late_outputs_.begin(), late_outputs_.end(), late) == late_outputs_.end()) {
+        late_outputs_.push_back(late);
+      }
+    }
+  }
+  std::sort(queues.begin(), queues.end());
+  queues.erase(std::unique(queues.begin(), queues.end()), queues.end());
+  for (DeadLetterQueue* q : queues) RETURN_IF_ERROR(q->begin_run(resumed));
+  for (LateOutput* late : late_outputs_) late->start();
+  return Status::ok();
 }
 
 void Job::request_savepoint(bool stop) {
@@ -761,6 +829,11 @@ Status Job::restore_task(Task& task) {
 }
 
 Status Job::snapshot_task(Task& task, uint64_t id, std::vector<SourceSplitState> sources) {
+  // Side outputs are at-least-once: every entry of a record before this checkpoint is
+  // written and flushed before the checkpoint can complete (a crash then replays only later
+  // records). The last consumer of a poll submits its late entries before its snapshot.
+  if (task.late) RETURN_IF_ERROR(task.late->sync().with_context("late-data output"));
+  if (task.spec->source) RETURN_IF_ERROR(task.spec->source->dlq->flush());
   std::vector<CheckpointFile> files;
   std::vector<InstanceStateStore::Deferred> deferred;
   for (size_t k = 0; k < task.ops.size(); ++k) {
@@ -865,14 +938,18 @@ Status Job::run_operator_task(Task& task) {
       continue;
     }
     switch (e.kind) {
-      case ElementKind::kBatch:
+      case ElementKind::kBatch: {
+        // A reader task judges the poll's rows in its chain, then is done with its origin.
+        std::shared_ptr<RecordOrigin> origin = task.reader ? e.batch->origin : nullptr;
         if (head) {
           head_metrics->add_in(e.batch->num_rows);
           RETURN_IF_ERROR(head->process(task.channel_input[static_cast<size_t>(e.channel)], e.batch, out));
         } else {
           RETURN_IF_ERROR(out.emit(std::move(e.batch)));
         }
+        if (origin && origin->finish_consumer()) RETURN_IF_ERROR(origin->output()->submit(*origin));
         break;
+      }
       case ElementKind::kWatermark:
       case ElementKind::kIdle:
       case ElementKind::kEnd: {

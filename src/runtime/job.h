@@ -29,6 +29,7 @@
 #include "common/status.h"
 #include "connectors/source.h"
 #include "formats/dead_letter.h"
+#include "formats/late_output.h"
 #include "runtime/checkpoint_coordinator.h"
 #include "runtime/metrics.h"
 #include "runtime/operator.h"
@@ -50,6 +51,9 @@ struct SourceStageSpec {
   SchemaPtr schema;
   EventTimeSpec event_time;
   std::shared_ptr<DeadLetterQueue> dlq;  // never null
+  // Set when a windowed query reads the table: batches then carry their records' origin
+  // so late rows are written out as input records (formats/late_output.h).
+  std::shared_ptr<LateOutput> late;
 };
 
 enum class EdgeKind { kForward, kHash, kGather };
@@ -122,6 +126,7 @@ class Job {
   Status restore_task(Task& task);
   Status snapshot_task(Task& task, uint64_t id, std::vector<SourceSplitState> sources);
   Status notify_complete(Task& task);
+  Status begin_side_outputs();
   void fail(const Status& s);
 
   JobSpec spec_;
@@ -130,6 +135,7 @@ class Job {
   std::vector<std::unique_ptr<SourceCounters>> source_counters_;
   std::vector<std::unique_ptr<Task>> tasks_;
   std::unique_ptr<CheckpointCoordinator> coordinator_;
+  std::vector<LateOutput*> late_outputs_;  // started by run(), stopped after the tasks
   std::atomic<bool> coordinator_ready_{false};
   // A savepoint requested before the coordinator started: 1 = savepoint, 2 = stop with
   // savepoint; issued once the coordinator is ready (exchange makes it exactly once).

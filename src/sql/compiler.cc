@@ -145,11 +145,16 @@ class Compiler {
     return std::move(job_);
   }
 
+  // "file:line:col" of byte offset `loc` (-1: the current statement).
+  std::string position(int loc) const {
+    if (loc < 0) loc = stmt_location_;
+    return fmt::format("{}:{}", file_, text_position(text_, loc));
+  }
+
   template <typename... Args>
   Status error_at(int loc, fmt::format_string<Args...> f, Args&&... args) const {
-    if (loc < 0) loc = stmt_location_;
-    return Status(StatusCode::kInvalidArgument, fmt::format("{}:{}: {}", file_, text_position(text_, loc),
-                                                            fmt::format(f, std::forward<Args>(args)...)));
+    return Status(StatusCode::kInvalidArgument,
+                  fmt::format("{}: {}", position(loc), fmt::format(f, std::forward<Args>(args)...)));
   }
   Status wrap(const Status& s, int loc) const {
     if (s.is_ok()) return s;
@@ -193,7 +198,9 @@ class Compiler {
     return make_call("date_trunc", {make_literal(Value::string("day")), std::move(timestamp)});
   }
 
-  Result<std::map<std::string, std::string>> options_of(const json& options) {
+  // `where`, when given, receives the position of each option (planning errors cite it).
+  Result<std::map<std::string, std::string>> options_of(const json& options,
+                                                        std::map<std::string, std::string>* where = nullptr) {
     std::map<std::string, std::string> out;
     if (!options.is_array()) return out;
     for (const auto& o : options) {
@@ -220,6 +227,7 @@ class Compiler {
       }
       if (out.count(name)) return error_at(loc, "option '{}' given twice", name);
       out[name] = value;
+      if (where) (*where)[name] = position(loc);
     }
     return out;
   }
@@ -238,7 +246,8 @@ class Compiler {
     auto t = std::make_shared<TableDef>();
     t->name = b["relation"].value("relname", "");
     t->location = b["relation"].value("location", -1);
-    ASSIGN_OR_RETURN(t->options, options_of(list_of(b, "options")));
+    t->where = position(t->location);
+    ASSIGN_OR_RETURN(t->options, options_of(list_of(b, "options"), &t->option_where));
     std::vector<Field> fields;
     std::vector<int> date_columns;
     for (const auto& elt : list_of(b, "tableElts")) {
@@ -288,7 +297,8 @@ class Compiler {
     t->name = into["rel"].value("relname", "");
     int loc = into["rel"].value("location", -1);
     t->location = loc;
-    ASSIGN_OR_RETURN(t->options, options_of(list_of(into, "options")));
+    t->where = position(loc);
+    ASSIGN_OR_RETURN(t->options, options_of(list_of(into, "options"), &t->option_where));
     RETURN_IF_ERROR(add_table(t, loc));
     return add_pipeline(t->name, loc, b["query"], json());
   }
@@ -334,6 +344,10 @@ class Compiler {
     } else if (name == "checkpoint_interval") {
       auto d = parse_duration(value);
       if (!d.is_ok() || d.value() < 0) return error_at(-1, "SET checkpoint_interval: expected a duration such as '1s', got '{}'", value);
+      if (d.value() > 0 && d.value() < kMinCheckpointInterval) {
+        return error_at(-1, "SET checkpoint_interval: '{}' is shorter than the minimum {} (0 takes only the final checkpoint)",
+                        value, format_duration(kMinCheckpointInterval));
+      }
       job_.settings.checkpoint_interval = d.value();
     } else if (name == "checkpoint_dir") {
       if (value.empty()) return error_at(-1, "SET checkpoint_dir: expected a directory");

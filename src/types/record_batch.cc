@@ -29,6 +29,15 @@ void RecordBatch::clear() {
   num_rows = 0;
   row_kinds.clear();
   row_watermarks.clear();
+  origin.reset();
+  row_records.clear();
+}
+
+void RecordBatch::copy_side_vectors(const RecordBatch& other) {
+  row_kinds = other.row_kinds;
+  row_watermarks = other.row_watermarks;
+  origin = other.origin;
+  row_records = other.row_records;
 }
 
 void RecordBatch::sync_num_rows() { num_rows = columns.empty() ? num_rows : columns[0].size(); }
@@ -43,6 +52,13 @@ void RecordBatch::append_gather(const RecordBatch& other, const uint32_t* rows, 
     row_watermarks.resize(num_rows, INT64_MIN);
     for (size_t i = 0; i < n; ++i) row_watermarks.push_back(other.row_watermarks[rows[i]]);
   }
+  if (other.origin && (num_rows == 0 || origin == other.origin) && row_records.size() == num_rows) {
+    origin = other.origin;
+    for (size_t i = 0; i < n; ++i) row_records.push_back(other.row_records[rows[i]]);
+  } else if (origin) {
+    origin.reset();  // rows of several polls: provenance is not kept
+    row_records.clear();
+  }
   num_rows += n;
 }
 
@@ -56,7 +72,7 @@ std::string RecordBatch::row_to_string(size_t row) const {
 }
 
 size_t RecordBatch::memory_bytes() const {
-  size_t total = row_kinds.capacity() + row_watermarks.capacity() * 8;
+  size_t total = row_kinds.capacity() + row_watermarks.capacity() * 8 + row_records.capacity() * 4;
   for (const auto& c : columns) total += c.memory_bytes();
   return total;
 }

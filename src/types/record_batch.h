@@ -4,11 +4,14 @@
 // one thread and immutable once sent (BatchPtr is a shared_ptr<const RecordBatch>), so it
 // can be handed across threads by pointer without copying.
 //
-// Two optional per-row side vectors travel with the data:
+// Optional per-row side vectors travel with the data:
 //  - row_kinds: the changelog operation of each row (empty = all inserts);
 //  - row_watermarks: on the source side of a job, the watermark of the row's source split
 //    at the moment the row arrived. Window operators use it to decide lateness exactly the
-//    same way whatever the batch size (see docs/architecture.md, "Time").
+//    same way whatever the batch size (see docs/architecture.md, "Time");
+//  - row_records + origin: on the source side of a job whose source has a late-data
+//    output, the raw records the rows were decoded from and each row's record, so a late
+//    row is written out as its input record (formats/late_output.h).
 #pragma once
 
 #include <memory>
@@ -20,6 +23,8 @@
 namespace sluice {
 
 inline constexpr size_t kDefaultBatchRows = 4096;
+
+class RecordOrigin;  // formats/late_output.h
 
 enum class RowKind : uint8_t {
   kInsert = 0,        // +I
@@ -35,6 +40,8 @@ struct RecordBatch {
   size_t num_rows = 0;
   std::vector<RowKind> row_kinds;       // empty, or num_rows entries
   std::vector<int64_t> row_watermarks;  // empty, or num_rows entries
+  std::shared_ptr<RecordOrigin> origin;  // null, or the records of every row
+  std::vector<uint32_t> row_records;     // with origin: num_rows record indexes
 
   RecordBatch() = default;
   explicit RecordBatch(SchemaPtr s);
@@ -43,12 +50,15 @@ struct RecordBatch {
   Column& mutable_column(size_t i) { return columns[i]; }
   RowKind row_kind(size_t row) const { return row_kinds.empty() ? RowKind::kInsert : row_kinds[row]; }
   bool is_insert_only() const;
+  // Copies the per-row side vectors of `other`, which has the same rows (a projection).
+  void copy_side_vectors(const RecordBatch& other);
 
   // Clears rows, keeping schema and capacity.
   void clear();
   // Recomputes num_rows from the first column (after appending to columns directly).
   void sync_num_rows();
-  // Appends rows[i] of `other` (same schema), including side vectors when present.
+  // Appends rows[i] of `other` (same schema), including side vectors when present (the
+  // record provenance only while every row comes from one origin).
   void append_gather(const RecordBatch& other, const uint32_t* rows, size_t n);
   void append_row(const RecordBatch& other, size_t row) {
     uint32_t r = static_cast<uint32_t>(row);

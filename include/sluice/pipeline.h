@@ -204,12 +204,19 @@ KeyedStream Stream::key_by(Keys&&... keys) const {
 struct RunOptions {
   int parallelism = 0;    // instances of keyed operators; 0 = the pipeline's setting (default 1)
   size_t batch_size = 0;  // rows per batch; 0 = the pipeline's setting (default 4096)
+  // Checkpoints (like `sluice run`'s flags; empty/false = the pipeline's SET values):
+  std::string checkpoint_dir = {};  // take checkpoints here; resume from the latest one
+  std::string from_savepoint = {};  // resume from this savepoint or checkpoint directory
+  bool allow_changed_sources = false;
+  bool start_over = false;
 };
 
 struct RunSummary {
   uint64_t records_in = 0;     // records read by all sources
   uint64_t dead_lettered = 0;  // records sent to dead-letter queues
   uint64_t late = 0;           // rows sent to late-data outputs
+  uint64_t checkpoints_completed = 0;  // 0 when the job does not checkpoint
+  uint64_t restored_checkpoint = 0;    // the checkpoint the run resumed from; 0: fresh start
   std::string explain;         // the plan that ran
 };
 
@@ -232,6 +239,9 @@ class Pipeline {
   Pipeline& set_parallelism(int parallelism);
   Pipeline& set_batch_size(size_t rows);
   Pipeline& set_allowed_lateness(Duration lateness);
+  // Any job setting, as SQL's `SET name = 'value'` (e.g. set("checkpoint_dir", "ck"),
+  // set("checkpoint_interval", "1s"), set("state_backend", "rocksdb")); validated the same way.
+  Pipeline& set(const std::string& name, const std::string& value);
 
   // The logical job (tables, one pipeline per to(), settings), or the first error of any
   // step. Calling it again returns an equal job.

@@ -12,6 +12,7 @@
 #include <set>
 
 #include "api/pipeline_internal.h"
+#include "engine/engine.h"
 #include "plan/physical_planner.h"
 #include "runtime/job.h"
 #include "sql/compiler.h"
@@ -820,6 +821,12 @@ Pipeline& Pipeline::set_batch_size(size_t rows) {
   return *this;
 }
 
+Pipeline& Pipeline::set(const std::string& name, const std::string& value) {
+  Status s = apply_setting(state_->job.settings, lower(name), value);
+  if (!s.is_ok()) state_->record(s);
+  return *this;
+}
+
 Pipeline& Pipeline::set_allowed_lateness(Duration lateness) {
   if (lateness.count() < 0) {
     state_->record(invalid_argument("set_allowed_lateness: must not be negative, got {}", duration_text(lateness)));
@@ -839,18 +846,38 @@ Result<LogicalJob> Pipeline::build() const {
 }
 
 namespace {
-PlanOptions plan_options(const LogicalJob& job, const RunOptions& options) {
-  PlanOptions po;
-  po.parallelism = options.parallelism > 0 ? options.parallelism : job.settings.parallelism;
-  po.batch_size = options.batch_size > 0 ? options.batch_size : job.settings.batch_size;
-  return po;
+
+engine::JobOverrides overrides_of(const RunOptions& options) {
+  engine::JobOverrides o;
+  o.parallelism = options.parallelism;
+  o.batch_size = options.batch_size;
+  o.checkpoint_dir = options.checkpoint_dir;
+  o.from_savepoint = options.from_savepoint;
+  o.allow_changed_sources = options.allow_changed_sources;
+  o.start_over = options.start_over;
+  return o;
 }
+
+Result<RunSummary> run_prepared(engine::PreparedJob prepared) {
+  RunSummary summary;
+  summary.explain = prepared.explain();
+  engine::JobHandle handle(std::move(prepared));
+  RETURN_IF_ERROR(handle.run());
+  engine::JobStatus st = handle.status();
+  summary.records_in = st.records_in;
+  summary.dead_lettered = st.dead_lettered;
+  summary.late = st.late;
+  summary.checkpoints_completed = st.checkpoints_completed;
+  summary.restored_checkpoint = st.restored_checkpoint;
+  return summary;
+}
+
 }  // namespace
 
 Result<std::string> Pipeline::explain(const RunOptions& options) const {
   ASSIGN_OR_RETURN(LogicalJob job, build());
-  ASSIGN_OR_RETURN(PhysicalPlan plan, plan_job(job, plan_options(job, options)));
-  return plan.explain;
+  ASSIGN_OR_RETURN(engine::PreparedJob prepared, engine::prepare_job(job, overrides_of(options)));
+  return prepared.explain();
 }
 
 Result<RunSummary> Pipeline::run(const RunOptions& options) const {
@@ -859,24 +886,13 @@ Result<RunSummary> Pipeline::run(const RunOptions& options) const {
 }
 
 Result<RunSummary> run_job(const LogicalJob& job, const RunOptions& options) {
-  ASSIGN_OR_RETURN(PhysicalPlan plan, plan_job(job, plan_options(job, options)));
-  RunSummary summary;
-  summary.explain = plan.explain;
-  Job runner(std::move(plan.job));
-  RETURN_IF_ERROR(runner.run());
-  for (const SourceCounters* c : runner.source_counters()) {
-    summary.records_in += c->records.load();
-    summary.dead_lettered += c->dead_lettered.load();
-  }
-  for (const SideOutput& side : plan.side_outputs) {
-    if (side.kind == "late data") summary.late += side.queue->count();
-  }
-  return summary;
+  ASSIGN_OR_RETURN(engine::PreparedJob prepared, engine::prepare_job(job, overrides_of(options)));
+  return run_prepared(std::move(prepared));
 }
 
 Result<RunSummary> run_sql(const std::string& sql, const RunOptions& options, const std::string& file_name) {
-  ASSIGN_OR_RETURN(LogicalJob job, compile_sql(sql, file_name));
-  return run_job(job, options);
+  ASSIGN_OR_RETURN(engine::PreparedJob prepared, engine::prepare_sql(sql, file_name, overrides_of(options)));
+  return run_prepared(std::move(prepared));
 }
 
 // ---------------------------------------------------------------------------- AggregateCall

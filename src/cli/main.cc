@@ -27,8 +27,8 @@
 #include "checkpoint/dir_lock.h"
 #include "common/logging.h"
 #include "common/time_util.h"
+#include "engine/engine.h"
 #include "plan/physical_planner.h"
-#include "sql/compiler.h"
 
 #ifndef SLUICE_VERSION
 #define SLUICE_VERSION "0.1.0"
@@ -39,16 +39,7 @@ namespace {
 
 struct CommonOptions {
   std::string file;
-  int parallelism = 0;  // 0: from SET or 1
-  size_t batch_size = 0;
-  // Checkpoints (override the SET values).
-  std::string checkpoint_dir;
-  std::string checkpoint_interval;
-  int checkpoints_retained = 0;
-  std::string state_backend;
-  std::string from_savepoint;
-  bool allow_changed_sources = false;
-  bool start_over = false;
+  engine::JobOverrides over;  // flags override the job's SET values
 };
 
 Result<std::string> read_file(const std::string& path) {
@@ -63,59 +54,10 @@ Result<std::string> read_file(const std::string& path) {
   return ss.str();
 }
 
-Result<PhysicalPlan> load(const CommonOptions& o) {
+// Compiles, resolves and plans the job file through the engine layer.
+Result<engine::PreparedJob> load(const CommonOptions& o) {
   ASSIGN_OR_RETURN(std::string text, read_file(o.file));
-  ASSIGN_OR_RETURN(LogicalJob job, compile_sql(text, o.file));
-  PlanOptions po;
-  po.parallelism = o.parallelism > 0 ? o.parallelism : job.settings.parallelism;
-  po.batch_size = o.batch_size > 0 ? o.batch_size : job.settings.batch_size;
-  CheckpointOptions c;
-  const JobSettings& set = job.settings;
-  c.dir = !o.checkpoint_dir.empty() ? o.checkpoint_dir : set.checkpoint_dir;
-  c.from_savepoint = o.from_savepoint;
-  c.allow_changed_sources = o.allow_changed_sources;
-  c.start_over = o.start_over;
-  if (c.dir.empty() && !c.from_savepoint.empty()) {
-    // A savepoint lives in its job's checkpoint directory: continue checkpointing there.
-    c.dir = std::filesystem::path(c.from_savepoint).lexically_normal().parent_path().string();
-    if (c.dir.empty()) c.dir = ".";
-  }
-  c.interval = set.checkpoint_interval > 0 ? set.checkpoint_interval : 0;
-  if (!o.checkpoint_interval.empty()) {
-    auto d = parse_duration(o.checkpoint_interval);
-    if (!d.is_ok() || d.value() < 0) {
-      return invalid_argument("--checkpoint-interval: expected a duration such as 200ms, 5s or 1m, got '{}'",
-                              o.checkpoint_interval);
-    }
-    c.interval = d.value();
-    if (c.interval > 0 && c.interval < kMinCheckpointInterval) {
-      return invalid_argument("--checkpoint-interval: '{}' is shorter than the minimum {} (0 takes only the final checkpoint)",
-                              o.checkpoint_interval, format_duration(kMinCheckpointInterval));
-    }
-  }
-  if (c.start_over && c.dir.empty()) return invalid_argument("--start-over needs a checkpoint directory (--checkpoint-dir)");
-  if (c.interval > 0 && c.dir.empty()) {
-    return invalid_argument("a checkpoint interval needs a checkpoint directory (--checkpoint-dir or SET checkpoint_dir)");
-  }
-  c.retain = o.checkpoints_retained > 0 ? o.checkpoints_retained
-                                        : (set.checkpoints_retained > 0 ? set.checkpoints_retained : 3);
-  c.backend = !o.state_backend.empty() ? o.state_backend : (set.state_backend.empty() ? "memory" : set.state_backend);
-  if (c.backend != "memory" && c.backend != "rocksdb") {
-    return invalid_argument("--state-backend: expected memory or rocksdb, got '{}'", c.backend);
-  }
-  po.checkpointing = c.enabled();
-  auto planned = plan_job(job, po);
-  if (!planned.is_ok()) return locate_table_error(planned.status(), job, text, o.file);
-  PhysicalPlan plan = std::move(planned.value());
-  plan.job.options.checkpoint = c;
-  if (c.enabled()) {
-    plan.explain += fmt::format("checkpoints: {} in {}, {} state backend, {} retained; sinks commit on checkpoints\n",
-                                c.interval > 0 ? "every " + format_duration(c.interval) : "final only", c.dir,
-                                c.backend, c.retain);
-  } else {
-    plan.explain += "checkpoints: off (a crash reruns the job from the start; exactly-once sinks need --checkpoint-dir)\n";
-  }
-  return plan;
+  return engine::prepare_sql(text, o.file, o.over);
 }
 
 std::string format_count(uint64_t n) {
@@ -195,7 +137,8 @@ int cmd_run(const CommonOptions& o, bool quiet) {
 
   // With checkpoints, the job locks its directory and writes its pid there (see
   // CheckpointDirLock): a second job on it is refused, `sluice savepoint DIR` finds this one.
-  Job job(std::move(plan.value().job));
+  engine::JobHandle handle(std::move(plan.value()));
+  const Job& job = handle.job();
   std::atomic<bool> done{false};
   std::thread signal_thread([&] {
     while (!done.load()) {
@@ -203,9 +146,9 @@ int cmd_run(const CommonOptions& o, bool quiet) {
       int sig = sigtimedwait(&signals, nullptr, &timeout);
       if (sig == SIGINT || sig == SIGTERM) {
         std::fprintf(stderr, "\nsluice: %s received, stopping\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
-        job.request_stop();
+        handle.stop();
       } else if (sig == SIGUSR1 || sig == SIGUSR2) {
-        job.request_savepoint(sig == SIGUSR2);  // SIGUSR2: stop with savepoint
+        handle.savepoint(sig == SIGUSR2);  // SIGUSR2: stop with savepoint
       }
     }
   });
@@ -234,7 +177,7 @@ int cmd_run(const CommonOptions& o, bool quiet) {
     }
     std::fprintf(stderr, "\r\033[K");
   });
-  Status s = job.run();
+  Status s = handle.run();
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   {
     std::lock_guard<std::mutex> lock(mu);
@@ -247,7 +190,7 @@ int cmd_run(const CommonOptions& o, bool quiet) {
     std::fprintf(stderr, "sluice: error: %s\n", s.message().c_str());
     return 1;
   }
-  if (!quiet) print_summary(job, plan.value(), seconds);
+  if (!quiet) print_summary(job, handle.plan(), seconds);
   return 0;
 }
 
@@ -308,20 +251,20 @@ int main(int argc, char** argv) {
   bool quiet = false;
   auto add_common = [](CLI::App* cmd, CommonOptions& o) {
     cmd->add_option("file", o.file, "SQL job file")->required();
-    cmd->add_option("-p,--parallelism", o.parallelism, "instances of each keyed operator (overrides SET parallelism)")
+    cmd->add_option("-p,--parallelism", o.over.parallelism, "instances of each keyed operator (overrides SET parallelism)")
         ->check(CLI::Range(1, 256));
-    cmd->add_option("--batch-size", o.batch_size, "rows per batch (default 4096)")->check(CLI::Range(1, 1 << 20));
-    cmd->add_option("--checkpoint-dir", o.checkpoint_dir,
+    cmd->add_option("--batch-size", o.over.batch_size, "rows per batch (default 4096)")->check(CLI::Range(1, 1 << 20));
+    cmd->add_option("--checkpoint-dir", o.over.checkpoint_dir,
                     "take checkpoints in this directory and resume from the latest one on start");
-    cmd->add_option("--checkpoint-interval", o.checkpoint_interval, "time between checkpoints, e.g. 200ms, 5s, 1m");
-    cmd->add_option("--checkpoints-retained", o.checkpoints_retained, "checkpoints kept (default 3; savepoints are kept)")
+    cmd->add_option("--checkpoint-interval", o.over.checkpoint_interval, "time between checkpoints, e.g. 200ms, 5s, 1m");
+    cmd->add_option("--checkpoints-retained", o.over.checkpoints_retained, "checkpoints kept (default 3; savepoints are kept)")
         ->check(CLI::Range(1, 1000));
-    cmd->add_option("--state-backend", o.state_backend, "memory (default) or rocksdb");
-    cmd->add_option("--from-savepoint", o.from_savepoint,
+    cmd->add_option("--state-backend", o.over.state_backend, "memory (default) or rocksdb");
+    cmd->add_option("--from-savepoint", o.over.from_savepoint,
                     "resume from this savepoint or checkpoint directory (parallelism may differ)");
-    cmd->add_flag("--allow-changed-sources", o.allow_changed_sources,
+    cmd->add_flag("--allow-changed-sources", o.over.allow_changed_sources,
                   "resume even if a source now reads another input than the checkpoint recorded (read from its start)");
-    cmd->add_flag("--start-over", o.start_over,
+    cmd->add_flag("--start-over", o.over.start_over,
                   "when no checkpoint can be resumed, roll back what the job's sinks committed and start from the "
                   "beginning (instead of refusing to start)");
   };
@@ -358,9 +301,9 @@ int main(int argc, char** argv) {
     return 1;
   }
   if (explain->parsed()) {
-    std::fputs(plan.value().explain.c_str(), stdout);
+    std::fputs(plan.value().explain().c_str(), stdout);
   } else {
-    std::printf("%s: ok (%zu stages)\n", o.file.c_str(), plan.value().job.stages.size());
+    std::printf("%s: ok (%zu stages)\n", o.file.c_str(), plan.value().plan.job.stages.size());
   }
   return 0;
 }

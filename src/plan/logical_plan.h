@@ -98,6 +98,10 @@ struct JobSettings {
   std::map<std::string, std::string> values;  // every SET name = value
 };
 
+// Applies `SET name = value` (name lower case) to `settings`: the one place every front end
+// (SQL SET, the C++ API's Pipeline::set) validates and stores a job setting.
+Status apply_setting(JobSettings& settings, const std::string& name, const std::string& value);
+
 // Calc(exprs) over `input`, producing `schema`. When `input` is itself a projecting Calc the
 // two are merged (the expressions' column references are replaced by the input's
 // expressions), so sink coercions and union casts add no extra operator. Only column

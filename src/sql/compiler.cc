@@ -326,46 +326,8 @@ class Compiler {
       else if (c.contains("fval")) value = c["fval"].value("fval", "");
       else if (c.contains("boolval")) value = c["boolval"].value("boolval", false) ? "true" : "false";
     }
-    job_.settings.values[name] = value;
-    if (name == "parallelism") {
-      char* end = nullptr;
-      long p = std::strtol(value.c_str(), &end, 10);
-      if (*end != '\0' || p < 1 || p > 256) return error_at(-1, "SET parallelism: expected 1..256, got '{}'", value);
-      job_.settings.parallelism = static_cast<int>(p);
-    } else if (name == "batch_size") {
-      char* end = nullptr;
-      long p = std::strtol(value.c_str(), &end, 10);
-      if (*end != '\0' || p < 1 || p > 1 << 20) return error_at(-1, "SET batch_size: expected 1..1048576, got '{}'", value);
-      job_.settings.batch_size = static_cast<size_t>(p);
-    } else if (name == "allowed_lateness") {
-      auto d = parse_duration(value);
-      if (!d.is_ok() || d.value() < 0) return error_at(-1, "SET allowed_lateness: expected a duration such as '1 minute', got '{}'", value);
-      job_.settings.allowed_lateness = d.value();
-    } else if (name == "checkpoint_interval") {
-      auto d = parse_duration(value);
-      if (!d.is_ok() || d.value() < 0) return error_at(-1, "SET checkpoint_interval: expected a duration such as '1s', got '{}'", value);
-      if (d.value() > 0 && d.value() < kMinCheckpointInterval) {
-        return error_at(-1, "SET checkpoint_interval: '{}' is shorter than the minimum {} (0 takes only the final checkpoint)",
-                        value, format_duration(kMinCheckpointInterval));
-      }
-      job_.settings.checkpoint_interval = d.value();
-    } else if (name == "checkpoint_dir") {
-      if (value.empty()) return error_at(-1, "SET checkpoint_dir: expected a directory");
-      job_.settings.checkpoint_dir = value;
-    } else if (name == "checkpoints_retained") {
-      char* end = nullptr;
-      long p = std::strtol(value.c_str(), &end, 10);
-      if (*end != '\0' || p < 1 || p > 1000) return error_at(-1, "SET checkpoints_retained: expected 1..1000, got '{}'", value);
-      job_.settings.checkpoints_retained = static_cast<int>(p);
-    } else if (name == "state_backend") {
-      if (value != "memory" && value != "rocksdb") return error_at(-1, "SET state_backend: expected 'memory' or 'rocksdb', got '{}'", value);
-      job_.settings.state_backend = value;
-    } else {
-      return error_at(-1,
-                      "unknown setting '{}' (known: parallelism, batch_size, allowed_lateness, checkpoint_interval, "
-                      "checkpoint_dir, checkpoints_retained, state_backend)",
-                      name);
-    }
+    Status applied = apply_setting(job_.settings, name, value);
+    if (!applied.is_ok()) return error_at(-1, "{}", applied.message());
     return Status::ok();
   }
 

@@ -17,7 +17,7 @@ fi
 if [ "${SLUICE_SKIP_SANITIZERS:-0}" != "1" ]; then
   echo "== ThreadSanitizer build of the runtime and end-to-end tests =="
   BUILD_DIR=build-tsan BUILD_TYPE=RelWithDebInfo scripts/build.sh -DSLUICE_SANITIZE=thread -DSLUICE_BUILD_BENCH=OFF \
-    --target sluice runtime_test e2e_test
+    --target sluice runtime_test engine_test e2e_test
   (cd build-tsan && TSAN_OPTIONS=halt_on_error=1 ctest --output-on-failure -j 2 --timeout 900 \
-     -R 'WatermarkTracker|Differential|Follow|Idle|Cli|Cases|TopN|AllowedLateness|CrashTest')
+     -R 'WatermarkTracker|Differential|Follow|Idle|Cli|Cases|TopN|AllowedLateness|CrashTest|Engine|JobHandle')
 fi

@@ -1256,11 +1256,11 @@ class Compiler {
     int add_input(ExprPtr e, const std::string& sig) {
       std::string key = sig + "|" + type_name(e->type());
       for (size_t p = num_keys; p < pre.size(); ++p) {
-        if (pre_sigs_[p - num_keys] == key) return static_cast<int>(p);
+        if (pre_sigs[p - num_keys] == key) return static_cast<int>(p);
       }
       pre.push_back(std::move(e));
       pre_names.push_back(fmt::format("agg_arg_{}", pre.size() - num_keys));
-      pre_sigs_.push_back(key);
+      pre_sigs.push_back(key);
       return static_cast<int>(pre.size()) - 1;
     }
     // A constant argument (percentile fraction, STRING_AGG separator).
@@ -1436,7 +1436,7 @@ class Compiler {
       return make_column_ref(agg_output(aggs.size() - 1), spec.result_type, name);
     }
 
-    std::vector<std::string> pre_sigs_;
+    std::vector<std::string> pre_sigs;
   };
 
   static void collect_columns(const ExprPtr& e, std::vector<int>& out) {

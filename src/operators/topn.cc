@@ -14,19 +14,6 @@
 namespace sluice {
 namespace {
 
-Value value_at(const Column& c, size_t row) {
-  if (c.is_null(row)) return Value::null(c.type());
-  switch (c.type()) {
-    case TypeId::kFloat64: return Value::float64(c.double_at(row));
-    case TypeId::kString: return Value::string(std::string(c.string_at(row)));
-    default: {
-      Value v = Value::int64(c.int_at(row));
-      v.type = c.type();
-      return v;
-    }
-  }
-}
-
 void append_value(Column& c, const Value& v) {
   if (v.is_null) return c.append_null();
   switch (c.type()) {
@@ -36,31 +23,11 @@ void append_value(Column& c, const Value& v) {
   }
 }
 
-// Compares a batch row's value with a stored value of the same column type.
-int compare_value(const Column& c, size_t row, const Value& v) {
-  bool a_null = c.is_null(row);
-  if (a_null || v.is_null) return a_null == v.is_null ? 0 : (a_null ? -1 : 1);
-  switch (c.type()) {
-    case TypeId::kFloat64: {
-      double x = c.double_at(row);
-      return x < v.d ? -1 : (x > v.d ? 1 : 0);
-    }
-    case TypeId::kString: {
-      int r = c.string_at(row).compare(v.s);
-      return r < 0 ? -1 : (r > 0 ? 1 : 0);
-    }
-    default: {
-      int64_t x = c.int_at(row);
-      return x < v.i ? -1 : (x > v.i ? 1 : 0);
-    }
-  }
-}
-
 // --- Checkpointed state ---
 //
 // Keyed entries, one per (scope, partition) holding rows: key = i64 window end (0 in
 // continuous mode), then the partition's key values (write_column_value); value = varint
-// count, then per ranked entry: u64 id, its visible values, its order values (write_value).
+// count, then per ranked entry: u64 id, its visible values, its order values (write_cell).
 // The key group is that of the partition key (GroupTable::key_hash: the partition columns
 // are the hash exchange's keys, window columns included for a windowed top-N).
 // In continuous mode what the sink holds (`emitted`) equals the entries between calls —
@@ -72,14 +39,16 @@ int compare_value(const Column& c, size_t row, const Value& v) {
 // partition (continuous mode compares them with the emitted ones), so the largest over the
 // old instances is taken.
 
-// A Value: u8 tag (bit 7 set when present, bits 0-6 the TypeId), then the value when present.
-void write_value(ByteWriter& w, const Value& v) {
-  w.u8(static_cast<uint8_t>(static_cast<uint8_t>(v.type) | (v.is_null ? 0 : 0x80)));
-  if (v.is_null) return;
-  switch (v.type) {
-    case TypeId::kFloat64: w.f64(v.d); break;
-    case TypeId::kString: w.str(v.s); break;
-    default: w.i64(v.i); break;
+// A value: u8 tag (bit 7 set when present, bits 0-6 the column's TypeId), then the value
+// when present.
+void write_cell(ByteWriter& w, const Column& c, size_t row) {
+  const bool null = c.is_null(row);
+  w.u8(static_cast<uint8_t>(static_cast<uint8_t>(c.type()) | (null ? 0 : 0x80)));
+  if (null) return;
+  switch (c.type()) {
+    case TypeId::kFloat64: w.f64(c.double_at(row)); break;
+    case TypeId::kString: w.str(c.string_at(row)); break;
+    default: w.i64(c.int_at(row)); break;
   }
 }
 
@@ -141,7 +110,7 @@ class TopN : public Operator {
       if (windowed && ((has_row_wm && end <= in.row_watermarks[r]) || end <= watermark_)) continue;
       if (!cached || cached_end != end) {
         auto it = scopes_.find(end);
-        if (it == scopes_.end()) it = scopes_.emplace(end, std::make_unique<Scope>(key_schema_)).first;
+        if (it == scopes_.end()) it = scopes_.emplace(end, std::make_unique<Scope>(key_schema_, row_types_)).first;
         cached = it->second.get();
         cached_end = end;
       }
@@ -151,21 +120,26 @@ class TopN : public Operator {
       Partition& part = scope.lists[p];
       // Position of the row among the entries (after equal keys: arrival breaks ties).
       size_t pos = part.entries.size();
-      while (pos > 0 && compare_row(in, r, part.entries[pos - 1]) < 0) --pos;
+      while (pos > 0 && compare_row(in, r, scope, part.entries[pos - 1]) < 0) --pos;
       if (pos >= static_cast<size_t>(c_.limit)) continue;  // not in the top N: nothing stored
-      Entry e;
-      e.id = next_id_++;
-      for (size_t col = 0; col < c_.visible_columns; ++col) e.visible.push_back(value_at(in.column(col), r));
-      for (int oc : c_.order_columns) e.order.push_back(value_at(in.column(static_cast<size_t>(oc)), r));
-      part.entries.insert(part.entries.begin() + static_cast<long>(pos), std::move(e));
-      if (part.entries.size() > static_cast<size_t>(c_.limit)) part.entries.pop_back();
+      // The row is copied into the scope's columnar row store (no boxing per value).
+      Entry e{next_id_++, scope.append_row(in, r, c_)};
+      part.entries.insert(part.entries.begin() + static_cast<long>(pos), e);
+      if (part.entries.size() > static_cast<size_t>(c_.limit)) {
+        part.entries.pop_back();
+      } else {
+        ++scope.live;
+      }
       if (track_) scope.mark_changed(p);
       if (!windowed && !part.dirty) {
         part.dirty = true;
         dirty_.push_back(p);
       }
     }
-    if (windowed) return Status::ok();
+    if (windowed) {
+      for (auto& [end, scope] : scopes_) scope->maybe_compact();
+      return Status::ok();
+    }
     // Continuous mode: emit changed positions, partitions in key order.
     if (scopes_.empty()) return Status::ok();
     Scope& scope = *scopes_.begin()->second;
@@ -175,12 +149,14 @@ class TopN : public Operator {
       part.dirty = false;
       for (size_t i = 0; i < part.entries.size(); ++i) {
         if (i < part.emitted.size() && part.emitted[i].id == part.entries[i].id) continue;
-        if (i < part.emitted.size()) RETURN_IF_ERROR(emit(part.emitted[i], i, RowKind::kDelete, out));
-        RETURN_IF_ERROR(emit(part.entries[i], i, RowKind::kInsert, out));
+        if (i < part.emitted.size()) RETURN_IF_ERROR(emit(scope, part.emitted[i], i, RowKind::kDelete, out));
+        RETURN_IF_ERROR(emit(scope, part.entries[i], i, RowKind::kInsert, out));
       }
       part.emitted = part.entries;
     }
     dirty_.clear();
+    // Every emitted row is now an entry again: rows evicted from the top N can go.
+    scope.maybe_compact();
     return flush(out);
   }
 
@@ -195,7 +171,9 @@ class TopN : public Operator {
         sort_partitions(scope, order);
         for (uint32_t p : order) {
           const Partition& part = scope.lists[p];
-          for (size_t i = 0; i < part.entries.size(); ++i) RETURN_IF_ERROR(emit(part.entries[i], i, RowKind::kInsert, out));
+          for (size_t i = 0; i < part.entries.size(); ++i) {
+            RETURN_IF_ERROR(emit(scope, part.entries[i], i, RowKind::kInsert, out));
+          }
         }
         if (track_) {
           for (uint32_t p = 0; p < scope.lists.size(); ++p) {
@@ -242,8 +220,7 @@ class TopN : public Operator {
         vw.varint(part.entries.size());
         for (const Entry& e : part.entries) {
           vw.u64(e.id);
-          for (const Value& v : e.visible) write_value(vw, v);
-          for (const Value& v : e.order) write_value(vw, v);
+          for (const Column& col : scope.rows) write_cell(vw, col, e.row);
         }
         w.put(key_group, key, value);
       };
@@ -312,29 +289,43 @@ class TopN : public Operator {
       if (kr.ok() && !kr.at_end()) kr.fail();
       RETURN_IF_ERROR(kr.status("top-N key"));
       if (!windowed && window_end != 0) return data_loss("top-N state: a window in a continuous top-N");
+      // The entries' values first (their tags carry the column types, which a restored
+      // instance learns here before any input).
+      const uint64_t count = vr.count(8 + values_per_entry);
+      if (count > static_cast<uint64_t>(std::max<int64_t>(c_.limit, 0))) vr.fail();
+      std::vector<uint64_t> entry_ids;
+      std::vector<Value> values;
+      for (uint64_t i = 0; i < count && vr.ok(); ++i) {
+        entry_ids.push_back(vr.u64());
+        for (size_t k = 0; k < values_per_entry && vr.ok(); ++k) values.push_back(read_value(vr));
+      }
+      if (vr.ok() && !vr.at_end()) vr.fail();
+      RETURN_IF_ERROR(vr.status("top-N state"));
+      if (row_types_.empty() && !entry_ids.empty()) {
+        for (size_t k = 0; k < values_per_entry; ++k) {
+          row_types_.push_back(k < c_.visible_columns ? out_schema_->field(k).type : values[k].type);
+        }
+      }
+      for (size_t k = 0; k < values.size(); ++k) {
+        const TypeId want = row_types_[k % values_per_entry];
+        if (values[k].type != want && values[k].type != TypeId::kNull) {
+          return data_loss(fmt::format("top-N state: a stored {} where the operator holds {}",
+                                       type_name(values[k].type), type_name(want)));
+        }
+      }
+      if (entry_ids.empty()) return Status::ok();  // never written; nothing to hold
       auto it = scopes_.find(window_end);
-      if (it == scopes_.end()) it = scopes_.emplace(window_end, std::make_unique<Scope>(key_schema_)).first;
+      if (it == scopes_.end()) it = scopes_.emplace(window_end, std::make_unique<Scope>(key_schema_, row_types_)).first;
       Scope& scope = *it->second;
       const uint32_t p = scope.partitions.insert_key(*scratch, 0, key_buffer_, ids_);
       if (p >= scope.lists.size()) scope.lists.resize(p + 1);
       Partition& part = scope.lists[p];
       if (!part.entries.empty()) return data_loss("top-N state holds a partition twice");
-      const uint64_t count = vr.count(8 + values_per_entry);
-      if (count > static_cast<uint64_t>(std::max<int64_t>(c_.limit, 0))) vr.fail();
-      for (uint64_t i = 0; i < count && vr.ok(); ++i) {
-        Entry e;
-        e.id = vr.u64();
-        for (size_t col = 0; col < c_.visible_columns; ++col) {
-          e.visible.push_back(read_value(vr));
-          const TypeId want = out_schema_->field(col).type;
-          if (e.visible.back().type != want && e.visible.back().type != TypeId::kNull) vr.fail();
-        }
-        for (size_t k = 0; k < c_.order_columns.size(); ++k) e.order.push_back(read_value(vr));
-        next_id_ = std::max(next_id_, e.id + 1);
-        part.entries.push_back(std::move(e));
+      for (size_t i = 0; i < entry_ids.size(); ++i) {
+        part.entries.push_back(Entry{entry_ids[i], scope.append_values(&values[i * values_per_entry])});
+        ++scope.live;
+        next_id_ = std::max(next_id_, entry_ids[i] + 1);
       }
-      if (vr.ok() && !vr.at_end()) vr.fail();
-      RETURN_IF_ERROR(vr.status("top-N state"));
       if (!windowed) part.emitted = part.entries;
       return Status::ok();
     }));
@@ -342,10 +333,10 @@ class TopN : public Operator {
   }
 
  private:
+  // A ranked row: its arrival id and its row in the scope's row store.
   struct Entry {
     uint64_t id = 0;
-    std::vector<Value> visible;
-    std::vector<Value> order;
+    uint32_t row = 0;
   };
   struct Partition {
     std::vector<Entry> entries;  // ranked, at most N
@@ -353,9 +344,55 @@ class TopN : public Operator {
     bool dirty = false;
   };
   struct Scope {
-    explicit Scope(SchemaPtr key_schema) : partitions(std::move(key_schema)) {}
+    Scope(SchemaPtr key_schema, const std::vector<TypeId>& row_types) : partitions(std::move(key_schema)) {
+      for (TypeId t : row_types) rows.emplace_back(t);
+    }
     GroupTable partitions;
     std::vector<Partition> lists;
+    // Row store: the visible columns, then the order columns, of every row that entered a
+    // top N (append-only; rows evicted since are dropped by maybe_compact()).
+    std::vector<Column> rows;
+    size_t live = 0;    // entries referring to the store
+    size_t stored = 0;  // rows in the store
+
+    uint32_t append_row(const RecordBatch& in, size_t r, const TopNConfig& c) {
+      const uint32_t row = static_cast<uint32_t>(stored++);
+      for (size_t col = 0; col < c.visible_columns; ++col) rows[col].append_from(in.column(col), r);
+      for (size_t k = 0; k < c.order_columns.size(); ++k) {
+        rows[c.visible_columns + k].append_from(in.column(static_cast<size_t>(c.order_columns[k])), r);
+      }
+      return row;
+    }
+    uint32_t append_values(const Value* values) {
+      for (size_t k = 0; k < rows.size(); ++k) append_value(rows[k], values[k]);
+      return static_cast<uint32_t>(stored++);
+    }
+    // Rewrites the store with the live rows once evicted ones dominate (amortized O(1) per
+    // stored row). Callers ensure every emitted row is an entry (continuous mode: after
+    // emitting), so entries and emitted rows are renumbered alike.
+    void maybe_compact() {
+      if (stored < 1024 || stored < 4 * live) return;
+      std::vector<uint32_t> remap(stored, UINT32_MAX);
+      std::vector<uint32_t> keep;
+      keep.reserve(live);
+      auto renumber = [&](Entry& e) {
+        if (remap[e.row] == UINT32_MAX) {
+          remap[e.row] = static_cast<uint32_t>(keep.size());
+          keep.push_back(e.row);
+        }
+        e.row = remap[e.row];
+      };
+      for (Partition& part : lists) {
+        for (Entry& e : part.entries) renumber(e);
+        for (Entry& e : part.emitted) renumber(e);
+      }
+      for (Column& col : rows) {
+        Column fresh(col.type());
+        fresh.append_gather(col, keep.data(), keep.size());
+        col = std::move(fresh);
+      }
+      stored = keep.size();
+    }
     // Partitions changed since the last snapshot (incremental checkpoints).
     std::vector<uint32_t> changed;
     std::vector<uint8_t> is_changed;
@@ -383,6 +420,14 @@ class TopN : public Operator {
   // Takes the partition key schema from the first input batch, or checks it against the one
   // restored from a checkpoint.
   Status check_key_schema(const Schema& input) {
+    std::vector<TypeId> row_types;
+    for (size_t col = 0; col < c_.visible_columns; ++col) row_types.push_back(input.field(col).type);
+    for (int k : c_.order_columns) row_types.push_back(input.field(static_cast<size_t>(k)).type);
+    if (row_types_.empty()) {
+      row_types_ = std::move(row_types);
+    } else if (row_types_ != row_types) {
+      return data_loss("top-N: the input's column types differ from those of the restored state");
+    }
     std::vector<Field> fields;
     for (int k : c_.partition_columns) fields.push_back(input.field(static_cast<size_t>(k)));
     if (!key_schema_) {
@@ -399,17 +444,18 @@ class TopN : public Operator {
   }
 
   // < 0 when batch row r ranks before entry e.
-  int compare_row(const RecordBatch& in, size_t r, const Entry& e) const {
+  int compare_row(const RecordBatch& in, size_t r, const Scope& scope, const Entry& e) const {
     for (size_t k = 0; k < c_.order_columns.size(); ++k) {
       const Column& col = in.column(static_cast<size_t>(c_.order_columns[k]));
-      bool a_null = col.is_null(r), b_null = e.order[k].is_null;
+      const Column& stored = scope.rows[c_.visible_columns + k];
+      bool a_null = col.is_null(r), b_null = stored.is_null(e.row);
       int cmp;
       if (a_null || b_null) {
         if (a_null == b_null) continue;
         cmp = a_null == c_.nulls_first[k] ? -1 : 1;
         return cmp;
       }
-      cmp = compare_value(col, r, e.order[k]);
+      cmp = col.compare(r, stored, e.row);
       if (c_.descending[k]) cmp = -cmp;
       if (cmp != 0) return cmp;
     }
@@ -427,10 +473,10 @@ class TopN : public Operator {
     });
   }
 
-  Status emit(const Entry& e, size_t rank, RowKind kind, Output& out) {
+  Status emit(const Scope& scope, const Entry& e, size_t rank, RowKind kind, Output& out) {
     if (!current_) current_ = make_batch(out_schema_);
     RecordBatch& b = *current_;
-    for (size_t col = 0; col < c_.visible_columns; ++col) append_value(b.columns[col], e.visible[col]);
+    for (size_t col = 0; col < c_.visible_columns; ++col) b.columns[col].append_from(scope.rows[col], e.row);
     b.columns[c_.visible_columns].append_int(static_cast<int64_t>(rank) + 1);
     b.num_rows++;
     if (kind != RowKind::kInsert || !b.row_kinds.empty()) {
@@ -452,6 +498,7 @@ class TopN : public Operator {
   AggregateStore ids_;
   SchemaPtr out_schema_;
   SchemaPtr key_schema_;
+  std::vector<TypeId> row_types_;  // of the row store: visible columns, then order columns
   std::map<Micros, std::unique_ptr<Scope>> scopes_;  // by window end (one scope when continuous)
   std::vector<uint32_t> dirty_;
   std::string key_buffer_;

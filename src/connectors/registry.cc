@@ -9,6 +9,7 @@
 #include <type_traits>
 
 #include "connectors/connector_util.h"
+#include "connectors/blackhole/blackhole_sink.h"
 #include "connectors/console/console_sink.h"
 #include "connectors/file/file_sink.h"
 #include "connectors/file/file_source.h"
@@ -108,6 +109,7 @@ const Entry<SourceSpec, SourceFactory> kSources[] = {
 };
 
 const Entry<SinkSpec, SinkFactory> kSinks[] = {
+    {"blackhole", &make_blackhole_sink_factory, {}, {}},
     {"console", [](const SinkSpec& s) { return make_console_sink_factory(s); }, kConsoleSinkOptions,
      kSinkFormatOptions},
     {"file", &make_file_sink_factory, kFileSinkOptions, kSinkFormatOptions},

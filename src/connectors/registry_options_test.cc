@@ -115,6 +115,8 @@ std::vector<std::string> problems(const std::string& markdown, const std::string
                                   const std::vector<OptionSpec>& options) {
   std::vector<std::string> out;
   Table t = table_under(markdown, title);
+  // A connector without options needs its section, not a table.
+  if (!t.found && options.empty() && markdown.find("### " + title + "\n") != std::string::npos) return {};
   if (!t.found) return {fmt::format("docs/sql.md has no table under a heading '{}'", title)};
   int name_col = column(t, "option"), type_col = column(t, "type"), default_col = column(t, "default");
   if (name_col < 0 || type_col < 0 || default_col < 0) {
@@ -163,7 +165,7 @@ std::string joined(const std::vector<std::string>& lines) {
 TEST(RegistryDocsTest, EveryConnectorOptionIsDocumentedWithItsTypeAndDefault) {
   std::string doc = read_sql_md();
   std::vector<ConnectorInfo> connectors = registered_connectors();
-  ASSERT_EQ(connectors.size(), 6u);  // file, generator, stdin; console, file, sqlite
+  ASSERT_EQ(connectors.size(), 7u);  // file, generator, stdin; blackhole, console, file, sqlite
   for (const ConnectorInfo& c : connectors) {
     std::string title = fmt::format("`{}` {}", c.name, c.kind);
     EXPECT_EQ(joined(problems(doc, title, c.options)), "") << title;

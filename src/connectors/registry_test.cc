@@ -16,7 +16,7 @@ TEST(RegistryTest, UnknownSourceConnectorListsTheAvailableOnes) {
 TEST(RegistryTest, UnknownSinkConnectorListsTheAvailableOnes) {
   auto f = make_sink_factory(sink_spec("postgres", {}, make_schema({{"a", TypeId::kInt64}})));
   ASSERT_FALSE(f.is_ok());
-  EXPECT_EQ(f.status().message(), "table out: unknown connector 'postgres' (available: console, file, sqlite)");
+  EXPECT_EQ(f.status().message(), "table out: unknown connector 'postgres' (available: blackhole, console, file, sqlite)");
 }
 
 TEST(RegistryTest, MisspelledOptionIsAnError) {

@@ -28,6 +28,7 @@
 #include "common/logging.h"
 #include "common/time_util.h"
 #include "engine/engine.h"
+#include "server/http_server.h"
 #include "plan/physical_planner.h"
 
 #ifndef SLUICE_VERSION
@@ -118,7 +119,13 @@ void print_summary(const Job& job, const PhysicalPlan& plan, double seconds) {
                out.c_str());
 }
 
-int cmd_run(const CommonOptions& o, bool quiet) {
+// `--http ADDRESS` and `--http-token-file FILE` of `sluice run`.
+struct HttpFlags {
+  std::string address;
+  std::string token_file;
+};
+
+int cmd_run(const CommonOptions& o, bool quiet, const HttpFlags& http_flags) {
   // Signals go to the signal thread only. Blocked before planning: a SIGINT or a savepoint
   // request that arrives while the job starts stays pending and is handled once it runs,
   // instead of killing the process (SIGINT's default) or being lost.
@@ -137,8 +144,40 @@ int cmd_run(const CommonOptions& o, bool quiet) {
 
   // With checkpoints, the job locks its directory and writes its pid there (see
   // CheckpointDirLock): a second job on it is refused, `sluice savepoint DIR` finds this one.
-  engine::JobHandle handle(std::move(plan.value()));
+  // Validate the HTTP flags before the job starts.
+  std::optional<server::HttpServerOptions> http_options;
+  if (!http_flags.address.empty()) {
+    auto opts = server::http_options(http_flags.address, http_flags.token_file);
+    if (!opts.is_ok()) {
+      std::fprintf(stderr, "sluice: error: %s\n", opts.status().message().c_str());
+      return 1;
+    }
+    http_options = std::move(opts.value());
+  } else if (!http_flags.token_file.empty()) {
+    std::fprintf(stderr, "sluice: error: --http-token-file needs --http\n");
+    return 1;
+  }
+  // The job runs on the engine's thread; this thread waits for it.
+  engine::Engine engine;
+  auto submitted = engine.submit(std::move(plan.value()));
+  if (!submitted.is_ok()) {
+    std::fprintf(stderr, "sluice: error: %s\n", submitted.status().message().c_str());
+    return 1;
+  }
+  engine::JobHandle& handle = *submitted.value();
   const Job& job = handle.job();
+  std::unique_ptr<server::HttpServer> http;
+  if (http_options) {
+    http = std::make_unique<server::HttpServer>(engine, std::move(*http_options));
+    Status started = http->start();
+    if (!started.is_ok()) {
+      handle.stop();
+      (void)handle.wait();
+      std::fprintf(stderr, "sluice: error: %s\n", started.message().c_str());
+      return 1;
+    }
+    std::fprintf(stderr, "sluice: serving %s (REST API under /api/v1)\n", http->url().c_str());
+  }
   std::atomic<bool> done{false};
   std::thread signal_thread([&] {
     while (!done.load()) {
@@ -177,7 +216,8 @@ int cmd_run(const CommonOptions& o, bool quiet) {
     }
     std::fprintf(stderr, "\r\033[K");
   });
-  Status s = handle.run();
+  Status s = handle.wait();
+  if (http) http->stop();
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   {
     std::lock_guard<std::mutex> lock(mu);
@@ -271,6 +311,12 @@ int main(int argc, char** argv) {
   auto* run = app.add_subcommand("run", "run a job until its bounded inputs end, or until SIGINT/SIGTERM");
   add_common(run, run_opts);
   run->add_flag("-q,--quiet", quiet, "no progress line and no summary");
+  HttpFlags http_flags;
+  run->add_option("--http", http_flags.address,
+                  "serve the REST API on HOST:PORT while the job runs (loopback unless --http-token-file)");
+  run->add_option("--http-token-file", http_flags.token_file,
+                  "bearer token (first line of the file, mode 600) required by the HTTP server; needed for a "
+                  "non-loopback --http address");
   auto* explain = app.add_subcommand("explain", "print the physical plan: stages, operators, exchanges, sinks");
   add_common(explain, explain_opts);
   auto* validate = app.add_subcommand("validate", "check a job file (SQL, tables, options) without running it");
@@ -292,7 +338,7 @@ int main(int argc, char** argv) {
   else if (log_level == "info") set_log_level(LogLevel::kInfo);
   else if (log_level == "error") set_log_level(LogLevel::kError);
 
-  if (run->parsed()) return cmd_run(run_opts, quiet);
+  if (run->parsed()) return cmd_run(run_opts, quiet, http_flags);
   if (savepoint->parsed()) return cmd_savepoint(savepoint_dir, savepoint_timeout, savepoint_stop);
   const CommonOptions& o = explain->parsed() ? explain_opts : validate_opts;
   auto plan = load(o);

@@ -10,25 +10,14 @@
 
 #include <gtest/gtest.h>
 
+#include "common/scoped_temp_dir.h"
+
 namespace sluice::engine {
 namespace {
 
-class TempDir {
+class TempDir : public ScopedTempDir {
  public:
-  TempDir() {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "sluice_engine_XXXXXX").string();
-    char* p = mkdtemp(tmpl.data());
-    path_ = p ? p : "";
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  std::string file(const std::string& name) const { return path_ + "/" + name; }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
+  TempDir() : ScopedTempDir("sluice_engine") {}
 };
 
 std::string read_file(const std::string& path) {

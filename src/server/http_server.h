@@ -1,0 +1,76 @@
+// The embedded HTTP server (`sluice run --http 127.0.0.1:PORT`): a REST API over the
+// engine's jobs (docs/http-api.md). cpp-httplib does the HTTP; this file only routes.
+//
+//   GET  /healthz                          "ok"
+//   GET  /api/v1/jobs                      every job with its status
+//   GET  /api/v1/jobs/NAME                 one job: status, sources, operators, plan
+//   POST /api/v1/jobs/NAME/savepoint       take a savepoint (202; the job writes it)
+//   POST /api/v1/jobs/NAME/stop[?savepoint=true]   stop (with a savepoint first)
+//   GET  /metrics                          Prometheus text exposition (when a renderer is set)
+//
+// Security: binds to loopback by default; any other address needs a bearer token, and with
+// a token every request must carry `Authorization: Bearer TOKEN` (401 otherwise). Request
+// line, headers and body are bounded (414/431/413), reads and writes time out.
+//
+// Threads: start() binds and runs the listener on its own thread; requests are served by a
+// small pool. Handlers only read the jobs' atomic counters and call JobHandle's thread-safe
+// methods: serving never blocks a job's tasks. stop() (or the destructor) ends it.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "common/status.h"
+#include "engine/engine.h"
+
+namespace httplib {
+class Server;
+}
+
+namespace sluice::server {
+
+struct HttpServerOptions {
+  std::string host = "127.0.0.1";
+  int port = 0;               // 0: any free port (see HttpServer::port())
+  std::string token;          // required unless `host` is a loopback address
+  size_t max_body_bytes = 1 << 20;
+  int timeout_seconds = 5;    // read and write timeouts per request
+  int threads = 4;
+  // Renders GET /metrics (the Prometheus text format); unset: /metrics is 404.
+  std::function<std::string()> metrics;
+};
+
+// "HOST:PORT" or ":PORT" (loopback) or "PORT" -> host and port; the token is read from
+// `token_file` (first line, surrounding whitespace trimmed; the file must not be readable
+// by others). Refuses a non-loopback host without a token.
+Result<HttpServerOptions> http_options(const std::string& address, const std::string& token_file);
+
+bool is_loopback(const std::string& host);
+
+class HttpServer {
+ public:
+  HttpServer(engine::Engine& engine, HttpServerOptions options);
+  ~HttpServer();
+  HttpServer(const HttpServer&) = delete;
+  HttpServer& operator=(const HttpServer&) = delete;
+
+  // Binds and starts serving; an error when the address cannot be bound.
+  Status start();
+  void stop();
+  int port() const { return port_; }
+  // "http://HOST:PORT"
+  std::string url() const;
+
+ private:
+  void routes();
+
+  engine::Engine& engine_;
+  HttpServerOptions options_;
+  std::unique_ptr<httplib::Server> server_;
+  std::thread thread_;
+  int port_ = 0;
+};
+
+}  // namespace sluice::server

@@ -165,6 +165,7 @@ int cmd_run(const CommonOptions& o, bool quiet, const HttpFlags& http_flags) {
     return 1;
   }
   engine::JobHandle& handle = *submitted.value();
+  set_log_job(handle.name());  // log lines of threads without their own context name the job
   const Job& job = handle.job();
   std::unique_ptr<server::HttpServer> http;
   if (http_options) {
@@ -285,7 +286,13 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", std::string("sluice ") + SLUICE_VERSION);
   app.require_subcommand(1);
   std::string log_level = "warning";
-  app.add_option("--log-level", log_level, "debug, info, warning, error")->capture_default_str();
+  app.add_option("--log-level", log_level, "debug, info, warning, error")
+      ->check(CLI::IsMember({"debug", "info", "warning", "error"}))
+      ->capture_default_str();
+  std::string log_format = "text";
+  app.add_option("--log-format", log_format, "text or json (one JSON object per line: time, level, job, message)")
+      ->check(CLI::IsMember({"text", "json"}))
+      ->capture_default_str();
 
   CommonOptions run_opts, explain_opts, validate_opts;
   bool quiet = false;
@@ -337,6 +344,7 @@ int main(int argc, char** argv) {
   if (log_level == "debug") set_log_level(LogLevel::kDebug);
   else if (log_level == "info") set_log_level(LogLevel::kInfo);
   else if (log_level == "error") set_log_level(LogLevel::kError);
+  if (log_format == "json") set_log_format(LogFormat::kJson);
 
   if (run->parsed()) return cmd_run(run_opts, quiet, http_flags);
   if (savepoint->parsed()) return cmd_savepoint(savepoint_dir, savepoint_timeout, savepoint_stop);

@@ -1,18 +1,47 @@
-// Minimal leveled logging to stderr. Thread-safe (one fwrite per line).
+// Leveled logging to stderr through spdlog (one write per line, thread-safe).
+//
+// Two formats: text (default) `sluice: warning: MESSAGE`, and JSON lines
+// (`--log-format json`): {"time":"2026-12-06T10:00:00.123Z","level":"warning","job":"clicks",
+// "message":"..."}, for log shippers. The job is the calling thread's log context
+// (ScopedLogJob; a job's task threads inherit their job's), else the process default
+// (set_log_job; the CLI's one job), else absent.
 // Never pass secrets (passwords, tokens) to these functions.
 #pragma once
 
 #include <fmt/format.h>
 
+#include <string>
 #include <string_view>
 
 namespace sluice {
 
 enum class LogLevel { kDebug = 0, kInfo = 1, kWarn = 2, kError = 3, kOff = 4 };
+enum class LogFormat { kText, kJson };
 
 void set_log_level(LogLevel level);
 LogLevel log_level();
+void set_log_format(LogFormat format);
+// The job named in JSON log lines of threads without their own context.
+void set_log_job(std::string job);
+// The calling thread's job ("" when none): what a new thread of the same job should take.
+const std::string& log_job();
 void log_line(LogLevel level, std::string_view message);
+
+// Names the job of the calling thread's log lines for its lifetime.
+class ScopedLogJob {
+ public:
+  explicit ScopedLogJob(std::string job);
+  ~ScopedLogJob();
+  ScopedLogJob(const ScopedLogJob&) = delete;
+  ScopedLogJob& operator=(const ScopedLogJob&) = delete;
+
+ private:
+  std::string previous_;
+};
+
+// A JSON string literal of `text` (quotes included; control characters escaped, invalid
+// UTF-8 bytes replaced by U+FFFD so the line stays valid JSON).
+std::string json_quote(std::string_view text);
 
 template <typename... Args>
 void log_debug(fmt::format_string<Args...> f, Args&&... args) {

@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 
+#include "common/logging.h"
 #include "common/time_util.h"
 #include "sql/compiler.h"
 
@@ -116,6 +117,7 @@ JobHandle::~JobHandle() {
 }
 
 Status JobHandle::run_on_this_thread() {
+  ScopedLogJob log_context(name_);  // the job's task threads inherit it (Job::run)
   start_time_ = std::chrono::steady_clock::now();
   state_.store(JobState::kRunning);
   Status s = job_->run();

@@ -669,9 +669,11 @@ Status Job::run() {
     if (coordinator_) coordinator_->stop();
     return s;
   }
+  const std::string log_context = log_job();  // task threads log as the job's thread does
   for (auto& task_ptr : tasks_) {
     Task* task = task_ptr.get();
-    task->thread = std::thread([this, task] {
+    task->thread = std::thread([this, task, log_context] {
+      ScopedLogJob log_job_context(log_context);
       Status s = Status::ok();
       OperatorContext ctx;
       ctx.instance = task->instance;

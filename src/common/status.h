@@ -24,6 +24,7 @@ enum class StatusCode : uint8_t {
   kInternal,         // a bug: an invariant did not hold
   kCancelled,        // the job was stopped
   kDataLoss,         // stored state (a checkpoint) is corrupt or unreadable
+  kUnavailable,      // transient (a lock held by another writer, a lost connection): a retry may succeed
 };
 
 const char* status_code_name(StatusCode code);
@@ -67,6 +68,10 @@ Status unsupported(fmt::format_string<Args...> f, Args&&... args) {
 template <typename... Args>
 Status type_error(fmt::format_string<Args...> f, Args&&... args) {
   return Status(StatusCode::kTypeError, fmt::format(f, std::forward<Args>(args)...));
+}
+template <typename... Args>
+Status unavailable(fmt::format_string<Args...> f, Args&&... args) {
+  return Status(StatusCode::kUnavailable, fmt::format(f, std::forward<Args>(args)...));
 }
 template <typename... Args>
 Status internal_error(fmt::format_string<Args...> f, Args&&... args) {

@@ -17,6 +17,7 @@
 #include "common/logging.h"
 #include "common/serde.h"
 #include "connectors/connector_util.h"
+#include "connectors/transactional_sink.h"
 #include "types/batch_serde.h"
 #include "types/record_batch.h"
 
@@ -75,14 +76,8 @@ std::string placeholders(size_t n) {
 
 // Who commits (sink.h SinkIdentity): the job id and the sink instance. The records of an
 // older sluice, keyed by table name only, are migrated to job id '' and sink id
-// 'table:<name>' (legacy_key()).
-struct CommitKey {
-  std::string job_id;
-  std::string sink_id;
-  bool operator==(const CommitKey&) const = default;
-};
-
-CommitKey legacy_key(const std::string& table) { return {"", "table:" + table}; }
+// 'table:<name>' (legacy_commit_key()).
+CommitKey legacy_commit_key(const std::string& table) { return {"", "table:" + table}; }
 
 // One connection with the sink's statements prepared. Used by the writer, and read-only by
 // the factory to check an existing table before the job starts.
@@ -140,7 +135,13 @@ class SqliteTarget {
   Status commit() {
     if (!in_transaction_) return Status::ok();
     in_transaction_ = false;
-    RETURN_IF_ERROR(exec("COMMIT"));
+    Status s = exec("COMMIT");
+    if (!s.is_ok()) {
+      // A COMMIT that fails (SQLITE_BUSY) leaves the transaction open: end it, so that a
+      // retry begins a new one.
+      if (sqlite3_get_autocommit(db_) == 0) (void)exec("ROLLBACK");
+      return s;
+    }
     return check_not_moved();
   }
 
@@ -327,7 +328,7 @@ class SqliteTarget {
   // create_bookkeeping()) become this sink's: that job is resuming under the new layout.
   // Within the caller's transaction; false when there was none.
   Result<bool> adopt_legacy_record() {
-    const CommitKey legacy = legacy_key(c_.table);
+    const CommitKey legacy = legacy_commit_key(c_.table);
     ASSIGN_OR_RETURN(uint64_t recorded, committed_checkpoint(&legacy));
     if (recorded == 0) return false;
     for (const char* table : {"_sluice_commits", "_sluice_undo"}) {
@@ -344,7 +345,7 @@ class SqliteTarget {
   // Removes the records of an older sluice for this table (a fresh start forgets them, as it
   // did then). Within the caller's transaction.
   Status forget_legacy_record() {
-    const CommitKey legacy = legacy_key(c_.table);
+    const CommitKey legacy = legacy_commit_key(c_.table);
     for (const char* table : {"_sluice_commits", "_sluice_undo"}) {
       Statement st(this);
       RETURN_IF_ERROR(st.prepare(fmt::format("DELETE FROM {} WHERE job_id = ?1 AND sink_id = ?2", table)));
@@ -436,23 +437,32 @@ class SqliteTarget {
     return probe.prepare(fmt::format("SELECT rowid FROM {} LIMIT 0", quote_ident(c_.table))).is_ok();
   }
 
+  // A database locked by another writer (after the busy timeout) is transient: the
+  // committer retries it (retry.h). Anything else is an I/O error.
+  static StatusCode status_code_of(int rc) {
+    rc &= 0xff;
+    return rc == SQLITE_BUSY || rc == SQLITE_LOCKED ? StatusCode::kUnavailable : StatusCode::kIoError;
+  }
+
   Status error(std::string_view what) const {
-    return io_error("{}: sqlite '{}' table '{}': {}: {}", c_.context, c_.path, c_.table, what,
-                    db_ != nullptr ? sqlite3_errmsg(db_) : "out of memory");
+    return Status(status_code_of(db_ != nullptr ? sqlite3_extended_errcode(db_) : SQLITE_NOMEM),
+                  fmt::format("{}: sqlite '{}' table '{}': {}: {}", c_.context, c_.path, c_.table, what,
+                              db_ != nullptr ? sqlite3_errmsg(db_) : "out of memory"));
   }
 
   Status exec(const std::string& sql) {
     char* msg = nullptr;
-    if (sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &msg) != SQLITE_OK) {
+    const int rc = sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &msg);
+    if (rc != SQLITE_OK) {
       std::string m = msg != nullptr ? msg : sqlite3_errmsg(db_);
       sqlite3_free(msg);
-      return io_error("{}: sqlite '{}' table '{}': {}", c_.context, c_.path, c_.table, m);
+      return Status(status_code_of(rc), fmt::format("{}: sqlite '{}' table '{}': {}", c_.context, c_.path, c_.table, m));
     }
     return Status::ok();
   }
 
   // Creates _sluice_commits and _sluice_undo, migrating the layout of an older sluice
-  // (keyed by `sink` = table name) in place: its rows get job id '' (legacy_key()). Within
+  // (keyed by `sink` = table name) in place: its rows get job id '' (legacy_commit_key()). Within
   // the caller's transaction.
   Status create_bookkeeping() {
     struct Table {
@@ -606,77 +616,19 @@ class SqliteTarget {
   std::vector<std::string> scratch_;  // per column: timestamp text bound to the statement
 };
 
-// The checkpoint state of a transactional writer: who pre-committed (the commit key, so that
-// a job resumed from another job's savepoint knows whose record says what is committed),
-// and every transaction pre-committed and not yet committed when the checkpoint was taken
-// (usually one; more when a checkpoint was aborted or its commit came late), ascending by id.
-//   u8 version 2, str job id, str sink id, varint count, then per transaction: varint id,
-//   batch (types/batch_serde.h). Version 1 (an older sluice) has no key: legacy_key().
-constexpr uint8_t kStateVersion = 2;
-
-struct WriterState {
-  CommitKey key;
-  std::map<uint64_t, RecordBatch> transactions;
-};
-
-std::string encode_transactions(const CommitKey& key, const std::map<uint64_t, RecordBatch>& transactions) {
-  std::string out;
-  ByteWriter w(&out);
-  w.u8(kStateVersion);
-  w.str(key.job_id);
-  w.str(key.sink_id);
-  w.varint(transactions.size());
-  for (const auto& [id, rows] : transactions) {
-    w.varint(id);
-    write_batch(w, rows);
-  }
-  return out;
-}
-
-Result<WriterState> decode_transactions(std::string_view state, uint64_t restored_id, const SqliteSinkConfig& config,
-                                       const CommitKey& own) {
-  const SchemaPtr& schema = config.schema;
-  const std::string& context = config.context;
-  WriterState result;
-  result.key = own;
-  auto& out = result.transactions;
-  if (state.empty()) return result;
-  ByteReader r(state);
-  const uint8_t version = r.u8();
-  if (version == 1) {
-    result.key = legacy_key(config.table);
-  } else if (version == kStateVersion) {
-    result.key.job_id = std::string(r.str());
-    result.key.sink_id = std::string(r.str());
-  } else {
-    r.fail();
-  }
-  const uint64_t n = r.count(2);
-  uint64_t previous = 0;
-  for (uint64_t i = 0; i < n && r.ok(); ++i) {
-    const uint64_t id = r.varint();
-    if (!r.ok() || id <= previous || id > restored_id) {
-      r.fail();
-      break;
-    }
-    previous = id;
-    auto rows = read_batch(r, schema);
-    if (!rows.is_ok()) return rows.status().with_context(fmt::format("{}: sqlite sink state", context));
-    out.emplace(id, std::move(*rows.value()));
-  }
-  if (r.ok() && !r.at_end()) r.fail();
-  RETURN_IF_ERROR(r.status("sqlite sink state").with_context(context));
-  return result;
-}
-
-// Non-transactional (the default): write() applies rows inside an open SQLite transaction
-// that flush() commits. Transactional (after recover()): write() buffers rows in memory;
-// pre_commit() closes them into a transaction kept until commit() applies it. See
-// sqlite_sink.h.
-class SqliteSinkWriter : public SinkWriter {
+// The SQLite sink's TransactionTarget (transactional_sink.h).
+//
+// Plain mode (the default): write() applies rows inside an open SQLite transaction that
+// flush() commits. Transactional mode: write() buffers rows in memory; prepare() closes them
+// into a transaction that travels in the checkpoint until commit() applies it together with
+// the commit record. See sqlite_sink.h.
+class SqliteSinkTarget : public TransactionTarget {
  public:
-  explicit SqliteSinkWriter(SqliteSinkConfig config) : config_(std::move(config)), open_rows_(config_.schema) {}
-  ~SqliteSinkWriter() override { (void)close(); }
+  explicit SqliteSinkTarget(SqliteSinkConfig config) : config_(std::move(config)), open_rows_(config_.schema) {}
+
+  std::string describe() const override {
+    return fmt::format("sqlite table '{}' in '{}'", config_.table, config_.path);
+  }
 
   Status open() override {
     ASSIGN_OR_RETURN(target_, SqliteTarget::open(config_, /*probe=*/false));
@@ -684,7 +636,6 @@ class SqliteSinkWriter : public SinkWriter {
   }
 
   Status write(const RecordBatch& batch) override {
-    if (!target_) return internal_error("{}: sqlite sink written before open()", config_.context);
     if (transactional_) return buffer(batch);
     // IMMEDIATE: take the write lock up front, waiting (busy timeout) for another writer of
     // the same database file (several sinks may share one). A deferred BEGIN whose upsert
@@ -697,8 +648,7 @@ class SqliteSinkWriter : public SinkWriter {
     return s;
   }
 
-  // Transactional: nothing to do, rows become visible at commit().
-  Status flush() override { return target_ && !transactional_ ? target_->commit() : Status::ok(); }
+  Status flush() override { return target_->commit(); }
 
   // Transactional: rows not pre-committed are dropped (the job rewrites them after a
   // restart); pre-committed transactions live on in the checkpoints.
@@ -709,198 +659,31 @@ class SqliteSinkWriter : public SinkWriter {
     return s;
   }
 
-  Status recover(const SinkIdentity& identity, uint64_t restored_id, std::string_view state) override {
+  Status begin_transactions(const CommitKey& key) override {
     if (!target_) return internal_error("{}: sqlite sink recover() before open()", config_.context);
-    if (open_rows_.num_rows > 0) {
-      return internal_error("{}: sqlite sink recover() after write()", config_.context);
-    }
-    RETURN_IF_ERROR(target_->prepare_transactions(CommitKey{identity.job_id, identity.sink_id}));
+    RETURN_IF_ERROR(target_->prepare_transactions(key));
     transactional_ = true;
-    pre_committed_.clear();
-    last_id_ = restored_id;
-    if (restored_id == 0) return start_fresh(identity);
-    ASSIGN_OR_RETURN(WriterState restored, decode_transactions(state, restored_id, config_, target_->key()));
-    // The restored transactions were pre-committed by another job (this one started from its
-    // savepoint) or by an older sluice: that job's record says which of them it committed.
-    uint64_t committed_by_other = 0;
-    if (!(restored.key == target_->key())) {
-      RETURN_IF_ERROR(in_transaction([&]() -> Status {
-        ASSIGN_OR_RETURN(uint64_t own, target_->committed_checkpoint());
-        if (own == 0 && restored.key == legacy_key(config_.table)) {
-          ASSIGN_OR_RETURN(bool adopted, target_->adopt_legacy_record());
-          if (adopted) return Status::ok();  // now this sink's own record
-        }
-        ASSIGN_OR_RETURN(committed_by_other, target_->committed_checkpoint(&restored.key));
-        return Status::ok();
-      }));
-    }
-    RETURN_IF_ERROR(roll_back_to(restored_id));
-    return apply_committed(restored.transactions, restored_id, committed_by_other);
-  }
-
-  Result<std::string> pre_commit(uint64_t id) override {
-    if (!transactional_) return SinkWriter::pre_commit(id);
-    if (id <= last_id_) {
-      return internal_error("{}: sqlite sink pre_commit({}) after checkpoint {}", config_.context, id, last_id_);
-    }
-    last_id_ = id;
-    if (open_rows_.num_rows > 0) {
-      pre_committed_.emplace(id, std::move(open_rows_));
-      open_rows_ = RecordBatch(config_.schema);
-    }
-    return encode_transactions(target_->key(), pre_committed_);
-  }
-
-  Status commit(uint64_t id) override {
-    if (!transactional_ || pre_committed_.empty() || pre_committed_.begin()->first > id) return Status::ok();
-    std::map<uint64_t, RecordBatch> due;
-    auto end = pre_committed_.upper_bound(id);
-    due.insert(std::make_move_iterator(pre_committed_.begin()), std::make_move_iterator(end));
-    pre_committed_.erase(pre_committed_.begin(), end);
-    Status s = apply_committed(due, id);
-    if (!s.is_ok()) pre_committed_.merge(due);  // kept for a retry; the job fails anyway
-    return s;
-  }
-
- private:
-  // Buffers the rows of `batch` (with their row kinds) into the open transaction.
-  Status buffer(const RecordBatch& batch) {
-    if (batch.columns.size() != open_rows_.columns.size()) {
-      return internal_error("{}: sqlite sink got {} columns, expected {}", config_.context, batch.columns.size(),
-                            open_rows_.columns.size());
-    }
-    for (size_t r = 0; r < batch.num_rows && !config_.upsert; ++r) {
-      if (batch.row_kind(r) != RowKind::kInsert) {  // refused now, as without checkpoints
-        return invalid_argument(
-            "{}: sqlite table '{}' is append-only but received a {} row; set primary_key to keep it up to date",
-            config_.context, config_.table, row_kind_short_name(batch.row_kind(r)));
-      }
-    }
-    for (size_t c = 0; c < batch.columns.size(); ++c) {
-      Column& to = open_rows_.mutable_column(c);
-      const Column& from = batch.column(c);
-      if (from.type() == to.type()) {
-        to.append_all(from);
-        continue;
-      }
-      for (size_t r = 0; r < batch.num_rows; ++r) {  // a NULL-typed column (a NULL literal)
-        if (!from.is_null(r)) {
-          return internal_error("{}: sqlite sink column {} is {}, got {}", config_.context, c, type_name(to.type()),
-                                type_name(from.type()));
-        }
-        to.append_null();
-      }
-    }
-    for (size_t r = 0; r < batch.num_rows; ++r) open_rows_.row_kinds.push_back(batch.row_kind(r));
-    open_rows_.num_rows += batch.num_rows;
     return Status::ok();
   }
 
-  // Runs `body` in one SQLite transaction (BEGIN IMMEDIATE: it reads, then writes).
-  Status in_transaction(const std::function<Status()>& body) {
-    RETURN_IF_ERROR(target_->begin(/*immediate=*/true));
-    Status s = body();
-    if (!s.is_ok()) {
-      target_->rollback();
-      return s;
-    }
-    return target_->commit();
+  Result<std::unique_ptr<PreparedTransaction>> prepare(uint64_t) override {
+    if (open_rows_.num_rows == 0) return std::unique_ptr<PreparedTransaction>();
+    auto transaction = std::make_unique<BufferedRowsTransaction>(std::move(open_rows_));
+    open_rows_ = RecordBatch(config_.schema);
+    return std::unique_ptr<PreparedTransaction>(std::move(transaction));
   }
 
-  // A fresh start (no checkpoint to resume from; see "Fresh start" in sqlite_sink.h): the
-  // table keeps its rows. When this job committed into it before, its checkpoints were lost:
-  // an append table refuses (the rows would be written twice) unless --start-over rolls
-  // them back; an upsert table ends the same after the replay.
-  Status start_fresh(const SinkIdentity& identity) {
-    std::vector<std::string> others;
-    Status s = in_transaction([&]() -> Status {
-      RETURN_IF_ERROR(target_->forget_legacy_record());
-      ASSIGN_OR_RETURN(uint64_t recorded, target_->committed_checkpoint());
-      if (recorded > 0 && config_.upsert) {
-        log_info("{}: sqlite table '{}' holds checkpoint {} of this job, which starts from the beginning (no "
-                 "checkpoint to resume from): the replayed changes are applied again (an upsert table ends the same)",
-                 config_.context, config_.table, recorded);
-      } else if (recorded > 0 && !identity.start_over) {
-        return Status(
-            StatusCode::kDataLoss,
-            fmt::format("{}: sqlite table '{}' in '{}' holds the rows this job (id {}) committed up to checkpoint {}, "
-                        "but no checkpoint of the job can be resumed (corrupt or deleted), so a fresh start would "
-                        "write them again; restore the checkpoint directory, or rerun with --start-over to roll those "
-                        "rows back and start from the beginning (or delete the job's row from _sluice_commits to "
-                        "keep them and accept duplicates)",
-                        config_.context, config_.table, config_.path, identity.job_id, recorded));
-      } else if (recorded > 0) {
-        ASSIGN_OR_RETURN(SqliteTarget::Rollback undone, target_->roll_back_undo(0));
-        log_warn("{}: --start-over: rolled back {} row(s) of {} checkpoint(s) this job committed into sqlite table "
-                 "'{}' (up to checkpoint {})",
-                 config_.context, undone.rows, undone.checkpoints, config_.table, recorded);
-        warn_not_rolled_back(undone, 0, recorded);
-      }
-      if (!config_.upsert) RETURN_IF_ERROR(target_->forget_undo(0));
-      RETURN_IF_ERROR(target_->record_checkpoint(0));
-      if (recorded == 0 && identity.new_job) {
-        ASSIGN_OR_RETURN(others, target_->other_jobs_records());
-      }
-      return Status::ok();
-    });
-    if (s.is_ok() && !others.empty()) {
-      std::string list;
-      for (const auto& o : others) list += (list.empty() ? "" : ", ") + o;
-      log_warn("{}: sqlite table '{}' in '{}' also holds rows committed by other jobs ({}); fine when several jobs "
-               "load it, but if one of them was this job before its checkpoint directory was deleted, stop now: "
-               "this run writes its rows again",
-               config_.context, config_.table, config_.path, list);
-    }
-    return s;
-  }
-
-  // Warns about rows of checkpoints id+1..recorded a rollback could not delete.
-  void warn_not_rolled_back(const SqliteTarget::Rollback& undone, uint64_t id, uint64_t recorded) const {
-    if (!target_->has_rowid()) {
-      log_warn("{}: sqlite table '{}' has no rowid: rows of checkpoints {}..{} cannot be rolled back and may "
-               "appear twice",
-               config_.context, config_.table, id + 1, recorded);
-    } else if (!undone.unrecoverable.empty()) {
-      std::string ids;
-      for (uint64_t u : undone.unrecoverable) ids += fmt::format("{}{}", ids.empty() ? "" : ", ", u);
-      log_warn("{}: sqlite table '{}': the rows of checkpoint(s) {} (and, for the oldest, of any earlier "
-               "checkpoint after {} whose undo entry was pruned: only the newest {} are kept) cannot be rolled "
-               "back and may appear twice",
-               config_.context, config_.table, ids, id, g_undo_retention.load(std::memory_order_relaxed));
-    }
-  }
-
-  // Recovery to checkpoint `id` when the table holds a newer checkpoint S (committed, then
-  // lost or passed over; see sqlite_sink.h): in ONE SQLite transaction, an append table
-  // deletes the rows its undo entries record for the checkpoints after `id`, and the recorded
-  // checkpoint becomes `id`, so that the replayed checkpoints are applied (once) again.
-  Status roll_back_to(uint64_t id) {
-    return in_transaction([&]() -> Status {
-      ASSIGN_OR_RETURN(uint64_t recorded, target_->committed_checkpoint());
-      if (recorded <= id) return Status::ok();
-      if (config_.upsert) {
-        log_info("{}: sqlite table '{}' holds checkpoint {}, newer than checkpoint {} that the job resumes from; "
-                 "the replayed changes are applied again (an upsert table ends the same)",
-                 config_.context, config_.table, recorded, id);
-        return target_->record_checkpoint(id);
-      }
-      ASSIGN_OR_RETURN(SqliteTarget::Rollback undone, target_->roll_back_undo(id));
-      log_info("{}: sqlite table '{}' holds checkpoint {}, newer than checkpoint {} that the job resumes from: "
-               "rolled back {} row(s) of {} checkpoint(s) (the replay writes them again)",
-               config_.context, config_.table, recorded, id, undone.rows, undone.checkpoints);
-      warn_not_rolled_back(undone, id, recorded);
-      return target_->record_checkpoint(id);
-    });
+  Result<std::unique_ptr<PreparedTransaction>> decode_transaction(uint64_t, ByteReader& r) override {
+    return BufferedRowsTransaction::decode(r, config_.schema, config_.context);
   }
 
   // In one SQLite transaction: applies the transactions newer than the checkpoint recorded
-  // in _sluice_commits (older ones were committed before a crash) and than
-  // `committed_by_other` (what the job that pre-committed them recorded, when this one
-  // resumed from its savepoint), records, for an append table, the rowids each one
-  // inserted (_sluice_undo), and records checkpoint `id`. Nothing happens when `id` is
-  // already recorded (a replayed commit or recovery).
-  Status apply_committed(const std::map<uint64_t, RecordBatch>& transactions, uint64_t id,
-                         uint64_t committed_by_other = 0) {
+  // in _sluice_commits (older ones were committed before a crash) and than `skip_through`
+  // (what the job that pre-committed them recorded, when this one resumed from its
+  // savepoint), records, for an append table, the rowids each one inserted (_sluice_undo),
+  // and records checkpoint `id`. Nothing happens when `id` is already recorded (a replayed
+  // commit or recovery).
+  Status commit(const PreparedTransactions& transactions, uint64_t id, uint64_t skip_through) override {
     return in_transaction([&]() -> Status {
       ASSIGN_OR_RETURN(uint64_t recorded, target_->committed_checkpoint());
       if (id < recorded) {  // recover() rolls back first; a commit cannot get here
@@ -910,8 +693,9 @@ class SqliteSinkWriter : public SinkWriter {
       }
       if (id <= recorded) return Status::ok();
       const bool undo = !config_.upsert && target_->has_rowid();
-      for (const auto& [txn, rows] : transactions) {
-        if (txn <= recorded || txn <= committed_by_other || rows.num_rows == 0) continue;
+      for (const auto& [txn, transaction] : transactions) {
+        const RecordBatch& rows = static_cast<const BufferedRowsTransaction&>(*transaction).rows();
+        if (txn <= recorded || txn <= skip_through || rows.num_rows == 0) continue;
         // The rowids this transaction inserts: one writer in one transaction gets consecutive
         // rowids, but that is checked, not assumed.
         int64_t first = 0, last = 0;
@@ -943,12 +727,130 @@ class SqliteSinkWriter : public SinkWriter {
     });
   }
 
+  // The record is keyed by job and sink instance, so a new job simply has none.
+  Result<uint64_t> committed_id(const SinkIdentity&) override { return target_->committed_checkpoint(); }
+
+  // The restored transactions were pre-committed by another job (this one started from its
+  // savepoint) or by an older sluice: that job's record says which of them it committed. An
+  // older sluice's record (keyed by table name) is this job's own, under the older layout:
+  // adopted as this sink's record when it has none.
+  Result<uint64_t> foreign_committed_id(const CommitKey& other) override {
+    uint64_t skip_through = 0;
+    RETURN_IF_ERROR(in_transaction([&]() -> Status {
+      ASSIGN_OR_RETURN(uint64_t own, target_->committed_checkpoint());
+      if (own == 0 && other == legacy_commit_key(config_.table)) {
+        ASSIGN_OR_RETURN(bool adopted, target_->adopt_legacy_record());
+        if (adopted) return Status::ok();  // now this sink's own record
+      }
+      ASSIGN_OR_RETURN(skip_through, target_->committed_checkpoint(&other));
+      return Status::ok();
+    }));
+    return skip_through;
+  }
+
+  CommitKey legacy_key() const override { return legacy_commit_key(config_.table); }
+
+  // When the table holds a checkpoint S newer than `id` (committed, then lost or passed
+  // over; 0: --start-over; see sqlite_sink.h): in ONE SQLite transaction, an append table
+  // deletes the rows its undo entries record for the checkpoints after `id`, and the recorded
+  // checkpoint becomes `id`, so that the replayed checkpoints are applied (once) again.
+  Status roll_back(uint64_t id) override {
+    return in_transaction([&]() -> Status {
+      ASSIGN_OR_RETURN(uint64_t recorded, target_->committed_checkpoint());
+      if (recorded <= id) return Status::ok();
+      if (config_.upsert) {
+        log_info("{}: sqlite table '{}' holds checkpoint {}, newer than checkpoint {} that the job resumes from; "
+                 "the replayed changes are applied again (an upsert table ends the same)",
+                 config_.context, config_.table, recorded, id);
+        return target_->record_checkpoint(id);
+      }
+      ASSIGN_OR_RETURN(SqliteTarget::Rollback undone, target_->roll_back_undo(id));
+      log_info("{}: sqlite table '{}' holds checkpoint {}, newer than checkpoint {}: rolled back {} row(s) of {} "
+               "checkpoint(s) (the replay writes them again)",
+               config_.context, config_.table, recorded, id, undone.rows, undone.checkpoints);
+      warn_not_rolled_back(undone, id, recorded);
+      return target_->record_checkpoint(id);
+    });
+  }
+
+  bool replay_is_idempotent() const override { return config_.upsert; }
+
+  // The table keeps its rows, as an open without checkpoints does; this sink's record and
+  // undo entries (and an older sluice's record for the table) are forgotten. A new job that
+  // finds other jobs' records for the same sink or table warns (see "Fresh start" in
+  // sqlite_sink.h).
+  Status start_fresh(const SinkIdentity& identity) override {
+    std::vector<std::string> others;
+    RETURN_IF_ERROR(in_transaction([&]() -> Status {
+      RETURN_IF_ERROR(target_->forget_legacy_record());
+      if (!config_.upsert) RETURN_IF_ERROR(target_->forget_undo(0));
+      RETURN_IF_ERROR(target_->record_checkpoint(0));
+      if (identity.new_job) {
+        ASSIGN_OR_RETURN(others, target_->other_jobs_records());
+      }
+      return Status::ok();
+    }));
+    if (!others.empty()) {
+      std::string list;
+      for (const auto& o : others) list += (list.empty() ? "" : ", ") + o;
+      log_warn("{}: sqlite table '{}' in '{}' also holds rows committed by other jobs ({}); fine when several jobs "
+               "load it, but if one of them was this job before its checkpoint directory was deleted, stop now: "
+               "this run writes its rows again",
+               config_.context, config_.table, config_.path, list);
+    }
+    return Status::ok();
+  }
+
+  // Rows written after the restored checkpoint were only in memory: nothing to abort.
+  Status abort_uncovered(uint64_t) override {
+    open_rows_ = RecordBatch(config_.schema);
+    return Status::ok();
+  }
+
+ private:
+  // Buffers the rows of `batch` (with their row kinds) into the open transaction.
+  Status buffer(const RecordBatch& batch) {
+    for (size_t r = 0; r < batch.num_rows && !config_.upsert; ++r) {
+      if (batch.row_kind(r) != RowKind::kInsert) {  // refused now, as without checkpoints
+        return invalid_argument(
+            "{}: sqlite table '{}' is append-only but received a {} row; set primary_key to keep it up to date",
+            config_.context, config_.table, row_kind_short_name(batch.row_kind(r)));
+      }
+    }
+    return append_buffered_rows(open_rows_, batch, config_.context);
+  }
+
+  // Runs `body` in one SQLite transaction (BEGIN IMMEDIATE: it reads, then writes).
+  Status in_transaction(const std::function<Status()>& body) {
+    RETURN_IF_ERROR(target_->begin(/*immediate=*/true));
+    Status s = body();
+    if (!s.is_ok()) {
+      target_->rollback();
+      return s;
+    }
+    return target_->commit();
+  }
+
+  // Warns about rows of checkpoints id+1..recorded a rollback could not delete.
+  void warn_not_rolled_back(const SqliteTarget::Rollback& undone, uint64_t id, uint64_t recorded) const {
+    if (!target_->has_rowid()) {
+      log_warn("{}: sqlite table '{}' has no rowid: rows of checkpoints {}..{} cannot be rolled back and may "
+               "appear twice",
+               config_.context, config_.table, id + 1, recorded);
+    } else if (!undone.unrecoverable.empty()) {
+      std::string ids;
+      for (uint64_t u : undone.unrecoverable) ids += fmt::format("{}{}", ids.empty() ? "" : ", ", u);
+      log_warn("{}: sqlite table '{}': the rows of checkpoint(s) {} (and, for the oldest, of any earlier "
+               "checkpoint after {} whose undo entry was pruned: only the newest {} are kept) cannot be rolled "
+               "back and may appear twice",
+               config_.context, config_.table, ids, id, g_undo_retention.load(std::memory_order_relaxed));
+    }
+  }
+
   SqliteSinkConfig config_;
   std::unique_ptr<SqliteTarget> target_;
   bool transactional_ = false;
-  RecordBatch open_rows_;                               // written since the last pre_commit()
-  std::map<uint64_t, RecordBatch> pre_committed_;       // by checkpoint id, not yet committed
-  uint64_t last_id_ = 0;                                // newest checkpoint pre-committed/restored
+  RecordBatch open_rows_;  // written since the last prepare()
 };
 
 class SqliteSinkFactory : public SinkFactory {
@@ -964,7 +866,8 @@ class SqliteSinkFactory : public SinkFactory {
   }
 
   Result<std::unique_ptr<SinkWriter>> create_writer() override {
-    return std::unique_ptr<SinkWriter>(std::make_unique<SqliteSinkWriter>(config_));
+    return std::unique_ptr<SinkWriter>(
+        std::make_unique<TransactionalSinkWriter>(std::make_unique<SqliteSinkTarget>(config_), config_.context));
   }
 
   std::string describe() const override {

@@ -1,0 +1,227 @@
+#include "connectors/transactional_sink.h"
+
+#include "common/logging.h"
+#include "types/batch_serde.h"
+
+namespace sluice {
+namespace {
+
+constexpr uint8_t kLegacyStateVersion = 1;  // no committer key
+constexpr uint8_t kStateVersion = 2;
+
+}  // namespace
+
+// ---- TransactionCommitter ----
+
+RetryPolicy default_commit_retry_policy() {
+  RetryPolicy p;
+  p.max_attempts = 6;
+  p.initial_backoff_us = 100 * kMicrosPerMilli;
+  p.max_backoff_us = 4 * kMicrosPerSecond;
+  p.max_elapsed_us = 10 * kMicrosPerSecond;
+  return p;
+}
+
+Status TransactionCommitter::commit_with_retry(const PreparedTransactions& due, uint64_t id, uint64_t skip_through) {
+  return retry(policy_, fmt::format("{}: commit of checkpoint {}", context_, id),
+               [&] { return target_.commit(due, id, skip_through); }, clock_);
+}
+
+Status TransactionCommitter::commit_through(uint64_t id) {
+  auto end = pending_.upper_bound(id);
+  if (end == pending_.begin()) return Status::ok();
+  PreparedTransactions due;
+  while (pending_.begin() != end) due.insert(pending_.extract(pending_.begin()));
+  Status s = commit_with_retry(due, id, 0);
+  if (!s.is_ok()) pending_.merge(due);  // still pending: a later commit or the recovery commits them
+  return s;
+}
+
+Status TransactionCommitter::commit_restored(const PreparedTransactions& restored, uint64_t id,
+                                             uint64_t skip_through) {
+  return commit_with_retry(restored, id, skip_through);
+}
+
+// ---- TransactionalSinkWriter ----
+
+TransactionalSinkWriter::TransactionalSinkWriter(std::unique_ptr<TransactionTarget> target, std::string context,
+                                                 RetryPolicy commit_retry, RetryClock& clock)
+    : target_(std::move(target)), context_(std::move(context)), committer_(*target_, context_, commit_retry, clock) {}
+
+TransactionalSinkWriter::~TransactionalSinkWriter() { (void)close(); }
+
+Status TransactionalSinkWriter::open() {
+  RETURN_IF_ERROR(target_->open());
+  opened_ = true;
+  return Status::ok();
+}
+
+Status TransactionalSinkWriter::write(const RecordBatch& batch) {
+  if (!opened_) return internal_error("{}: sink written before open()", context_);
+  return target_->write(batch);
+}
+
+Status TransactionalSinkWriter::flush() {
+  if (!opened_ || transactional_) return Status::ok();  // transactional: rows become visible at commit()
+  return target_->flush();
+}
+
+Status TransactionalSinkWriter::close() {
+  if (!opened_) return Status::ok();
+  opened_ = false;
+  return target_->close();
+}
+
+Status TransactionalSinkWriter::recover(const SinkIdentity& identity, uint64_t restored_id, std::string_view state) {
+  if (!opened_ || transactional_) {
+    return internal_error("{}: sink recover() must follow open() and come once, before write()", context_);
+  }
+  key_ = CommitKey{identity.job_id, identity.sink_id};
+  RETURN_IF_ERROR(target_->begin_transactions(key_));
+  transactional_ = true;
+  last_id_ = restored_id;
+  if (restored_id == 0) return start_fresh(identity);
+  ASSIGN_OR_RETURN(DecodedState restored, decode_state(state, restored_id));
+  // Pre-committed by another job (this one started from its savepoint) or an older sluice:
+  // what that committer recorded is not applied again.
+  uint64_t skip_through = 0;
+  if (!(restored.key == key_)) {
+    ASSIGN_OR_RETURN(skip_through, target_->foreign_committed_id(restored.key));
+  }
+  // Output committed after the restored checkpoint (by a newer checkpoint, then lost or
+  // passed over) goes first: the replay writes it again under new ids.
+  RETURN_IF_ERROR(target_->roll_back(restored_id));
+  // The crash came between checkpoint `restored_id` and its commit: commit now (idempotent).
+  RETURN_IF_ERROR(committer_.commit_restored(restored.transactions, restored_id, skip_through));
+  return target_->abort_uncovered(restored_id);
+}
+
+// A fresh start (no checkpoint to resume from). When this job committed before, its
+// checkpoints were lost (corrupt or deleted) and a replay from the beginning would write that
+// output again: refused unless --start-over rolls it back, or a replay cannot duplicate.
+Status TransactionalSinkWriter::start_fresh(const SinkIdentity& identity) {
+  ASSIGN_OR_RETURN(uint64_t recorded, target_->committed_id(identity));
+  if (recorded > 0) {
+    if (target_->replay_is_idempotent()) {
+      log_info("{}: {} holds checkpoint {} of this job, which starts from the beginning (no checkpoint to resume "
+               "from): the replayed changes are applied again (an upsert target ends the same)",
+               context_, target_->describe(), recorded);
+    } else if (!identity.start_over) {
+      return Status(
+          StatusCode::kDataLoss,
+          fmt::format("{}: {} holds the output this job (id {}) committed up to checkpoint {}, but no checkpoint of "
+                      "the job can be resumed (corrupt or deleted), so a fresh start would write it again; restore "
+                      "the checkpoint directory, or rerun with --start-over to roll that output back and start from "
+                      "the beginning",
+                      context_, target_->describe(), identity.job_id, recorded));
+    } else {
+      log_warn("{}: --start-over: rolling back the output this job committed into {} (up to checkpoint {})", context_,
+               target_->describe(), recorded);
+      RETURN_IF_ERROR(target_->roll_back(0));
+    }
+  }
+  RETURN_IF_ERROR(target_->start_fresh(identity));
+  return target_->abort_uncovered(0);
+}
+
+Result<std::string> TransactionalSinkWriter::pre_commit(uint64_t id) {
+  if (!transactional_) {  // without checkpoints: at-least-once
+    RETURN_IF_ERROR(flush());
+    return std::string();
+  }
+  if (id <= last_id_) return internal_error("{}: sink pre_commit({}) after checkpoint {}", context_, id, last_id_);
+  last_id_ = id;
+  ASSIGN_OR_RETURN(std::unique_ptr<PreparedTransaction> transaction, target_->prepare(id));
+  if (transaction) committer_.add(id, std::move(transaction));
+  return encode_state();
+}
+
+Status TransactionalSinkWriter::commit(uint64_t id) {
+  if (!transactional_) return Status::ok();
+  return committer_.commit_through(id);
+}
+
+std::string TransactionalSinkWriter::encode_state() const {
+  std::string out;
+  ByteWriter w(&out);
+  w.u8(kStateVersion);
+  w.str(key_.job_id);
+  w.str(key_.sink_id);
+  w.varint(committer_.pending().size());
+  for (const auto& [id, transaction] : committer_.pending()) {
+    w.varint(id);
+    transaction->encode(w);
+  }
+  return out;
+}
+
+Result<TransactionalSinkWriter::DecodedState> TransactionalSinkWriter::decode_state(std::string_view state,
+                                                                                    uint64_t restored_id) {
+  DecodedState out;
+  out.key = key_;
+  if (state.empty()) return out;  // nothing was pending at the checkpoint
+  ByteReader r(state);
+  const uint8_t version = r.u8();
+  if (version == kLegacyStateVersion) {
+    out.key = target_->legacy_key();
+  } else if (version == kStateVersion) {
+    out.key.job_id = std::string(r.str());
+    out.key.sink_id = std::string(r.str());
+  } else {
+    r.fail();
+  }
+  const uint64_t n = r.count(1);
+  uint64_t previous = 0;
+  for (uint64_t i = 0; i < n && r.ok(); ++i) {
+    const uint64_t id = r.varint();
+    // Ascending, and none newer than the checkpoint that lists it.
+    if (!r.ok() || id <= previous || id > restored_id) {
+      r.fail();
+      break;
+    }
+    previous = id;
+    ASSIGN_OR_RETURN(std::unique_ptr<PreparedTransaction> transaction, target_->decode_transaction(id, r));
+    if (!r.ok()) break;
+    out.transactions.emplace(id, std::move(transaction));
+  }
+  if (r.ok() && !r.at_end()) r.fail();
+  RETURN_IF_ERROR(r.status("sink state").with_context(context_));
+  return out;
+}
+
+// ---- Buffered rows ----
+
+void BufferedRowsTransaction::encode(ByteWriter& w) const { write_batch(w, rows_); }
+
+Result<std::unique_ptr<PreparedTransaction>> BufferedRowsTransaction::decode(ByteReader& r, const SchemaPtr& schema,
+                                                                             std::string_view context) {
+  auto rows = read_batch(r, schema);
+  if (!rows.is_ok()) return rows.status().with_context(fmt::format("{}: sink state", context));
+  return std::unique_ptr<PreparedTransaction>(std::make_unique<BufferedRowsTransaction>(std::move(*rows.value())));
+}
+
+Status append_buffered_rows(RecordBatch& to, const RecordBatch& from, std::string_view context) {
+  if (from.columns.size() != to.columns.size()) {
+    return internal_error("{}: sink got {} columns, expected {}", context, from.columns.size(), to.columns.size());
+  }
+  for (size_t c = 0; c < from.columns.size(); ++c) {
+    Column& into = to.mutable_column(c);
+    const Column& col = from.column(c);
+    if (col.type() == into.type()) {
+      into.append_all(col);
+      continue;
+    }
+    for (size_t r = 0; r < from.num_rows; ++r) {  // a NULL-typed column (a NULL literal)
+      if (!col.is_null(r)) {
+        return internal_error("{}: sink column {} is {}, got {}", context, c, type_name(into.type()),
+                              type_name(col.type()));
+      }
+      into.append_null();
+    }
+  }
+  for (size_t r = 0; r < from.num_rows; ++r) to.row_kinds.push_back(from.row_kind(r));
+  to.num_rows += from.num_rows;
+  return Status::ok();
+}
+
+}  // namespace sluice

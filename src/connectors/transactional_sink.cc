@@ -58,6 +58,7 @@ Status TransactionalSinkWriter::open() {
 
 Status TransactionalSinkWriter::write(const RecordBatch& batch) {
   if (!opened_) return internal_error("{}: sink written before open()", context_);
+  written_ = true;
   return target_->write(batch);
 }
 
@@ -73,7 +74,7 @@ Status TransactionalSinkWriter::close() {
 }
 
 Status TransactionalSinkWriter::recover(const SinkIdentity& identity, uint64_t restored_id, std::string_view state) {
-  if (!opened_ || transactional_) {
+  if (!opened_ || transactional_ || written_) {
     return internal_error("{}: sink recover() must follow open() and come once, before write()", context_);
   }
   key_ = CommitKey{identity.job_id, identity.sink_id};

@@ -191,6 +191,7 @@ class TransactionalSinkWriter final : public SinkWriter {
   std::string context_;
   TransactionCommitter committer_;
   bool opened_ = false;
+  bool written_ = false;  // write() was called: too late for recover()
   bool transactional_ = false;
   CommitKey key_;
   uint64_t last_id_ = 0;  // the newest checkpoint pre-committed or restored

@@ -5,23 +5,12 @@
 
 #include <vector>
 
+#include "connectors/test_util.h"
+
 namespace sluice {
 namespace {
 
-// Time moves only when the loop sleeps (or a test advances it); every sleep is recorded.
-class ManualClock : public RetryClock {
- public:
-  Micros now() override { return now_; }
-  void sleep_for(Micros duration) override {
-    sleeps.push_back(duration);
-    now_ += duration;
-  }
-  void advance(Micros d) { now_ += d; }
-  std::vector<Micros> sleeps;
-
- private:
-  Micros now_ = 1'000'000;
-};
+using ManualClock = testing::ManualRetryClock;
 
 RetryPolicy policy(int attempts, Micros initial, Micros cap, double jitter = 0.0, Micros elapsed = 3600 * kMicrosPerSecond) {
   RetryPolicy p;

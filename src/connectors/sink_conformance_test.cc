@@ -109,6 +109,13 @@ class Harness {
     Status s = w.commit(id);
     EXPECT_TRUE(s.is_ok()) << s.message();
   }
+  // A whole checkpoint: `rows` written, pre-committed as `id` and committed; its state.
+  std::string checkpoint(SinkWriter& w, uint64_t id, const Rows& rows) {
+    write(w, rows);
+    std::string state = pre_commit(w, id);
+    commit(w, id);
+    return state;
+  }
 
   std::vector<std::string> output() const { return case_.target.read(dir_.file(""), case_.mode); }
 
@@ -165,9 +172,7 @@ TEST_P(SinkConformanceTest, RowsAreInvisibleUntilTheirCheckpointCommits) {
 TEST_P(SinkConformanceTest, CommitIsIdempotent) {
   Harness h(GetParam());
   auto w = h.fresh();
-  h.write(*w, kFirst);
-  h.pre_commit(*w, 1);
-  h.commit(*w, 1);
+  h.checkpoint(*w, 1, kFirst);
   h.commit(*w, 1);
   h.commit(*w, 2);  // a checkpoint without rows of this sink
   h.pre_commit(*w, 3);  // no rows since: no transaction
@@ -180,9 +185,7 @@ TEST_P(SinkConformanceTest, ACrashDropsTheRowsNoCheckpointCovers) {
   std::string state1;
   {
     auto w = h.fresh();
-    h.write(*w, kFirst);
-    state1 = h.pre_commit(*w, 1);
-    h.commit(*w, 1);
+    state1 = h.checkpoint(*w, 1, kFirst);
     h.write(*w, kSecond);  // after checkpoint 1: lost with the crash, read again by the job
     ASSERT_TRUE(w->flush().is_ok());
   }  // crash
@@ -200,9 +203,7 @@ TEST_P(SinkConformanceTest, ACrashBetweenCheckpointAndCommitIsCommittedByTheReco
   std::string state2;
   {
     auto w = h.fresh();
-    h.write(*w, kFirst);
-    h.pre_commit(*w, 1);
-    h.commit(*w, 1);
+    h.checkpoint(*w, 1, kFirst);
     h.write(*w, kSecond);
     state2 = h.pre_commit(*w, 2);  // checkpoint 2 is durable; its commit never comes
     h.write(*w, kThird);
@@ -210,9 +211,7 @@ TEST_P(SinkConformanceTest, ACrashBetweenCheckpointAndCommitIsCommittedByTheReco
   EXPECT_EQ(h.output(), h.expected(kFirst));
   auto w = h.resumed(2, state2);
   EXPECT_EQ(h.output(), h.expected(concat({kFirst, kSecond})));
-  h.write(*w, kThird);
-  h.pre_commit(*w, 3);
-  h.commit(*w, 3);
+  h.checkpoint(*w, 3, kThird);
   EXPECT_EQ(h.output(), h.expected(concat({kFirst, kSecond, kThird})));
 }
 
@@ -221,9 +220,7 @@ TEST_P(SinkConformanceTest, ReplayingACommittedCheckpointAddsNothing) {
   std::string state1;
   {
     auto w = h.fresh();
-    h.write(*w, kFirst);
-    state1 = h.pre_commit(*w, 1);
-    h.commit(*w, 1);
+    state1 = h.checkpoint(*w, 1, kFirst);
   }  // crash after the commit, before the runtime knew
   for (int restart = 0; restart < 3; ++restart) {
     auto w = h.resumed(1, state1);  // commits checkpoint 1's transaction again: a no-op
@@ -266,12 +263,8 @@ TEST_P(SinkConformanceTest, RecoveryRollsBackCheckpointsNewerThanTheRestoredOne)
   std::string state1;
   {
     auto w = h.fresh();
-    h.write(*w, kFirst);
-    state1 = h.pre_commit(*w, 1);
-    h.commit(*w, 1);
-    h.write(*w, kSecond);
-    h.pre_commit(*w, 2);
-    h.commit(*w, 2);
+    state1 = h.checkpoint(*w, 1, kFirst);
+    h.checkpoint(*w, 2, kSecond);
   }  // checkpoint 2 was committed, then lost (corrupt); the job resumes from checkpoint 1
   auto w = h.resumed(1, state1);
   if (h.mode() != SinkMode::kUpsert) {
@@ -279,9 +272,7 @@ TEST_P(SinkConformanceTest, RecoveryRollsBackCheckpointsNewerThanTheRestoredOne)
   }
   // The replay writes checkpoint 2's rows again, under a new id (the coordinator numbers on
   // after the newest checkpoint it has seen).
-  h.write(*w, kSecond);
-  h.pre_commit(*w, 3);
-  h.commit(*w, 3);
+  h.checkpoint(*w, 3, kSecond);
   EXPECT_EQ(h.output(), h.expected(concat({kFirst, kSecond})));
 }
 
@@ -292,9 +283,7 @@ TEST_P(SinkConformanceTest, UpdatingStreams) {
                         {2, "b", RowKind::kDelete},
                         {6, "f", RowKind::kInsert}};
   auto w = h.fresh();
-  h.write(*w, kFirst);
-  h.pre_commit(*w, 1);
-  h.commit(*w, 1);
+  h.checkpoint(*w, 1, kFirst);
   if (h.mode() == SinkMode::kAppend) {
     // An insert-only output refuses update and delete rows (the planner never routes them here).
     EXPECT_FALSE(w->write(batch({updates[0]})).is_ok());
@@ -308,9 +297,7 @@ TEST_P(SinkConformanceTest, UpdatingStreams) {
   auto resumed = h.resumed(2, state2);
   EXPECT_EQ(h.output(), h.expected(concat({kFirst, updates})));
   const Rows more = {{6, "f", RowKind::kDelete}, {1, "y", RowKind::kUpdateAfter}, {2, "b", RowKind::kInsert}};
-  h.write(*resumed, more);
-  h.pre_commit(*resumed, 3);
-  h.commit(*resumed, 3);
+  h.checkpoint(*resumed, 3, more);
   EXPECT_EQ(h.output(), h.expected(concat({kFirst, updates, more})));
 }
 
@@ -318,18 +305,14 @@ TEST_P(SinkConformanceTest, AFreshStartOverCommittedOutputNeedsStartOver) {
   Harness h(GetParam());
   {
     auto w = h.fresh();
-    h.write(*w, kFirst);
-    h.pre_commit(*w, 1);
-    h.commit(*w, 1);
+    h.checkpoint(*w, 1, kFirst);
   }  // then every checkpoint of the job is lost: the next run has nothing to resume
   auto w = h.writer();
   Status s = w->recover(later_run(), 0, "");
   if (h.mode() == SinkMode::kUpsert) {
     // Replaying from the beginning ends with the same table: allowed.
     ASSERT_TRUE(s.is_ok()) << s.message();
-    h.write(*w, kFirst);
-    h.pre_commit(*w, 1);
-    h.commit(*w, 1);
+    h.checkpoint(*w, 1, kFirst);
     EXPECT_EQ(h.output(), h.expected(kFirst));
     return;
   }
@@ -340,9 +323,7 @@ TEST_P(SinkConformanceTest, AFreshStartOverCommittedOutputNeedsStartOver) {
   // --start-over rolls the job's output back; the replay writes it once.
   auto over = h.recovered(0, "", later_run(/*start_over=*/true));
   EXPECT_EQ(h.output(), h.expected({}));
-  h.write(*over, kFirst);
-  h.pre_commit(*over, 1);
-  h.commit(*over, 1);
+  h.checkpoint(*over, 1, kFirst);
   EXPECT_EQ(h.output(), h.expected(kFirst));
 }
 
@@ -351,9 +332,7 @@ TEST_P(SinkConformanceTest, CloseDropsRowsNotPreCommitted) {
   std::string state1;
   {
     auto w = h.fresh();
-    h.write(*w, kFirst);
-    state1 = h.pre_commit(*w, 1);
-    h.commit(*w, 1);
+    state1 = h.checkpoint(*w, 1, kFirst);
     h.write(*w, kSecond);
     ASSERT_TRUE(w->close().is_ok());  // a stop: the next run resumes from checkpoint 1
   }

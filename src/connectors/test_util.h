@@ -11,6 +11,7 @@
 #include <sstream>
 #include <string>
 
+#include "connectors/retry.h"
 #include "connectors/sink.h"
 #include "connectors/source.h"
 
@@ -61,6 +62,22 @@ inline SinkSpec sink_spec(const std::string& connector, std::map<std::string, st
 inline SinkIdentity test_sink_identity(const std::string& job_id = "00000000000000000000000000000001") {
   return SinkIdentity{job_id, "out.sink/0"};
 }
+
+// A RetryClock whose time moves only when the code under test sleeps (or the test advances
+// it); every sleep is recorded.
+class ManualRetryClock : public RetryClock {
+ public:
+  Micros now() override { return now_; }
+  void sleep_for(Micros duration) override {
+    sleeps.push_back(duration);
+    now_ += duration;
+  }
+  void advance(Micros duration) { now_ += duration; }
+  std::vector<Micros> sleeps;
+
+ private:
+  Micros now_ = 1'000'000;
+};
 
 // All records of a raw batch as strings.
 inline std::vector<std::string> records_of(const RawRecords& r) {

@@ -94,18 +94,7 @@ class MemoryTarget : public TransactionTarget {
   CommitKey key_;
 };
 
-class ManualClock : public RetryClock {
- public:
-  Micros now() override { return now_; }
-  void sleep_for(Micros d) override {
-    sleeps.push_back(d);
-    now_ += d;
-  }
-  std::vector<Micros> sleeps;
-
- private:
-  Micros now_ = 0;
-};
+using ManualClock = testing::ManualRetryClock;
 
 RetryPolicy three_attempts() {
   RetryPolicy p;

@@ -41,6 +41,9 @@
 // numbers on after the newest checkpoint id it has seen), so the output stays exactly-once
 // relative to checkpoint N. The CSV header follows: the first remaining part has it, and
 // when no part remains the next part written carries it.
+// The bookkeeping (pending parts by checkpoint, state, recovery order, --start-over) is the
+// shared transactional base's (connectors/transactional_sink.h); this sink is its
+// TransactionTarget, and its committed parts are its commit record.
 // Fresh start (recover(0)): pending and in-progress leftovers are removed; 'overwrite'
 // removes the committed parts of earlier runs too (the output starts empty, as the file is
 // truncated without checkpoints); 'append' keeps them, but because a fresh start numbers

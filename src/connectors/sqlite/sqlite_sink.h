@@ -83,6 +83,10 @@
 //     table of checkpoint S ends with the same table as the uninterrupted run (each key ends
 //     with its last change; keys without a change after N kept their value of N), so the
 //     rollback only records N.
+// The bookkeeping (pending transactions, checkpoint state, recovery order, --start-over)
+// is the shared transactional base's (connectors/transactional_sink.h); this sink is its
+// TransactionTarget. A commit that finds the database locked by another writer after the
+// busy timeout (SQLITE_BUSY/SQLITE_LOCKED, kUnavailable) is retried with backoff.
 // Transactional mode sets synchronous=FULL: a recorded commit must survive power loss,
 // because later checkpoints no longer carry its rows. Memory: rows are held between two
 // checkpoints, and each checkpoint carries the rows of its transaction.

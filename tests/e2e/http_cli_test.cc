@@ -25,24 +25,10 @@ using testing::TempDir;
 using testing::with_dir;
 using testing::write_file;
 
-// One HTTP/1.1 request over a fresh connection; returns the whole reply ("" on failure).
+using testing::http_request;
+
 std::string http(int port, const std::string& method, const std::string& path) {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
-    ::close(fd);
-    return "";
-  }
-  std::string req = method + " " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Length: 0\r\n\r\n";
-  (void)!::write(fd, req.data(), req.size());
-  std::string reply;
-  char buf[4096];
-  for (ssize_t n; (n = ::read(fd, buf, sizeof(buf))) > 0;) reply.append(buf, static_cast<size_t>(n));
-  ::close(fd);
-  return reply;
+  return http_request(port, method, path);
 }
 
 const char* kJob = R"(

@@ -33,6 +33,14 @@ pid_t spawn_sluice(const std::vector<std::string>& args, const std::string& cwd,
 int wait_exit(pid_t pid);
 // Sends SIGINT and waits; returns the exit code, or -signal when a signal killed it.
 int interrupt_and_wait(pid_t pid);
+// One HTTP/1.1 request to 127.0.0.1:PORT over a fresh connection (Connection: close);
+// returns the whole reply, status line and headers included ("" when it cannot connect).
+std::string http_request(int port, const std::string& method, const std::string& path,
+                         const std::string& headers = "");
+// The body of an HTTP reply ("" when there is none).
+std::string http_body(const std::string& reply);
+// A TCP port on 127.0.0.1 that was free a moment ago.
+int free_port();
 
 // A fresh directory under $TMPDIR, removed when the object dies.
 class TempDir {

@@ -23,7 +23,8 @@ RetryPolicy default_commit_retry_policy() {
 }
 
 Status TransactionCommitter::commit_with_retry(const PreparedTransactions& due, uint64_t id, uint64_t skip_through) {
-  return retry(policy_, fmt::format("{}: commit of checkpoint {}", context_, id),
+  // The target's errors name the sink already ("table out: sqlite ..."): no context here.
+  return retry(policy_, fmt::format("commit of checkpoint {}", id),
                [&] { return target_.commit(due, id, skip_through); }, clock_);
 }
 
@@ -46,7 +47,7 @@ Status TransactionCommitter::commit_restored(const PreparedTransactions& restore
 
 TransactionalSinkWriter::TransactionalSinkWriter(std::unique_ptr<TransactionTarget> target, std::string context,
                                                  RetryPolicy commit_retry, RetryClock& clock)
-    : target_(std::move(target)), context_(std::move(context)), committer_(*target_, context_, commit_retry, clock) {}
+    : target_(std::move(target)), context_(std::move(context)), committer_(*target_, commit_retry, clock) {}
 
 TransactionalSinkWriter::~TransactionalSinkWriter() { (void)close(); }
 

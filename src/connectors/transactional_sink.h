@@ -133,8 +133,8 @@ class TransactionTarget {
 // them, and a later commit() or the recovery commits them.
 class TransactionCommitter {
  public:
-  TransactionCommitter(TransactionTarget& target, std::string context, RetryPolicy policy, RetryClock& clock)
-      : target_(target), context_(std::move(context)), policy_(policy), clock_(clock) {}
+  TransactionCommitter(TransactionTarget& target, RetryPolicy policy, RetryClock& clock)
+      : target_(target), policy_(policy), clock_(clock) {}
 
   void add(uint64_t id, std::unique_ptr<PreparedTransaction> transaction) {
     pending_.emplace(id, std::move(transaction));
@@ -150,7 +150,6 @@ class TransactionCommitter {
   Status commit_with_retry(const PreparedTransactions& due, uint64_t id, uint64_t skip_through);
 
   TransactionTarget& target_;
-  std::string context_;
   RetryPolicy policy_;
   RetryClock& clock_;
   PreparedTransactions pending_;

@@ -12,6 +12,7 @@
 #include <set>
 
 #include "api/pipeline_internal.h"
+#include "connectors/registry.h"
 #include "engine/engine.h"
 #include "plan/physical_planner.h"
 #include "runtime/job.h"
@@ -753,7 +754,7 @@ Result<std::shared_ptr<TableDef>> make_table(PipelineState& state, const std::st
     t->options[lk] = v;
   }
   if (!t->options.count("connector")) {
-    return invalid_argument("table {}: missing option 'connector' (file, generator, stdin, console, sqlite)", name);
+    return invalid_argument("table {}: missing option 'connector' (available: {})", name, connector_names());
   }
   std::set<std::string> seen;
   for (const Field& f : columns) {

@@ -446,7 +446,8 @@ TEST_F(PipelineMisuse, InferredSinkNeedsDistinctColumnNames) {
 TEST_F(PipelineMisuse, TablesNeedAConnectorAndUniqueNames) {
   Stream a = p_.source("t", click_columns(), {{"path", "x"}});
   EXPECT_EQ(a.status().message(),
-            "source(t): table t: missing option 'connector' (file, generator, stdin, console, sqlite)");
+            "source(t): table t: missing option 'connector' "
+            "(available: file, generator, stdin, blackhole, console, sqlite)");
   Stream b = clicks();
   Stream c = p_.source("CLICKS", click_columns(), {{"connector", "file"}});
   EXPECT_EQ(c.status().message(), "source(CLICKS): table 'CLICKS' already exists");

@@ -1,23 +1,17 @@
 // The connector registry: maps a table's `connector` option onto the factory that builds
-// it and the options it accepts (see registry.h). Adding a connector = one line in a table
-// below; adding an option = one line in its option list (and a row in docs/sql.md).
-// Called on the planner thread.
+// it and the options it accepts (see registry.h). Connectors register themselves
+// (<name>/<name>_connector.cc); the options every source accepts and the shared format
+// options are listed here. Adding an option = one line in its option list (and a row in
+// docs/sql.md). Called on the planner thread.
 #include "connectors/registry.h"
 
+#include <algorithm>
 #include <set>
 #include <string_view>
 #include <type_traits>
 
+#include "common/logging.h"
 #include "connectors/connector_util.h"
-#include "connectors/blackhole/blackhole_sink.h"
-#include "connectors/console/console_sink.h"
-#include "connectors/file/file_sink.h"
-#include "connectors/file/file_source.h"
-#include "connectors/generator/generator_source.h"
-#include "connectors/sink.h"
-#include "connectors/source.h"
-#include "connectors/sqlite/sqlite_sink.h"
-#include "connectors/stdio/stdin_source.h"
 
 namespace sluice {
 namespace {
@@ -53,68 +47,6 @@ constexpr OptionSpec kSinkFormatOptions[] = {
     {"header", "bool", "true", "CSV only: write a header line"},
 };
 
-constexpr OptionSpec kFileSourceOptions[] = {
-    {"path", "text", "required", "the file to read"},
-    {"follow", "bool", "false", "tail a growing file and never end"},
-    {"rate", "integer", "0", "records per second; 0 = as fast as possible"},
-    {"max_line_bytes", "integer", "67108864", "the longest record; a longer one goes to the DLQ"},
-};
-constexpr OptionSpec kStdinSourceOptions[] = {
-    {"max_line_bytes", "integer", "67108864", "the longest record; a longer one goes to the DLQ"},
-};
-constexpr OptionSpec kGeneratorOptions[] = {
-    {"seed", "integer", "42", "same seed, same events"},
-    {"events", "integer", "0", "total events; 0 = unbounded"},
-    {"rate", "number", "0", "events per second over all splits; 0 = as fast as possible"},
-    {"splits", "integer", "1", "parallel readers (1..1024)"},
-    {"start", "timestamp", "2024-01-01T00:00:00Z", "event time of the first event"},
-    {"interval", "duration", "10ms", "event-time step between consecutive events"},
-    {"out_of_order", "number", "0", "fraction of events moved back by up to max_out_of_orderness"},
-    {"max_out_of_orderness", "duration", "5s", "the bound of out_of_order"},
-    {"late", "number", "0", "fraction of events moved back by 2x..10x max_out_of_orderness"},
-    {"malformed", "number", "0", "fraction of events emitted broken"},
-    {"users", "integer", "1000", "distinct users"},
-    {"pages", "integer", "100", "distinct product pages"},
-    {"timestamp_format", "text", "iso", "`iso` text or `epoch_ms` numbers"},
-    {"format", "text", "json", "only `json`"},
-};
-constexpr OptionSpec kConsoleSinkOptions[] = {
-    {"changelog", "bool", "false", "show every row's op (+I/-U/+U/-D)"},
-};
-constexpr OptionSpec kFileSinkOptions[] = {
-    {"path", "text", "required", "the output file; its directory must exist"},
-    {"mode", "text", "overwrite", "`overwrite` or `append`"},
-    {"changelog", "bool", "false", "write every row's op; accepts updating results"},
-};
-constexpr OptionSpec kSqliteSinkOptions[] = {
-    {"path", "text", "required", "the database file (created if missing)"},
-    {"table", "text", "the SQL table's name", "the SQLite table"},
-    {"primary_key", "text", "none", "upsert by these columns ('a,b'); '' = one global row"},
-};
-
-template <typename Spec, typename Factory>
-struct Entry {
-  std::string_view name;
-  Result<std::unique_ptr<Factory>> (*make)(const Spec&);
-  OptionList options;
-  OptionList format_options;  // shared by connectors with the same format handling
-};
-
-// Sorted by name: the order they are listed in errors.
-const Entry<SourceSpec, SourceFactory> kSources[] = {
-    {"file", &make_file_source_factory, kFileSourceOptions, kSourceFormatOptions},
-    {"generator", &make_generator_source_factory, kGeneratorOptions, {}},
-    {"stdin", [](const SourceSpec& s) { return make_stdin_source_factory(s); }, kStdinSourceOptions,
-     kSourceFormatOptions},
-};
-
-const Entry<SinkSpec, SinkFactory> kSinks[] = {
-    {"blackhole", &make_blackhole_sink_factory, {}, {}},
-    {"console", [](const SinkSpec& s) { return make_console_sink_factory(s); }, kConsoleSinkOptions,
-     kSinkFormatOptions},
-    {"file", &make_file_sink_factory, kFileSinkOptions, kSinkFormatOptions},
-    {"sqlite", &make_sqlite_sink_factory, kSqliteSinkOptions, {}},
-};
 
 bool declares(OptionList list, std::string_view name) {
   for (const OptionSpec& o : list) {
@@ -124,7 +56,7 @@ bool declares(OptionList list, std::string_view name) {
 }
 
 template <typename Spec, typename Factory>
-OptionList common_options(const Entry<Spec, Factory>&) {
+OptionList common_options(const ConnectorEntry<Spec, Factory>&) {
   if constexpr (std::is_same_v<Spec, SourceSpec>) return kCommonSourceOptions;
   return {};
 }
@@ -133,22 +65,22 @@ OptionList common_options(const Entry<Spec, Factory>&) {
 // is refused before the connector sees it, and a connector that reads an option missing
 // from its list is a programming error (the list is what docs/sql.md is checked against).
 template <typename Spec, typename Factory>
-Result<std::unique_ptr<Factory>> make_declared(const Spec& spec, const Entry<Spec, Factory>& e) {
+Result<std::unique_ptr<Factory>> make_declared(const Spec& spec, const ConnectorEntry<Spec, Factory>& e) {
   // Options marked used before dispatch are consumed elsewhere (the planner's own).
   const std::set<std::string> consumed_elsewhere = spec.options.used();
   RETURN_IF_ERROR(spec.options.check_declared({e.options, e.format_options, common_options(e)}));
   ASSIGN_OR_RETURN(std::unique_ptr<Factory> factory, e.make(spec));
   for (const std::string& name : spec.options.used()) {
     if (consumed_elsewhere.count(name) || declares(e.options, name) || declares(e.format_options, name)) continue;
-    return internal_error("{}: connector '{}' reads option '{}', which its list in src/connectors/registry.cc "
+    return internal_error("{}: connector '{}' reads option '{}', which its option list "
                           "does not declare (declare it there and document it in docs/sql.md)",
                           table_context(spec.options, spec.table), e.name, name);
   }
   return factory;
 }
 
-template <typename Spec, typename Factory, size_t N>
-Result<std::unique_ptr<Factory>> dispatch(const Spec& spec, const Entry<Spec, Factory> (&entries)[N]) {
+template <typename Spec, typename Factory>
+Result<std::unique_ptr<Factory>> dispatch(const Spec& spec, const std::vector<ConnectorEntry<Spec, Factory>>& entries) {
   const std::string context = table_context(spec.options, spec.table);
   for (const auto& e : entries) {
     if (spec.connector != e.name) continue;
@@ -169,17 +101,50 @@ Result<std::unique_ptr<Factory>> dispatch(const Spec& spec, const Entry<Spec, Fa
   return invalid_argument("{}: unknown connector '{}' (available: {})", context, spec.connector, available);
 }
 
-}  // namespace
-
-Result<std::unique_ptr<SourceFactory>> make_source_factory(const SourceSpec& spec) { return dispatch(spec, kSources); }
-
-Result<std::unique_ptr<SinkFactory>> make_sink_factory(const SinkSpec& spec) {
-  // Sinks encode rows by their schema; sources only produce bytes and do not need one.
-  if (!spec.schema) return internal_error("{}: sink has no schema", table_context(spec.options, spec.table));
-  return dispatch(spec, kSinks);
+template <typename Entry>
+void add_sorted(std::vector<Entry>& entries, const Entry& e) {
+  for (const Entry& other : entries) {
+    if (other.name == e.name) {
+      log_error("connector '{}' registered twice; the first registration is kept", e.name);
+      return;
+    }
+  }
+  auto at = std::find_if(entries.begin(), entries.end(), [&](const Entry& o) { return e.name < o.name; });
+  entries.insert(at, e);
 }
 
-std::vector<ConnectorInfo> registered_connectors() {
+}  // namespace
+
+void ConnectorRegistry::add_source(const SourceConnector& c) { add_sorted(sources_, c); }
+
+void ConnectorRegistry::add_sink(const SinkConnector& c) { add_sorted(sinks_, c); }
+
+void ConnectorRegistry::set_database_side_output(DatabaseSideOutputFactory make) {
+  database_side_output_ = make;
+}
+
+Result<std::unique_ptr<SourceFactory>> ConnectorRegistry::make_source_factory(const SourceSpec& spec) const {
+  return dispatch(spec, sources_);
+}
+
+Result<std::unique_ptr<SinkFactory>> ConnectorRegistry::make_sink_factory(const SinkSpec& spec) const {
+  // Sinks encode rows by their schema; sources only produce bytes and do not need one.
+  if (!spec.schema) return internal_error("{}: sink has no schema", table_context(spec.options, spec.table));
+  return dispatch(spec, sinks_);
+}
+
+Result<std::unique_ptr<DeadLetterQueue>> ConnectorRegistry::make_side_output(const std::string& path,
+                                                                             const std::string& table,
+                                                                             SideOutputKind kind) const {
+  if (!dead_letter_uses_sqlite(path, table)) return make_file_dead_letter_queue(path, kind);
+  if (database_side_output_ == nullptr) {
+    return invalid_argument("{} {}: a SQLite destination, but the sqlite connector is not in this build",
+                            side_output_kind_name(kind), path);
+  }
+  return database_side_output_(path, table, kind);
+}
+
+std::vector<ConnectorInfo> ConnectorRegistry::connectors() const {
   std::vector<ConnectorInfo> out;
   auto add = [&](std::string_view kind, std::string_view name, OptionList own, OptionList format) {
     ConnectorInfo info{kind, name, {}};
@@ -187,10 +152,25 @@ std::vector<ConnectorInfo> registered_connectors() {
     info.options.insert(info.options.end(), format.begin(), format.end());
     out.push_back(std::move(info));
   };
-  for (const auto& e : kSources) add("source", e.name, e.options, e.format_options);
-  for (const auto& e : kSinks) add("sink", e.name, e.options, e.format_options);
+  for (const auto& e : sources_) add("source", e.name, e.options, e.format_options);
+  for (const auto& e : sinks_) add("sink", e.name, e.options, e.format_options);
   return out;
 }
+
+std::string connector_names() {
+  std::string out;
+  std::set<std::string_view> seen;
+  for (const ConnectorInfo& c : registered_connectors()) {
+    if (!seen.insert(c.name).second) continue;
+    if (!out.empty()) out += ", ";
+    out += c.name;
+  }
+  return out;
+}
+
+OptionList source_format_options() { return kSourceFormatOptions; }
+
+OptionList sink_format_options() { return kSinkFormatOptions; }
 
 OptionList common_source_options() { return kCommonSourceOptions; }
 

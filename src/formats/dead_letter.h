@@ -51,18 +51,28 @@ class DeadLetterQueue {
   virtual std::string describe() const = 0;  // "file dlq.jsonl" / "sqlite out.db table dlq"
 };
 
-// `path` ending in .db/.sqlite/.sqlite3 (or `table` non-empty) selects SQLite, otherwise a
-// JSON-lines file. The destination is created lazily on the first letter, so a clean run
-// leaves no empty DLQ file behind.
-// Whether make_dead_letter_queue(path, table, ...) writes to SQLite, and the table it then
-// uses when `table` is empty.
+// `path` ending in .db/.sqlite/.sqlite3 (or `table` non-empty) selects a SQLite table,
+// otherwise a JSON-lines file. The SQLite backend lives in the sqlite connector
+// (connectors/sqlite/sqlite_dead_letter.h) so this layer does not link SQLite;
+// make_dead_letter_queue (connectors/registry.h) picks the backend. Either creates its
+// destination lazily on the first letter, so a clean run leaves no empty DLQ file behind.
+// Whether a side output with this path and table is a database one, and the table it
+// then uses when `table` is empty.
 bool dead_letter_uses_sqlite(const std::string& path, const std::string& table);
 const char* default_side_output_table(SideOutputKind kind);
 
-// The SQLite table of late data has a `queries` column; the JSON lines of late data a
-// "queries" array.
-Result<std::unique_ptr<DeadLetterQueue>> make_dead_letter_queue(const std::string& path,
-                                                                const std::string& table,
-                                                                SideOutputKind kind = SideOutputKind::kDeadLetters);
+// A JSON-lines queue; the late-data kind writes a "queries" array per line.
+Result<std::unique_ptr<DeadLetterQueue>> make_file_dead_letter_queue(const std::string& path, SideOutputKind kind);
+
+// Shared with the database backends: fails early (at job creation, creating nothing) on a
+// destination that can never be opened; "dead-letter queue" / "late-data output"; a
+// letter's wall-clock time (ISO-8601 UTC, ms); `queries` as a JSON array of strings.
+Status check_dead_letter_destination(const std::string& path, SideOutputKind kind);
+const char* side_output_kind_name(SideOutputKind kind);
+std::string dead_letter_time();
+void append_dead_letter_queries(std::string& out, const std::vector<std::string_view>& queries);
+
+// Side outputs copy raw input, which may be confidential: files they create are 0600.
+inline constexpr unsigned kSideOutputFileMode = 0600;
 
 }  // namespace sluice

@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/time_util.h"
+#include "connectors/registry.h"
 #include "expr/aggregate_functions.h"
 #include "sql/front_checks.h"
 #include "sql/intervals.h"
@@ -236,7 +237,8 @@ class Compiler {
     std::string key = lower(t->name);
     if (job_.tables.count(key) || views_.count(key)) return error_at(loc, "table or view '{}' already exists", t->name);
     if (!t->options.count("connector")) {
-      return error_at(loc, "table {}: missing option 'connector' (file, generator, stdin, console, sqlite)", t->name);
+      return error_at(loc, "table {}: missing option 'connector' (available: {})", t->name,
+                      connector_names());
     }
     job_.tables[key] = std::move(t);
     return Status::ok();

@@ -2,6 +2,8 @@
 // and SQLite record layouts, escaping, thread safety and error reporting.
 #include "formats/dead_letter.h"
 
+#include "connectors/registry.h"
+
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 #include <stdlib.h>

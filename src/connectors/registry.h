@@ -55,7 +55,7 @@ using DatabaseSideOutputFactory = Result<std::unique_ptr<DeadLetterQueue>> (*)(c
 
 class ConnectorRegistry {
  public:
-  // A name registered twice is a programming error (caught by registry_test).
+  // A name registered twice is a programming error: logged, the first one kept.
   void add_source(const SourceConnector& c);
   void add_sink(const SinkConnector& c);
   // The sqlite connector's; without it a database side output is refused by name.

@@ -76,22 +76,22 @@ std::string format_watermark(int64_t wm) {
 void print_summary(const Job& job, const PhysicalPlan& plan, double seconds) {
   uint64_t in = 0, dlq = 0;
   std::string out;
-  for (const auto* s : job.source_counters()) {
-    in += s->records.load();
-    dlq += s->dead_lettered.load();
-    out += fmt::format("  source {}: {} records, {} dead-lettered, watermark {}\n", s->table, s->records.load(),
-                       s->dead_lettered.load(), format_watermark(s->watermark.load()));
+  for (const auto* s : job.source_metrics()) {
+    in += s->records->value();
+    dlq += s->dead_lettered->value();
+    out += fmt::format("  source {}[{}]: {} records, {} dead-lettered, watermark {}\n", s->table, s->instance,
+                       s->records->value(), s->dead_lettered->value(), format_watermark(s->watermark->value()));
   }
   // Operators: sum over instances, in plan order.
   std::vector<std::string> order;
   std::map<std::string, std::array<uint64_t, 4>> totals;
-  for (const auto* m : job.metrics().all()) {
+  for (const auto* m : job.operator_metrics()) {
     if (!totals.count(m->name)) order.push_back(m->name);
     auto& t = totals[m->name];
-    t[0] += m->records_in.load();
-    t[1] += m->records_out.load();
-    t[2] += m->late.load();
-    t[3] += m->blocked_ns.load();
+    t[0] += m->records_in->value();
+    t[1] += m->records_out->value();
+    t[2] += m->late->value();
+    t[3] += m->blocked_ns->value();
   }
   for (const auto& name : order) {
     const auto& t = totals[name];
@@ -103,13 +103,13 @@ void print_summary(const Job& job, const PhysicalPlan& plan, double seconds) {
       out += fmt::format("  {} of {}: {} records -> {}\n", side.kind, side.table, side.queue->count(), side.queue->describe());
     }
   }
-  if (const CheckpointStats* c = job.checkpoint_stats()) {
-    out += fmt::format("  checkpoints: {} completed{}", c->completed.load(),
-                       c->restored_id.load() ? fmt::format(" (resumed from {})", c->restored_id.load()) : "");
-    if (c->completed.load() > 0) {
-      out += fmt::format(", last {} took {:.1f} ms, {} bytes ({} new)", c->last_id.load(),
-                         static_cast<double>(c->last_duration_us.load()) / 1000.0, c->last_size_bytes.load(),
-                         c->last_new_bytes.load());
+  if (const CheckpointMetrics* c = job.checkpoint_metrics()) {
+    out += fmt::format("  checkpoints: {} completed{}", c->completed->value(),
+                       c->restored_id->value() ? fmt::format(" (resumed from {})", c->restored_id->value()) : "");
+    if (c->completed->value() > 0) {
+      out += fmt::format(", last {} took {:.1f} ms, {} bytes ({} new)", c->last_id->value(),
+                         static_cast<double>(c->last_duration_us->value()) / 1000.0, c->last_size_bytes->value(),
+                         c->last_new_bytes->value());
     }
     out += "\n";
   }
@@ -203,9 +203,9 @@ int cmd_run(const CommonOptions& o, bool quiet, const HttpFlags& http_flags) {
     while (!cv.wait_for(lock, std::chrono::seconds(1), [&] { return done.load(); })) {
       uint64_t n = 0;
       int64_t wm = kMaxWatermark;
-      for (const auto* s : job.source_counters()) {
-        n += s->records.load();
-        wm = std::min<int64_t>(wm, s->watermark.load());
+      for (const auto* s : job.source_metrics()) {
+        n += s->records->value();
+        wm = std::min<int64_t>(wm, s->watermark->value());
       }
       auto now = std::chrono::steady_clock::now();
       double dt = std::chrono::duration<double>(now - last_t).count();

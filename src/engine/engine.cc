@@ -106,6 +106,7 @@ const char* to_string(JobState state) {
 
 JobHandle::JobHandle(PreparedJob prepared)
     : name_(std::move(prepared.name)), plan_(std::move(prepared.plan)), options_(std::move(prepared.options)) {
+  plan_.job.name = name_;  // the `job` label of its metrics
   job_ = std::make_unique<Job>(std::move(plan_.job));
 }
 
@@ -172,19 +173,19 @@ JobStatus JobHandle::status() const {
   }
   int64_t wm = kMaxWatermark;
   bool any = false;
-  for (const SourceCounters* c : job_->source_counters()) {
-    st.records_in += c->records.load();
-    st.dead_lettered += c->dead_lettered.load();
-    wm = std::min<int64_t>(wm, c->watermark.load());
+  for (const SourceMetrics* c : job_->source_metrics()) {
+    st.records_in += c->records->value();
+    st.dead_lettered += c->dead_lettered->value();
+    wm = std::min<int64_t>(wm, c->watermark->value());
     any = true;
   }
   st.watermark = any ? wm : kMinWatermark;
   for (const SideOutput& side : plan_.side_outputs) {
     if (side.kind == "late data") st.late += side.queue->count();
   }
-  if (const CheckpointStats* c = job_->checkpoint_stats()) {
-    st.checkpoints_completed = c->completed.load();
-    st.restored_checkpoint = c->restored_id.load();
+  if (const CheckpointMetrics* c = job_->checkpoint_metrics()) {
+    st.checkpoints_completed = c->completed->value();
+    st.restored_checkpoint = static_cast<uint64_t>(c->restored_id->value());
   }
   int64_t us = elapsed_us_.load();
   if (us < 0 && st.state == JobState::kRunning) {
@@ -210,6 +211,7 @@ Result<std::shared_ptr<JobHandle>> Engine::submit(PreparedJob prepared) {
       return invalid_argument("a job named '{}' is already running", prepared.name);
     }
   }
+  prepared.plan.job.options.metrics = metrics_;
   auto handle = std::make_shared<JobHandle>(std::move(prepared));
   RETURN_IF_ERROR(handle->start());
   jobs_[handle->name()] = handle;

@@ -30,6 +30,7 @@
 #include "plan/logical_plan.h"
 #include "plan/physical_planner.h"
 #include "runtime/checkpoint_coordinator.h"
+#include "metrics/registry.h"
 #include "runtime/job.h"
 
 namespace sluice::engine {
@@ -146,8 +147,12 @@ class Engine {
   void stop_all();
   // Waits for every job; returns the first failure.
   Status wait_all();
+  // The metrics of every job submitted here, told apart by their `job` label (the job's
+  // name); what `/metrics` serves (docs/metrics.md).
+  MetricsRegistry& metrics() const { return *metrics_; }
 
  private:
+  std::shared_ptr<MetricsRegistry> metrics_ = std::make_shared<MetricsRegistry>();
   mutable std::mutex mu_;
   std::map<std::string, std::shared_ptr<JobHandle>> jobs_;
 };

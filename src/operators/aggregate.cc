@@ -170,7 +170,7 @@ class WindowAggregate : public Operator {
       });
       if (!accepted) ++late;
     }
-    if (late) ctx_.metrics->late.fetch_add(late, std::memory_order_relaxed);
+    if (late) ctx_.metrics->add_late(late);
     store_.update(in, rows_.data(), slots_.data(), rows_.size());
     // Allowed-lateness updates of windows that already fired.
     for (auto& [key, w] : windows_) {
@@ -423,7 +423,7 @@ class SessionAggregate : public Operator {
         dirty_groups_.push_back(g);
       }
     }
-    if (late) ctx_.metrics->late.fetch_add(late, std::memory_order_relaxed);
+    if (late) ctx_.metrics->add_late(late);
     RETURN_IF_ERROR(flush_pending(in));
     // Updates of sessions that had already fired.
     std::sort(dirty_groups_.begin(), dirty_groups_.end());

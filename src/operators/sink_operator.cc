@@ -40,7 +40,7 @@ class SinkOperator : public Operator {
     ctx_ = ctx;
     ASSIGN_OR_RETURN(writer_, spec_.factory().create_writer());
     RETURN_IF_ERROR(writer_->open().with_context(fmt::format("sink {}", spec_.table())));
-    last_flush_ = std::chrono::steady_clock::now();
+    last_flush_ = ctx.clock->monotonic_micros();
     transactional_ = ctx.checkpoint.completed != nullptr;
     return Status::ok();
   }
@@ -106,8 +106,8 @@ class SinkOperator : public Operator {
 
   Status on_watermark(Micros wm, Output&) override {
     if (pending_ && pending_->num_rows > 0) RETURN_IF_ERROR(release(wm));
-    auto now = std::chrono::steady_clock::now();
-    if (dirty_ && !transactional_ && now - last_flush_ >= std::chrono::microseconds(spec_.flush_interval())) {
+    const Micros now = ctx_.clock->monotonic_micros();
+    if (dirty_ && !transactional_ && now - last_flush_ >= spec_.flush_interval()) {
       RETURN_IF_ERROR(writer_->flush());
       last_flush_ = now;
       dirty_ = false;
@@ -117,8 +117,8 @@ class SinkOperator : public Operator {
 
   Status on_idle_tick(Output&) override {
     if (!dirty_ || transactional_) return Status::ok();
-    auto now = std::chrono::steady_clock::now();
-    if (now - last_flush_ < std::chrono::microseconds(spec_.flush_interval())) return Status::ok();
+    const Micros now = ctx_.clock->monotonic_micros();
+    if (now - last_flush_ < spec_.flush_interval()) return Status::ok();
     last_flush_ = now;
     dirty_ = false;
     return writer_->flush();
@@ -196,7 +196,7 @@ class SinkOperator : public Operator {
   const SinkOperatorSpec& spec_;
   std::unique_ptr<SinkWriter> writer_;
   MutableBatchPtr pending_;
-  std::chrono::steady_clock::time_point last_flush_;
+  Micros last_flush_ = 0;  // ctx_.clock->monotonic_micros() of the last flush
   bool dirty_ = false;
   bool transactional_ = false;
 };

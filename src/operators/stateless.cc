@@ -124,7 +124,7 @@ class LateFilterOperator : public Operator {
       (late ? late_ : keep_).push_back(static_cast<uint32_t>(r));
     }
     if (late_.empty()) return out.emit(batch);
-    ctx_.metrics->late.fetch_add(late_.size(), std::memory_order_relaxed);
+    ctx_.metrics->add_late(late_.size());
     if (!in.origin || in.row_records.size() != in.num_rows) {
       return internal_error("late filter {}: late rows without their input records", spec_.id);
     }

@@ -13,6 +13,7 @@
 #include <deque>
 #include <mutex>
 
+#include "metrics/registry.h"
 #include "runtime/stream_element.h"
 
 namespace sluice {
@@ -22,7 +23,8 @@ class BoundedChannel {
   BoundedChannel(size_t capacity, const std::atomic<bool>* stop) : capacity_(capacity), stop_(stop) {}
 
   // Blocks while full. Returns false if the job is stopping (element dropped).
-  bool push(StreamElement element, std::atomic<uint64_t>* blocked_ns) {
+  // `blocked_ns` (may be null): the producer's backpressure counter, in nanoseconds.
+  bool push(StreamElement element, Counter* blocked_ns) {
     std::unique_lock<std::mutex> lock(mu_);
     if (queue_.size() >= capacity_ && element.kind == ElementKind::kBatch) {
       auto start = std::chrono::steady_clock::now();
@@ -31,10 +33,8 @@ class BoundedChannel {
         not_full_.wait_for(lock, std::chrono::milliseconds(50));
       }
       if (blocked_ns) {
-        blocked_ns->fetch_add(static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
-                                                        std::chrono::steady_clock::now() - start)
-                                                        .count()),
-                              std::memory_order_relaxed);
+        blocked_ns->add(static_cast<uint64_t>(
+            std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - start).count()));
       }
     }
     // Control elements are never blocked: they are tiny and must not deadlock cycles.

@@ -16,11 +16,6 @@ namespace {
 
 constexpr const char* kJobFile = "job.json";
 
-int64_t unix_ms_now() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 }  // namespace
 
 CheckpointCoordinator::CheckpointCoordinator(CheckpointOptions options, std::string job_name,
@@ -31,9 +26,17 @@ CheckpointCoordinator::CheckpointCoordinator(CheckpointOptions options, std::str
       operators_(std::move(operators)),
       source_identities_(std::move(sources)),
       num_tasks_(num_tasks),
-      num_sources_(num_sources) {}
+      num_sources_(num_sources),
+      own_registry_(std::make_unique<MetricsRegistry>()),
+      metrics_(std::make_unique<CheckpointMetrics>(*own_registry_, job_name_)) {}
 
 CheckpointCoordinator::~CheckpointCoordinator() { stop(); }
+
+void CheckpointCoordinator::use(MetricsRegistry& registry, const Clock& clock) {
+  metrics_ = std::make_unique<CheckpointMetrics>(registry, job_name_);
+  own_registry_.reset();
+  clock_ = &clock;
+}
 
 std::string CheckpointCoordinator::work_dir() const { return options_.dir + "/.state-work"; }
 
@@ -94,7 +97,7 @@ Status CheckpointCoordinator::open() {
     if (!operators_.count(op)) log_warn("checkpoint {}: state of operator {} is not used by this job", r.id, op);
   }
   log_info("resuming from checkpoint {} ({})", r.id, info->path);
-  stats_.restored_id.store(r.id);
+  metrics_->restored_id->set(static_cast<int64_t>(r.id));
   completed_.store(r.id);
   restored_ = std::move(r);
   return Status::ok();
@@ -159,7 +162,7 @@ Result<std::unique_ptr<StateRestore>> CheckpointCoordinator::restore_state(const
 void CheckpointCoordinator::start(std::function<void(const Status&)> on_error, std::function<void()> on_stop) {
   on_error_ = std::move(on_error);
   on_stop_ = std::move(on_stop);
-  last_trigger_ = std::chrono::steady_clock::now();
+  last_trigger_ = clock_->monotonic_micros();
   thread_ = std::thread([this] { loop(); });
 }
 
@@ -214,7 +217,7 @@ bool CheckpointCoordinator::wait_completed(uint64_t id, const std::atomic<bool>&
 void CheckpointCoordinator::trigger_locked(bool savepoint) {
   in_flight_ = true;
   in_flight_savepoint_ = savepoint;
-  in_flight_started_ = std::chrono::steady_clock::now();
+  in_flight_started_ = clock_->monotonic_micros();
   last_trigger_ = in_flight_started_;
   acks_ = 0;
   files_.clear();
@@ -280,16 +283,18 @@ Status CheckpointCoordinator::complete_in_flight() {
   previous_links_ = std::move(linked);
   auto written = storage_->write(id, files_, in_flight_savepoint_);
   if (!written.is_ok()) return written.status().with_context(fmt::format("checkpoint {}", id));
-  auto elapsed = std::chrono::steady_clock::now() - in_flight_started_;
-  stats_.last_duration_us.store(std::chrono::duration_cast<std::chrono::microseconds>(elapsed).count());
-  stats_.last_size_bytes.store(size);
-  stats_.last_new_bytes.store(fresh);
-  stats_.last_completed_unix_ms.store(unix_ms_now());
-  stats_.last_id.store(id);
-  stats_.completed.fetch_add(1);
+  const Micros elapsed = clock_->monotonic_micros() - in_flight_started_;
+  const CheckpointMetrics& m = *metrics_;
+  m.duration_us->observe(elapsed);
+  m.size_bytes->observe(static_cast<int64_t>(size));
+  m.last_duration_us->set(elapsed);
+  m.last_size_bytes->set(static_cast<int64_t>(size));
+  m.last_new_bytes->set(static_cast<int64_t>(fresh));
+  m.last_completed_unix_us->set(clock_->unix_micros());
+  m.last_id->set(static_cast<int64_t>(id));
+  m.completed->increment();
   if (in_flight_savepoint_) log_info("savepoint {} written: {}", id, written.value().path);
-  log_debug("checkpoint {} complete: {} bytes ({} new) in {} ms", id, size, fresh,
-            std::chrono::duration_cast<std::chrono::milliseconds>(elapsed).count());
+  log_debug("checkpoint {} complete: {} bytes ({} new) in {} ms", id, size, fresh, elapsed / kMicrosPerMilli);
   files_.clear();
   sources_.clear();
   in_flight_ = false;
@@ -306,6 +311,7 @@ void CheckpointCoordinator::loop() {
       Status s = complete_in_flight();
       cv_.notify_all();
       if (!s.is_ok()) {
+        metrics_->failed->increment();
         lock.unlock();
         on_error_(s);
         return;
@@ -320,7 +326,7 @@ void CheckpointCoordinator::loop() {
       continue;
     }
     if (!in_flight_ && !stopped_) {
-      auto now = std::chrono::steady_clock::now();
+      const Micros now = clock_->monotonic_micros();
       if (sources_at_end_ == num_sources_ && final_id_.load() == 0) {
         final_id_.store(next_id_, std::memory_order_release);
         trigger_locked(false);
@@ -332,7 +338,7 @@ void CheckpointCoordinator::loop() {
         continue;
       }
       if (final_id_.load() == 0 && options_.interval > 0 &&
-          now - last_trigger_ >= std::chrono::microseconds(options_.interval)) {
+          now - last_trigger_ >= options_.interval) {
         trigger_locked(false);
         continue;
       }

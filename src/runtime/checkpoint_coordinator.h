@@ -40,8 +40,10 @@
 
 #include "checkpoint/checkpoint_storage.h"
 #include "checkpoint/dir_lock.h"
+#include "common/clock.h"
 #include "common/status.h"
 #include "common/time_util.h"
+#include "runtime/metrics.h"
 #include "state/state_backend.h"
 
 namespace sluice {
@@ -75,16 +77,6 @@ struct SourceSplitState {
   Micros max_event_time = kMinWatermark;
 };
 
-struct CheckpointStats {
-  std::atomic<uint64_t> completed{0};      // checkpoints written
-  std::atomic<uint64_t> last_id{0};
-  std::atomic<int64_t> last_duration_us{0};  // trigger -> durable
-  std::atomic<uint64_t> last_size_bytes{0};  // bytes of the files of the last checkpoint (linked files included)
-  std::atomic<uint64_t> last_new_bytes{0};   // bytes actually written (linked files excluded)
-  std::atomic<int64_t> last_completed_unix_ms{0};  // age = now - this
-  std::atomic<uint64_t> restored_id{0};     // the checkpoint the job resumed from (0: none)
-};
-
 class CheckpointCoordinator {
  public:
   // `operators`: every stateful-or-not operator id of the job with its parallelism;
@@ -93,6 +85,11 @@ class CheckpointCoordinator {
   CheckpointCoordinator(CheckpointOptions options, std::string job_name, std::map<std::string, int> operators,
                         int num_tasks, int num_sources, std::map<std::string, std::string> sources = {});
   ~CheckpointCoordinator();
+
+  // Where the statistics go (series labelled job = the job name) and where time comes from
+  // (the interval, durations, completion times): call before open(). Defaults: a registry
+  // of the coordinator's own and the system clock. Both must outlive the coordinator.
+  void use(MetricsRegistry& registry, const Clock& clock);
 
   // Locks the checkpoint directory (a second job on it is refused), opens storage and the
   // backend and loads the checkpoint to resume from, if any. Warnings (skipped corrupt
@@ -138,7 +135,7 @@ class CheckpointCoordinator {
   // Waits until checkpoint `id` is complete; false if `stop` was raised first.
   bool wait_completed(uint64_t id, const std::atomic<bool>& stop) const;
 
-  const CheckpointStats& stats() const { return stats_; }
+  const CheckpointMetrics& metrics() const { return *metrics_; }
   const std::string& dir() const { return options_.dir; }
 
  private:
@@ -184,8 +181,8 @@ class CheckpointCoordinator {
   std::atomic<uint64_t> completed_{0};
   bool in_flight_ = false;
   bool in_flight_savepoint_ = false;
-  std::chrono::steady_clock::time_point in_flight_started_;
-  std::chrono::steady_clock::time_point last_trigger_;
+  Micros in_flight_started_ = 0;  // clock_->monotonic_micros()
+  Micros last_trigger_ = 0;
   int acks_ = 0;
   std::vector<CheckpointFile> files_;
   std::vector<SourceSplitState> sources_;
@@ -193,7 +190,9 @@ class CheckpointCoordinator {
   std::set<std::string> previous_links_;  // linked files of the previous checkpoint
   bool savepoint_requested_ = false;
   int sources_at_end_ = 0;
-  CheckpointStats stats_;
+  std::unique_ptr<MetricsRegistry> own_registry_;  // until use() is called
+  std::unique_ptr<CheckpointMetrics> metrics_;
+  const Clock* clock_ = &SystemClock::instance();
 };
 
 }  // namespace sluice

@@ -78,7 +78,7 @@ class ChannelEmitter : public Output {
     e.kind = ElementKind::kBatch;
     e.channel = targets_[t].channel_id;
     e.batch = std::move(batch);
-    if (!targets_[t].channel->push(std::move(e), metrics_ ? &metrics_->blocked_ns : nullptr)) {
+    if (!targets_[t].channel->push(std::move(e), metrics_ ? metrics_->blocked_ns : nullptr)) {
       return Status(StatusCode::kCancelled, "job stopping");
     }
     return Status::ok();
@@ -145,24 +145,29 @@ class NullOutput : public Output {
 // Connects operator i to operator i+1 of a chain.
 class ChainLink : public Output {
  public:
-  ChainLink(Operator* next, Output* next_out, OperatorMetrics* producer, OperatorMetrics* consumer)
-      : next_(next), next_out_(next_out), producer_(producer), consumer_(consumer) {}
+  ChainLink(Operator* next, Output* next_out, const OperatorMetrics& producer, const OperatorMetrics& consumer)
+      : next_(next),
+        next_out_(next_out),
+        producer_out_(producer.records_out),
+        consumer_in_(consumer.records_in),
+        consumer_watermark_(consumer.watermark) {}
   Status emit(BatchPtr batch) override {
     if (batch->num_rows == 0) return Status::ok();
-    producer_->add_out(batch->num_rows);
-    consumer_->add_in(batch->num_rows);
+    producer_out_->add(batch->num_rows);
+    consumer_in_->add(batch->num_rows);
     return next_->process(0, batch, *next_out_);
   }
   Status emit_watermark(Micros watermark) override {
-    consumer_->watermark.store(watermark, std::memory_order_relaxed);
+    consumer_watermark_->set(watermark);
     return next_->on_watermark(watermark, *next_out_);
   }
 
  private:
   Operator* next_;
   Output* next_out_;
-  OperatorMetrics* producer_;
-  OperatorMetrics* consumer_;
+  Counter* producer_out_;
+  Counter* consumer_in_;
+  Gauge* consumer_watermark_;
 };
 
 }  // namespace
@@ -182,7 +187,7 @@ struct Job::Task {
   std::unique_ptr<BoundedChannel> input;
   std::vector<int> channel_input;  // channel id -> logical input of the head operator
   // Source tasks:
-  SourceCounters* source_counters = nullptr;
+  SourceMetrics* source_metrics = nullptr;
   // Source-side tasks of a table with a late-data output: the source task, and each reader
   // task of a source read by several pipelines (reader == true). They finish the batches'
   // RecordOrigins and sync the output before acknowledging a checkpoint.
@@ -197,7 +202,10 @@ struct Job::Task {
   Output& tail_output() { return emitter ? static_cast<Output&>(*emitter) : null_output; }
 };
 
-Job::Job(JobSpec spec) : spec_(std::move(spec)) {}
+Job::Job(JobSpec spec)
+    : spec_(std::move(spec)),
+      registry_(spec_.options.metrics ? spec_.options.metrics : std::make_shared<MetricsRegistry>()),
+      clock_(spec_.options.clock ? spec_.options.clock : &SystemClock::instance()) {}
 
 Job::~Job() {
   request_stop();
@@ -216,9 +224,17 @@ void Job::fail(const Status& s) {
   request_stop();
 }
 
-std::vector<const SourceCounters*> Job::source_counters() const {
-  std::vector<const SourceCounters*> out;
-  for (const auto& c : source_counters_) out.push_back(c.get());
+std::vector<const SourceMetrics*> Job::source_metrics() const {
+  std::vector<const SourceMetrics*> out;
+  if (!built_.load(std::memory_order_acquire)) return out;
+  for (const auto& m : source_metrics_) out.push_back(m.get());
+  return out;
+}
+
+std::vector<const OperatorMetrics*> Job::operator_metrics() const {
+  std::vector<const OperatorMetrics*> out;
+  if (!built_.load(std::memory_order_acquire)) return out;
+  for (const auto& m : operator_metrics_) out.push_back(m.get());
   return out;
 }
 
@@ -296,27 +312,27 @@ Status Job::build() {
     for (size_t k = 0; k < st.chain.size(); ++k) {
       const auto& op_spec = st.chain[k];
       task->ops.push_back(op_spec->create());
-      task->op_metrics.push_back(metrics_.add(op_spec->id,
-                                              fmt::format("{} {}", op_spec->id, op_spec->kind()),
-                                              task->instance));
+      operator_metrics_.push_back(
+          std::make_unique<OperatorMetrics>(*registry_, spec_.name, op_spec->id, op_spec->kind(), task->instance));
+      task->op_metrics.push_back(operator_metrics_.back().get());
     }
     if (st.source) {
       task->late = st.source->late.get();
-      auto counters = std::make_unique<SourceCounters>();
-      counters->table = fmt::format("{}[{}]", st.source->table, task->instance);
-      task->source_counters = counters.get();
-      source_counters_.push_back(std::move(counters));
+      source_metrics_.push_back(
+          std::make_unique<SourceMetrics>(*registry_, spec_.name, st.source->table, task->instance));
+      task->source_metrics = source_metrics_.back().get();
     }
     // Wire op[k] -> op[k+1]; the last op -> emitter or nothing.
     if (task->emitter && !task->op_metrics.empty()) task->emitter->set_metrics(task->op_metrics.back());
     Output* next_out = &task->tail_output();
     for (size_t k = task->ops.size(); k-- > 1;) {
-      task->links.push_back(std::make_unique<ChainLink>(task->ops[k].get(), next_out, task->op_metrics[k - 1],
-                                                        task->op_metrics[k]));
+      task->links.push_back(std::make_unique<ChainLink>(task->ops[k].get(), next_out, *task->op_metrics[k - 1],
+                                                        *task->op_metrics[k]));
       next_out = task->links.back().get();
     }
     task->head_output = next_out;
   }
+  built_.store(true, std::memory_order_release);
   return Status::ok();
 }
 
@@ -327,12 +343,13 @@ struct SourceLoop {
   const SourceStageSpec& src;
   int split;
   size_t batch_size;
-  SourceCounters* counters;
+  SourceMetrics* counters;
   OperatorMetrics* head_metrics;  // may be null when the chain is empty
   Operator* head;                 // may be null
   Output* head_output;            // where head emits (or the emitter when head is null)
   Fanout* emitter;                // may be null
   const std::atomic<bool>& stop;
+  const Clock& clock;  // idle timeout, processing time for max_future_skew
   std::function<Status()> idle_tick;
   // Checkpoints (coordinator null: none). `checkpoint` snapshots the task's chain with the
   // split state and sends the barrier downstream.
@@ -398,9 +415,9 @@ struct SourceLoop {
     return head_output->emit(std::move(batch));
   }
   Status push_watermark(Micros wm) {
-    counters->watermark.store(wm, std::memory_order_relaxed);
+    counters->watermark->set(wm);
     if (head) {
-      head_metrics->watermark.store(wm, std::memory_order_relaxed);
+      head_metrics->watermark->set(wm);
       return head->on_watermark(wm, *head_output);
     }
     return head_output->emit_watermark(wm);
@@ -421,8 +438,7 @@ struct SourceLoop {
     letter.line = origin.line;
     letter.error = error;
     letter.raw = bytes;
-    counters->dead_lettered.fetch_add(1, std::memory_order_relaxed);
-    if (head_metrics) head_metrics->dead_lettered.fetch_add(1, std::memory_order_relaxed);
+    counters->dead_lettered->increment();
     return src.dlq->write(letter);
   }
 
@@ -453,7 +469,7 @@ struct SourceLoop {
     std::vector<uint32_t> keep, row_records;
     const int ts_col = src.event_time.column;
     const bool csv_header = src.factory->format().format == "csv" && src.factory->format().csv_header;
-    auto last_data = std::chrono::steady_clock::now();
+    Micros last_data = clock.monotonic_micros();
     while (!stop.load(std::memory_order_relaxed)) {
       if (coordinator) {
         RETURN_IF_ERROR(notify_complete());
@@ -472,13 +488,12 @@ struct SourceLoop {
       PollStatus ps = polled.value();
       if (ps == PollStatus::kData && (!raw.empty() || !raw.oversized.empty())) {
         raw.finish();
-        last_data = std::chrono::steady_clock::now();
+        last_data = clock.monotonic_micros();
         if (idle) idle = false;  // the next watermark re-activates the channel downstream
         // A CSV header (the record on line 1) describes the records; it is not one of them.
         const bool has_header = csv_header && !raw.empty() && raw.lines[0] == 1;
-        counters->records.fetch_add(raw.size() + raw.oversized.size() - (has_header ? 1 : 0),
-                                    std::memory_order_relaxed);
-        counters->bytes.fetch_add(raw.data.size(), std::memory_order_relaxed);
+        counters->records->add(raw.size() + raw.oversized.size() - (has_header ? 1 : 0));
+        counters->bytes->add(raw.data.size());
         auto batch = make_batch(src.schema);
         failures.clear();
         row_records.clear();
@@ -517,8 +532,7 @@ struct SourceLoop {
       } else {
         RETURN_IF_ERROR(idle_tick());
         Micros timeout = src.event_time.idle_timeout;
-        if (timeout > 0 && !idle && emitter &&
-            std::chrono::steady_clock::now() - last_data > std::chrono::microseconds(timeout)) {
+        if (timeout > 0 && !idle && emitter && clock.monotonic_micros() - last_data > timeout) {
           idle = true;
           RETURN_IF_ERROR(emitter->emit_idle());
         }
@@ -539,10 +553,7 @@ struct SourceLoop {
     const Micros delay = src.event_time.watermark_delay;
     const Micros skew = src.event_time.max_future_skew;
     // Processing time, read once per batch (not per row: rows of one batch share it).
-    const Micros now = skew >= 0 ? std::chrono::duration_cast<std::chrono::microseconds>(
-                                       std::chrono::system_clock::now().time_since_epoch())
-                                       .count()
-                                 : 0;
+    const Micros now = skew >= 0 ? clock.unix_micros() : 0;
     future_.clear();
     bool any_null = false;
     for (size_t r = 0; r < n; ++r) {
@@ -649,6 +660,7 @@ Status Job::run() {
     auto coordinator = std::make_unique<CheckpointCoordinator>(spec_.options.checkpoint, spec_.name, operators,
                                                                static_cast<int>(tasks_.size()), num_sources,
                                                                std::move(sources));
+    coordinator->use(*registry_, *clock_);
     RETURN_IF_ERROR(coordinator->open());
     for (auto& task : tasks_) {
       for (const auto& op : task->spec->chain) {
@@ -678,6 +690,7 @@ Status Job::run() {
       OperatorContext ctx;
       ctx.instance = task->instance;
       ctx.parallelism = task->spec->parallelism;
+      ctx.clock = clock_;
       if (coordinator_) {
         ctx.checkpoint =
             CheckpointContext{&coordinator_->completed(), &stop_, coordinator_->backend().incremental_snapshots(),
@@ -704,12 +717,13 @@ Status Job::run() {
             SourceLoop loop{src,
                             task->instance,
                             spec_.options.batch_size,
-                            task->source_counters,
+                            task->source_metrics,
                             task->op_metrics.empty() ? nullptr : task->op_metrics[0],
                             task->ops.empty() ? nullptr : task->ops[0].get(),
                             task->ops.empty() ? &task->tail_output() : task->head_output,
                             task->emitter.get(),
                             stop_,
+                            *clock_,
                             [this, task] { return idle_tick(*task); },
                             nullptr,
                             nullptr,
@@ -811,8 +825,8 @@ void Job::issue_pending_savepoint() {
   if (pending != 0) coordinator_->request_savepoint(pending == 2);
 }
 
-const CheckpointStats* Job::checkpoint_stats() const {
-  return coordinator_ready_.load() ? &coordinator_->stats() : nullptr;
+const CheckpointMetrics* Job::checkpoint_metrics() const {
+  return coordinator_ready_.load() ? &coordinator_->metrics() : nullptr;
 }
 
 Status Job::restore_task(Task& task) {
@@ -965,7 +979,7 @@ Status Job::run_operator_task(Task& task) {
         Micros now = tracker.combined();
         if (now > before) {
           if (head) {
-            head_metrics->watermark.store(now, std::memory_order_relaxed);
+            head_metrics->watermark->set(now);
             RETURN_IF_ERROR(head->on_watermark(now, out));
           } else {
             RETURN_IF_ERROR(out.emit_watermark(now));

@@ -26,6 +26,7 @@
 #include <string>
 #include <vector>
 
+#include "common/clock.h"
 #include "common/status.h"
 #include "connectors/source.h"
 #include "formats/dead_letter.h"
@@ -77,20 +78,19 @@ struct JobOptions {
   size_t batch_size = kDefaultBatchRows;
   size_t channel_capacity = 16;  // batches per input channel queue
   CheckpointOptions checkpoint;  // checkpoint.dir empty: no checkpoints
+  // Where the job registers its metrics (series labelled job = JobSpec::name; see
+  // docs/metrics.md). Null: a registry of the job's own. A registry shared by several jobs
+  // (a process serving /metrics) needs distinct job names.
+  std::shared_ptr<MetricsRegistry> metrics;
+  // Processing time for idle timeouts, sink flush intervals and checkpoint timing; must
+  // outlive the job. Null: the system clock.
+  const Clock* clock = nullptr;
 };
 
 struct JobSpec {
   std::string name;
   std::vector<StageSpec> stages;
   JobOptions options;
-};
-
-struct SourceCounters {
-  std::string table;
-  std::atomic<uint64_t> records{0};
-  std::atomic<uint64_t> bytes{0};
-  std::atomic<uint64_t> dead_lettered{0};
-  std::atomic<int64_t> watermark{kMinWatermark};
 };
 
 class Job {
@@ -108,10 +108,14 @@ class Job {
   // With `stop`, the job stops once the savepoint is durable (stop with savepoint).
   void request_savepoint(bool stop = false);
   // Null until run() started, or when the job does not checkpoint.
-  const CheckpointStats* checkpoint_stats() const;
+  const CheckpointMetrics* checkpoint_metrics() const;
 
-  const MetricsRegistry& metrics() const { return metrics_; }
-  std::vector<const SourceCounters*> source_counters() const;
+  // The registry holding every metric of the job (JobOptions::metrics or the job's own).
+  MetricsRegistry& metrics() const { return *registry_; }
+  // Handles to the job's series, for the CLI's progress line and summary: every source
+  // split and every operator instance in plan order. Empty until run() built the tasks.
+  std::vector<const SourceMetrics*> source_metrics() const;
+  std::vector<const OperatorMetrics*> operator_metrics() const;
 
  private:
   struct Task;
@@ -131,8 +135,11 @@ class Job {
 
   JobSpec spec_;
   std::atomic<bool> stop_{false};
-  MetricsRegistry metrics_;
-  std::vector<std::unique_ptr<SourceCounters>> source_counters_;
+  std::shared_ptr<MetricsRegistry> registry_;
+  const Clock* clock_;
+  std::vector<std::unique_ptr<SourceMetrics>> source_metrics_;
+  std::vector<std::unique_ptr<OperatorMetrics>> operator_metrics_;
+  std::atomic<bool> built_{false};  // the handle vectors above are complete
   std::vector<std::unique_ptr<Task>> tasks_;
   std::unique_ptr<CheckpointCoordinator> coordinator_;
   std::vector<LateOutput*> late_outputs_;  // started by run(), stopped after the tasks

@@ -1,55 +1,80 @@
-// Per-operator counters: records in/out, late, dead-lettered, current watermark, time
-// blocked on backpressure. Written by the owning task thread with relaxed atomics, read by
-// the progress reporter (and later the /metrics endpoint) from another thread.
+// The metrics a job registers (every name, label and unit is listed in docs/metrics.md):
+// handles to the series of one operator instance, one source split and the checkpoint
+// coordinator, looked up once in the job's MetricsRegistry when the job builds its tasks.
+//
+// The values live in the registry only; these structs hold pointers to its series so the
+// hot path updates them with one relaxed atomic add per batch (no lock, no lookup). The
+// progress line and the summary of the CLI read the same series through the handles, a
+// scraper through MetricsRegistry::collect().
+//
+// Threads: a handle is written by the one task thread that owns it (the checkpoint series
+// by the coordinator thread) and may be read by any thread.
 #pragma once
 
-#include <atomic>
 #include <memory>
-#include <mutex>
 #include <string>
-#include <vector>
 
 #include "common/time_util.h"
+#include "metrics/registry.h"
 
 namespace sluice {
 
+// One operator instance: labels {job, operator, kind, instance}.
 struct OperatorMetrics {
-  std::string name;  // "window_aggregate#2 [1/4]"
+  // Series owned by this struct, in no registry: operator unit tests open operators
+  // without a job.
+  OperatorMetrics();
+  OperatorMetrics(MetricsRegistry& registry, const std::string& job, std::string operator_id, std::string kind,
+                  int instance);
+  OperatorMetrics(const OperatorMetrics&) = delete;
+  OperatorMetrics& operator=(const OperatorMetrics&) = delete;
+  ~OperatorMetrics();
+
+  std::string name;  // "<operator id> <kind>", as the CLI summary prints it
   std::string operator_id;
+  std::string kind;
   int instance = 0;
-  std::atomic<uint64_t> records_in{0};
-  std::atomic<uint64_t> records_out{0};
-  std::atomic<uint64_t> late{0};
-  std::atomic<uint64_t> dead_lettered{0};
-  std::atomic<int64_t> watermark{kMinWatermark};
-  std::atomic<uint64_t> blocked_ns{0};
+  Counter* records_in;
+  Counter* records_out;
+  Counter* late;        // rows this operator found too late (late filter, windows)
+  Gauge* watermark;     // µs; kMinWatermark until the first watermark
+  Counter* blocked_ns;  // time its output waited for space in full downstream channels
 
-  void add_in(uint64_t n) { records_in.fetch_add(n, std::memory_order_relaxed); }
-  void add_out(uint64_t n) { records_out.fetch_add(n, std::memory_order_relaxed); }
-};
-
-class MetricsRegistry {
- public:
-  OperatorMetrics* add(std::string operator_id, std::string name, int instance) {
-    std::lock_guard<std::mutex> lock(mu_);
-    auto m = std::make_unique<OperatorMetrics>();
-    m->operator_id = std::move(operator_id);
-    m->name = std::move(name);
-    m->instance = instance;
-    all_.push_back(std::move(m));
-    return all_.back().get();
-  }
-  // Stable pointers; the registry outlives the job's tasks.
-  std::vector<const OperatorMetrics*> all() const {
-    std::lock_guard<std::mutex> lock(mu_);
-    std::vector<const OperatorMetrics*> out;
-    for (const auto& m : all_) out.push_back(m.get());
-    return out;
-  }
+  void add_in(uint64_t n) { records_in->add(n); }
+  void add_out(uint64_t n) { records_out->add(n); }
+  void add_late(uint64_t n) { late->add(n); }
 
  private:
-  mutable std::mutex mu_;
-  std::vector<std::unique_ptr<OperatorMetrics>> all_;
+  struct Detached;
+  std::unique_ptr<Detached> detached_;
+};
+
+// One split of a source table: labels {job, source, instance}.
+struct SourceMetrics {
+  SourceMetrics(MetricsRegistry& registry, const std::string& job, std::string table, int instance);
+
+  std::string table;
+  int instance = 0;
+  Counter* records;        // input records read (a CSV header is not one)
+  Counter* bytes;          // bytes of the input records (line terminators excluded)
+  Counter* dead_lettered;  // records sent to the dead-letter queue
+  Gauge* watermark;        // µs; kMinWatermark until the first watermark, kMaxWatermark at the end
+};
+
+// The checkpoint coordinator of a job: labels {job}.
+struct CheckpointMetrics {
+  CheckpointMetrics(MetricsRegistry& registry, const std::string& job);
+
+  Counter* completed;            // checkpoints (and savepoints) written
+  Counter* failed;               // checkpoints that could not be written
+  Histogram* duration_us;        // trigger -> durable
+  Histogram* size_bytes;         // bytes of each checkpoint's files (linked files included)
+  Gauge* last_id;                // id of the last completed checkpoint (0: none)
+  Gauge* last_duration_us;
+  Gauge* last_size_bytes;
+  Gauge* last_new_bytes;         // bytes actually written (linked files excluded)
+  Gauge* last_completed_unix_us; // when the last checkpoint completed (age = now - this)
+  Gauge* restored_id;            // the checkpoint the job resumed from (0: none)
 };
 
 }  // namespace sluice

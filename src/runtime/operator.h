@@ -21,6 +21,7 @@
 #include <memory>
 #include <string>
 
+#include "common/clock.h"
 #include "common/status.h"
 #include "runtime/metrics.h"
 #include "state/state_backend.h"
@@ -55,6 +56,8 @@ struct OperatorContext {
   int instance = 0;
   int parallelism = 1;
   OperatorMetrics* metrics = nullptr;
+  // Processing time (the sink's flush interval); tests inject a ManualClock.
+  const Clock* clock = &SystemClock::instance();
   CheckpointContext checkpoint;  // checkpoint.completed == nullptr: no checkpoints
 };
 

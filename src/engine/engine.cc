@@ -106,7 +106,8 @@ const char* to_string(JobState state) {
 
 JobHandle::JobHandle(PreparedJob prepared)
     : name_(std::move(prepared.name)), plan_(std::move(prepared.plan)), options_(std::move(prepared.options)) {
-  plan_.job.name = name_;  // the `job` label of its metrics
+  // The `job` label of its metrics. JobSpec::name (recorded in checkpoints) stays as planned.
+  plan_.job.options.metrics_job = name_;
   job_ = std::make_unique<Job>(std::move(plan_.job));
 }
 
@@ -176,13 +177,11 @@ JobStatus JobHandle::status() const {
   for (const SourceMetrics* c : job_->source_metrics()) {
     st.records_in += c->records->value();
     st.dead_lettered += c->dead_lettered->value();
+    st.late += c->late->value();
     wm = std::min<int64_t>(wm, c->watermark->value());
     any = true;
   }
   st.watermark = any ? wm : kMinWatermark;
-  for (const SideOutput& side : plan_.side_outputs) {
-    if (side.kind == "late data") st.late += side.queue->count();
-  }
   if (const CheckpointMetrics* c = job_->checkpoint_metrics()) {
     st.checkpoints_completed = c->completed->value();
     st.restored_checkpoint = static_cast<uint64_t>(c->restored_id->value());
@@ -217,6 +216,8 @@ Result<std::shared_ptr<JobHandle>> Engine::submit(PreparedJob prepared) {
   jobs_[handle->name()] = handle;
   return handle;
 }
+
+std::string Engine::metrics_text() const { return render_prometheus_text(metrics_->collect()); }
 
 std::shared_ptr<JobHandle> Engine::find(const std::string& name) const {
   std::lock_guard<std::mutex> lock(mu_);

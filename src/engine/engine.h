@@ -29,8 +29,8 @@
 #include "common/status.h"
 #include "plan/logical_plan.h"
 #include "plan/physical_planner.h"
-#include "runtime/checkpoint_coordinator.h"
 #include "metrics/registry.h"
+#include "runtime/checkpoint_coordinator.h"
 #include "runtime/job.h"
 
 namespace sluice::engine {
@@ -147,9 +147,13 @@ class Engine {
   void stop_all();
   // Waits for every job; returns the first failure.
   Status wait_all();
-  // The metrics of every job submitted here, told apart by their `job` label (the job's
-  // name); what `/metrics` serves (docs/metrics.md).
+  // The metrics of every job submitted here, told apart by their `job` label (the name the
+  // job was submitted under; a job resubmitted under a name restarts that name's series);
+  // what `/metrics` serves (docs/metrics.md).
   MetricsRegistry& metrics() const { return *metrics_; }
+  // metrics() in the Prometheus text exposition format 0.0.4 (serve it as
+  // `text/plain; version=0.0.4; charset=utf-8`).
+  std::string metrics_text() const;
 
  private:
   std::shared_ptr<MetricsRegistry> metrics_ = std::make_shared<MetricsRegistry>();

@@ -21,6 +21,11 @@ int LateOutput::add_query(std::string query, Micros allowed_lateness) {
   return static_cast<int>(queries_.size()) - 1;
 }
 
+void LateOutput::count_into(int split, Counter* entries) {
+  if (split_entries_.size() <= static_cast<size_t>(split)) split_entries_.resize(static_cast<size_t>(split) + 1);
+  split_entries_[static_cast<size_t>(split)] = entries;
+}
+
 void LateOutput::start() {
   std::lock_guard<std::mutex> lock(mu_);
   if (running_) return;
@@ -146,6 +151,9 @@ Status LateOutput::write_entries(const std::vector<Entry>& entries) {
     for (int slot : e.slots) names.push_back(queries_[static_cast<size_t>(slot)].name);
     letter.queries = names;
     RETURN_IF_ERROR(destination_->write(letter));
+    if (static_cast<size_t>(e.split) < split_entries_.size() && split_entries_[static_cast<size_t>(e.split)]) {
+      split_entries_[static_cast<size_t>(e.split)]->increment();
+    }
   }
   return Status::ok();
 }

@@ -39,6 +39,7 @@
 #include "common/time_util.h"
 #include "formats/dead_letter.h"
 #include "formats/raw_records.h"
+#include "metrics/registry.h"
 
 namespace sluice {
 
@@ -100,6 +101,10 @@ class LateOutput {
   DeadLetterQueue& destination() const { return *destination_; }
   const std::shared_ptr<DeadLetterQueue>& shared_destination() const { return destination_; }
 
+  // Counts the entries written for split `split` into `entries` (the source's series in the
+  // job's metrics registry). Call while the job builds its tasks, before start().
+  void count_into(int split, Counter* entries);
+
   // Runtime (see the header comment).
   void start();
   Status submit(const RecordOrigin& origin);
@@ -125,6 +130,8 @@ class LateOutput {
   const std::string source_table_;
   const std::shared_ptr<DeadLetterQueue> destination_;
   std::vector<Query> queries_;  // by slot; fixed after planning
+  // Entries written, by split (null: not counted); fixed before start().
+  std::vector<Counter*> split_entries_;
 
   static constexpr size_t kMaxQueued = 64;  // batches of entries; submit() waits beyond
   std::mutex mu_;

@@ -76,13 +76,18 @@ const char* metric_type_name(MetricType type) {
 
 Histogram::Histogram(std::shared_ptr<const std::vector<int64_t>> bounds)
     : bounds_(std::move(bounds)), buckets_(new std::atomic<uint64_t>[bounds_->size() + 1]) {
-  for (size_t b = 0; b <= bounds_->size(); ++b) buckets_[b].store(0, std::memory_order_relaxed);
+  reset();
 }
 
 std::vector<uint64_t> Histogram::bucket_counts() const {
   std::vector<uint64_t> out(bounds_->size() + 1);
   for (size_t b = 0; b < out.size(); ++b) out[b] = buckets_[b].load(std::memory_order_relaxed);
   return out;
+}
+
+void Histogram::reset() {
+  for (size_t b = 0; b <= bounds_->size(); ++b) buckets_[b].store(0, std::memory_order_relaxed);
+  sum_.store(0, std::memory_order_relaxed);
 }
 
 uint64_t Histogram::count() const {
@@ -189,8 +194,7 @@ CounterFamily& MetricsRegistry::counter(const std::string& name, const std::stri
     return static_cast<CounterFamily&>(*f);
   }
   auto f = std::make_unique<CounterFamily>(name, help, MetricType::kCounter, std::move(label_names), divisor,
-                                           std::vector<int64_t>{}, 0,
-                                           [] { return std::make_unique<Counter>(); });
+                                           std::vector<int64_t>{}, 0, [] { return std::make_unique<Counter>(); });
   auto& out = *f;
   add_locked(std::move(f));
   return out;
@@ -221,9 +225,9 @@ HistogramFamily& MetricsRegistry::histogram(const std::string& name, const std::
     return static_cast<HistogramFamily&>(*f);
   }
   auto shared = std::make_shared<const std::vector<int64_t>>(bounds);
-  auto f = std::make_unique<HistogramFamily>(name, help, MetricType::kHistogram, std::move(label_names), divisor,
-                                             std::move(bounds), 0,
-                                             [shared] { return std::make_unique<Histogram>(shared); });
+  auto f =
+      std::make_unique<HistogramFamily>(name, help, MetricType::kHistogram, std::move(label_names), divisor,
+                                        std::move(bounds), 0, [shared] { return std::make_unique<Histogram>(shared); });
   auto& out = *f;
   add_locked(std::move(f));
   return out;

@@ -38,6 +38,8 @@ class alignas(64) Counter {
   void add(uint64_t n) { value_.fetch_add(n, std::memory_order_relaxed); }
   void increment() { add(1); }
   uint64_t value() const { return value_.load(std::memory_order_relaxed); }
+  // Back to 0 (a new run of a job taking over its series; Prometheus sees a counter reset).
+  void reset() { value_.store(0, std::memory_order_relaxed); }
 
  private:
   std::atomic<uint64_t> value_{0};
@@ -45,12 +47,15 @@ class alignas(64) Counter {
 
 class alignas(64) Gauge {
  public:
-  explicit Gauge(int64_t initial = 0) : value_(initial) {}
+  explicit Gauge(int64_t initial = 0) : initial_(initial), value_(initial) {}
   void set(int64_t v) { value_.store(v, std::memory_order_relaxed); }
   void add(int64_t d) { value_.fetch_add(d, std::memory_order_relaxed); }
   int64_t value() const { return value_.load(std::memory_order_relaxed); }
+  // Back to the family's initial value.
+  void reset() { set(initial_); }
 
  private:
+  const int64_t initial_;
   std::atomic<int64_t> value_;
 };
 
@@ -71,6 +76,8 @@ class alignas(64) Histogram {
   int64_t sum() const { return sum_.load(std::memory_order_relaxed); }
   uint64_t count() const;
   const std::vector<int64_t>& bounds() const { return *bounds_; }
+  // No observations. Not atomic as a whole: call it when nobody observes.
+  void reset();
 
  private:
   std::shared_ptr<const std::vector<int64_t>> bounds_;
@@ -104,8 +111,8 @@ struct FamilySnapshot {
 class FamilyBase {
  public:
   // `bounds`: a histogram's bucket bounds; `initial`: a gauge's initial value.
-  FamilyBase(std::string name, std::string help, MetricType type, std::vector<std::string> label_names,
-             double divisor, std::vector<int64_t> bounds, int64_t initial);
+  FamilyBase(std::string name, std::string help, MetricType type, std::vector<std::string> label_names, double divisor,
+             std::vector<int64_t> bounds, int64_t initial);
   virtual ~FamilyBase() = default;
   const std::string& name() const { return name_; }
   MetricType type() const { return type_; }

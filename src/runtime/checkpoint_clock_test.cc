@@ -54,7 +54,7 @@ TEST(CheckpointClockTest, IntervalAndDurationFollowTheInjectedClock) {
   MetricsRegistry registry;
   CheckpointCoordinator coordinator(options, "clocked", {}, /*num_tasks=*/1, /*num_sources=*/1,
                                     {{"events", "test:events"}});
-  coordinator.use(registry, clock);
+  coordinator.use(registry, "clocked", clock);
   ASSERT_TRUE(coordinator.open().is_ok());
   Status error = Status::ok();
   coordinator.start([&](const Status& s) { error = s; }, [] {});

@@ -32,8 +32,8 @@ CheckpointCoordinator::CheckpointCoordinator(CheckpointOptions options, std::str
 
 CheckpointCoordinator::~CheckpointCoordinator() { stop(); }
 
-void CheckpointCoordinator::use(MetricsRegistry& registry, const Clock& clock) {
-  metrics_ = std::make_unique<CheckpointMetrics>(registry, job_name_);
+void CheckpointCoordinator::use(MetricsRegistry& registry, const std::string& metrics_job, const Clock& clock) {
+  metrics_ = std::make_unique<CheckpointMetrics>(registry, metrics_job);
   own_registry_.reset();
   clock_ = &clock;
 }

@@ -86,10 +86,11 @@ class CheckpointCoordinator {
                         int num_tasks, int num_sources, std::map<std::string, std::string> sources = {});
   ~CheckpointCoordinator();
 
-  // Where the statistics go (series labelled job = the job name) and where time comes from
+  // Where the statistics go (series labelled job = `metrics_job`) and where time comes from
   // (the interval, durations, completion times): call before open(). Defaults: a registry
-  // of the coordinator's own and the system clock. Both must outlive the coordinator.
-  void use(MetricsRegistry& registry, const Clock& clock);
+  // of the coordinator's own (labelled with the job name) and the system clock. Both must
+  // outlive the coordinator.
+  void use(MetricsRegistry& registry, const std::string& metrics_job, const Clock& clock);
 
   // Locks the checkpoint directory (a second job on it is refused), opens storage and the
   // backend and loads the checkpoint to resume from, if any. Warnings (skipped corrupt

@@ -313,14 +313,15 @@ Status Job::build() {
       const auto& op_spec = st.chain[k];
       task->ops.push_back(op_spec->create());
       operator_metrics_.push_back(
-          std::make_unique<OperatorMetrics>(*registry_, spec_.name, op_spec->id, op_spec->kind(), task->instance));
+          std::make_unique<OperatorMetrics>(*registry_, metrics_job(), op_spec->id, op_spec->kind(), task->instance));
       task->op_metrics.push_back(operator_metrics_.back().get());
     }
     if (st.source) {
       task->late = st.source->late.get();
       source_metrics_.push_back(
-          std::make_unique<SourceMetrics>(*registry_, spec_.name, st.source->table, task->instance));
+          std::make_unique<SourceMetrics>(*registry_, metrics_job(), st.source->table, task->instance));
       task->source_metrics = source_metrics_.back().get();
+      if (task->late) task->late->count_into(task->instance, task->source_metrics->late);
     }
     // Wire op[k] -> op[k+1]; the last op -> emitter or nothing.
     if (task->emitter && !task->op_metrics.empty()) task->emitter->set_metrics(task->op_metrics.back());
@@ -660,7 +661,7 @@ Status Job::run() {
     auto coordinator = std::make_unique<CheckpointCoordinator>(spec_.options.checkpoint, spec_.name, operators,
                                                                static_cast<int>(tasks_.size()), num_sources,
                                                                std::move(sources));
-    coordinator->use(*registry_, *clock_);
+    coordinator->use(*registry_, metrics_job(), *clock_);
     RETURN_IF_ERROR(coordinator->open());
     for (auto& task : tasks_) {
       for (const auto& op : task->spec->chain) {

@@ -78,10 +78,13 @@ struct JobOptions {
   size_t batch_size = kDefaultBatchRows;
   size_t channel_capacity = 16;  // batches per input channel queue
   CheckpointOptions checkpoint;  // checkpoint.dir empty: no checkpoints
-  // Where the job registers its metrics (series labelled job = JobSpec::name; see
-  // docs/metrics.md). Null: a registry of the job's own. A registry shared by several jobs
-  // (a process serving /metrics) needs distinct job names.
+  // Where the job registers its metrics (docs/metrics.md). Null: a registry of the job's
+  // own. A registry shared by several jobs (a process serving /metrics) needs a distinct
+  // `metrics_job` per running job: a job starting under a label resets its series.
   std::shared_ptr<MetricsRegistry> metrics;
+  // The `job` label of its series; empty: JobSpec::name. (JobSpec::name is also recorded in
+  // checkpoints; the engine labels a job with the name it was submitted under.)
+  std::string metrics_job;
   // Processing time for idle timeouts, sink flush intervals and checkpoint timing; must
   // outlive the job. Null: the system clock.
   const Clock* clock = nullptr;
@@ -112,6 +115,10 @@ class Job {
 
   // The registry holding every metric of the job (JobOptions::metrics or the job's own).
   MetricsRegistry& metrics() const { return *registry_; }
+  // The `job` label of its series (JobOptions::metrics_job, else JobSpec::name).
+  const std::string& metrics_job() const {
+    return spec_.options.metrics_job.empty() ? spec_.name : spec_.options.metrics_job;
+  }
   // Handles to the job's series, for the CLI's progress line and summary: every source
   // split and every operator instance in plan order. Empty until run() built the tasks.
   std::vector<const SourceMetrics*> source_metrics() const;

@@ -10,6 +10,15 @@ const std::vector<std::string> kOperatorLabels = {"job", "operator", "kind", "in
 const std::vector<std::string> kSourceLabels = {"job", "source", "instance"};
 const std::vector<std::string> kJobLabels = {"job"};
 
+// A job starting under a label takes the series over from an earlier run under that label
+// (a job resubmitted to the engine by name): its counts start again from zero, as after a
+// process restart, instead of adding to the earlier run's.
+template <class T>
+T* fresh(T& series) {
+  series.reset();
+  return &series;
+}
+
 }  // namespace
 
 struct OperatorMetrics::Detached {
@@ -32,24 +41,28 @@ OperatorMetrics::OperatorMetrics(MetricsRegistry& registry, const std::string& j
       kind(std::move(kind_name)),
       instance(instance_index) {
   std::vector<std::string> labels = {job, this->operator_id, kind, std::to_string(instance)};
-  records_in = &registry.counter("sluice_records_in_total", "Records that entered the operator instance.",
-                                 kOperatorLabels)
-                    .series(labels);
-  records_out = &registry.counter("sluice_records_out_total",
-                                  "Records the operator instance emitted (a sink: rows it wrote).", kOperatorLabels)
-                     .series(labels);
-  late = &registry.counter("sluice_late_records_total",
-                           "Rows the operator instance found too late for their window (late filter, windows).",
-                           kOperatorLabels)
-              .series(labels);
-  watermark = &registry.gauge("sluice_operator_watermark_seconds",
-                              "Event-time watermark of the operator instance's input, in Unix seconds.",
-                              kOperatorLabels, kMicrosPerSecondD, kMinWatermark)
-                   .series(labels);
-  blocked_ns = &registry.counter("sluice_backpressure_seconds_total",
-                                 "Time the operator instance's output waited for space in full downstream channels.",
-                                 kOperatorLabels, kNanosPerSecondD)
-                    .series(labels);
+  records_in =
+      fresh(registry.counter("sluice_records_in_total", "Records that entered the operator instance.", kOperatorLabels)
+                .series(labels));
+  records_out = fresh(registry
+                          .counter("sluice_records_out_total",
+                                   "Records the operator instance emitted (a sink: rows it wrote).", kOperatorLabels)
+                          .series(labels));
+  late = fresh(registry
+                   .counter("sluice_late_records_total",
+                            "Rows the operator instance found too late for their window (late filter, windows).",
+                            kOperatorLabels)
+                   .series(labels));
+  watermark = fresh(registry
+                        .gauge("sluice_operator_watermark_seconds",
+                               "Event-time watermark of the operator instance's input, in Unix seconds.",
+                               kOperatorLabels, kMicrosPerSecondD, kMinWatermark)
+                        .series(labels));
+  blocked_ns = fresh(registry
+                         .counter("sluice_backpressure_seconds_total",
+                                  "Time the operator instance's output waited for space in full downstream channels.",
+                                  kOperatorLabels, kNanosPerSecondD)
+                         .series(labels));
 }
 
 OperatorMetrics::~OperatorMetrics() = default;
@@ -58,67 +71,81 @@ SourceMetrics::SourceMetrics(MetricsRegistry& registry, const std::string& job, 
                              int instance_index)
     : table(std::move(table_name)), instance(instance_index) {
   std::vector<std::string> labels = {job, table, std::to_string(instance)};
-  records = &registry.counter("sluice_source_records_total", "Input records the source split read.", kSourceLabels)
-                 .series(labels);
-  bytes = &registry.counter("sluice_source_bytes_total", "Bytes of the input records the source split read (line terminators excluded).", kSourceLabels)
-               .series(labels);
-  dead_lettered = &registry.counter("sluice_dead_lettered_records_total",
-                                    "Records of the source split sent to the dead-letter queue.", kSourceLabels)
-                       .series(labels);
-  watermark = &registry.gauge("sluice_source_watermark_seconds",
-                              "Event-time watermark the source split emitted, in Unix seconds.", kSourceLabels,
-                              kMicrosPerSecondD, kMinWatermark)
-                   .series(labels);
+  records = fresh(registry.counter("sluice_source_records_total", "Input records the source split read.", kSourceLabels)
+                      .series(labels));
+  bytes =
+      fresh(registry
+                .counter("sluice_source_bytes_total",
+                         "Bytes of the input records the source split read (line terminators excluded).", kSourceLabels)
+                .series(labels));
+  dead_lettered = fresh(registry
+                            .counter("sluice_dead_lettered_records_total",
+                                     "Records of the source split sent to the dead-letter queue.", kSourceLabels)
+                            .series(labels));
+  late = fresh(registry
+                   .counter("sluice_source_late_records_total",
+                            "Input records of the source split written to its late-data output (once each, "
+                            "however many queries found them late).",
+                            kSourceLabels)
+                   .series(labels));
+  watermark = fresh(registry
+                        .gauge("sluice_source_watermark_seconds",
+                               "Event-time watermark the source split emitted, in Unix seconds.", kSourceLabels,
+                               kMicrosPerSecondD, kMinWatermark)
+                        .series(labels));
 }
 
 CheckpointMetrics::CheckpointMetrics(MetricsRegistry& registry, const std::string& job) {
   const std::vector<std::string> labels = {job};
-  completed = &registry.counter("sluice_checkpoints_completed_total", "Checkpoints and savepoints written.", kJobLabels)
-                   .series(labels);
-  failed = &registry.counter("sluice_checkpoints_failed_total", "Checkpoints that could not be written.", kJobLabels)
-                .series(labels);
+  completed =
+      fresh(registry.counter("sluice_checkpoints_completed_total", "Checkpoints and savepoints written.", kJobLabels)
+                .series(labels));
+  failed =
+      fresh(registry.counter("sluice_checkpoints_failed_total", "Checkpoints that could not be written.", kJobLabels)
+                .series(labels));
   // 10 ms .. 5 min.
-  duration_us = &registry
-                     .histogram("sluice_checkpoint_duration_seconds",
-                                "Time from a checkpoint's trigger until it is durable.", kJobLabels,
-                                {10'000, 50'000, 100'000, 250'000, 500'000, 1'000'000, 2'500'000, 5'000'000,
-                                 10'000'000, 30'000'000, 60'000'000, 300'000'000},
-                                kMicrosPerSecondD)
-                     .series(labels);
+  duration_us = fresh(registry
+                          .histogram("sluice_checkpoint_duration_seconds",
+                                     "Time from a checkpoint's trigger until it is durable.", kJobLabels,
+                                     {10'000, 50'000, 100'000, 250'000, 500'000, 1'000'000, 2'500'000, 5'000'000,
+                                      10'000'000, 30'000'000, 60'000'000, 300'000'000},
+                                     kMicrosPerSecondD)
+                          .series(labels));
   // 1 KiB .. 16 GiB, by powers of 4.
   std::vector<int64_t> size_bounds;
   for (int64_t b = 1024; b <= (int64_t{16} << 30); b *= 4) size_bounds.push_back(b);
-  size_bytes = &registry
-                    .histogram("sluice_checkpoint_size_bytes",
-                               "Bytes of a checkpoint's files (files linked from earlier checkpoints included).",
-                               kJobLabels, size_bounds)
-                    .series(labels);
-  last_id = &registry.gauge("sluice_checkpoint_last_completed_id", "Id of the last completed checkpoint (0: none).",
-                            kJobLabels)
-                 .series(labels);
-  last_duration_us = &registry
-                          .gauge("sluice_checkpoint_last_duration_seconds",
-                                 "Time from the last completed checkpoint's trigger until it was durable.", kJobLabels,
-                                 kMicrosPerSecondD)
-                          .series(labels);
-  last_size_bytes = &registry
-                         .gauge("sluice_checkpoint_last_size_bytes",
-                                "Bytes of the last completed checkpoint's files (linked files included).", kJobLabels)
-                         .series(labels);
-  last_new_bytes = &registry
-                        .gauge("sluice_checkpoint_last_new_bytes",
-                               "Bytes the last completed checkpoint wrote (files linked from earlier ones excluded).",
-                               kJobLabels)
-                        .series(labels);
-  last_completed_unix_us = &registry
-                                .gauge("sluice_checkpoint_last_completed_timestamp_seconds",
-                                       "When the last checkpoint completed, in Unix seconds (0: none).", kJobLabels,
-                                       kMicrosPerSecondD)
-                                .series(labels);
-  restored_id = &registry
-                     .gauge("sluice_checkpoint_restored_id", "The checkpoint the job resumed from (0: none).",
-                            kJobLabels)
-                     .series(labels);
+  size_bytes = fresh(registry
+                         .histogram("sluice_checkpoint_size_bytes",
+                                    "Bytes of a checkpoint's files (files linked from earlier checkpoints included).",
+                                    kJobLabels, size_bounds)
+                         .series(labels));
+  last_id = fresh(
+      registry
+          .gauge("sluice_checkpoint_last_completed_id", "Id of the last completed checkpoint (0: none).", kJobLabels)
+          .series(labels));
+  last_duration_us = fresh(registry
+                               .gauge("sluice_checkpoint_last_duration_seconds",
+                                      "Time from the last completed checkpoint's trigger until it was durable.",
+                                      kJobLabels, kMicrosPerSecondD)
+                               .series(labels));
+  last_size_bytes =
+      fresh(registry
+                .gauge("sluice_checkpoint_last_size_bytes",
+                       "Bytes of the last completed checkpoint's files (linked files included).", kJobLabels)
+                .series(labels));
+  last_new_bytes = fresh(
+      registry
+          .gauge("sluice_checkpoint_last_new_bytes",
+                 "Bytes the last completed checkpoint wrote (files linked from earlier ones excluded).", kJobLabels)
+          .series(labels));
+  last_completed_unix_us =
+      fresh(registry
+                .gauge("sluice_checkpoint_last_completed_timestamp_seconds",
+                       "When the last checkpoint completed, in Unix seconds (0: none).", kJobLabels, kMicrosPerSecondD)
+                .series(labels));
+  restored_id = fresh(
+      registry.gauge("sluice_checkpoint_restored_id", "The checkpoint the job resumed from (0: none).", kJobLabels)
+          .series(labels));
 }
 
 }  // namespace sluice

@@ -58,6 +58,7 @@ struct SourceMetrics {
   Counter* records;        // input records read (a CSV header is not one)
   Counter* bytes;          // bytes of the input records (line terminators excluded)
   Counter* dead_lettered;  // records sent to the dead-letter queue
+  Counter* late;           // records written to the late-data output (once each, however many queries)
   Gauge* watermark;        // µs; kMinWatermark until the first watermark, kMaxWatermark at the end
 };
 
@@ -65,16 +66,16 @@ struct SourceMetrics {
 struct CheckpointMetrics {
   CheckpointMetrics(MetricsRegistry& registry, const std::string& job);
 
-  Counter* completed;            // checkpoints (and savepoints) written
-  Counter* failed;               // checkpoints that could not be written
-  Histogram* duration_us;        // trigger -> durable
-  Histogram* size_bytes;         // bytes of each checkpoint's files (linked files included)
-  Gauge* last_id;                // id of the last completed checkpoint (0: none)
+  Counter* completed;      // checkpoints (and savepoints) written
+  Counter* failed;         // checkpoints that could not be written
+  Histogram* duration_us;  // trigger -> durable
+  Histogram* size_bytes;   // bytes of each checkpoint's files (linked files included)
+  Gauge* last_id;          // id of the last completed checkpoint (0: none)
   Gauge* last_duration_us;
   Gauge* last_size_bytes;
-  Gauge* last_new_bytes;         // bytes actually written (linked files excluded)
-  Gauge* last_completed_unix_us; // when the last checkpoint completed (age = now - this)
-  Gauge* restored_id;            // the checkpoint the job resumed from (0: none)
+  Gauge* last_new_bytes;          // bytes actually written (linked files excluded)
+  Gauge* last_completed_unix_us;  // when the last checkpoint completed (age = now - this)
+  Gauge* restored_id;             // the checkpoint the job resumed from (0: none)
 };
 
 }  // namespace sluice

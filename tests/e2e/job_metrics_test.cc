@@ -4,6 +4,7 @@
 // late rows, backpressure time, and the checkpoint statistics.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -31,7 +32,9 @@ const char* kInput =
 
 std::string job_sql(const std::string& dir) {
   return "CREATE TABLE ev (k BIGINT, ts TIMESTAMP) WITH (connector = 'file', path = '" + dir +
-         "/ev.jsonl', format = 'json', event_time = 'ts', watermark_delay = '0 seconds');\n"
+         "/ev.jsonl', format = 'json', event_time = 'ts', watermark_delay = '0 seconds', dlq = '" + dir +
+         "/ev.dlq.jsonl', late_output = '" + dir +
+         "/ev.late.jsonl');\n"
          "CREATE TABLE out (window_start TIMESTAMP, c BIGINT) WITH (connector = 'file', path = '" +
          dir +
          "/out.jsonl', format = 'json');\n"
@@ -94,6 +97,11 @@ TEST_P(JobMetricsTest, EveryCounterOfASmallPipelineIsInTheRegistry) {
   EXPECT_EQ(value_where(all, "sluice_source_bytes_total", "source", "ev"),
             static_cast<int64_t>(std::string(kInput).size()) - 6);
   EXPECT_EQ(value_where(all, "sluice_dead_lettered_records_total", "source", "ev"), 1);
+  // The late record, once in the late-data output.
+  EXPECT_EQ(value_where(all, "sluice_source_late_records_total", "source", "ev"), 1);
+  const std::string late = testing::read_file(dir.file("ev.late.jsonl"));
+  EXPECT_EQ(std::count(late.begin(), late.end(), '\n'), 1) << late;
+  EXPECT_NE(late.find("\"line\":4"), std::string::npos) << late;
   EXPECT_EQ(value_where(all, "sluice_source_watermark_seconds", "source", "ev"), kMaxWatermark);
 
   // Operators, summed over instances, found by kind: 5 decoded rows, 4 pass the filter, 1

@@ -169,6 +169,7 @@ int cmd_run(const CommonOptions& o, bool quiet, const HttpFlags& http_flags) {
   const Job& job = handle.job();
   std::unique_ptr<server::HttpServer> http;
   if (http_options) {
+    http_options->metrics = [&engine] { return engine.metrics_text(); };
     http = std::make_unique<server::HttpServer>(engine, std::move(*http_options));
     Status started = http->start();
     if (!started.is_ok()) {

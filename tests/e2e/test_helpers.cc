@@ -109,7 +109,23 @@ std::string http_request(int port, const std::string& method, const std::string&
 
 std::string http_body(const std::string& reply) {
   size_t at = reply.find("\r\n\r\n");
-  return at == std::string::npos ? "" : reply.substr(at + 4);
+  if (at == std::string::npos) return "";
+  std::string head = reply.substr(0, at);
+  for (char& c : head) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  std::string body = reply.substr(at + 4);
+  if (head.find("transfer-encoding: chunked") == std::string::npos) return body;
+  // Chunked: "SIZE\r\nDATA\r\n" ... "0\r\n\r\n".
+  std::string out;
+  size_t pos = 0;
+  while (pos < body.size()) {
+    size_t eol = body.find("\r\n", pos);
+    if (eol == std::string::npos) break;
+    size_t size = std::strtoul(body.substr(pos, eol - pos).c_str(), nullptr, 16);
+    if (size == 0) break;
+    out += body.substr(eol + 2, size);
+    pos = eol + 2 + size + 2;
+  }
+  return out;
 }
 
 int free_port() {

@@ -26,6 +26,7 @@ constexpr OptionSpec kCommonSourceOptions[] = {
     {"allowed_lateness", "duration", "SET allowed_lateness (0s)",
      "keep windows open for updates this long after they fire"},
     {"idle_timeout", "duration", "none", "a split without data this long stops holding back the watermark"},
+    {"readers", "integer", "1 (generator: splits)", "reader tasks (threads) of the source; each reads several splits"},
     {"max_future_skew", "duration", "none",
      "a row further ahead of max(processing time, max event time so far) goes to the DLQ"},
     {"dlq", "text", "<table>.dlq.jsonl", "dead-letter queue: a JSON-lines file, or a SQLite database"},

@@ -1,12 +1,19 @@
 // Source connectors.
 //
-// A source table is read by one or more splits (a file is one split; a generator may have
-// several; a Kafka topic later has one per partition). Each split is a SourceReader owned
-// by one source task and called only from that task's thread: open(), then poll() in a
-// loop until it returns kEnd (bounded input) or the job stops, then close().
+// A source table is cut into splits (connectors/split.h: a file, a file of a directory, a
+// generator's share of the events, later a Kafka partition). A split enumerator (one per
+// table) discovers them and assigns them to the table's reader tasks; the number of reader
+// tasks is a setting (`readers`), not the split count. Each split is read by a
+// SourceReader owned by the reader task it is assigned to and called only from that task's
+// thread: attach(), open(), seek_checkpoint_position() when resuming, then poll() in a
+// loop until it returns kEnd (bounded input), the split is revoked or the job stops, then
+// close(). One reader task polls all its splits in turn and keeps one watermark per split.
 //
-// Readers return raw bytes (RawRecords); decoding, dead-lettering, event-time extraction
-// and watermarks are done by the source task, the same way for every connector.
+// Readers return raw bytes (RawRecords, optionally with per-record key, headers, broker
+// timestamp and partition/offset metadata); decoding, dead-lettering, event-time extraction
+// and watermarks are done by the reader task, the same way for every connector. A source of
+// typed changelog rows (CDC) sets SourceFactory::produces_rows() and fills batches through
+// poll_rows() instead: no decoder runs.
 #pragma once
 
 #include <memory>
@@ -15,21 +22,28 @@
 
 #include "common/status.h"
 #include "connectors/options.h"
+#include "connectors/split.h"
 #include "formats/format.h"
 #include "formats/raw_records.h"
+#include "types/record_batch.h"
 #include "types/schema.h"
 
 namespace sluice {
 
-// Where a reader is, as recorded in a checkpoint: an offset (byte offset or event index)
-// and, for line-based sources, the number of lines consumed before it.
-struct SourcePosition {
-  int64_t offset = 0;
-  int64_t line = 0;
-  // What `offset` points into, for inputs that can change under the same name (a file that
-  // is rewritten, truncated or rotated): written by resume_position(), checked by
-  // check_position() and seek(), stored in checkpoints as is. Empty: nothing to check.
-  std::string fingerprint;
+class Clock;               // common/clock.h
+class MetricsRegistry;     // the labelled metrics registry
+struct RetryPolicy;        // connectors/retry.h
+
+// What a reader task hands each of its split readers: who it is, and the shared services of
+// the job. Pointers may be null (no registry, the system clock, no retries): readers must
+// cope. A small struct on purpose, so services can be added without touching every reader.
+struct SourceContext {
+  std::string table;
+  int reader = 0;   // index of the reader task
+  int readers = 1;  // number of reader tasks of the table
+  MetricsRegistry* metrics = nullptr;
+  const Clock* clock = nullptr;
+  const RetryPolicy* retry = nullptr;
 };
 
 enum class PollStatus {
@@ -41,6 +55,8 @@ enum class PollStatus {
 class SourceReader {
  public:
   virtual ~SourceReader() = default;
+  // Called once before open().
+  virtual void attach(const SourceContext& context) {}
   virtual Status open() = 0;
   // Appends up to `max_records` records to `out` (which the caller cleared). Must not block
   // longer than about 100 ms: return kIdle instead so the task can check for stop requests.
@@ -59,6 +75,25 @@ class SourceReader {
   // Moves a freshly opened reader to `pos` (a resume_position() of an earlier reader of the
   // same split). Sources that cannot resume say so.
   virtual Status seek(const SourcePosition& pos) { return unsupported("this source cannot resume from a position"); }
+
+  // The engine's view of positions: opaque bytes (SourceSplit::position). Offset-based
+  // readers keep the defaults (encode_offset_position() of the SourcePosition calls above);
+  // others override these three with their own encoding.
+  virtual std::string checkpoint_position() const { return encode_offset_position(resume_position()); }
+  virtual Status check_checkpoint_position(std::string_view bytes);
+  virtual Status seek_checkpoint_position(std::string_view bytes);
+
+  // Checkpoint `id` is durable (every sink committed up to it): acknowledge upstream what it
+  // covers (NATS acks, Kafka group offset commits, Redis XACK). Called on the reader
+  // task's thread between two polls, for ids in increasing order (some may be skipped).
+  virtual Status on_checkpoint_complete(uint64_t id) { return Status::ok(); }
+
+  // Typed changelog rows (SourceFactory::produces_rows()): appends up to `max_rows` rows to
+  // `out` (built on the table's schema; out.row_kinds set for non-insert rows). Same
+  // contract as poll() otherwise.
+  virtual Result<PollStatus> poll_rows(RecordBatch& out, size_t max_rows) {
+    return unsupported("this source does not produce rows");
+  }
 };
 
 // Everything needed to create the readers of one source table.
@@ -72,8 +107,27 @@ struct SourceSpec {
 class SourceFactory {
  public:
   virtual ~SourceFactory() = default;
-  virtual int num_splits() const = 0;
-  virtual Result<std::unique_ptr<SourceReader>> create_reader(int split) = 0;
+  // Static splits "0".."n-1" (the default enumerator). Connectors with dynamic splits
+  // override create_enumerator() and create_split_reader() instead.
+  virtual int num_splits() const { return 1; }
+  virtual Result<std::unique_ptr<SourceReader>> create_reader(int split) {
+    return internal_error("this source has no static splits");
+  }
+  // The table's split enumerator; one per run, owned by the engine.
+  virtual Result<std::unique_ptr<SplitEnumerator>> create_enumerator() {
+    return std::unique_ptr<SplitEnumerator>(std::make_unique<StaticSplitEnumerator>(num_splits()));
+  }
+  // A reader of `split` (its position is applied by the engine through
+  // seek_checkpoint_position()). Thread-safe: reader tasks call it concurrently.
+  virtual Result<std::unique_ptr<SourceReader>> create_split_reader(const SourceSplit& split);
+  // Reader tasks when the table does not set `readers`: one per static split by default.
+  virtual int default_readers() const { return num_splits(); }
+  // Whether a reader task reads its splits one after the other, in assignment order (a
+  // directory's files in name order), instead of polling them all in turn. A split then
+  // starts once the one before it ended.
+  virtual bool reads_splits_in_order() const { return false; }
+  // Whether readers produce typed rows (poll_rows(), CDC) rather than bytes to decode.
+  virtual bool produces_rows() const { return false; }
   // The format of the raw records the readers produce.
   virtual const FormatOptions& format() const = 0;
   // Bounded sources end (kEnd); unbounded ones run until the job stops.

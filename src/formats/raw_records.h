@@ -13,6 +13,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <utility>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -31,6 +32,51 @@ struct OversizedRecord {
   uint32_t prefix_end = 0;  // its kept first bytes are oversized_prefixes[previous prefix_end, prefix_end)
 };
 
+// Optional per-record metadata of message sources (Kafka, NATS, Redis streams): the key, the
+// headers, the broker's timestamp and where the message sits (partition, offset). Empty for
+// sources without it (files, the generator): then it costs nothing. When a source sets it,
+// every vector has one entry per record (append_metadata()).
+struct RecordMetadata {
+  std::string keys;                  // record i's key is keys[key_begin(i), key_ends[i])
+  std::vector<uint32_t> key_ends;
+  std::vector<uint8_t> has_key;      // 0: the record has no key (NULL, not empty)
+  // Headers of record i: header_ends[i - 1] .. header_ends[i] index `header_fields`, each a
+  // (name, value) pair of byte ranges in `header_bytes`.
+  std::string header_bytes;
+  std::vector<std::pair<uint32_t, uint32_t>> header_fields;  // name end, value end in header_bytes
+  std::vector<uint32_t> header_ends;
+  std::vector<int64_t> broker_timestamps;  // micros since the epoch; kMissing when none
+  std::vector<int32_t> partitions;
+  std::vector<int64_t> message_offsets;
+
+  static constexpr int64_t kMissing = INT64_MIN;
+  bool empty() const { return key_ends.empty(); }
+  void clear() {
+    keys.clear();
+    key_ends.clear();
+    has_key.clear();
+    header_bytes.clear();
+    header_fields.clear();
+    header_ends.clear();
+    broker_timestamps.clear();
+    partitions.clear();
+    message_offsets.clear();
+  }
+  std::string_view key(size_t i) const {
+    uint32_t b = i == 0 ? 0 : key_ends[i - 1];
+    return std::string_view(keys.data() + b, key_ends[i] - b);
+  }
+  size_t num_headers(size_t i) const { return header_ends[i] - (i == 0 ? 0 : header_ends[i - 1]); }
+  // Header h (0-based) of record i as (name, value).
+  std::pair<std::string_view, std::string_view> header(size_t i, size_t h) const {
+    size_t f = (i == 0 ? 0 : header_ends[i - 1]) + h;
+    uint32_t b = f == 0 ? 0 : header_fields[f - 1].second;
+    auto [name_end, value_end] = header_fields[f];
+    return {std::string_view(header_bytes.data() + b, name_end - b),
+            std::string_view(header_bytes.data() + name_end, value_end - name_end)};
+  }
+};
+
 struct RawRecords {
   std::string data;
   std::vector<uint32_t> ends;     // end offset of each record in `data`
@@ -38,6 +84,7 @@ struct RawRecords {
   std::vector<int64_t> lines;     // 1-based line number in its source, or -1 when not line based
   std::vector<OversizedRecord> oversized;  // skipped records, in source order (usually empty)
   std::string oversized_prefixes;
+  RecordMetadata metadata;  // empty unless the source carries message metadata
 
   size_t size() const { return ends.size(); }
   bool empty() const { return ends.empty(); }
@@ -52,6 +99,7 @@ struct RawRecords {
     lines.clear();
     oversized.clear();
     oversized_prefixes.clear();
+    if (!metadata.empty()) metadata.clear();
   }
   // The kept first bytes of oversized record i.
   std::string_view oversized_prefix(size_t i) const {
@@ -68,6 +116,24 @@ struct RawRecords {
     ends.push_back(static_cast<uint32_t>(data.size()));
     offsets.push_back(offset);
     lines.push_back(line);
+  }
+  // Metadata of the record just appended (append_record() first). `headers` as (name, value).
+  void append_metadata(const std::string_view* key, const std::vector<std::pair<std::string_view, std::string_view>>& headers,
+                       int64_t broker_timestamp, int32_t partition, int64_t message_offset) {
+    RecordMetadata& m = metadata;
+    if (key) m.keys.append(key->data(), key->size());
+    m.key_ends.push_back(static_cast<uint32_t>(m.keys.size()));
+    m.has_key.push_back(key ? 1 : 0);
+    for (const auto& [name, value] : headers) {
+      m.header_bytes.append(name.data(), name.size());
+      uint32_t name_end = static_cast<uint32_t>(m.header_bytes.size());
+      m.header_bytes.append(value.data(), value.size());
+      m.header_fields.emplace_back(name_end, static_cast<uint32_t>(m.header_bytes.size()));
+    }
+    m.header_ends.push_back(static_cast<uint32_t>(m.header_fields.size()));
+    m.broker_timestamps.push_back(broker_timestamp);
+    m.partitions.push_back(partition);
+    m.message_offsets.push_back(message_offset);
   }
   // Ensures the padding invariant after direct writes to `data`.
   void finish() { data.reserve(data.size() + kRawPadding); }

@@ -464,7 +464,13 @@ class Planner {
     ASSIGN_OR_RETURN(spec->dlq, side_output(t, "dlq", "dlq_table", ".dlq.jsonl", "dead-letter queue"));
     StageSpec st;
     st.name = fmt::format("source:{}", t.name);
-    st.parallelism = spec->factory->num_splits();
+    // Reader tasks: a setting, not the split count (one task reads several splits).
+    ASSIGN_OR_RETURN(int64_t readers, engine.get_int("readers", spec->factory->default_readers()));
+    if (readers < 1 || readers > 1024) {
+      return invalid_argument("{}: option 'readers' must be between 1 and 1024, got {}", option_context(t, "readers"),
+                              readers);
+    }
+    st.parallelism = static_cast<int>(readers);
     st.source = spec;
     plan_.job.stages.push_back(std::move(st));
     Open o;

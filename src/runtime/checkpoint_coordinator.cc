@@ -10,11 +10,39 @@
 
 #include "common/hash.h"
 #include "common/logging.h"
+#include "connectors/split.h"
 
 namespace sluice {
 namespace {
 
 constexpr const char* kJobFile = "job.json";
+
+std::string to_hex(std::string_view bytes) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(bytes.size() * 2);
+  for (unsigned char c : bytes) {
+    out += kDigits[c >> 4];
+    out += kDigits[c & 15];
+  }
+  return out;
+}
+
+Result<std::string> from_hex(std::string_view text) {
+  auto digit = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    return -1;
+  };
+  if (text.size() % 2 != 0) return Status(StatusCode::kDataLoss, "odd-length hex string");
+  std::string out(text.size() / 2, '\0');
+  for (size_t i = 0; i < out.size(); ++i) {
+    int hi = digit(text[2 * i]), lo = digit(text[2 * i + 1]);
+    if (hi < 0 || lo < 0) return Status(StatusCode::kDataLoss, "bad hex digit");
+    out[i] = static_cast<char>(hi * 16 + lo);
+  }
+  return out;
+}
 
 }  // namespace
 
@@ -81,13 +109,26 @@ Status CheckpointCoordinator::open() {
       SourceSplitState st;
       st.table = s.at("table").get<std::string>();
       st.split = s.at("split").get<int>();
-      st.offset = s.at("offset").get<int64_t>();
-      st.line = s.at("line").get<int64_t>();
-      st.fingerprint = s.value("fingerprint", std::string());  // absent in older checkpoints
+      st.split_id = s.value("split_id", std::to_string(st.split));  // older checkpoints: static splits
+      if (s.contains("position")) {
+        ASSIGN_OR_RETURN(st.position, from_hex(s.at("position").get<std::string>()));
+      } else {
+        SourcePosition pos;
+        pos.offset = s.at("offset").get<int64_t>();
+        pos.line = s.at("line").get<int64_t>();
+        pos.fingerprint = s.value("fingerprint", std::string());  // absent in older checkpoints
+        st.position = encode_offset_position(pos);
+      }
+      st.finished = s.value("finished", false);
       st.identity = s.value("identity", std::string());
       st.watermark = s.at("watermark").get<int64_t>();
       st.max_event_time = s.at("max_event_time").get<int64_t>();
       r.sources.push_back(std::move(st));
+    }
+    if (j.contains("enumerators")) {
+      for (auto& [table, v] : j.at("enumerators").items()) {
+        ASSIGN_OR_RETURN(r.enumerators[table], from_hex(v.get<std::string>()));
+      }
     }
   } catch (const std::exception& e) {
     return Status(StatusCode::kDataLoss, fmt::format("checkpoint {}: bad {}: {}", info->path, kJobFile, e.what()));
@@ -144,12 +185,20 @@ std::string CheckpointCoordinator::job_hash() const {
   return fmt::format("{:016x}", hash_string(text));
 }
 
-std::optional<SourceSplitState> CheckpointCoordinator::source_state(const std::string& table, int split) const {
-  if (!restored_) return std::nullopt;
+std::vector<SourceSplitState> CheckpointCoordinator::source_states(const std::string& table) const {
+  std::vector<SourceSplitState> out;
+  if (!restored_) return out;
   for (const auto& s : restored_->sources) {
-    if (s.table == table && s.split == split) return s;
+    if (s.table == table) out.push_back(s);
   }
-  return std::nullopt;
+  return out;
+}
+
+std::optional<std::string> CheckpointCoordinator::enumerator_state(const std::string& table) const {
+  if (!restored_) return std::nullopt;
+  auto it = restored_->enumerators.find(table);
+  if (it == restored_->enumerators.end()) return std::nullopt;
+  return it->second;
 }
 
 Result<std::unique_ptr<StateRestore>> CheckpointCoordinator::restore_state(const std::string& operator_id) const {
@@ -193,13 +242,15 @@ void CheckpointCoordinator::source_at_end() {
 }
 
 void CheckpointCoordinator::ack(uint64_t id, std::vector<CheckpointFile> files, std::vector<SourceSplitState> sources,
-                                std::vector<InstanceStateStore::Deferred> deferred) {
+                                std::vector<InstanceStateStore::Deferred> deferred,
+                                std::map<std::string, std::string> enumerators) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (!in_flight_ || id != trigger_id_.load()) return;  // a stale ack (cannot happen with one in flight)
     for (auto& f : files) files_.push_back(std::move(f));
     for (auto& s : sources) sources_.push_back(std::move(s));
     for (auto& d : deferred) deferred_.push_back(std::move(d));
+    for (auto& [table, state] : enumerators) enumerators_[table] = std::move(state);
     ++acks_;
   }
   cv_.notify_all();
@@ -222,6 +273,7 @@ void CheckpointCoordinator::trigger_locked(bool savepoint) {
   acks_ = 0;
   files_.clear();
   sources_.clear();
+  enumerators_.clear();
   deferred_.clear();
   trigger_id_.store(next_id_++, std::memory_order_release);
 }
@@ -253,18 +305,33 @@ Status CheckpointCoordinator::complete_in_flight() {
   j["job_hash"] = job_hash();
   j["operators"] = nlohmann::json::object();
   for (const auto& [op, par] : operators_) j["operators"][op] = {{"parallelism", par}};
-  std::sort(sources_.begin(), sources_.end(),
-            [](const auto& a, const auto& b) { return std::tie(a.table, a.split) < std::tie(b.table, b.split); });
+  std::sort(sources_.begin(), sources_.end(), [](const auto& a, const auto& b) {
+    return std::tie(a.table, a.split, a.split_id) < std::tie(b.table, b.split, b.split_id);
+  });
   j["sources"] = nlohmann::json::array();
-  for (const auto& s : sources_) {
-    j["sources"].push_back({{"table", s.table},
-                            {"split", s.split},
-                            {"offset", s.offset},
-                            {"line", s.line},
-                            {"fingerprint", s.fingerprint},
-                            {"identity", source_identities_.count(s.table) ? source_identities_.at(s.table) : ""},
-                            {"watermark", s.watermark},
-                            {"max_event_time", s.max_event_time}});
+  for (size_t i = 0; i < sources_.size(); ++i) {
+    const auto& s = sources_[i];
+    if (i > 0 && s.table == sources_[i - 1].table && s.split_id == sources_[i - 1].split_id) {
+      // Every split is recorded by exactly one reader task (runtime/split_coordinator.h).
+      return internal_error("checkpoint {}: split {} of table {} recorded twice", id, s.split_id, s.table);
+    }
+    nlohmann::json e = {{"table", s.table}, {"split", s.split}, {"split_id", s.split_id}};
+    if (auto pos = decode_offset_position(s.position)) {
+      e["offset"] = pos->offset;
+      e["line"] = pos->line;
+      e["fingerprint"] = pos->fingerprint;
+    } else {
+      e["position"] = to_hex(s.position);
+    }
+    if (s.finished) e["finished"] = true;
+    e["identity"] = source_identities_.count(s.table) ? source_identities_.at(s.table) : "";
+    e["watermark"] = s.watermark;
+    e["max_event_time"] = s.max_event_time;
+    j["sources"].push_back(std::move(e));
+  }
+  if (!enumerators_.empty()) {
+    j["enumerators"] = nlohmann::json::object();
+    for (const auto& [table, state] : enumerators_) j["enumerators"][table] = to_hex(state);
   }
   files_.emplace_back(kJobFile, j.dump(1));
   // "New" bytes: data written for this checkpoint, plus linked files (RocksDB SSTs) that
@@ -297,6 +364,7 @@ Status CheckpointCoordinator::complete_in_flight() {
   log_debug("checkpoint {} complete: {} bytes ({} new) in {} ms", id, size, fresh, elapsed / kMicrosPerMilli);
   files_.clear();
   sources_.clear();
+  enumerators_.clear();
   in_flight_ = false;
   completed_.store(id, std::memory_order_release);
   return Status::ok();

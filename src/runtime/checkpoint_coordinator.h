@@ -2,6 +2,10 @@
 // and writes each complete checkpoint atomically; on start, finds the checkpoint to resume
 // from and hands its state back to the tasks.
 //
+// Source splits are recorded as their connectors encode them (opaque positions); offset
+// positions (connectors/split.h) are written to job.json as readable offset/line/fingerprint
+// fields, others in hex, and each table's split enumerator state in hex.
+//
 // Protocol (asynchronous barrier snapshotting, one checkpoint in flight at a time):
 //  1. The coordinator thread raises trigger_id() to N (every `interval`, or on a savepoint
 //     request). Each source task notices it between two polls, records its split position
@@ -65,14 +69,14 @@ struct CheckpointOptions {
   bool enabled() const { return !dir.empty(); }
 };
 
-// The recorded state of one source split.
+// The recorded state of one source split (connectors/split.h).
 struct SourceSplitState {
   std::string table;
-  int split = 0;
-  int64_t offset = 0;
-  int64_t line = 0;
-  std::string fingerprint;  // SourcePosition::fingerprint: what the offset points into
-  std::string identity;     // SourceFactory::identity() of the table (filled in by the coordinator)
+  std::string split_id;  // SourceSplit::id
+  int split = 0;         // SourceSplit::number
+  std::string position;  // SourceSplit::position: connector-defined bytes
+  bool finished = false;  // read to its end: not read again on resume
+  std::string identity;   // SourceFactory::identity() of the table (filled in by the coordinator)
   Micros watermark = kMinWatermark;
   Micros max_event_time = kMinWatermark;
 };
@@ -110,7 +114,10 @@ class CheckpointCoordinator {
   // whether this run created it (no earlier run used the directory).
   const std::string& job_id() const { return job_id_; }
   bool job_id_created() const { return job_id_created_; }
-  std::optional<SourceSplitState> source_state(const std::string& table, int split) const;
+  // The splits of `table` recorded in the restored checkpoint (empty when none).
+  std::vector<SourceSplitState> source_states(const std::string& table) const;
+  // The state of `table`'s split enumerator recorded in the restored checkpoint.
+  std::optional<std::string> enumerator_state(const std::string& table) const;
   // Whether `table` read another input when the restored checkpoint was taken (only with
   // allow_changed_sources: otherwise open() refused): its positions may not apply.
   bool source_changed(const std::string& table) const { return changed_sources_.count(table) > 0; }
@@ -130,8 +137,11 @@ class CheckpointCoordinator {
   // Acknowledgement of checkpoint `id` by one task.
   // `deferred`: the slow parts of state snapshots (InstanceStateStore::snapshot_async),
   // run by the coordinator, off the task threads, before the checkpoint is written.
+  // `enumerators`: table -> SplitEnumerator::snapshot_state(), from the first reader task
+  // of each table to reach the barrier.
   void ack(uint64_t id, std::vector<CheckpointFile> files, std::vector<SourceSplitState> sources,
-           std::vector<InstanceStateStore::Deferred> deferred = {});
+           std::vector<InstanceStateStore::Deferred> deferred = {},
+           std::map<std::string, std::string> enumerators = {});
   const std::atomic<uint64_t>& completed() const { return completed_; }
   // Waits until checkpoint `id` is complete; false if `stop` was raised first.
   bool wait_completed(uint64_t id, const std::atomic<bool>& stop) const;
@@ -145,6 +155,7 @@ class CheckpointCoordinator {
     CheckpointInfo info;
     std::map<std::string, int> operators;  // id -> parallelism
     std::vector<SourceSplitState> sources;
+    std::map<std::string, std::string> enumerators;
     std::string job_hash;  // empty in older checkpoints
   };
   void loop();
@@ -187,6 +198,7 @@ class CheckpointCoordinator {
   int acks_ = 0;
   std::vector<CheckpointFile> files_;
   std::vector<SourceSplitState> sources_;
+  std::map<std::string, std::string> enumerators_;
   std::vector<InstanceStateStore::Deferred> deferred_;
   std::set<std::string> previous_links_;  // linked files of the previous checkpoint
   bool savepoint_requested_ = false;

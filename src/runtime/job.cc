@@ -10,6 +10,7 @@
 #include "common/hash.h"
 #include "common/logging.h"
 #include "runtime/channel.h"
+#include "runtime/split_coordinator.h"
 #include "runtime/watermark_tracker.h"
 
 namespace sluice {
@@ -339,10 +340,12 @@ Status Job::build() {
 
 namespace {
 
-// The source side of a task: poll, decode, dead-letter, event time, watermarks.
+// A reader task: reads the splits assigned to it (split_coordinator.h), decodes, dead-letters,
+// assigns event time with one watermark per split and sends the minimum over its active
+// splits downstream. Runs on the task's thread; only SplitCoordinator calls cross threads.
 struct SourceLoop {
   const SourceStageSpec& src;
-  int split;
+  int reader_index;
   size_t batch_size;
   SourceMetrics* counters;
   OperatorMetrics* head_metrics;  // may be null when the chain is empty
@@ -352,50 +355,63 @@ struct SourceLoop {
   const std::atomic<bool>& stop;
   const Clock& clock;  // idle timeout, processing time for max_future_skew
   std::function<Status()> idle_tick;
+  SplitCoordinator* splits = nullptr;
+  SourceContext context{};
   // Checkpoints (coordinator null: none). `checkpoint` snapshots the task's chain with the
-  // split state and sends the barrier downstream.
+  // split states and sends the barrier downstream.
   CheckpointCoordinator* coordinator = nullptr;
-  std::function<Status(uint64_t, SourceSplitState)> checkpoint;
-  std::function<Status()> notify_complete;  // tells the chain about completed checkpoints
+  std::function<Status(uint64_t, std::vector<SourceSplitState>, std::map<std::string, std::string>)> checkpoint{};
+  std::function<Status()> notify_complete{};  // tells the chain about completed checkpoints
+  bool allow_changed_sources = false;
 
   // Tasks that judge the rows of one poll for lateness: this one (its chain holds the late
   // filter) or the reader tasks of a source read by several pipelines.
   int late_consumers = 1;
   bool consumes_own_batches = true;
 
-  Micros max_event_time = kMinWatermark;
-  Micros watermark = kMinWatermark;
+  // One assigned split. Its reader is created when the split starts: at once, or (sources
+  // read in order) when the splits before it ended.
+  struct Split {
+    TrackedSplit t;
+    std::unique_ptr<SourceReader> reader;
+    bool started = false;
+    bool idle = false;
+    Micros last_data = 0;
+  };
+  std::vector<std::unique_ptr<Split>> assigned{};  // in the order received
+  size_t cursor = 0;                             // round robin over assigned splits
+  size_t idle_polls = 0;                         // polls without data since the last data
   Micros emitted_watermark = kMinWatermark;
-  bool idle = false;
-  uint64_t injected = 0;  // newest checkpoint id this split has taken part in
+  bool idle_sent = false;  // the task told downstream it is idle
+  uint64_t injected = 0;   // newest checkpoint id this task has taken part in
+  uint64_t reader_notified = 0;  // newest completed checkpoint the split readers were told about
   bool at_end = false;
   uint64_t final_id = 0;  // set when run() returns for the final checkpoint
 
-  SourceSplitState split_state(const SourceReader& reader) const {
-    SourcePosition pos = reader.resume_position();
-    SourceSplitState st;
-    st.table = src.table;
-    st.split = split;
-    st.offset = pos.offset;
-    st.line = pos.line;
-    st.fingerprint = std::move(pos.fingerprint);
-    st.watermark = watermark;
-    st.max_event_time = max_event_time;
-    return st;
-  }
-  // Resumes from a checkpoint: the reader was already moved to the recorded position.
-  Status restore(const SourceSplitState& st) {
-    watermark = st.watermark;
-    max_event_time = st.max_event_time;
-    if (watermark > kMinWatermark) {
-      emitted_watermark = watermark;
-      return push_watermark(watermark);
-    }
-    return Status::ok();
+  std::vector<SourceSplitState> split_states(uint64_t id, std::map<std::string, std::string>* enumerators) {
+    std::vector<SourceSplitState> out;
+    auto add = [&](const TrackedSplit& t, const SourceReader* reader) {
+      SourceSplitState st;
+      st.table = src.table;
+      st.split_id = t.split.id;
+      st.split = t.split.number;
+      st.position = reader ? reader->checkpoint_position() : t.split.position;
+      st.finished = t.finished;
+      st.watermark = t.watermark;
+      st.max_event_time = t.max_event_time;
+      out.push_back(std::move(st));
+    };
+    for (const auto& s : assigned) add(s->t, s->reader.get());
+    std::vector<TrackedSplit> also;
+    std::optional<std::string> enumerator_state;
+    splits->on_barrier(reader_index, id, &also, &enumerator_state);
+    for (const auto& t : also) add(t, nullptr);
+    if (enumerator_state) (*enumerators)[src.table] = std::move(*enumerator_state);
+    return out;
   }
   // Takes part in a triggered checkpoint between two polls. Returns true when the trigger
   // is the final checkpoint (the caller finishes the task).
-  Result<bool> check_trigger(const SourceReader& reader) {
+  Result<bool> check_trigger() {
     uint64_t t = coordinator->trigger_id();
     if (t <= injected) return false;
     injected = t;
@@ -403,8 +419,149 @@ struct SourceLoop {
       final_id = t;
       return true;
     }
-    RETURN_IF_ERROR(checkpoint(t, split_state(reader)));
+    std::map<std::string, std::string> enumerators;
+    auto states = split_states(t, &enumerators);
+    RETURN_IF_ERROR(checkpoint(t, std::move(states), std::move(enumerators)));
     return false;
+  }
+  Status notify_readers() {
+    uint64_t done = coordinator->completed().load(std::memory_order_acquire);
+    if (done <= reader_notified) return Status::ok();
+    reader_notified = done;
+    for (auto& s : assigned) {
+      if (s->reader) RETURN_IF_ERROR(s->reader->on_checkpoint_complete(done).with_context(src.table));
+    }
+    return Status::ok();
+  }
+
+  // Applies what the split coordinator has for this task: new splits, revocations.
+  Status take_updates() {
+    SplitCoordinator::Update update;
+    RETURN_IF_ERROR(splits->poll(reader_index, &update));
+    if (update.empty()) return Status::ok();
+    for (auto& t : update.added) {
+      auto s = std::make_unique<Split>();
+      s->t = std::move(t);
+      // Splits read side by side start together (so each starts from its own watermark, not
+      // from what the others reached); splits read in order start in turn (pick()).
+      if (!src.factory->reads_splits_in_order() && !s->t.finished) {
+        Status started = start(*s);
+        if (!started.is_ok()) return started.with_context(fmt::format("source {}", src.table));
+      }
+      assigned.push_back(std::move(s));
+    }
+    for (const auto& id : update.revoke) {
+      auto it = std::find_if(assigned.begin(), assigned.end(), [&](const auto& s) { return s->t.split.id == id; });
+      if (it == assigned.end() || (*it)->t.finished) continue;  // gone or done: nothing to move
+      Split& s = **it;
+      if (s.reader) {
+        s.t.split.position = s.reader->checkpoint_position();
+        RETURN_IF_ERROR(s.reader->close().with_context(src.table));
+      }
+      TrackedSplit t = std::move(s.t);
+      assigned.erase(it);
+      cursor = 0;
+      splits->give_back(reader_index, std::move(t));
+    }
+    return update_watermark();
+  }
+
+  // The split to poll next; null when none can be read now.
+  Split* pick() {
+    const size_t n = assigned.size();
+    if (src.factory->reads_splits_in_order()) {
+      for (auto& s : assigned) {
+        if (!s->t.finished) return s.get();
+      }
+      return nullptr;
+    }
+    for (size_t k = 0; k < n; ++k) {
+      Split* s = assigned[(cursor + k) % n].get();
+      if (!s->t.finished) {
+        cursor = (cursor + k + 1) % n;
+        return s;
+      }
+    }
+    return nullptr;
+  }
+
+  // Opens the reader of a split that starts now, at its recorded position.
+  Status start(Split& s) {
+    s.started = true;
+    s.last_data = clock.monotonic_micros();
+    if (!s.t.restored) {
+      // A split that starts now must not be behind what this task (or, if it was idle, any
+      // reader of the table) sent downstream: its rows would join windows already fired.
+      Micros floor = idle_sent ? std::max(emitted_watermark, splits->max_emitted_watermark()) : emitted_watermark;
+      s.t.watermark = std::max(s.t.watermark, floor);
+    }
+    ASSIGN_OR_RETURN(s.reader, src.factory->create_split_reader(s.t.split));
+    s.reader->attach(context);
+    RETURN_IF_ERROR(s.reader->open());
+    if (s.t.split.position.empty()) return Status::ok();
+    if (!s.t.restored) return s.reader->seek_checkpoint_position(s.t.split.position).with_context(src.table);
+    return resume(s);
+  }
+
+  // Moves a restored split to its recorded position, after checking that the position still
+  // refers to the split's input (a file rewritten since is refused; with
+  // --allow-changed-sources it is read from the start instead).
+  Status resume(Split& s) {
+    const std::string what = fmt::format("cannot resume table {} (split {}) from checkpoint {}", src.table,
+                                         s.t.split.id, coordinator ? coordinator->restored_id() : 0);
+    Status fits = Status::ok();
+    auto offset_pos = decode_offset_position(s.t.split.position);
+    if (coordinator && coordinator->source_changed(src.table) && offset_pos && offset_pos->fingerprint.empty()) {
+      fits = invalid_argument("the new input cannot be checked against the recorded position");
+    } else {
+      fits = s.reader->check_checkpoint_position(s.t.split.position);
+    }
+    if (!fits.is_ok()) {
+      if (!allow_changed_sources || fits.code() != StatusCode::kInvalidArgument) {
+        return Status(fits.code(), fmt::format("{}: {} (--allow-changed-sources reads it from the start)", what,
+                                               fits.message()));
+      }
+      log_warn("{}: {}: reading it from the start (--allow-changed-sources)", what, fits.message());
+      s.t.split.position.clear();
+      s.t.watermark = s.t.max_event_time = kMinWatermark;
+      return Status::ok();
+    }
+    return s.reader->seek_checkpoint_position(s.t.split.position).with_context(what);
+  }
+
+  // The task's watermark: the minimum over its started splits that are neither idle nor
+  // finished. Sent when it advanced. With no such split the task holds it while splits wait
+  // for their turn, and is idle downstream otherwise.
+  Status update_watermark() {
+    Micros m = kMaxWatermark;
+    bool any_active = false, any_waiting = false;
+    for (const auto& s : assigned) {
+      if (s->t.finished) continue;
+      if (!s->started) {
+        any_waiting = true;
+      } else if (!s->idle) {
+        any_active = true;
+        m = std::min(m, s->t.watermark);
+      }
+    }
+    if (any_active) {
+      // Splits waiting for their turn (sources read in order) do not hold it back: each
+      // starts at least at the watermark sent before it (start()).
+      if (m > emitted_watermark) {
+        emitted_watermark = m;
+        idle_sent = false;
+        splits->on_emitted_watermark(m);
+        return push_watermark(m);
+      }
+      return Status::ok();
+    }
+    if (any_waiting) return Status::ok();
+    // Every split idle, or none to read: downstream stops waiting for this task.
+    if (!idle_sent && emitter) {
+      idle_sent = true;
+      return emitter->emit_idle();
+    }
+    return Status::ok();
   }
 
   Status push_batch(BatchPtr batch) {
@@ -428,13 +585,14 @@ struct SourceLoop {
     int64_t offset;
     int64_t line;
   };
-  Status dead_letter(const RawRecords& raw, size_t record, std::string_view error) {
-    return dead_letter(DeadLetterOrigin{raw.offsets[record], raw.lines[record]}, error, raw.record(record));
+  Status dead_letter(const Split& s, const RawRecords& raw, size_t record, std::string_view error) {
+    if (raw.empty()) return dead_letter(s, DeadLetterOrigin{-1, -1}, error, std::string_view());  // typed rows
+    return dead_letter(s, DeadLetterOrigin{raw.offsets[record], raw.lines[record]}, error, raw.record(record));
   }
-  Status dead_letter(DeadLetterOrigin origin, std::string_view error, std::string_view bytes) {
+  Status dead_letter(const Split& s, DeadLetterOrigin origin, std::string_view error, std::string_view bytes) {
     DeadLetter letter;
     letter.source = src.table;
-    letter.split = split;
+    letter.split = s.t.split.number;
     letter.offset = origin.offset;
     letter.line = origin.line;
     letter.error = error;
@@ -445,36 +603,37 @@ struct SourceLoop {
 
   // Dead-letters the records that failed to decode and the oversized ones the reader
   // skipped, in source order.
-  Status dead_letter_failures(const RawRecords& raw, const std::vector<DecodeFailure>& failures) {
+  Status dead_letter_failures(const Split& s, const RawRecords& raw, const std::vector<DecodeFailure>& failures) {
     size_t k = 0;
     for (const auto& f : failures) {
       for (; k < raw.oversized.size() && raw.oversized[k].offset < raw.offsets[f.record]; ++k) {
-        RETURN_IF_ERROR(dead_letter_oversized(raw, k));
+        RETURN_IF_ERROR(dead_letter_oversized(s, raw, k));
       }
-      RETURN_IF_ERROR(dead_letter(raw, f.record, f.error));
+      RETURN_IF_ERROR(dead_letter(s, raw, f.record, f.error));
     }
-    for (; k < raw.oversized.size(); ++k) RETURN_IF_ERROR(dead_letter_oversized(raw, k));
+    for (; k < raw.oversized.size(); ++k) RETURN_IF_ERROR(dead_letter_oversized(s, raw, k));
     return Status::ok();
   }
-  Status dead_letter_oversized(const RawRecords& raw, size_t k) {
+  Status dead_letter_oversized(const Split& s, const RawRecords& raw, size_t k) {
     const OversizedRecord& r = raw.oversized[k];
     const std::string_view prefix = raw.oversized_prefix(k);
     std::string error = fmt::format("record exceeds max line length {} bytes ({} bytes; raw holds its first {})",
                                     r.limit_bytes, r.size_bytes, prefix.size());
-    return dead_letter(DeadLetterOrigin{r.offset, r.line}, error, prefix);
+    return dead_letter(s, DeadLetterOrigin{r.offset, r.line}, error, prefix);
   }
 
-  Status run(SourceReader& reader, Decoder& decoder) {
+  Status run(Decoder* decoder) {
     RawRecords raw;
     std::vector<DecodeFailure> failures;
     std::vector<uint32_t> keep, row_records;
     const int ts_col = src.event_time.column;
     const bool csv_header = src.factory->format().format == "csv" && src.factory->format().csv_header;
-    Micros last_data = clock.monotonic_micros();
+    const bool rows = src.factory->produces_rows();
     while (!stop.load(std::memory_order_relaxed)) {
       if (coordinator) {
         RETURN_IF_ERROR(notify_complete());
-        ASSIGN_OR_RETURN(bool final, check_trigger(reader));
+        RETURN_IF_ERROR(notify_readers());
+        ASSIGN_OR_RETURN(bool final, check_trigger());
         if (final) return Status::ok();
         if (at_end) {
           // Input exhausted: answer checkpoints at the end position until the final one.
@@ -483,33 +642,68 @@ struct SourceLoop {
           continue;
         }
       }
+      RETURN_IF_ERROR(take_updates());
+      Split* s = pick();
+      if (!s) {
+        if (splits->try_finish(reader_index)) {
+          RETURN_IF_ERROR(push_watermark(kMaxWatermark));
+          if (!coordinator) return Status::ok();
+          at_end = true;
+          coordinator->source_at_end();
+          continue;
+        }
+        // Nothing to read now; splits may come (discovery, a rebalance).
+        RETURN_IF_ERROR(update_watermark());
+        RETURN_IF_ERROR(idle_tick());
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+        continue;
+      }
+      if (!s->started) {
+        Status started = start(*s);
+        if (!started.is_ok()) return started.with_context(fmt::format("source {}", src.table));
+        RETURN_IF_ERROR(update_watermark());
+      }
       raw.clear();
-      auto polled = reader.poll(raw, batch_size);
+      MutableBatchPtr batch;
+      Result<PollStatus> polled = PollStatus::kIdle;
+      if (rows) {
+        batch = make_batch(src.schema);
+        polled = s->reader->poll_rows(*batch, batch_size);
+      } else {
+        polled = s->reader->poll(raw, batch_size);
+      }
       if (!polled.is_ok()) return polled.status().with_context(fmt::format("source {}", src.table));
       PollStatus ps = polled.value();
-      if (ps == PollStatus::kData && (!raw.empty() || !raw.oversized.empty())) {
-        raw.finish();
-        last_data = clock.monotonic_micros();
-        if (idle) idle = false;  // the next watermark re-activates the channel downstream
-        // A CSV header (the record on line 1) describes the records; it is not one of them.
-        const bool has_header = csv_header && !raw.empty() && raw.lines[0] == 1;
-        counters->records->add(raw.size() + raw.oversized.size() - (has_header ? 1 : 0));
-        counters->bytes->add(raw.data.size());
-        auto batch = make_batch(src.schema);
-        failures.clear();
-        row_records.clear();
-        Status decoded = decoder.decode(raw, *batch, failures, &row_records);
-        if (!decoded.is_ok()) return decoded.with_context(fmt::format("table {}", src.table));
-        RETURN_IF_ERROR(dead_letter_failures(raw, failures));
+      const bool got = rows ? batch->num_rows > 0 : (!raw.empty() || !raw.oversized.empty());
+      if (ps == PollStatus::kData && got) {
+        idle_polls = 0;
+        s->last_data = clock.monotonic_micros();
+        if (s->idle) s->idle = false;  // the next watermark re-activates the channel downstream
         std::shared_ptr<RecordOrigin> origin;
-        if (src.late) {
-          // Late rows are written out as their input records (formats/late_output.h).
-          origin = std::make_shared<RecordOrigin>(src.late.get(), split, late_consumers);
-          batch->origin = origin;
-          batch->row_records = row_records;
+        if (rows) {
+          counters->records->add(batch->num_rows);
+          row_records.clear();
+        } else {
+          raw.finish();
+          // A CSV header (the record on line 1) describes the records; it is not one of them.
+          const bool has_header = csv_header && !raw.empty() && raw.lines[0] == 1;
+          counters->records->add(raw.size() + raw.oversized.size() - (has_header ? 1 : 0));
+          counters->bytes->add(raw.data.size());
+          batch = make_batch(src.schema);
+          failures.clear();
+          row_records.clear();
+          Status decoded = decoder->decode(raw, *batch, failures, &row_records);
+          if (!decoded.is_ok()) return decoded.with_context(fmt::format("table {}", src.table));
+          RETURN_IF_ERROR(dead_letter_failures(*s, raw, failures));
+          if (src.late) {
+            // Late rows are written out as their input records (formats/late_output.h).
+            origin = std::make_shared<RecordOrigin>(src.late.get(), s->t.split.number, late_consumers);
+            batch->origin = origin;
+            batch->row_records = row_records;
+          }
         }
         if (ts_col >= 0 && batch->num_rows > 0) {
-          RETURN_IF_ERROR(assign_event_time(raw, row_records, batch, keep));
+          RETURN_IF_ERROR(assign_event_time(*s, raw, row_records, batch, keep));
         }
         if (origin && !consumes_own_batches) {
           origin->take(std::move(raw));  // reader tasks judge the rows later, on their threads
@@ -521,32 +715,48 @@ struct SourceLoop {
         if (origin && consumes_own_batches && origin->finish_consumer()) {
           RETURN_IF_ERROR(src.late->submit(*origin));
         }
-        if (watermark > emitted_watermark) {
-          emitted_watermark = watermark;
-          RETURN_IF_ERROR(push_watermark(watermark));
-        }
+        if (s->t.watermark > emitted_watermark) RETURN_IF_ERROR(update_watermark());
       } else if (ps == PollStatus::kEnd) {
-        RETURN_IF_ERROR(push_watermark(kMaxWatermark));
-        if (!coordinator) return Status::ok();
-        at_end = true;
-        coordinator->source_at_end();
+        s->t.split.position = s->reader->checkpoint_position();
+        s->t.finished = true;
+        Status closed = s->reader->close();
+        s->reader.reset();
+        if (!closed.is_ok()) return closed.with_context(fmt::format("source {}", src.table));
+        RETURN_IF_ERROR(update_watermark());
       } else {
+        // A whole round of splits without data: wait a little (readers that wait in poll()
+        // themselves have done so already).
+        if (++idle_polls >= assigned.size()) {
+          idle_polls = 0;
+          std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        }
         RETURN_IF_ERROR(idle_tick());
         Micros timeout = src.event_time.idle_timeout;
-        if (timeout > 0 && !idle && emitter && clock.monotonic_micros() - last_data > timeout) {
-          idle = true;
-          RETURN_IF_ERROR(emitter->emit_idle());
+        if (timeout > 0 && !s->idle && emitter &&
+            clock.monotonic_micros() - s->last_data > timeout) {
+          s->idle = true;
+          RETURN_IF_ERROR(update_watermark());
         }
       }
     }
     return Status(StatusCode::kCancelled, "stopped");
   }
 
-  // Sets row_watermarks (the split watermark before each row) and advances the watermark
-  // row by row, so lateness decisions do not depend on how rows were batched. Rows with a
-  // NULL event time, and rows further ahead than max_future_skew (see EventTimeSpec), go to
-  // the DLQ and do not move the watermark.
-  Status assign_event_time(const RawRecords& raw, const std::vector<uint32_t>& row_records,
+  Status close_all() {
+    Status result = Status::ok();
+    for (auto& s : assigned) {
+      if (!s->reader) continue;
+      Status c = s->reader->close();
+      if (result.is_ok()) result = c;
+    }
+    return result;
+  }
+
+  // Sets row_watermarks (the split watermark before each row) and advances the split's
+  // watermark row by row, so lateness decisions do not depend on how rows were batched.
+  // Rows with a NULL event time, and rows further ahead than max_future_skew (see
+  // EventTimeSpec), go to the DLQ and do not move the watermark.
+  Status assign_event_time(Split& s, const RawRecords& raw, const std::vector<uint32_t>& row_records,
                            MutableBatchPtr& batch, std::vector<uint32_t>& keep) {
     const Column& ts = batch->column(static_cast<size_t>(src.event_time.column));
     const size_t n = batch->num_rows;
@@ -555,6 +765,8 @@ struct SourceLoop {
     const Micros skew = src.event_time.max_future_skew;
     // Processing time, read once per batch (not per row: rows of one batch share it).
     const Micros now = skew >= 0 ? clock.unix_micros() : 0;
+    Micros watermark = s.t.watermark;
+    Micros max_event_time = s.t.max_event_time;
     future_.clear();
     bool any_null = false;
     for (size_t r = 0; r < n; ++r) {
@@ -578,13 +790,16 @@ struct SourceLoop {
         if (wm > watermark) watermark = wm;
       }
     }
+    s.t.watermark = watermark;
+    s.t.max_event_time = max_event_time;
     if (!any_null && future_.empty()) return Status::ok();
     const std::string& column = src.schema->field(static_cast<size_t>(src.event_time.column)).name;
     keep.clear();
     size_t f = 0;
     for (size_t r = 0; r < n; ++r) {
+      const size_t record = raw.empty() ? r : row_records[r];
       if (ts.is_null(r)) {
-        RETURN_IF_ERROR(dead_letter(raw, row_records[r], fmt::format("event time column '{}' is NULL", column)));
+        RETURN_IF_ERROR(dead_letter(s, raw, record, fmt::format("event time column '{}' is NULL", column)));
       } else if (f < future_.size() && future_[f].row == r) {
         const FutureRow& fr = future_[f++];
         std::string err = fmt::format(
@@ -593,7 +808,7 @@ struct SourceLoop {
         if (fr.max_event_time > fr.now) {
           err += fmt::format(" and of the latest event time {}", format_timestamp(fr.max_event_time));
         }
-        RETURN_IF_ERROR(dead_letter(raw, row_records[r], err));
+        RETURN_IF_ERROR(dead_letter(s, raw, record, err));
       } else {
         keep.push_back(static_cast<uint32_t>(r));
       }
@@ -612,32 +827,6 @@ struct SourceLoop {
   };
   std::vector<FutureRow> future_{};  // reused across batches
 };
-
-// Moves a source split to its recorded position, after checking that the position still
-// refers to the split's input (a file rewritten since is refused; with
-// --allow-changed-sources it is read from the start instead).
-Status resume_split(const CheckpointCoordinator& coordinator, SourceReader& reader, SourceLoop& loop,
-                    const SourceSplitState& st, bool allow_changed_sources) {
-  const std::string what =
-      fmt::format("cannot resume table {} (split {}) from checkpoint {}", st.table, st.split, coordinator.restored_id());
-  SourcePosition pos{st.offset, st.line, st.fingerprint};
-  Status fits = Status::ok();
-  if (coordinator.source_changed(st.table) && pos.fingerprint.empty()) {
-    fits = invalid_argument("the new input cannot be checked against the recorded position");
-  } else {
-    fits = reader.check_position(pos);
-  }
-  if (!fits.is_ok()) {
-    if (!allow_changed_sources || fits.code() != StatusCode::kInvalidArgument) {
-      return Status(fits.code(), fmt::format("{}: {} (--allow-changed-sources reads it from the start)", what,
-                                             fits.message()));
-    }
-    log_warn("{}: {}: reading it from the start (--allow-changed-sources)", what, fits.message());
-    return Status::ok();
-  }
-  RETURN_IF_ERROR(reader.seek(pos).with_context(what));
-  return loop.restore(st);
-}
 
 }  // namespace
 
@@ -678,6 +867,10 @@ Status Job::run() {
     coordinator_ready_.store(true);
     issue_pending_savepoint();
   }
+  if (Status s = start_split_coordinators(); !s.is_ok()) {
+    if (coordinator_) coordinator_->stop();
+    return s;
+  }
   if (Status s = begin_side_outputs(); !s.is_ok()) {
     if (coordinator_) coordinator_->stop();
     return s;
@@ -706,15 +899,16 @@ Status Job::run() {
       if (s.is_ok()) {
         if (task->spec->source) {
           const SourceStageSpec& src = *task->spec->source;
-          auto reader = src.factory->create_reader(task->instance);
-          auto decoder = make_decoder(src.factory->format(), src.schema);
-          if (!reader.is_ok()) {
-            s = reader.status();
-          } else if (!decoder.is_ok()) {
-            s = decoder.status().with_context(fmt::format("table {}", src.table));
-          } else if (!(s = reader.value()->open()).is_ok()) {
-          } else {
-            SourceReader& rd = *reader.value();
+          std::unique_ptr<Decoder> decoder;
+          if (!src.factory->produces_rows()) {
+            auto made = make_decoder(src.factory->format(), src.schema);
+            if (made.is_ok()) {
+              decoder = std::move(made).value();
+            } else {
+              s = made.status().with_context(fmt::format("table {}", src.table));
+            }
+          }
+          if (s.is_ok()) {
             SourceLoop loop{src,
                             task->instance,
                             spec_.options.batch_size,
@@ -725,10 +919,11 @@ Status Job::run() {
                             task->emitter.get(),
                             stop_,
                             *clock_,
-                            [this, task] { return idle_tick(*task); },
-                            nullptr,
-                            nullptr,
-                            nullptr};
+                            [this, task] { return idle_tick(*task); }};
+            loop.splits = split_coordinators_.at(&src).get();
+            loop.context.table = src.table;
+            loop.context.reader = task->instance;
+            loop.context.readers = task->spec->parallelism;
             if (!task->spec->also_forward_to.empty()) {
               loop.consumes_own_batches = !task->ops.empty() || task->spec->downstream >= 0;
               loop.late_consumers = static_cast<int>(task->spec->also_forward_to.size()) +
@@ -736,34 +931,31 @@ Status Job::run() {
             }
             if (coordinator_) {
               loop.coordinator = coordinator_.get();
+              loop.allow_changed_sources = spec_.options.checkpoint.allow_changed_sources;
               loop.notify_complete = [this, task] { return notify_complete(*task); };
-              loop.checkpoint = [this, task](uint64_t id, SourceSplitState st) {
-                std::vector<SourceSplitState> sources;
-                sources.push_back(std::move(st));
-                RETURN_IF_ERROR(snapshot_task(*task, id, std::move(sources)));
+              loop.checkpoint = [this, task](uint64_t id, std::vector<SourceSplitState> sources,
+                                             std::map<std::string, std::string> enumerators) {
+                RETURN_IF_ERROR(snapshot_task(*task, id, std::move(sources), std::move(enumerators)));
                 return task->emitter ? task->emitter->emit_barrier(id) : Status::ok();
               };
-              if (auto st = coordinator_->source_state(src.table, task->instance)) {
-                s = resume_split(*coordinator_, rd, loop, *st, spec_.options.checkpoint.allow_changed_sources);
-              }
             }
-            if (s.is_ok()) s = loop.run(rd, *decoder.value());
+            s = loop.run(decoder.get());
             if (s.is_ok()) {
               if (loop.final_id != 0) {
-                // The final checkpoint records the end position; the chain finishes first so
+                // The final checkpoint records the end positions; the chain finishes first so
                 // what finish() emits is part of it.
                 s = finish_chain(*task);
                 if (s.is_ok()) {
-                  std::vector<SourceSplitState> sources;
-                  sources.push_back(loop.split_state(rd));
-                  s = snapshot_task(*task, loop.final_id, std::move(sources));
+                  std::map<std::string, std::string> enumerators;
+                  auto states = loop.split_states(loop.final_id, &enumerators);
+                  s = snapshot_task(*task, loop.final_id, std::move(states), std::move(enumerators));
                 }
                 if (s.is_ok()) s = end_task(*task, loop.final_id);
               } else {
                 s = finish_task(*task, 0);
               }
             }
-            Status c = rd.close();
+            Status c = loop.close_all();
             if (s.is_ok()) s = c;
             Status d = src.dlq->flush();
             if (s.is_ok()) s = d;
@@ -787,6 +979,38 @@ Status Job::run() {
   }
   std::lock_guard<std::mutex> lock(error_mu_);
   return first_error_;
+}
+
+// One split coordinator per source table: its enumerator restored from the checkpoint (if
+// any), the restored and first discovered splits assigned to the reader tasks.
+Status Job::start_split_coordinators() {
+  for (const auto& st : spec_.stages) {
+    if (!st.source) continue;
+    const SourceStageSpec& src = *st.source;
+    if (src.factory->produces_rows() && src.late) {
+      return unsupported("table {}: a source of typed changelog rows cannot have a late-data output yet", src.table);
+    }
+    ASSIGN_OR_RETURN(std::unique_ptr<SplitEnumerator> enumerator, src.factory->create_enumerator());
+    const uint64_t restored_id = coordinator_ ? coordinator_->restored_id() : 0;
+    auto splits = std::make_unique<SplitCoordinator>(src.table, std::move(enumerator), st.parallelism,
+                                                     src.factory->bounded(), restored_id);
+    std::vector<TrackedSplit> restored;
+    std::optional<std::string> enumerator_state;
+    if (coordinator_) {
+      for (auto& state : coordinator_->source_states(src.table)) {
+        TrackedSplit t;
+        t.split = SourceSplit{std::move(state.split_id), state.split, std::move(state.position)};
+        t.watermark = state.watermark;
+        t.max_event_time = state.max_event_time;
+        t.finished = state.finished;
+        restored.push_back(std::move(t));
+      }
+      enumerator_state = coordinator_->enumerator_state(src.table);
+    }
+    RETURN_IF_ERROR(splits->start(std::move(restored), std::move(enumerator_state)));
+    split_coordinators_[&src] = std::move(splits);
+  }
+  return Status::ok();
 }
 
 // Side outputs follow the job's run: a fresh run (no checkpoint resumed) replaces what an
@@ -845,7 +1069,8 @@ Status Job::restore_task(Task& task) {
   return Status::ok();
 }
 
-Status Job::snapshot_task(Task& task, uint64_t id, std::vector<SourceSplitState> sources) {
+Status Job::snapshot_task(Task& task, uint64_t id, std::vector<SourceSplitState> sources,
+                          std::map<std::string, std::string> enumerators) {
   // Side outputs are at-least-once: every entry of a record before this checkpoint is
   // written and flushed before the checkpoint can complete (a crash then replays only later
   // records). The last consumer of a poll submits its late entries before its snapshot.
@@ -862,7 +1087,7 @@ Status Job::snapshot_task(Task& task, uint64_t id, std::vector<SourceSplitState>
                         .with_context(fmt::format("checkpoint {} of {}", id, task.spec->chain[k]->id)));
     if (rest) deferred.push_back(std::move(rest));
   }
-  coordinator_->ack(id, std::move(files), std::move(sources), std::move(deferred));
+  coordinator_->ack(id, std::move(files), std::move(sources), std::move(deferred), std::move(enumerators));
   return Status::ok();
 }
 

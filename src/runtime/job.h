@@ -1,9 +1,11 @@
 // Job: the runnable form of a physical plan: stages of chained operators, their parallel
 // instances (tasks), the channels between them, and one thread per task.
 //
-// Threads: Job::run() starts one thread per task and waits for them. A source task polls its
-// split, decodes, dead-letters bad records, assigns event time and per-row watermarks, and
-// pushes batches through its operator chain. Other tasks pop their input channel, track the
+// Threads: Job::run() starts one thread per task and waits for them. A source (reader) task
+// polls the splits its table's SplitCoordinator assigned to it (several per task; splits may
+// come and go while it runs), decodes, dead-letters bad records, assigns event time and
+// per-row watermarks with one watermark per split, sends the minimum over its active splits
+// downstream, and pushes batches through its operator chain. Other tasks pop their input channel, track the
 // watermark of every input channel (the task's watermark is the minimum over active
 // channels; idle ones are ignored), and drive their chain. Job::request_stop() may be called
 // from any thread (signal handler thread, tests); the first task error also stops the job.
@@ -21,6 +23,7 @@
 #pragma once
 
 #include <atomic>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -62,7 +65,7 @@ const char* edge_kind_name(EdgeKind kind);
 
 struct StageSpec {
   std::string name;
-  int parallelism = 1;                      // for source stages: the number of splits
+  int parallelism = 1;                      // for source stages: the number of reader tasks
   std::shared_ptr<SourceStageSpec> source;  // set for a source stage
   std::vector<OperatorSpecPtr> chain;       // may be empty for a source stage only if it has a downstream
   int downstream = -1;                      // stage index; -1 when the chain ends in a sink
@@ -95,6 +98,8 @@ struct JobSpec {
   std::vector<StageSpec> stages;
   JobOptions options;
 };
+
+class SplitCoordinator;
 
 class Job {
  public:
@@ -135,7 +140,9 @@ class Job {
   Status end_task(Task& task, uint64_t final_id);
   Status idle_tick(Task& task);
   Status restore_task(Task& task);
-  Status snapshot_task(Task& task, uint64_t id, std::vector<SourceSplitState> sources);
+  Status snapshot_task(Task& task, uint64_t id, std::vector<SourceSplitState> sources,
+                       std::map<std::string, std::string> enumerators = {});
+  Status start_split_coordinators();
   Status notify_complete(Task& task);
   Status begin_side_outputs();
   void fail(const Status& s);
@@ -149,6 +156,7 @@ class Job {
   std::atomic<bool> built_{false};  // the handle vectors above are complete
   std::vector<std::unique_ptr<Task>> tasks_;
   std::unique_ptr<CheckpointCoordinator> coordinator_;
+  std::map<const SourceStageSpec*, std::unique_ptr<SplitCoordinator>> split_coordinators_;
   std::vector<LateOutput*> late_outputs_;  // started by run(), stopped after the tasks
   std::atomic<bool> coordinator_ready_{false};
   // A savepoint requested before the coordinator started: 1 = savepoint, 2 = stop with

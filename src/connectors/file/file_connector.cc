@@ -9,8 +9,9 @@ namespace {
 // As docs/sql.md shows it (type, default, meaning). Paths are relative to the working
 // directory of `sluice run`.
 constexpr OptionSpec kFileSourceOptions[] = {
-    {"path", "text", "required", "the file to read"},
+    {"path", "text", "required", "the file to read; a directory (`dir/`) or a glob (`logs/*.jsonl`) reads its files"},
     {"follow", "bool", "false", "tail a growing file and never end"},
+    {"discovery_interval", "duration", "1s", "follow mode, directory or glob: how often new files are looked for"},
     {"rate", "integer", "0", "records per second; 0 = as fast as possible"},
     {"max_line_bytes", "integer", "67108864", "the longest record; a longer one goes to the DLQ"},
 };

@@ -1,6 +1,7 @@
 #include "connectors/file/file_source.h"
 
 #include <fcntl.h>
+#include <fnmatch.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -11,6 +12,7 @@
 #include <cstring>
 #include <filesystem>
 #include <optional>
+#include <set>
 #include <thread>
 
 #include "common/hash.h"
@@ -155,8 +157,12 @@ int open_by_inode(const std::string& dir, const FileFingerprint& fp) {
 // file when it is still in the same directory (under any name).
 class FileSourceReader : public SourceReader {
  public:
-  FileSourceReader(std::string path, std::string context, bool follow, int64_t rate, LineReader::Options lines)
-      : path_(std::move(path)),
+  // `idle_wait_ms`: how long poll() waits at the end of a followed file's data before it
+  // returns kIdle (0 for the files of a directory: the reader task polls the others).
+  FileSourceReader(std::string path, std::string context, bool follow, int64_t rate, LineReader::Options lines,
+                   int idle_wait_ms = kIdleWaitMs)
+      : idle_wait_ms_(idle_wait_ms),
+        path_(std::move(path)),
         dir_(std::filesystem::path(path_).parent_path().string()),
         context_(std::move(context)),
         follow_(follow),
@@ -179,7 +185,7 @@ class FileSourceReader : public SourceReader {
       auto fd = open_for_reading(path_, context_);
       if (!fd.is_ok()) {
         if (fd.status().code() != StatusCode::kNotFound) return fd.status();
-        std::this_thread::sleep_for(std::chrono::milliseconds(kIdleWaitMs));
+        if (idle_wait_ms_ > 0) std::this_thread::sleep_for(std::chrono::milliseconds(idle_wait_ms_));
         return PollStatus::kIdle;
       }
       RETURN_IF_ERROR(attach(fd.value(), resume_));
@@ -213,7 +219,7 @@ class FileSourceReader : public SourceReader {
     }
     if (polled == PollStatus::kData && head_.size() < kHeadCheckBytes) remember_head();
     at_end_of_data_ = polled == PollStatus::kIdle;
-    if (at_end_of_data_) std::this_thread::sleep_for(std::chrono::milliseconds(kIdleWaitMs));
+    if (at_end_of_data_ && idle_wait_ms_ > 0) std::this_thread::sleep_for(std::chrono::milliseconds(idle_wait_ms_));
     return polled;
   }
 
@@ -402,6 +408,7 @@ class FileSourceReader : public SourceReader {
     if (got > static_cast<ssize_t>(head_.size())) head_.assign(buf, static_cast<size_t>(got));
   }
 
+  int idle_wait_ms_;
   std::string path_;
   std::string dir_;  // where a rotated file is looked for after a restart
   std::string context_;
@@ -421,32 +428,119 @@ class FileSourceReader : public SourceReader {
   std::string head_;  // the first bytes of the open file seen so far (kHeadCheckBytes at most)
 };
 
+// The files a directory or glob path names: regular files of `dir` whose name matches
+// `pattern` (every non-hidden file when the path is a directory), in name order.
+struct FileSet {
+  std::string dir;
+  std::string pattern;  // fnmatch(3) pattern of the file name; empty: every non-hidden file
+
+  Result<std::vector<std::string>> list(const std::string& context) const {
+    std::vector<std::string> names;
+    std::error_code ec;
+    std::filesystem::directory_iterator it(dir, ec);
+    if (ec) return io_error("{}: cannot list directory '{}': {}", context, dir, ec.message());
+    for (const auto& e : it) {
+      std::string name = e.path().filename().string();
+      if (pattern.empty() ? name[0] == '.' : ::fnmatch(pattern.c_str(), name.c_str(), FNM_PERIOD) != 0) continue;
+      std::error_code type_ec;
+      if (!e.is_regular_file(type_ec)) continue;
+      names.push_back(std::move(name));
+    }
+    std::sort(names.begin(), names.end());
+    return names;
+  }
+};
+
+// Splits of a directory or glob source: one per file, numbered in discovery order (name
+// order within one listing). Bounded: one listing at the start. Follow: listed again every
+// discovery interval; files that appeared are added (a file is never taken away).
+class FileSetEnumerator : public SplitEnumerator {
+ public:
+  FileSetEnumerator(FileSet files, std::string context, bool follow, Micros interval)
+      : files_(std::move(files)), context_(std::move(context)), follow_(follow), interval_(interval) {}
+
+  Status restore(const std::vector<SourceSplit>& recorded, std::string_view state) override {
+    for (const auto& s : recorded) {
+      known_.insert(s.id);
+      next_number_ = std::max(next_number_, s.number + 1);
+    }
+    return Status::ok();
+  }
+  Result<SplitChanges> discover() override {
+    SplitChanges changes;
+    changes.complete = !follow_;
+    auto names = files_.list(context_);
+    if (!names.is_ok()) {
+      // A followed directory may appear later; a bounded one was checked at planning.
+      if (follow_) return changes;
+      return names.status();
+    }
+    for (auto& name : names.value()) {
+      if (!known_.insert(name).second) continue;
+      changes.added.push_back(SourceSplit{name, next_number_++, std::string()});
+    }
+    return changes;
+  }
+  Micros discovery_interval() const override { return follow_ ? interval_ : 0; }
+
+ private:
+  FileSet files_;
+  std::string context_;
+  bool follow_;
+  Micros interval_;
+  std::set<std::string> known_;
+  int next_number_ = 0;
+};
+
 class FileSourceFactory : public SourceFactory {
  public:
-  FileSourceFactory(std::string path, std::string context, FormatOptions format, bool follow, int64_t rate,
-                    LineReader::Options lines)
+  FileSourceFactory(std::string path, std::optional<FileSet> files, std::string context, FormatOptions format,
+                    bool follow, int64_t rate, LineReader::Options lines, Micros discovery_interval)
       : path_(std::move(path)),
+        files_(std::move(files)),
         context_(std::move(context)),
         format_(std::move(format)),
         follow_(follow),
         rate_(rate),
-        line_options_(lines) {}
+        line_options_(lines),
+        discovery_interval_(discovery_interval) {}
 
   int num_splits() const override { return 1; }
   Result<std::unique_ptr<SourceReader>> create_reader(int split) override {
-    if (split != 0) return internal_error("{}: file source has one split, asked for {}", context_, split);
+    if (split != 0 || files_) return internal_error("{}: file source has one split, asked for {}", context_, split);
     return std::unique_ptr<SourceReader>(std::make_unique<FileSourceReader>(path_, context_, follow_, rate_, line_options_));
   }
+  Result<std::unique_ptr<SplitEnumerator>> create_enumerator() override {
+    if (!files_) return SourceFactory::create_enumerator();
+    return std::unique_ptr<SplitEnumerator>(
+        std::make_unique<FileSetEnumerator>(*files_, context_, follow_, discovery_interval_));
+  }
+  Result<std::unique_ptr<SourceReader>> create_split_reader(const SourceSplit& split) override {
+    if (!files_) return create_reader(split.number);
+    std::string path = (std::filesystem::path(files_->dir) / split.id).string();
+    return std::unique_ptr<SourceReader>(
+        std::make_unique<FileSourceReader>(path, context_, follow_, rate_, line_options_, /*idle_wait_ms=*/0));
+  }
+  int default_readers() const override { return 1; }
+  // A directory's files are read one after the other in name order (logs rotated by time
+  // read in time order); followed files are tailed side by side.
+  bool reads_splits_in_order() const override { return files_ && !follow_; }
   const FormatOptions& format() const override { return format_; }
   bool bounded() const override { return !follow_; }
   std::string describe() const override {
-    return fmt::format("file {} ({}{})", path_, format_.format, follow_ ? ", follow" : "");
+    return fmt::format("file{} {} ({}{})", files_ ? "s" : "", path_, format_.format, follow_ ? ", follow" : "");
   }
   // The path as resolved: the real directory (symbolic links and relative paths resolved)
-  // and the file name, which may not exist yet (follow) and may be rotated.
+  // and the file name, which may not exist yet (follow) and may be rotated; for a directory
+  // or glob, the real directory and the pattern.
   std::string identity() const override {
     namespace fs = std::filesystem;
     std::error_code ec;
+    if (files_) {
+      fs::path dir = fs::absolute(files_->dir, ec).lexically_normal();
+      fs::path real = fs::canonical(dir, ec);
+      return "files " + (ec ? dir.string() : real.string()) + "/" + (files_->pattern.empty() ? "*" : files_->pattern);
+    }
     fs::path p = fs::absolute(path_, ec).lexically_normal();
     fs::path dir = fs::canonical(p.parent_path(), ec);
     return "file " + (ec ? p.string() : (dir / p.filename()).string());
@@ -454,12 +548,29 @@ class FileSourceFactory : public SourceFactory {
 
  private:
   std::string path_;
+  std::optional<FileSet> files_;  // set: a directory or glob
   std::string context_;
   FormatOptions format_;
   bool follow_;
   int64_t rate_;
   LineReader::Options line_options_;
+  Micros discovery_interval_;
 };
+
+// A directory ('dir/', or an existing directory) or a glob in the file name ('logs/*.jsonl')
+// names a set of files; nullopt: one file.
+std::optional<FileSet> file_set_of(const std::string& path) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (!path.empty() && (path.back() == '/' || fs::is_directory(path, ec))) {
+    return FileSet{path, std::string()};
+  }
+  fs::path p(path);
+  std::string name = p.filename().string();
+  if (name.find_first_of("*?[") == std::string::npos) return std::nullopt;
+  std::string dir = p.parent_path().string();
+  return FileSet{dir.empty() ? "." : dir, name};
+}
 
 }  // namespace
 
@@ -472,14 +583,29 @@ Result<std::unique_ptr<SourceFactory>> make_file_source_factory(const SourceSpec
   ASSIGN_OR_RETURN(int64_t rate, o.get_int("rate", 0));
   if (rate < 0) return invalid_argument("{}: option 'rate' must be >= 0 records per second, got {}", context, rate);
   ASSIGN_OR_RETURN(LineReader::Options lines, read_line_options(o, format, context));
+  ASSIGN_OR_RETURN(Micros discovery_interval, o.get_duration("discovery_interval", kMicrosPerSecond));
+  if (discovery_interval < 10 * kMicrosPerMilli) {
+    return invalid_argument("{}: option 'discovery_interval' must be at least 10ms, got {}", context,
+                            format_duration(discovery_interval));
+  }
   RETURN_IF_ERROR(o.check_all_used());
+  std::optional<FileSet> files = file_set_of(path);
+  if (std::filesystem::path(path).parent_path().string().find_first_of("*?[") != std::string::npos) {
+    return invalid_argument("{}: option 'path': a pattern may only be in the file name, not in the directory ('{}')",
+                            context, path);
+  }
   if (!follow) {
     // Fail at planning time, not after the job started, when a bounded input is missing.
-    ASSIGN_OR_RETURN(int fd, open_for_reading(path, context));
-    ::close(fd);
+    if (files) {
+      RETURN_IF_ERROR(files->list(context).status());
+    } else {
+      ASSIGN_OR_RETURN(int fd, open_for_reading(path, context));
+      ::close(fd);
+    }
   }
-  return std::unique_ptr<SourceFactory>(
-      std::make_unique<FileSourceFactory>(std::move(path), std::move(context), std::move(format), follow, rate, lines));
+  return std::unique_ptr<SourceFactory>(std::make_unique<FileSourceFactory>(
+      std::move(path), std::move(files), std::move(context), std::move(format), follow, rate, lines,
+      discovery_interval));
 }
 
 }  // namespace sluice

@@ -2,6 +2,9 @@
 
 #include <algorithm>
 #include <chrono>
+#include <iterator>
+#include <set>
+#include <sstream>
 #include <thread>
 
 #include "connectors/connector_util.h"
@@ -108,10 +111,100 @@ class GeneratorReader : public SourceReader {
   std::chrono::steady_clock::time_point start_;
 };
 
+// Dynamic splits (a test of the split model): `initial` splits exist at the start, one more
+// is added every `add_interval` until all `splits` exist, and every `rebalance_interval`
+// one split is taken back from its reader and given to the next one (as a consumer-group
+// rebalance would). Which events exist does not depend on when splits come or move: split
+// k always emits the events i with i % splits == k.
+class GeneratorEnumerator : public SplitEnumerator {
+ public:
+  GeneratorEnumerator(int splits, int initial, Micros add_interval, Micros rebalance_interval)
+      : splits_(splits),
+        initial_(initial),
+        add_interval_(add_interval),
+        rebalance_interval_(rebalance_interval),
+        shift_(static_cast<size_t>(splits), 0) {}
+
+  // State: "<splits added> <shift of split 0> <shift of split 1> ...".
+  Status restore(const std::vector<SourceSplit>& recorded, std::string_view state) override {
+    std::string text(state);
+    std::istringstream in(text);
+    int added = 0;
+    if (in >> added) {
+      added_ = added;
+      for (size_t k = 0; k < shift_.size() && (in >> shift_[k]);) ++k;
+    }
+    for (const auto& s : recorded) {
+      recorded_.insert(s.number);
+      added_ = std::max(added_, s.number + 1);  // the recorded splits are the truth
+    }
+    return Status::ok();
+  }
+  Result<SplitChanges> discover() override {
+    SplitChanges changes;
+    auto now = std::chrono::steady_clock::now();
+    if (!started_) {
+      started_ = true;
+      next_add_ = now + std::chrono::microseconds(add_interval_);
+      next_rebalance_ = now + std::chrono::microseconds(rebalance_interval_);
+      // The splits that exist at the start (or existed when the checkpoint was taken) and
+      // are not recorded: nothing of them was read.
+      added_ = std::max(added_, initial_);
+      for (int k = 0; k < added_; ++k) {
+        if (!recorded_.count(k)) changes.added.push_back(split(k));
+      }
+    } else {
+      if (added_ < splits_ && now >= next_add_) {
+        changes.added.push_back(split(added_++));
+        next_add_ = now + std::chrono::microseconds(add_interval_);
+      }
+      if (rebalance_interval_ > 0 && now >= next_rebalance_ && added_ > 0) {
+        int k = rebalances_++ % added_;
+        ++shift_[static_cast<size_t>(k)];
+        changes.revoked.push_back(std::to_string(k));
+        next_rebalance_ = now + std::chrono::microseconds(rebalance_interval_);
+      }
+    }
+    changes.complete = added_ == splits_;
+    return changes;
+  }
+  Micros discovery_interval() const override {
+    Micros i = added_ < splits_ || !started_ ? add_interval_ : 0;
+    if (rebalance_interval_ > 0) i = i > 0 ? std::min(i, rebalance_interval_) : rebalance_interval_;
+    return i;
+  }
+  int assign(const SourceSplit& s, int readers) const override {
+    return (s.number + shift_[static_cast<size_t>(s.number)]) % readers;
+  }
+  std::string snapshot_state() const override {
+    std::string out = fmt::format("{}", added_);
+    for (int v : shift_) fmt::format_to(std::back_inserter(out), " {}", v);
+    return out;
+  }
+
+ private:
+  static SourceSplit split(int k) { return SourceSplit{std::to_string(k), k, std::string()}; }
+  int splits_, initial_;
+  Micros add_interval_, rebalance_interval_;
+  std::vector<int> shift_;
+  std::set<int> recorded_;
+  int added_ = 0;
+  int rebalances_ = 0;
+  bool started_ = false;
+  std::chrono::steady_clock::time_point next_add_, next_rebalance_;
+};
+
 class GeneratorFactory : public SourceFactory {
  public:
-  GeneratorFactory(const ClickstreamConfig& config, int splits, uint64_t events, double rate)
-      : stream_(std::make_shared<const Clickstream>(config)), splits_(splits), events_(events), rate_(rate) {
+  GeneratorFactory(const ClickstreamConfig& config, int splits, uint64_t events, double rate, int initial_splits,
+                   Micros split_interval, Micros rebalance_interval)
+      : stream_(std::make_shared<const Clickstream>(config)),
+        splits_(splits),
+        events_(events),
+        rate_(rate),
+        initial_splits_(initial_splits),
+        split_interval_(split_interval),
+        rebalance_interval_(rebalance_interval) {
     format_.format = "json";
     format_.timestamp_unit = "ms";
   }
@@ -122,6 +215,11 @@ class GeneratorFactory : public SourceFactory {
       return internal_error("generator: split {} out of range (splits = {})", split, splits_);
     }
     return std::unique_ptr<SourceReader>(std::make_unique<GeneratorReader>(stream_, split, splits_, events_, rate_));
+  }
+  Result<std::unique_ptr<SplitEnumerator>> create_enumerator() override {
+    if (initial_splits_ == splits_ && rebalance_interval_ == 0) return SourceFactory::create_enumerator();
+    return std::unique_ptr<SplitEnumerator>(
+        std::make_unique<GeneratorEnumerator>(splits_, initial_splits_, split_interval_, rebalance_interval_));
   }
   const FormatOptions& format() const override { return format_; }
   bool bounded() const override { return events_ > 0; }
@@ -147,6 +245,9 @@ class GeneratorFactory : public SourceFactory {
   int splits_;
   uint64_t events_;
   double rate_;
+  int initial_splits_;
+  Micros split_interval_;
+  Micros rebalance_interval_;
   FormatOptions format_;
 };
 
@@ -171,6 +272,17 @@ Result<std::unique_ptr<SourceFactory>> make_generator_source_factory(const Sourc
   ASSIGN_OR_RETURN(int64_t splits, o.get_int("splits", 1));
   if (splits < 1 || splits > kMaxSplits) {
     return invalid_argument("{}: option 'splits' must be between 1 and {}, got {}", context, kMaxSplits, splits);
+  }
+  ASSIGN_OR_RETURN(int64_t initial_splits, o.get_int("initial_splits", splits));
+  if (initial_splits < 0 || initial_splits > splits) {
+    return invalid_argument("{}: option 'initial_splits' must be between 0 and splits ({}), got {}", context, splits,
+                            initial_splits);
+  }
+  ASSIGN_OR_RETURN(Micros split_interval, o.get_duration("split_interval", kMicrosPerSecond));
+  ASSIGN_OR_RETURN(Micros rebalance_interval, o.get_duration("rebalance_interval", 0));
+  if (split_interval < kMicrosPerMilli || rebalance_interval < 0 ||
+      (rebalance_interval > 0 && rebalance_interval < kMicrosPerMilli)) {
+    return invalid_argument("{}: options 'split_interval' and 'rebalance_interval' must be at least 1ms", context);
   }
   std::string start = o.get_string("start", "2024-01-01T00:00:00Z");
   auto start_ts = parse_timestamp(start);
@@ -208,7 +320,8 @@ Result<std::unique_ptr<SourceFactory>> make_generator_source_factory(const Sourc
   }
   RETURN_IF_ERROR(o.check_all_used());
   return std::unique_ptr<SourceFactory>(
-      std::make_unique<GeneratorFactory>(c, static_cast<int>(splits), static_cast<uint64_t>(events), rate));
+      std::make_unique<GeneratorFactory>(c, static_cast<int>(splits), static_cast<uint64_t>(events), rate,
+                                         static_cast<int>(initial_splits), split_interval, rebalance_interval));
 }
 
 }  // namespace sluice

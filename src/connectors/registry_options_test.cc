@@ -272,7 +272,7 @@ TEST(RegistryOptionsTest, AnUndeclaredOptionIsRefusedWithTheDeclaredNames) {
   ASSERT_FALSE(f.is_ok());
   EXPECT_EQ(f.status().message(),
             "table clicks: unknown option 'follow' (known options: max_line_bytes, format, delimiter, header, "
-            "timestamp_unit, event_time, watermark_delay, allowed_lateness, idle_timeout, max_future_skew, dlq, "
+            "timestamp_unit, event_time, watermark_delay, allowed_lateness, idle_timeout, readers, max_future_skew, dlq, "
             "dlq_table, late_output, late_output_table)");
   auto s = make_sink_factory(testing::sink_spec("sqlite", {{"path", "x.db"}, {"mode", "append"}},
                                                 make_schema({{"a", TypeId::kInt64}})));

@@ -463,7 +463,7 @@ struct SourceLoop {
       cursor = 0;
       splits->give_back(reader_index, std::move(t));
     }
-    return update_watermark();
+    return update_watermark(/*may_idle=*/false);
   }
 
   // The split to poll next; null when none can be read now.
@@ -497,7 +497,14 @@ struct SourceLoop {
     }
     ASSIGN_OR_RETURN(s.reader, src.factory->create_split_reader(s.t.split));
     s.reader->attach(context);
-    RETURN_IF_ERROR(s.reader->open());
+    Status opened = s.reader->open();
+    if (!opened.is_ok() && s.t.finished_before && opened.code() == StatusCode::kNotFound) {
+      // Read to its end before and gone since (a processed log file cleaned up).
+      s.reader.reset();
+      s.t.finished = true;
+      return Status::ok();
+    }
+    RETURN_IF_ERROR(opened);
     if (s.t.split.position.empty()) return Status::ok();
     if (!s.t.restored) return s.reader->seek_checkpoint_position(s.t.split.position).with_context(src.table);
     return resume(s);
@@ -532,7 +539,9 @@ struct SourceLoop {
   // The task's watermark: the minimum over its started splits that are neither idle nor
   // finished. Sent when it advanced. With no such split the task holds it while splits wait
   // for their turn, and is idle downstream otherwise.
-  Status update_watermark() {
+  // `may_idle`: false right after a split ended (a bounded task about to end must send its
+  // final watermark, not "idle": downstream would release rows before the other inputs').
+  Status update_watermark(bool may_idle = true) {
     Micros m = kMaxWatermark;
     bool any_active = false, any_waiting = false;
     for (const auto& s : assigned) {
@@ -555,7 +564,7 @@ struct SourceLoop {
       }
       return Status::ok();
     }
-    if (any_waiting) return Status::ok();
+    if (any_waiting || !may_idle) return Status::ok();
     // Every split idle, or none to read: downstream stops waiting for this task.
     if (!idle_sent && emitter) {
       idle_sent = true;
@@ -661,6 +670,7 @@ struct SourceLoop {
       if (!s->started) {
         Status started = start(*s);
         if (!started.is_ok()) return started.with_context(fmt::format("source {}", src.table));
+        if (s->t.finished) continue;  // gone since it was read to its end
         RETURN_IF_ERROR(update_watermark());
       }
       raw.clear();
@@ -722,7 +732,7 @@ struct SourceLoop {
         Status closed = s->reader->close();
         s->reader.reset();
         if (!closed.is_ok()) return closed.with_context(fmt::format("source {}", src.table));
-        RETURN_IF_ERROR(update_watermark());
+        RETURN_IF_ERROR(update_watermark(/*may_idle=*/false));
       } else {
         // A whole round of splits without data: wait a little (readers that wait in poll()
         // themselves have done so already).
@@ -951,6 +961,7 @@ Status Job::run() {
                   s = snapshot_task(*task, loop.final_id, std::move(states), std::move(enumerators));
                 }
                 if (s.is_ok()) s = end_task(*task, loop.final_id);
+                if (s.is_ok()) s = loop.notify_readers();  // the final checkpoint is durable too
               } else {
                 s = finish_task(*task, 0);
               }
@@ -1002,7 +1013,7 @@ Status Job::start_split_coordinators() {
         t.split = SourceSplit{std::move(state.split_id), state.split, std::move(state.position)};
         t.watermark = state.watermark;
         t.max_event_time = state.max_event_time;
-        t.finished = state.finished;
+        t.finished_before = state.finished;
         restored.push_back(std::move(t));
       }
       enumerator_state = coordinator_->enumerator_state(src.table);

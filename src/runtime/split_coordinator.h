@@ -42,7 +42,11 @@ struct TrackedSplit {
   SourceSplit split;
   Micros watermark = kMinWatermark;
   Micros max_event_time = kMinWatermark;
-  bool finished = false;  // read to its end (bounded); kept so a resume does not read it again
+  bool finished = false;  // read to its end (bounded input) in this run
+  // Restored from a checkpoint that recorded it read to its end: it is opened again at its
+  // end (a file appended to since is read on, as a rerun of a bounded job reads new lines),
+  // but an input that no longer exists is skipped instead of failing the job.
+  bool finished_before = false;
   bool restored = false;  // the position comes from a checkpoint: check it before seeking
 };
 

@@ -105,6 +105,29 @@ TEST(SourceSplitsTest, ADirectoryIsReadFileByFileInNameOrder) {
   }
 }
 
+// A checkpointed bounded directory job run again: files read before are not read again
+// (one that was deleted since is fine), lines appended to them and new files are.
+TEST(SourceSplitsTest, ARerunOfADirectoryJobReadsOnlyWhatIsNew) {
+  TempDir dir;
+  fs::create_directory(dir.file("in"));
+  write_numbers(dir.file("in/a.jsonl"), 1, 3);
+  write_numbers(dir.file("in/b.jsonl"), 4, 6);
+  write_file(dir.file("job.sql"), with_dir(R"(
+    CREATE TABLE src (n BIGINT) WITH (connector = 'file', path = '{DIR}/in/');
+    CREATE TABLE out () WITH (connector = 'file', path = '{DIR}/out.jsonl');
+    INSERT INTO out SELECT n FROM src;)",
+                                           dir.path()));
+  auto first = run_sluice("run -q job.sql --checkpoint-dir ck", dir.path());
+  ASSERT_EQ(first.exit_code, 0) << first.output;
+  EXPECT_EQ(sorted_values(committed_lines(dir.path()), "n"), range(1, 6));
+  fs::remove(dir.file("in/a.jsonl"));
+  write_numbers(dir.file("in/b.jsonl"), 7, 8, /*append=*/true);
+  write_numbers(dir.file("in/c.jsonl"), 9, 9);
+  auto second = run_sluice("run -q job.sql --checkpoint-dir ck", dir.path());
+  ASSERT_EQ(second.exit_code, 0) << second.output;
+  EXPECT_EQ(sorted_values(committed_lines(dir.path()), "n"), range(1, 9));
+}
+
 TEST(SourceSplitsTest, APatternInTheDirectoryPartIsRefused) {
   TempDir dir;
   write_file(dir.file("job.sql"), with_dir(R"(

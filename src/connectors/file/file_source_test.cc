@@ -58,11 +58,23 @@ TEST(FileSourceTest, MissingFileIsAnErrorWhenTheTableIsCreated) {
   EXPECT_EQ(f.status().code(), StatusCode::kNotFound);
 }
 
-TEST(FileSourceTest, DirectoryIsRefused) {
+// A directory path reads the directory's files (issue 10: sources with dynamic splits), one
+// split per file in name order; it used to be refused.
+TEST(FileSourceTest, DirectoryIsReadAsOneSplitPerFileInNameOrder) {
   TempDir dir;
+  write_file(dir.file("b.jsonl"), "{}\n");
+  write_file(dir.file("a.jsonl"), "{}\n");
   auto f = make_source_factory(source_spec("file", {{"path", dir.file("")}}));
-  ASSERT_FALSE(f.is_ok());
-  EXPECT_NE(f.status().message().find("Is a directory"), std::string::npos) << f.status().message();
+  ASSERT_TRUE(f.is_ok()) << f.status().message();
+  auto e = f.value()->create_enumerator();
+  ASSERT_TRUE(e.is_ok());
+  auto splits = e.value()->discover();
+  ASSERT_TRUE(splits.is_ok());
+  ASSERT_EQ(splits.value().added.size(), 2u);
+  EXPECT_EQ(splits.value().added[0].id, "a.jsonl");
+  EXPECT_EQ(splits.value().added[1].id, "b.jsonl");
+  EXPECT_TRUE(splits.value().complete);
+  EXPECT_TRUE(f.value()->reads_splits_in_order());
 }
 
 TEST(FileSourceTest, PathIsRequired) {

@@ -376,6 +376,7 @@ struct SourceLoop {
     std::unique_ptr<SourceReader> reader;
     bool started = false;
     bool idle = false;
+    uint64_t finished_after = 0;  // the last checkpoint taken before it ended
     Micros last_data = 0;
   };
   std::vector<std::unique_ptr<Split>> assigned{};  // in the order received
@@ -429,9 +430,16 @@ struct SourceLoop {
     if (done <= reader_notified) return Status::ok();
     reader_notified = done;
     for (auto& s : assigned) {
-      if (s->reader) RETURN_IF_ERROR(s->reader->on_checkpoint_complete(done).with_context(src.table));
+      if (!s->reader) continue;
+      RETURN_IF_ERROR(s->reader->on_checkpoint_complete(done).with_context(src.table));
+      if (s->t.finished && done > s->finished_after) RETURN_IF_ERROR(close_reader(*s));
     }
     return Status::ok();
+  }
+  Status close_reader(Split& s) {
+    Status closed = s.reader->close();
+    s.reader.reset();
+    return closed.with_context(fmt::format("source {}", src.table));
   }
 
   // Applies what the split coordinator has for this task: new splits, revocations.
@@ -729,9 +737,10 @@ struct SourceLoop {
       } else if (ps == PollStatus::kEnd) {
         s->t.split.position = s->reader->checkpoint_position();
         s->t.finished = true;
-        Status closed = s->reader->close();
-        s->reader.reset();
-        if (!closed.is_ok()) return closed.with_context(fmt::format("source {}", src.table));
+        s->finished_after = injected;
+        // With checkpoints the reader stays open until a checkpoint recording its end is
+        // complete, so it can acknowledge its last records (notify_readers()).
+        if (!coordinator) RETURN_IF_ERROR(close_reader(*s));
         RETURN_IF_ERROR(update_watermark(/*may_idle=*/false));
       } else {
         // A whole round of splits without data: wait a little (readers that wait in poll()

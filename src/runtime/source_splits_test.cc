@@ -237,5 +237,64 @@ TEST(SourceSplitsTest, ASourceOfTypedChangelogRowsNeedsNoDecoderAndKeepsRowKinds
   EXPECT_EQ(seen.rows, (std::vector<std::string>{"+I 1", "-U 2", "+U 3", "-D 4"}));
 }
 
+// A reader is told when a checkpoint covering what it read is durable (NATS acks, Kafka
+// offset commits), the final checkpoint of a bounded run included.
+std::atomic<uint64_t> g_completed{0};
+std::atomic<int> g_attached_readers{0};
+
+class AckingReader : public SourceReader {
+ public:
+  void attach(const SourceContext& context) override {
+    if (context.table == "t" && context.readers == 1) ++g_attached_readers;
+  }
+  Status open() override { return Status::ok(); }
+  Result<PollStatus> poll(RawRecords& out, size_t) override {
+    if (next_ == 3) return PollStatus::kEnd;
+    out.append_record("{\"ts\": 1}", next_++, -1);
+    return PollStatus::kData;
+  }
+  int64_t position() const override { return next_; }
+  Status seek(const SourcePosition& pos) override {
+    next_ = pos.offset;
+    return Status::ok();
+  }
+  Status on_checkpoint_complete(uint64_t id) override {
+    g_completed = id;
+    return Status::ok();
+  }
+
+ private:
+  int64_t next_ = 0;
+};
+
+class AckingFactory : public ChangelogFactory {
+ public:
+  AckingFactory() { format_.format = "json"; }
+  Result<std::unique_ptr<SourceReader>> create_reader(int) override {
+    return std::unique_ptr<SourceReader>(std::make_unique<AckingReader>());
+  }
+  bool produces_rows() const override { return false; }
+  const FormatOptions& format() const override { return format_; }
+
+ private:
+  FormatOptions format_;
+};
+
+TEST(SourceSplitsTest, ReadersHearOfCompletedCheckpointsIncludingTheFinalOne) {
+  testing::TempDir dir;
+  Seen seen;
+  auto schema = make_schema({{"ts", TypeId::kInt64}});
+  JobSpec spec = two_stage_job(std::make_shared<AckingFactory>(), schema, -1, 1, &seen, dir.file("dlq.jsonl"));
+  spec.options.checkpoint.dir = dir.file("ck");
+  Job job(std::move(spec));
+  Status s = job.run();
+  ASSERT_TRUE(s.is_ok()) << s.to_string();
+  EXPECT_EQ(seen.num_rows.load(), 3u);
+  EXPECT_EQ(g_attached_readers.load(), 1) << "the reader got its context before open()";
+  ASSERT_NE(job.checkpoint_stats(), nullptr);
+  EXPECT_GE(g_completed.load(), 1u);
+  EXPECT_EQ(g_completed.load(), job.checkpoint_stats()->last_id.load()) << "the final checkpoint was acknowledged";
+}
+
 }  // namespace
 }  // namespace sluice

@@ -15,6 +15,7 @@
 #include "common/hash.h"
 #include "connectors/registry.h"
 #include "connectors/sink.h"
+#include "connectors/file/file_source.h"
 #include "connectors/source.h"
 #include "operators/aggregate.h"
 #include "operators/changelog_filter.h"
@@ -95,7 +96,24 @@ struct FileUse {
   std::string noun;           // "table out", "the dead-letter queue of table src"
   std::string where;          // position for errors ("job.sql:3:14"), may be empty
   std::string kind;           // side outputs: "dead-letter queue" / "late data"; else ""
+  // A source reading the files of a directory or glob: the real directory and the pattern.
+  bool file_set = false;
+  std::string set_dir;
+  FileSetPath set;
 };
+
+std::string real_dir(const std::string& dir) {
+  char buf[PATH_MAX];
+  if (::realpath(dir.c_str(), buf) != nullptr) return buf;
+  std::error_code ec;
+  return std::filesystem::absolute(dir, ec).lexically_normal().string();
+}
+
+// Whether `writer` is a file that the directory or glob source `reader` would read.
+bool in_file_set(const FileUse& reader, const FileUse& writer) {
+  std::filesystem::path w(writer.resolved);
+  return real_dir(w.parent_path().string()) == reader.set_dir && reader.set.matches(w.filename().string());
+}
 
 FileUse resolve_file(const std::string& path) {
   namespace fs = std::filesystem;
@@ -288,9 +306,17 @@ class Planner {
       for (size_t i = 0; i < j; ++i) {
         const FileUse& a = files_[i];
         const FileUse& b = files_[j];
-        if (!same_file(a, b) || (a.reads && b.reads)) continue;
         auto at = [](const FileUse& f) { return f.where.empty() ? std::string() : f.where + ": "; };
         auto also_at = [](const FileUse& f) { return f.where.empty() ? std::string() : " (" + f.where + ")"; };
+        if (a.reads != b.reads && (a.reads ? a : b).file_set) {
+          const FileUse& reader = a.reads ? a : b;
+          const FileUse& writer = a.reads ? b : a;
+          if (!in_file_set(reader, writer)) continue;
+          return invalid_argument("{}{} writes '{}', a file of '{}' that table {} reads{}: a job must not write into "
+                                  "its input (write elsewhere, or narrow the source's pattern)",
+                                  at(writer), writer.noun, writer.path, reader.path, reader.owner, also_at(reader));
+        }
+        if (!same_file(a, b) || (a.reads && b.reads)) continue;
         const FileUse& reader = a.reads ? a : b;
         const FileUse& writer = a.reads ? b : a;
         if (a.reads || b.reads) {
@@ -430,6 +456,13 @@ class Planner {
       use.owner = t.name;
       use.noun = "table " + t.name;
       use.where = option_position(t, "path");
+      if (src.connector == "file") {
+        if (auto set = file_set_path(p->second)) {
+          use.file_set = true;
+          use.set = *set;
+          use.set_dir = real_dir(set->dir);
+        }
+      }
       files_.push_back(use);
     }
     auto factory = make_source_factory(src);

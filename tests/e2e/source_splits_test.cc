@@ -15,6 +15,7 @@
 #include <fstream>
 #include <sstream>
 #include <thread>
+#include <tuple>
 
 #include <fmt/format.h>
 
@@ -138,6 +139,28 @@ TEST(SourceSplitsTest, APatternInTheDirectoryPartIsRefused) {
   auto r = run_sluice("validate job.sql", dir.path());
   EXPECT_NE(r.exit_code, 0);
   EXPECT_NE(r.output.find("a pattern may only be in the file name"), std::string::npos) << r.output;
+}
+
+TEST(SourceSplitsTest, WritingIntoTheFilesADirectorySourceReadsIsRefused) {
+  TempDir dir;
+  fs::create_directory(dir.file("logs"));
+  for (const auto& [source, sink, refused] : std::vector<std::tuple<std::string, std::string, bool>>{
+           {"logs/", "logs/out.jsonl", true},
+           {"logs/*.jsonl", "logs/out.jsonl", true},
+           {"logs/*.jsonl", "logs/out.csv", false},
+           {"logs/", "logs/.out.jsonl", false},
+           {"logs/", "out.jsonl", false}}) {
+    write_file(dir.file("job.sql"), with_dir(R"(
+      CREATE TABLE src (n BIGINT) WITH (connector = 'file', path = '{DIR}/)" + source + R"(', dlq = '{DIR}/dlq.jsonl');
+      CREATE TABLE out () WITH (connector = 'file', path = '{DIR}/)" + sink + R"(', format = 'json');
+      INSERT INTO out SELECT n FROM src;)",
+                                             dir.path()));
+    auto r = run_sluice("validate job.sql", dir.path());
+    EXPECT_EQ(r.exit_code != 0, refused) << source << " -> " << sink << ": " << r.output;
+    if (refused) {
+      EXPECT_NE(r.output.find("must not write into its input"), std::string::npos) << r.output;
+    }
+  }
 }
 
 // The same windowed job over 64 generator splits, read by 64, 2 and 1 reader tasks: per-split

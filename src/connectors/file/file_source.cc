@@ -441,7 +441,7 @@ struct FileSet {
     if (ec) return io_error("{}: cannot list directory '{}': {}", context, dir, ec.message());
     for (const auto& e : it) {
       std::string name = e.path().filename().string();
-      if (pattern.empty() ? name[0] == '.' : ::fnmatch(pattern.c_str(), name.c_str(), FNM_PERIOD) != 0) continue;
+      if (!FileSetPath{dir, pattern}.matches(name)) continue;
       std::error_code type_ec;
       if (!e.is_regular_file(type_ec)) continue;
       names.push_back(std::move(name));
@@ -557,21 +557,6 @@ class FileSourceFactory : public SourceFactory {
   Micros discovery_interval_;
 };
 
-// A directory ('dir/', or an existing directory) or a glob in the file name ('logs/*.jsonl')
-// names a set of files; nullopt: one file.
-std::optional<FileSet> file_set_of(const std::string& path) {
-  namespace fs = std::filesystem;
-  std::error_code ec;
-  if (!path.empty() && (path.back() == '/' || fs::is_directory(path, ec))) {
-    return FileSet{path, std::string()};
-  }
-  fs::path p(path);
-  std::string name = p.filename().string();
-  if (name.find_first_of("*?[") == std::string::npos) return std::nullopt;
-  std::string dir = p.parent_path().string();
-  return FileSet{dir.empty() ? "." : dir, name};
-}
-
 }  // namespace
 
 Result<std::unique_ptr<SourceFactory>> make_file_source_factory(const SourceSpec& spec) {
@@ -589,7 +574,8 @@ Result<std::unique_ptr<SourceFactory>> make_file_source_factory(const SourceSpec
                             format_duration(discovery_interval));
   }
   RETURN_IF_ERROR(o.check_all_used());
-  std::optional<FileSet> files = file_set_of(path);
+  std::optional<FileSet> files;
+  if (auto set = file_set_path(path)) files = FileSet{set->dir, set->pattern};
   if (std::filesystem::path(path).parent_path().string().find_first_of("*?[") != std::string::npos) {
     return invalid_argument("{}: option 'path': a pattern may only be in the file name, not in the directory ('{}')",
                             context, path);
@@ -606,6 +592,22 @@ Result<std::unique_ptr<SourceFactory>> make_file_source_factory(const SourceSpec
   return std::unique_ptr<SourceFactory>(std::make_unique<FileSourceFactory>(
       std::move(path), std::move(files), std::move(context), std::move(format), follow, rate, lines,
       discovery_interval));
+}
+
+bool FileSetPath::matches(const std::string& name) const {
+  if (name.empty()) return false;
+  return pattern.empty() ? name[0] != '.' : ::fnmatch(pattern.c_str(), name.c_str(), FNM_PERIOD) == 0;
+}
+
+std::optional<FileSetPath> file_set_path(const std::string& path) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (!path.empty() && (path.back() == '/' || fs::is_directory(path, ec))) return FileSetPath{path, std::string()};
+  fs::path p(path);
+  std::string name = p.filename().string();
+  if (name.find_first_of("*?[") == std::string::npos) return std::nullopt;
+  std::string dir = p.parent_path().string();
+  return FileSetPath{dir.empty() ? "." : dir, name};
 }
 
 }  // namespace sluice

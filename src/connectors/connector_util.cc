@@ -1,5 +1,7 @@
 #include "connectors/connector_util.h"
 
+#include <fnmatch.h>
+
 #include <string.h>
 #include <sys/stat.h>
 
@@ -109,6 +111,22 @@ Status check_output_still_at_path(int fd, const std::string& path, const std::st
   return io_error("{}: {} was {} while the job wrote it: the rows written went to a file that is no longer there; "
                   "rerun the job (and do not delete or move its output while it runs)",
                   context, what, present ? "replaced or moved" : "deleted");
+}
+
+bool FileSetPath::matches(const std::string& name) const {
+  if (name.empty()) return false;
+  return pattern.empty() ? name[0] != '.' : ::fnmatch(pattern.c_str(), name.c_str(), FNM_PERIOD) == 0;
+}
+
+std::optional<FileSetPath> file_set_path(const std::string& path) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (!path.empty() && (path.back() == '/' || fs::is_directory(path, ec))) return FileSetPath{path, std::string()};
+  fs::path p(path);
+  std::string name = p.filename().string();
+  if (name.find_first_of("*?[") == std::string::npos) return std::nullopt;
+  std::string dir = p.parent_path().string();
+  return FileSetPath{dir.empty() ? "." : dir, name};
 }
 
 }  // namespace sluice

@@ -3,6 +3,7 @@
 // options (max_line_bytes) are read and validated, and errno text. Stateless; called from the planner thread while factories are created.
 #pragma once
 
+#include <optional>
 #include <string>
 
 #include "common/status.h"
@@ -44,5 +45,16 @@ std::string errno_text(int err);
 // flush and close. `what`: "file 'out.jsonl'".
 Status check_output_still_at_path(int fd, const std::string& path, const std::string& context,
                                   const std::string& what);
+
+// The files a `path` names when it is a directory ('dir/', or an existing directory: every
+// regular file whose name does not start with '.') or a glob in the file name
+// ('logs/*.jsonl'): {directory, fnmatch pattern or "" for every non-hidden file}. nullopt:
+// one file. Also used by the planner to refuse writing a file such a source would read.
+struct FileSetPath {
+  std::string dir;
+  std::string pattern;
+  bool matches(const std::string& name) const;
+};
+std::optional<FileSetPath> file_set_path(const std::string& path);
 
 }  // namespace sluice

@@ -15,7 +15,7 @@
 #include "common/hash.h"
 #include "connectors/registry.h"
 #include "connectors/sink.h"
-#include "connectors/file/file_source.h"
+#include "connectors/connector_util.h"
 #include "connectors/source.h"
 #include "operators/aggregate.h"
 #include "operators/changelog_filter.h"

@@ -594,20 +594,4 @@ Result<std::unique_ptr<SourceFactory>> make_file_source_factory(const SourceSpec
       discovery_interval));
 }
 
-bool FileSetPath::matches(const std::string& name) const {
-  if (name.empty()) return false;
-  return pattern.empty() ? name[0] != '.' : ::fnmatch(pattern.c_str(), name.c_str(), FNM_PERIOD) == 0;
-}
-
-std::optional<FileSetPath> file_set_path(const std::string& path) {
-  namespace fs = std::filesystem;
-  std::error_code ec;
-  if (!path.empty() && (path.back() == '/' || fs::is_directory(path, ec))) return FileSetPath{path, std::string()};
-  fs::path p(path);
-  std::string name = p.filename().string();
-  if (name.find_first_of("*?[") == std::string::npos) return std::nullopt;
-  std::string dir = p.parent_path().string();
-  return FileSetPath{dir.empty() ? "." : dir, name};
-}
-
 }  // namespace sluice

@@ -25,21 +25,12 @@
 #include <optional>
 #include <string>
 
+#include "connectors/connector_util.h"
 #include "connectors/source.h"
 
 namespace sluice {
 
 Result<std::unique_ptr<SourceFactory>> make_file_source_factory(const SourceSpec& spec);
 
-// The files a `path` names when it is a directory ('dir/', or an existing directory: every
-// regular file whose name does not start with '.') or a glob in the file name
-// ('logs/*.jsonl'): {directory, fnmatch pattern or "" for every non-hidden file}. nullopt:
-// one file. Also used by the planner to refuse writing a file such a source would read.
-struct FileSetPath {
-  std::string dir;
-  std::string pattern;
-  bool matches(const std::string& name) const;
-};
-std::optional<FileSetPath> file_set_path(const std::string& path);
 
 }  // namespace sluice

@@ -123,7 +123,7 @@ JobSpec two_stage_job(std::shared_ptr<SourceFactory> factory, SchemaPtr schema, 
   src->schema = schema;
   src->event_time.column = event_time_column;
   src->event_time.watermark_delay = 100 * kMicrosPerMilli;
-  src->dlq = std::shared_ptr<DeadLetterQueue>(make_dead_letter_queue(dlq_path, "").value());
+  src->dlq = std::shared_ptr<DeadLetterQueue>(make_file_dead_letter_queue(dlq_path, SideOutputKind::kDeadLetters).value());
   JobSpec job;
   job.name = "splits";
   StageSpec source;

@@ -291,9 +291,10 @@ TEST(SourceSplitsTest, ReadersHearOfCompletedCheckpointsIncludingTheFinalOne) {
   ASSERT_TRUE(s.is_ok()) << s.to_string();
   EXPECT_EQ(seen.num_rows.load(), 3u);
   EXPECT_EQ(g_attached_readers.load(), 1) << "the reader got its context before open()";
-  ASSERT_NE(job.checkpoint_stats(), nullptr);
+  ASSERT_NE(job.checkpoint_metrics(), nullptr);
   EXPECT_GE(g_completed.load(), 1u);
-  EXPECT_EQ(g_completed.load(), job.checkpoint_stats()->last_id.load()) << "the final checkpoint was acknowledged";
+  EXPECT_EQ(static_cast<int64_t>(g_completed.load()), job.checkpoint_metrics()->last_id->value())
+      << "the final checkpoint was acknowledged";
 }
 
 }  // namespace

@@ -14,6 +14,7 @@
 #include "common/time_util.h"
 #include "expr/expr.h"
 #include "operators/aggregate_store.h"
+#include "operators/join.h"
 #include "operators/window_spec.h"
 #include "types/schema.h"
 
@@ -40,7 +41,7 @@ struct LogicalNode;
 using LogicalNodePtr = std::shared_ptr<LogicalNode>;
 
 struct LogicalNode {
-  enum class Kind { kSource, kCalc, kWindowAssign, kAggregate, kUnion, kTopN, kProcess };
+  enum class Kind { kSource, kCalc, kWindowAssign, kAggregate, kUnion, kTopN, kProcess, kJoin };
   Kind kind = Kind::kSource;
   SchemaPtr schema;
   int rowtime = -1;  // output column holding the event time, -1 if none
@@ -71,6 +72,14 @@ struct LogicalNode {
   std::vector<bool> nulls_first;
   int64_t limit = 0;
   int window_end_column = -1;  // set when ranking within windows of an insert-only aggregation
+  // kJoin: inputs {left, right}; output columns are the left input's then the right's.
+  // Rows join where left_keys[i] = right_keys[i] (IS NOT DISTINCT FROM where null_safe[i])
+  // and join_condition (over the output row; may be null) holds.
+  JoinType join_type = JoinType::kInner;
+  std::vector<int> left_keys;
+  std::vector<int> right_keys;
+  std::vector<bool> null_safe;
+  ExprPtr join_condition;
 };
 
 struct Pipeline {

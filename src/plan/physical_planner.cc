@@ -19,6 +19,7 @@
 #include "connectors/source.h"
 #include "operators/aggregate.h"
 #include "operators/changelog_filter.h"
+#include "operators/join.h"
 #include "operators/process_operator.h"
 #include "operators/sink_operator.h"
 #include "operators/stateless.h"
@@ -394,6 +395,7 @@ class Planner {
       }
       case LogicalNode::Kind::kAggregate: return build_aggregate(*node, source_of_stage);
       case LogicalNode::Kind::kTopN: return build_top_n(*node, source_of_stage);
+      case LogicalNode::Kind::kJoin: return build_join(*node, source_of_stage);
     }
     return internal_error("unknown logical node");
   }
@@ -815,6 +817,60 @@ class Planner {
     fields.push_back({"__window_end", TypeId::kTimestamp, true});
     calc->schema = make_schema(fields);
     return {calc, static_cast<int>(fields.size()) - 1};
+  }
+
+  // A join in its own stage; each input stage feeds it through a hash exchange on that
+  // side's join keys (one instance without keys). An upsert input (rows updated by key) is
+  // first normalized into retractions in its own stage, where each key's history is.
+  Result<Open> build_join(const LogicalNode& node, std::vector<int>* source_of_stage) {
+    Open in[2];
+    for (int side = 0; side < 2; ++side) {
+      ASSIGN_OR_RETURN(in[side], build_input(node.inputs[static_cast<size_t>(side)], source_of_stage));
+      Open& o = in[side];
+      if (o.updating && !o.retract) {
+        if (!o.key_known) {
+          return unsupported("table {}: a join input that is updated by key (GROUP BY without a window) must keep "
+                             "its key (the GROUP BY columns) in its select list",
+                             sink_table_);
+        }
+        auto norm = std::make_shared<ChangelogNormalizeOperatorSpec>(node.inputs[static_cast<size_t>(side)]->schema,
+                                                                     o.key, o.partition_count, options_.batch_size);
+        append(o, norm);
+        o.retract = true;
+      }
+    }
+    JoinConfig c;
+    c.type = node.join_type;
+    c.left_keys = node.left_keys;
+    c.right_keys = node.right_keys;
+    c.null_safe = node.null_safe;
+    c.residual = node.join_condition;
+    c.left_schema = node.inputs[0]->schema;
+    c.right_schema = node.inputs[1]->schema;
+    c.output_schema = node.schema;
+    c.batch_size = options_.batch_size;
+    auto op = std::make_shared<JoinOperatorSpec>(c);
+    assign_id(*op);
+    StageSpec st;
+    st.name = "join";
+    const bool keyed = !node.left_keys.empty();
+    st.parallelism = keyed ? options_.parallelism : 1;
+    st.chain.push_back(op);
+    plan_.job.stages.push_back(std::move(st));
+    const int join_stage = static_cast<int>(plan_.job.stages.size()) - 1;
+    for (int side = 0; side < 2; ++side) {
+      for (int s : in[side].stages) {
+        stage(s).downstream = join_stage;
+        stage(s).downstream_input = side;
+        stage(s).edge = keyed ? EdgeKind::kHash : EdgeKind::kGather;
+        stage(s).key_columns = side == 0 ? node.left_keys : node.right_keys;
+      }
+    }
+    Open out;
+    out.stages.push_back(join_stage);
+    out.updating = in[0].updating || in[1].updating || node.join_type != JoinType::kInner;
+    out.retract = out.updating;  // every -D carries the row it retracts
+    return out;
   }
 
   // A process function (C++ API) in its own stage, fed by a hash exchange on its keys.

@@ -18,6 +18,7 @@
 #include "expr/aggregate_functions.h"
 #include "sql/front_checks.h"
 #include "sql/intervals.h"
+#include "sql/join_binder.h"
 
 namespace sluice {
 namespace {
@@ -529,14 +530,167 @@ class Compiler {
     if (s.contains("windowClause")) return error_at(-1, "WINDOW clauses are not supported yet");
     if (!s.contains("fromClause")) return error_at(-1, "SELECT without FROM is not supported: a pipeline reads a source table");
     const json& from = s["fromClause"];
-    if (from.size() != 1) return error_at(location_of(from[1]), "joins are not supported yet (one table per FROM)");
+    if (from.size() > 1) {
+      // FROM a, b, ... WHERE ...: inner joins, each taking the WHERE conjuncts it can bind.
+      json rest = s;
+      ASSIGN_OR_RETURN(Relation in, bind_comma_join(from, rest));
+      return bind_select_list(rest, in);
+    }
     if (const json* rank = rank_call_of(from[0])) return bind_rank(s, from[0], *rank);
     ASSIGN_OR_RETURN(Relation in, bind_from(from[0]));
+    return bind_select_list(s, in);
+  }
 
+  Result<Relation> bind_select_list(const json& s, const Relation& in) {
     bool has_agg = s.contains("groupClause") || s.contains("havingClause");
     for (const auto& t : list_of(s, "targetList")) has_agg = has_agg || contains_aggregate(t);
     if (has_agg) return bind_aggregate(s, in);
     return bind_projection(s, in);
+  }
+
+  // ------------------------------------------------------------------ joins
+
+  // FROM items joined left to right (inner); each join takes the conjuncts of the WHERE in
+  // `s` that bind over its inputs (so equalities become join keys), the others stay.
+  Result<Relation> bind_comma_join(const json& from, json& s) {
+    std::vector<json> where;
+    if (s.contains("whereClause")) conjuncts(s["whereClause"], where);
+    std::vector<bool> used(where.size(), false);
+    ASSIGN_OR_RETURN(Relation acc, bind_from(from[0]));
+    for (size_t i = 1; i < from.size(); ++i) {
+      ASSIGN_OR_RETURN(Relation next, bind_from(from[i]));
+      Relation both;
+      both.columns = acc.columns;
+      both.columns.insert(both.columns.end(), next.columns.begin(), next.columns.end());
+      RelationContext ctx;
+      ctx.c = this;
+      ctx.rel = &both;
+      std::vector<json> conds;
+      for (size_t j = 0; j < where.size(); ++j) {
+        if (used[j] || contains_aggregate(where[j]) || !bind_expr(where[j], ctx).is_ok()) continue;
+        conds.push_back(where[j]);
+        used[j] = true;
+      }
+      ASSIGN_OR_RETURN(acc, join_relations(std::move(acc), std::move(next), JoinType::kInner, conds, location_of(from[i])));
+    }
+    std::vector<json> rest;
+    for (size_t j = 0; j < where.size(); ++j) {
+      if (!used[j]) rest.push_back(where[j]);
+    }
+    s.erase("whereClause");
+    if (rest.size() == 1) s["whereClause"] = rest[0];
+    if (rest.size() > 1) s["whereClause"] = json{{"BoolExpr", {{"boolop", "AND_EXPR"}, {"args", rest}}}};
+    return acc;
+  }
+
+  Result<Relation> bind_join(const json& b, int loc) {
+    if (b.contains("usingClause") || b.value("isNatural", false)) {
+      return error_at(loc, "JOIN ... USING and NATURAL JOIN are not supported; write JOIN ... ON a.k = b.k");
+    }
+    const std::string t = b.value("jointype", "JOIN_INNER");
+    JoinType type;
+    if (t == "JOIN_INNER") {
+      type = JoinType::kInner;
+    } else if (t == "JOIN_LEFT") {
+      type = JoinType::kLeft;
+    } else if (t == "JOIN_RIGHT") {
+      type = JoinType::kRight;
+    } else if (t == "JOIN_FULL") {
+      type = JoinType::kFull;
+    } else {
+      return error_at(loc, "unsupported join type {}", t);
+    }
+    ASSIGN_OR_RETURN(Relation l, bind_from(b["larg"]));
+    ASSIGN_OR_RETURN(Relation r, bind_from(b["rarg"]));
+    std::vector<json> conds;
+    if (b.contains("quals")) conjuncts(b["quals"], conds);
+    ASSIGN_OR_RETURN(Relation out, join_relations(std::move(l), std::move(r), type, conds, loc));
+    if (b.contains("alias")) {
+      const std::string alias = b["alias"].value("aliasname", "");
+      for (auto& c : out.columns) c.qualifier = alias;
+    }
+    return out;
+  }
+
+  // Joins two relations on `conds` (conjuncts): equalities between an expression of each
+  // side become keys (sql/join_binder.h), the rest the residual condition.
+  Result<Relation> join_relations(Relation l, Relation r, JoinType type, const std::vector<json>& conds, int loc) {
+    Relation both;
+    both.columns = l.columns;
+    both.columns.insert(both.columns.end(), r.columns.begin(), r.columns.end());
+    const size_t lw = l.columns.size();
+    RelationContext ctx;
+    ctx.c = this;
+    ctx.rel = &both;
+    // Which input an expression's columns come from: 0 left, 1 right, -1 both or none.
+    auto side_of = [&](const ExprPtr& e) {
+      int side = -1;
+      for (int c : columns_used(e)) {
+        const int s = static_cast<size_t>(c) < lw ? 0 : 1;
+        if (side >= 0 && side != s) return -1;
+        side = s;
+      }
+      return side;
+    };
+    std::vector<JoinKeyPair> keys;
+    std::vector<const json*> residual;
+    for (const json& c : conds) {
+      if (node_type(c) == "A_Expr") {
+        const json& b = node_body(c);
+        const std::string kind = b.value("kind", "");
+        std::string op;
+        for (const auto& n : list_of(b, "name")) op = string_value(n);
+        if (b.contains("lexpr") && ((kind == "AEXPR_OP" && op == "=") || kind == "AEXPR_NOT_DISTINCT")) {
+          ASSIGN_OR_RETURN(ExprPtr a, bind_expr(b["lexpr"], ctx));
+          ASSIGN_OR_RETURN(ExprPtr z, bind_expr(b["rexpr"], ctx));
+          const int sa = side_of(a), sz = side_of(z);
+          if (sa >= 0 && sz >= 0 && sa != sz) {
+            RelationContext lctx, rctx;
+            lctx.c = rctx.c = this;
+            lctx.rel = &l;
+            rctx.rel = &r;
+            const json& lx = sa == 0 ? b["lexpr"] : b["rexpr"];
+            const json& rx = sa == 0 ? b["rexpr"] : b["lexpr"];
+            JoinKeyPair k;
+            ASSIGN_OR_RETURN(k.left, bind_expr(lx, lctx));
+            ASSIGN_OR_RETURN(k.right, bind_expr(rx, rctx));
+            k.null_safe = kind == "AEXPR_NOT_DISTINCT";
+            keys.push_back(std::move(k));
+            continue;
+          }
+        }
+      }
+      residual.push_back(&c);
+    }
+    // The residual is bound over the join's input layout, hidden key columns included.
+    auto condition = [&](size_t left_extra, size_t right_extra) -> Result<ExprPtr> {
+      Relation ext;
+      ext.columns = l.columns;
+      ext.columns.insert(ext.columns.end(), left_extra, ScopeColumn{"", "", TypeId::kNull});
+      ext.columns.insert(ext.columns.end(), r.columns.begin(), r.columns.end());
+      ext.columns.insert(ext.columns.end(), right_extra, ScopeColumn{"", "", TypeId::kNull});
+      RelationContext ectx;
+      ectx.c = this;
+      ectx.rel = &ext;
+      std::vector<ExprPtr> parts;
+      for (const json* c : residual) {
+        ASSIGN_OR_RETURN(ExprPtr e, bind_predicate(*c, ectx, "the join condition"));
+        parts.push_back(e);
+      }
+      if (parts.empty()) return ExprPtr();
+      if (parts.size() == 1) return parts[0];
+      return make_and(parts);
+    };
+    auto node = make_join_node(type, l.node, r.node, keys, condition);
+    if (!node.is_ok()) {
+      // Errors of the residual carry their own position already.
+      if (node.status().message().rfind(file_ + ":", 0) == 0) return node.status();
+      return wrap(node.status(), loc);
+    }
+    Relation out;
+    out.node = node.value();
+    out.columns = std::move(both.columns);
+    return out;
   }
 
   Result<Relation> union_all(Relation l, Relation r) {
@@ -660,7 +814,7 @@ class Compiler {
       return r;
     }
     if (type == "RangeFunction") return bind_table_function(b);
-    if (type == "JoinExpr") return error_at(location_of(item), "joins are not supported yet");
+    if (type == "JoinExpr") return bind_join(b, location_of(item));
     return error_at(location_of(item), "unsupported FROM item {}", type);
   }
 

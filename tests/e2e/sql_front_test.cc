@@ -105,7 +105,7 @@ TEST(SqlFrontTest, StatementErrorsPointIntoTheStatementNotBeforeIt) {
   auto r = job.run("validate");
   EXPECT_NE(r.exit_code, 0);
   EXPECT_NE(r.output.find("job.sql:5:3: syntax error"), std::string::npos) << r.output;
-  Job join(std::string(kTables) + "\n/* joins */\nINSERT INTO out SELECT a.v FROM t AS a JOIN t AS b ON a.v = b.v;\n");
+  Job join(std::string(kTables) + "\n/* joins */\nINSERT INTO out SELECT a.v FROM t AS a JOIN t AS b USING (v);\n");
   r = join.run("validate");
   EXPECT_NE(r.exit_code, 0);
   EXPECT_NE(r.output.find("job.sql:5:"), std::string::npos) << r.output;

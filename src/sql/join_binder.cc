@@ -1,0 +1,89 @@
+#include "sql/join_binder.h"
+
+#include <fmt/format.h>
+
+namespace sluice {
+namespace {
+
+// `input` with `extra` appended as hidden columns "__join_key<i>" (its own node when any).
+LogicalNodePtr with_key_columns(const LogicalNodePtr& input, const std::vector<ExprPtr>& extra) {
+  if (extra.empty()) return input;
+  const Schema& in = *input->schema;
+  auto calc = std::make_shared<LogicalNode>();
+  calc->kind = LogicalNode::Kind::kCalc;
+  calc->inputs = {input};
+  calc->rowtime = input->rowtime;
+  std::vector<Field> fields = in.fields();
+  for (size_t i = 0; i < in.size(); ++i) {
+    calc->projections.push_back(make_column_ref(static_cast<int>(i), in.field(i).type, in.field(i).name));
+  }
+  for (size_t i = 0; i < extra.size(); ++i) {
+    calc->projections.push_back(extra[i]);
+    fields.push_back({fmt::format("__join_key{}", i), extra[i]->type(), true});
+  }
+  calc->schema = make_schema(fields);
+  return calc;
+}
+
+}  // namespace
+
+Result<LogicalNodePtr> make_join_node(JoinType type, const LogicalNodePtr& left, const LogicalNodePtr& right,
+                                      const std::vector<JoinKeyPair>& keys, const JoinConditionBinder& condition) {
+  const size_t lw = left->schema->size();
+  const size_t rw = right->schema->size();
+  std::vector<ExprPtr> extra[2];
+  auto node = std::make_shared<LogicalNode>();
+  node->kind = LogicalNode::Kind::kJoin;
+  node->join_type = type;
+  for (const JoinKeyPair& k : keys) {
+    const TypeId lt = k.left->type();
+    const TypeId rt = k.right->type();
+    const TypeId t = lt == rt ? lt : common_type(lt, rt);
+    if (t == TypeId::kNull) {
+      return invalid_argument("join keys {} and {} cannot be compared ({} and {})", k.left->to_string(),
+                              k.right->to_string(), type_name(lt), type_name(rt));
+    }
+    // A key column of the key's type is used as it is; anything else is computed.
+    auto place = [&](const ExprPtr& e, size_t width, std::vector<ExprPtr>& extras) -> Result<int> {
+      ExprPtr v = e;
+      if (v->type() != t) {
+        ASSIGN_OR_RETURN(v, make_cast(v, t));
+      }
+      const int ref = column_ref_index(*v);
+      if (ref >= 0) return ref;
+      extras.push_back(v);
+      return static_cast<int>(width + extras.size() - 1);
+    };
+    ASSIGN_OR_RETURN(int l, place(k.left, lw, extra[0]));
+    ASSIGN_OR_RETURN(int r, place(k.right, rw, extra[1]));
+    node->left_keys.push_back(l);
+    node->right_keys.push_back(r);
+    node->null_safe.push_back(k.null_safe);
+  }
+  LogicalNodePtr l = with_key_columns(left, extra[0]);
+  LogicalNodePtr r = with_key_columns(right, extra[1]);
+  ASSIGN_OR_RETURN(node->join_condition, condition(extra[0].size(), extra[1].size()));
+  node->inputs = {l, r};
+  std::vector<Field> fields;
+  for (const auto& f : l->schema->fields()) fields.push_back({f.name, f.type, true});
+  for (const auto& f : r->schema->fields()) fields.push_back({f.name, f.type, true});
+  node->schema = make_schema(fields);
+  if (extra[0].empty() && extra[1].empty()) return LogicalNodePtr(node);
+  // Drop the hidden key columns.
+  auto calc = std::make_shared<LogicalNode>();
+  calc->kind = LogicalNode::Kind::kCalc;
+  calc->inputs = {node};
+  std::vector<Field> visible;
+  auto keep = [&](size_t from, size_t n) {
+    for (size_t i = from; i < from + n; ++i) {
+      calc->projections.push_back(make_column_ref(static_cast<int>(i), fields[i].type, fields[i].name));
+      visible.push_back(fields[i]);
+    }
+  };
+  keep(0, lw);
+  keep(l->schema->size(), rw);
+  calc->schema = make_schema(visible);
+  return LogicalNodePtr(calc);
+}
+
+}  // namespace sluice

@@ -32,6 +32,7 @@ namespace sluice::testing_checkpoint {
 struct Step {
   BatchPtr batch;
   std::optional<Micros> watermark;
+  int input = 0;  // logical input of the operator (two-input operators: joins)
 };
 
 class CollectingOutput : public Output {
@@ -68,9 +69,10 @@ class StageRunner {
  public:
   // in_key_columns: the hash exchange's key columns; out_key_columns: the same key in the
   // output (to check which instance emits which keys).
+  // other_input_keys: the exchange's key columns of inputs 1, 2, ... (two-input operators).
   StageRunner(OperatorSpecPtr spec, int parallelism, std::vector<int> in_key_columns, std::vector<int> out_key_columns,
-              StateBackend* backend = nullptr)
-      : spec_(std::move(spec)), keys_(std::move(in_key_columns)) {
+              StateBackend* backend = nullptr, std::vector<std::vector<int>> other_input_keys = {})
+      : spec_(std::move(spec)), keys_(std::move(in_key_columns)), other_keys_(std::move(other_input_keys)) {
     for (int i = 0; i < parallelism; ++i) {
       auto inst = std::make_unique<Instance>(out_key_columns);
       inst->op = spec_->create();
@@ -100,11 +102,12 @@ class StageRunner {
       return Status::ok();
     }
     const RecordBatch& b = *step.batch;
-    if (instances_.size() == 1) return instances_[0]->op->process(0, step.batch, instances_[0]->out);
+    if (instances_.size() == 1) return instances_[0]->op->process(step.input, step.batch, instances_[0]->out);
+    const std::vector<int>& keys = step.input == 0 ? keys_ : other_keys_.at(static_cast<size_t>(step.input - 1));
     std::vector<std::vector<uint32_t>> parts(instances_.size());
     for (size_t r = 0; r < b.num_rows; ++r) {
       uint64_t hash = 0;
-      for (int k : keys_) hash = hash_combine(hash, b.column(static_cast<size_t>(k)).hash_row(r));
+      for (int k : keys) hash = hash_combine(hash, b.column(static_cast<size_t>(k)).hash_row(r));
       parts[static_cast<size_t>(instance_of_key_group(key_group_of(hash), parallelism()))].push_back(
           static_cast<uint32_t>(r));
     }
@@ -112,7 +115,7 @@ class StageRunner {
       if (parts[i].empty()) continue;
       auto part = make_batch(b.schema);
       part->append_gather(b, parts[i].data(), parts[i].size());
-      RETURN_IF_ERROR(instances_[i]->op->process(0, part, instances_[i]->out));
+      RETURN_IF_ERROR(instances_[i]->op->process(step.input, part, instances_[i]->out));
     }
     return Status::ok();
   }
@@ -170,6 +173,7 @@ class StageRunner {
   };
   OperatorSpecPtr spec_;
   std::vector<int> keys_;
+  std::vector<std::vector<int>> other_keys_;
   std::atomic<uint64_t> completed_{0};
   std::vector<std::unique_ptr<Instance>> instances_;
 };
@@ -242,11 +246,12 @@ struct Scenario {
   std::vector<int> in_key_columns;   // the hash exchange's keys
   std::vector<int> out_key_columns;  // the same key in the output
   std::vector<Step> steps;
+  std::vector<std::vector<int>> other_input_keys;  // keys of inputs 1, ... (joins)
 };
 
 // The output of an uninterrupted run at parallelism 1 (watermarks included).
 inline std::vector<std::string> uninterrupted(const Scenario& s) {
-  StageRunner runner(s.spec, 1, s.in_key_columns, s.out_key_columns);
+  StageRunner runner(s.spec, 1, s.in_key_columns, s.out_key_columns, nullptr, s.other_input_keys);
   EXPECT_TRUE(runner.feed(s.steps, 0, s.steps.size()).is_ok());
   EXPECT_TRUE(runner.finish().is_ok());
   return runner.all_rows(true);
@@ -269,13 +274,13 @@ inline void expect_restore_continues_exactly(const Scenario& s, const std::strin
   ASSERT_NE(backend, nullptr);
   const size_t half = s.steps.size() / 2;
   std::vector<std::string> got;
-  auto before = std::make_unique<StageRunner>(s.spec, 1, s.in_key_columns, s.out_key_columns, backend.get());
+  auto before = std::make_unique<StageRunner>(s.spec, 1, s.in_key_columns, s.out_key_columns, backend.get(), s.other_input_keys);
   ASSERT_TRUE(before->feed(s.steps, 0, half).is_ok());
   auto info = fixture.checkpoint(*before, 1);
   ASSERT_TRUE(info.is_ok()) << info.status().message();
   retire(before, got, true);
 
-  StageRunner after(s.spec, 1, s.in_key_columns, s.out_key_columns, backend.get());
+  StageRunner after(s.spec, 1, s.in_key_columns, s.out_key_columns, backend.get(), s.other_input_keys);
   Status restored = fixture.restore(after, s.spec->id, info.value(), 1);
   ASSERT_TRUE(restored.is_ok()) << restored.message();
   ASSERT_TRUE(after.feed(s.steps, half, s.steps.size()).is_ok());
@@ -297,13 +302,13 @@ inline void expect_rescale_keeps_every_key(const Scenario& s, const std::string&
   ASSERT_NE(backend, nullptr);
   const size_t third = s.steps.size() / 3;
   std::vector<std::string> got;
-  auto one = std::make_unique<StageRunner>(s.spec, 1, s.in_key_columns, s.out_key_columns, backend.get());
+  auto one = std::make_unique<StageRunner>(s.spec, 1, s.in_key_columns, s.out_key_columns, backend.get(), s.other_input_keys);
   ASSERT_TRUE(one->feed(s.steps, 0, third).is_ok());
   auto first = fixture.checkpoint(*one, 1);
   ASSERT_TRUE(first.is_ok()) << first.status().message();
   retire(one, got, false);
 
-  auto two = std::make_unique<StageRunner>(s.spec, 2, s.in_key_columns, s.out_key_columns, backend.get());
+  auto two = std::make_unique<StageRunner>(s.spec, 2, s.in_key_columns, s.out_key_columns, backend.get(), s.other_input_keys);
   Status restored = fixture.restore(*two, s.spec->id, first.value(), 1);
   ASSERT_TRUE(restored.is_ok()) << restored.message();
   ASSERT_TRUE(two->feed(s.steps, third, 2 * third).is_ok());
@@ -314,7 +319,7 @@ inline void expect_rescale_keeps_every_key(const Scenario& s, const std::string&
   EXPECT_FALSE(two->output(1).rows.empty());
   retire(two, got, false);
 
-  StageRunner last(s.spec, 1, s.in_key_columns, s.out_key_columns, backend.get());
+  StageRunner last(s.spec, 1, s.in_key_columns, s.out_key_columns, backend.get(), s.other_input_keys);
   restored = fixture.restore(last, s.spec->id, second.value(), 2);
   ASSERT_TRUE(restored.is_ok()) << restored.message();
   ASSERT_TRUE(last.feed(s.steps, 2 * third, s.steps.size()).is_ok());
@@ -333,7 +338,7 @@ inline void expect_incremental_checkpoints_restore_exactly(const Scenario& s, si
   ASSERT_NE(backend, nullptr);
   const size_t stop = s.steps.size() * 3 / 4;
   std::vector<std::string> got;
-  auto before = std::make_unique<StageRunner>(s.spec, 1, s.in_key_columns, s.out_key_columns, backend.get());
+  auto before = std::make_unique<StageRunner>(s.spec, 1, s.in_key_columns, s.out_key_columns, backend.get(), s.other_input_keys);
   std::vector<bool> incremental;
   std::optional<CheckpointInfo> info;
   uint64_t id = 0;
@@ -348,7 +353,7 @@ inline void expect_incremental_checkpoints_restore_exactly(const Scenario& s, si
   for (size_t i = 1; i < incremental.size(); ++i) EXPECT_TRUE(incremental[i]) << "snapshot " << i + 1;
   retire(before, got, true);
 
-  StageRunner after(s.spec, 1, s.in_key_columns, s.out_key_columns, backend.get());
+  StageRunner after(s.spec, 1, s.in_key_columns, s.out_key_columns, backend.get(), s.other_input_keys);
   Status restored = fixture.restore(after, s.spec->id, *info, 1);
   ASSERT_TRUE(restored.is_ok()) << restored.message();
   ASSERT_TRUE(after.feed(s.steps, stop, s.steps.size()).is_ok());

@@ -83,9 +83,11 @@ class SourceReader {
   virtual Status check_checkpoint_position(std::string_view bytes);
   virtual Status seek_checkpoint_position(std::string_view bytes);
 
-  // Checkpoint `id` is durable (every sink committed up to it): acknowledge upstream what it
-  // covers (NATS acks, Kafka group offset commits, Redis XACK). Called on the reader
-  // task's thread between two polls, for ids in increasing order (some may be skipped).
+  // Checkpoint `id` is durable: acknowledge upstream what it covers (NATS acks, Kafka group
+  // offset commits, Redis XACK). The sinks commit `id` on their own threads, not
+  // necessarily before this call; a commit not done yet is done by the recovery from `id`.
+  // Called on the reader task's thread between two polls, for ids in increasing order
+  // (some may be skipped).
   virtual Status on_checkpoint_complete(uint64_t id) { return Status::ok(); }
 
   // Typed changelog rows (SourceFactory::produces_rows()): appends up to `max_rows` rows to
@@ -141,8 +143,10 @@ class SourceFactory {
 };
 
 // Validates the options of `spec` (unknown options are errors) and creates the factory.
-// Options read by the engine itself (event_time, watermark_delay, allowed_lateness,
-// idle_timeout, dlq, dlq_table) are marked used by the caller before this is called.
+// The options every source accepts (registry.h common_source_options(): event_time,
+// watermark_delay, idle_timeout, readers, dlq, late_output, ...) are read by the planner
+// and left out of `spec.options`; options marked used before this call count as consumed
+// elsewhere.
 Result<std::unique_ptr<SourceFactory>> make_source_factory(const SourceSpec& spec);
 
 }  // namespace sluice

@@ -1,6 +1,6 @@
 // The metrics a job registers (every name, label and unit is listed in docs/metrics.md):
-// handles to the series of one operator instance, one source split and the checkpoint
-// coordinator, looked up once in the job's MetricsRegistry when the job builds its tasks.
+// handles to the series of one operator instance, one source reader task and the
+// checkpoint coordinator, looked up once in the job's MetricsRegistry when the job builds its tasks.
 //
 // The values live in the registry only; these structs hold pointers to its series so the
 // hot path updates them with one relaxed atomic add per batch (no lock, no lookup). The
@@ -49,7 +49,8 @@ struct OperatorMetrics {
   std::unique_ptr<Detached> detached_;
 };
 
-// One split of a source table: labels {job, source, instance}.
+// One reader task of a source table (it may read several splits): labels {job, source,
+// instance}, instance = the reader task's index.
 struct SourceMetrics {
   SourceMetrics(MetricsRegistry& registry, const std::string& job, std::string table, int instance);
 
@@ -59,7 +60,8 @@ struct SourceMetrics {
   Counter* bytes;          // bytes of the input records (line terminators excluded)
   Counter* dead_lettered;  // records sent to the dead-letter queue
   Counter* late;           // records written to the late-data output (once each, however many queries)
-  Gauge* watermark;        // µs; kMinWatermark until the first watermark, kMaxWatermark at the end
+  Gauge* watermark;        // µs, the task's watermark (minimum over its active splits);
+                           // kMinWatermark until the first watermark, kMaxWatermark at the end
 };
 
 // The checkpoint coordinator of a job: labels {job}.

@@ -13,9 +13,15 @@
 //                   at a steady pace (demos, crash and recovery tests).
 //   max_line_bytes  default 64 MiB: a longer record goes to the dead-letter queue (its
 //                   first 4 KiB) and reading goes on (see line_reader.h).
+//   discovery_interval  default 1s: follow mode, directory or glob: how often new files
+//                   are looked for.
 //
-// One split. The factory is created and validated on the planner thread; its reader is
-// owned by one source task (see source.h). position() is the byte offset of the next
+// A path naming a directory ('dir/') or a glob in the file name ('logs/*.jsonl') reads
+// every matching file: one split per file (id: the file name), found by a split enumerator
+// (listed once; in follow mode again every discovery_interval, new files added), read one
+// after the other in name order (followed: side by side). A single file is one split.
+// The factory is created and validated on the planner thread; each split's reader is
+// owned by one reader task (see source.h). position() is the byte offset of the next
 // unread line; resume_position() adds a fingerprint of the file it points into (device,
 // inode, size, hashes of the bytes at its start and before the offset), so a resume into a
 // rewritten file is refused and one into a rotated file finds it again.

@@ -6,9 +6,14 @@
 //   events                total number of events; absent or 0 = unbounded.
 //   rate                  events per second across the whole source (shared evenly by the
 //                         splits); 0 (default) = as fast as possible.
-//   splits                number of parallel readers, default 1 (max 1024). Split k emits
-//                         the events with global index i where i % splits == k, so the
-//                         union of all splits is the same whatever the split count.
+//   splits                number of splits, default 1 (max 1024); reader tasks (`readers`)
+//                         default to one per split. Split k emits the events with global
+//                         index i where i % splits == k, so the union of all splits is the
+//                         same whatever the split count.
+//   initial_splits        splits that exist at the start, default `splits`; one more is
+//                         added every split_interval (default 1s) until all exist.
+//   rebalance_interval    default 0 (never): this often one split is taken back from its
+//                         reader task and given to another (a consumer-group rebalance).
 //   start                 event time of the first event, default '2024-01-01T00:00:00Z'.
 //   interval              event-time step between consecutive events, default '10ms'.
 //   out_of_order          fraction 0..1 of events whose time is moved back by a uniform

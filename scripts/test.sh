@@ -1,23 +1,49 @@
 #!/usr/bin/env bash
 # Quick start, part 2: installs dependencies, builds, and runs the whole test suite:
 # unit tests, end-to-end and differential tests, the external conformance suites
-# (../shared/conformance), then the unit tests again under ASan/UBSan, and the runtime and
-# end-to-end tests (multi-threaded jobs at parallelism 1..4) under ThreadSanitizer.
+# (../shared/conformance), then the unit tests and the end-to-end tests again under
+# ASan/UBSan, and the runtime and end-to-end tests (multi-threaded jobs at parallelism 1..4)
+# under ThreadSanitizer. The sanitizer stages build the binary and the unit tests; the
+# end-to-end tests (built once, in build/) drive their binary through $SLUICE_BINARY.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# Each stage's duration, printed at the end (also when a stage fails), to keep CI's time
+# in view.
+STAGES=""
+STAGE_NAME="" STAGE_START=$SECONDS
+stage() {
+  if [ -n "$STAGE_NAME" ]; then STAGES+="  $STAGE_NAME: $((SECONDS - STAGE_START)) s"$'\n'; fi
+  STAGE_NAME="$1" STAGE_START=$SECONDS
+}
+trap 'stage ""; printf "== stage times ==\n%s  total: %d s\n" "$STAGES" "$SECONDS"' EXIT
+stage "install dependencies"
 scripts/install-deps.sh
+stage "build"
 scripts/build.sh -DSLUICE_WERROR=ON
+stage "tests"
 (cd build && ctest --output-on-failure -j 2 --timeout 900)
 if [ "${SLUICE_SKIP_SANITIZERS:-0}" != "1" ]; then
-  echo "== ASan/UBSan build of the unit tests =="
-  BUILD_DIR=build-asan BUILD_TYPE=RelWithDebInfo scripts/build.sh -DSLUICE_SANITIZE=address,undefined -DSLUICE_BUILD_BENCH=OFF
-  (cd build-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-     ctest --output-on-failure -j 2 --timeout 900 -E 'conformance')
+  echo "== ASan/UBSan build of the binary and the unit tests =="
+  stage "ASan/UBSan build"
+  BUILD_DIR=build-asan BUILD_TYPE=RelWithDebInfo scripts/build.sh -DSLUICE_SANITIZE=address,undefined \
+    -DSLUICE_BUILD_BENCH=OFF -DSLUICE_BUILD_E2E_TESTS=OFF
+  stage "ASan/UBSan tests"
+  export ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+  (cd build-asan && ctest --output-on-failure -j 2 --timeout 900)
+  (cd build && SLUICE_BINARY="$PWD/../build-asan/sluice" SLUICE_SANITIZED=address \
+     ctest --output-on-failure -j 2 --timeout 900 -L e2e)
+  unset ASAN_OPTIONS UBSAN_OPTIONS
 fi
 if [ "${SLUICE_SKIP_SANITIZERS:-0}" != "1" ]; then
-  echo "== ThreadSanitizer build of the runtime and end-to-end tests =="
+  echo "== ThreadSanitizer build of the binary and the runtime tests =="
+  stage "TSan build"
   BUILD_DIR=build-tsan BUILD_TYPE=RelWithDebInfo scripts/build.sh -DSLUICE_SANITIZE=thread -DSLUICE_BUILD_BENCH=OFF \
-    --target sluice runtime_test engine_test e2e_test
-  (cd build-tsan && TSAN_OPTIONS=halt_on_error=1 ctest --output-on-failure -j 2 --timeout 900 \
-     -R 'WatermarkTracker|Differential|Follow|Idle|Cli|Cases|TopN|AllowedLateness|CrashTest|Engine|JobHandle')
+    -DSLUICE_BUILD_E2E_TESTS=OFF --target sluice runtime_test engine_test
+  stage "TSan tests"
+  export TSAN_OPTIONS=halt_on_error=1
+  TSAN_TESTS='WatermarkTracker|Differential|Follow|Idle|Cli|Cases|TopN|AllowedLateness|CrashTest|Engine|JobHandle'
+  (cd build-tsan && ctest --output-on-failure -j 2 --timeout 900 -R "$TSAN_TESTS")
+  (cd build && SLUICE_BINARY="$PWD/../build-tsan/sluice" SLUICE_SANITIZED=thread \
+     ctest --output-on-failure -j 2 --timeout 900 -L e2e -R "$TSAN_TESTS")
+  unset TSAN_OPTIONS
 fi

@@ -60,7 +60,7 @@ TEST(ExamplesReadmeTest, DocumentedCommandsRunFromAScratchFolder) {
 
   testing::TempDir root;
   fs::create_directory(root.file("build"));
-  fs::create_symlink(SLUICE_BINARY, root.file("build/sluice"));
+  fs::create_symlink(testing::sluice_binary(), root.file("build/sluice"));
   fs::create_directory_symlink(source + "/examples", root.file("examples"));
   testing::write_file(root.file("readme.sh"), script);
   testing::CommandResult r = testing::run_command("cd '" + root.path() + "' && sh -e ./readme.sh </dev/null 2>&1");

@@ -95,6 +95,9 @@ TEST(SqlFrontTest, ThousandNestedCallsBindInBoundedMemory) {
   auto r = job.run();
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_EQ(job.out(), "{\"s\":2}\n");
+  // Under ASan the allocator's quarantine keeps freed memory resident, so the bound is
+  // only meaningful in the normal build (the sanitizer build still checks the result).
+  if (testing::sanitized()) return;
   rusage usage{};
   ASSERT_EQ(getrusage(RUSAGE_CHILDREN, &usage), 0);
   EXPECT_LT(usage.ru_maxrss, 200 * 1024) << "peak RSS of sluice in KiB";  // was 600 MB

@@ -28,8 +28,22 @@ TempDir::~TempDir() {
   std::filesystem::remove_all(path_, ec);
 }
 
+const char* sluice_binary() {
+  const char* env = std::getenv("SLUICE_BINARY");
+  return env && *env ? env : SLUICE_BINARY;
+}
+
+bool sanitized() {
+#ifdef SLUICE_SANITIZED
+  return true;
+#else
+  const char* env = std::getenv("SLUICE_SANITIZED");
+  return env && *env && std::string(env) != "0";
+#endif
+}
+
 CommandResult run_sluice(const std::string& args, const std::string& cwd, const std::string& stdin_path) {
-  return run_command("cd '" + cwd + "' && '" + SLUICE_BINARY + "' " + args + " <'" + stdin_path + "' 2>&1");
+  return run_command("cd '" + cwd + "' && '" + sluice_binary() + "' " + args + " <'" + stdin_path + "' 2>&1");
 }
 
 CommandResult run_command(const std::string& cmd) {
@@ -48,7 +62,7 @@ pid_t spawn_sluice_run(const std::string& job, const std::string& cwd) {
   pid_t pid = fork();
   if (pid == 0) {
     if (chdir(cwd.c_str()) != 0) _exit(127);
-    execl(SLUICE_BINARY, SLUICE_BINARY, "run", "-q", job.c_str(), static_cast<char*>(nullptr));
+    execl(sluice_binary(), sluice_binary(), "run", "-q", job.c_str(), static_cast<char*>(nullptr));
     _exit(127);
   }
   return pid;
@@ -65,10 +79,10 @@ pid_t spawn_sluice(const std::vector<std::string>& args, const std::string& cwd,
       close(fd);
     }
     std::vector<char*> argv;
-    argv.push_back(const_cast<char*>(SLUICE_BINARY));
+    argv.push_back(const_cast<char*>(sluice_binary()));
     for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
     argv.push_back(nullptr);
-    execv(SLUICE_BINARY, argv.data());
+    execv(sluice_binary(), argv.data());
     _exit(127);
   }
   return pid;

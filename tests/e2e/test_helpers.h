@@ -24,6 +24,14 @@ struct Rng {
   bool chance(double p) { return static_cast<double>(next() >> 11) / 9007199254740992.0 < p; }
 };
 
+// The sluice binary under test: $SLUICE_BINARY when set (CI's sanitizer stages run these
+// tests against their ASan and TSan builds of the binary), else the one built beside the
+// tests.
+const char* sluice_binary();
+// Whether that binary runs under a sanitizer ($SLUICE_SANITIZED set, or the tests built
+// with one): memory bounds do not hold under ASan's allocator, timings are slower.
+bool sanitized();
+
 // Starts `sluice run -q job` in `cwd` in the background; returns its pid.
 pid_t spawn_sluice_run(const std::string& job, const std::string& cwd);
 // Starts `sluice ARGS...` in `cwd` in the background, stdout and stderr appended to

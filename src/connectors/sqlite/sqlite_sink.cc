@@ -108,7 +108,22 @@ class SqliteTarget {
       }
       RETURN_IF_ERROR(t->exec("PRAGMA synchronous=NORMAL"));
     }
-    ASSIGN_OR_RETURN(std::vector<std::string> existing, t->existing_columns());
+    Result<std::vector<std::string>> columns = t->existing_columns();
+    if (!columns.is_ok() && probe && (sqlite3_extended_errcode(t->db_) & 0xff) == SQLITE_READONLY) {
+      // A writer killed mid-run leaves a WAL index that must be rebuilt, which a read-only
+      // connection cannot do (SQLITE_READONLY_RECOVERY / _CANTINIT): probe again read-write.
+      // The database exists (its WAL is there), so nothing is created.
+      sqlite3_close(t->db_);
+      t->db_ = nullptr;
+      if (sqlite3_open_v2(config.path.c_str(), &t->db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, nullptr) !=
+          SQLITE_OK) {
+        return t->error("cannot open database");
+      }
+      sqlite3_busy_timeout(t->db_, 5000);
+      columns = t->existing_columns();
+    }
+    RETURN_IF_ERROR(columns.status());
+    std::vector<std::string> existing = std::move(columns).value();
     if (existing.empty()) {
       if (probe) return t;  // the writer will create it
       RETURN_IF_ERROR(t->exec(t->create_table_sql()));

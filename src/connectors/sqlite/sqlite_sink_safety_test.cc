@@ -2,7 +2,10 @@
 // upsert table compare equal (IS semantics), sluice's bookkeeping table names are reserved,
 // paths are plain file names (never a URI or an in-memory database), and a database file
 // deleted while the job writes it is an error, not a silent loss.
+#include <sys/wait.h>
 #include <unistd.h>
+
+#include <filesystem>
 
 #include "connectors/sqlite/sqlite_sink.h"
 #include "connectors/sqlite/sqlite_test_util.h"
@@ -125,6 +128,34 @@ TEST_F(SqliteSinkSafetyTest, ADeletedDatabaseFileFailsTheNextCommit) {
   Status s = w->flush();
   EXPECT_EQ(s.code(), StatusCode::kIoError);
   EXPECT_NE(s.message().find("was deleted or replaced"), std::string::npos) << s.message();
+}
+
+// A writer killed in the middle of a transaction on a database still in rollback-journal
+// mode (a job's very first moments: before the switch to WAL) leaves a hot journal, which
+// only a read-write connection may roll back. Planning probes the table read-only; it must
+// not fail the restarted job with "attempt to write a readonly database" (it did, under
+// the crash tests' kill -9 restarts).
+TEST_F(SqliteSinkSafetyTest, AHotJournalLeftByAKilledWriterDoesNotFailPlanning) {
+  pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    sqlite3* db = nullptr;
+    sqlite3_open(db_.c_str(), &db);
+    sqlite3_exec(db, "PRAGMA cache_size = 1; CREATE TABLE per_page (region TEXT, page TEXT, views BIGINT);"
+                     "BEGIN; CREATE TABLE filler (x BIGINT);", nullptr, nullptr, nullptr);
+    for (int i = 0; i < 20000; ++i) {
+      sqlite3_exec(db, "INSERT INTO per_page VALUES ('eu', '/a', 1); INSERT INTO filler VALUES (1)", nullptr, nullptr,
+                   nullptr);
+    }
+    _exit(0);  // no commit, no close: the journal stays hot
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(std::filesystem::exists(db_ + "-journal"));
+  auto f = factory({});
+  ASSERT_TRUE(f.is_ok()) << f.status().message();
+  // The killed transaction was rolled back: the table exists and is empty.
+  EXPECT_EQ(query(db_, "SELECT COUNT(*) FROM per_page"), std::vector<std::string>{"0"});
 }
 
 }  // namespace

@@ -35,6 +35,13 @@ constexpr OptionSpec kCommonSourceOptions[] = {
     {"late_output_table", "text", "none", "the late output is this table of the SQLite database `late_output`"},
 };
 
+// Options every sink table accepts, read by the planner rather than the connector.
+constexpr OptionSpec kCommonSinkOptions[] = {
+    {"sink.parallelism", "integer", "1",
+     "writer instances of the sink, fed by a hash exchange on the primary key (or on every column): each key's "
+     "rows stay in order; only for sinks that allow several writers"},
+};
+
 // Read by read_source_format / read_sink_format (connector_util.h).
 constexpr OptionSpec kSourceFormatOptions[] = {
     {"format", "text", "json", "`json` (one object per line) or `csv`"},
@@ -58,8 +65,11 @@ bool declares(OptionList list, std::string_view name) {
 
 template <typename Spec, typename Factory>
 OptionList common_options(const ConnectorEntry<Spec, Factory>&) {
-  if constexpr (std::is_same_v<Spec, SourceSpec>) return kCommonSourceOptions;
-  return {};
+  if constexpr (std::is_same_v<Spec, SourceSpec>) {
+    return kCommonSourceOptions;
+  } else {
+    return kCommonSinkOptions;
+  }
 }
 
 // Runs the connector's factory with the options its list declares: an undeclared option
@@ -176,6 +186,10 @@ OptionList sink_format_options() { return kSinkFormatOptions; }
 OptionList common_source_options() { return kCommonSourceOptions; }
 
 bool is_common_source_option(std::string_view name) { return declares(kCommonSourceOptions, name); }
+
+OptionList common_sink_options() { return kCommonSinkOptions; }
+
+bool is_common_sink_option(std::string_view name) { return declares(kCommonSinkOptions, name); }
 
 const char* sink_guarantee_name(SinkGuarantee g) {
   switch (g) {

@@ -100,4 +100,8 @@ std::string connector_names();
 OptionList common_source_options();
 bool is_common_source_option(std::string_view name);
 
+// Options every sink table accepts, read by the planner (`sink.parallelism`).
+OptionList common_sink_options();
+bool is_common_sink_option(std::string_view name);
+
 }  // namespace sluice

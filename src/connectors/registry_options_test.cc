@@ -178,6 +178,12 @@ TEST(RegistryDocsTest, EveryCommonSourceOptionIsDocumented) {
   EXPECT_EQ(joined(problems(read_sql_md(), "Options of every source", {common.begin(), common.end()})), "");
 }
 
+TEST(RegistryDocsTest, EveryCommonSinkOptionIsDocumented) {
+  OptionList common = common_sink_options();
+  ASSERT_FALSE(common.empty());
+  EXPECT_EQ(joined(problems(read_sql_md(), "Options of every sink", {common.begin(), common.end()})), "");
+}
+
 // The check itself: an option added to a connector's list without a row is reported, and
 // so are a wrong default and a row for an option nobody accepts.
 TEST(RegistryDocsTest, AnUndocumentedOptionIsReported) {
@@ -277,7 +283,8 @@ TEST(RegistryOptionsTest, AnUndeclaredOptionIsRefusedWithTheDeclaredNames) {
   auto s = make_sink_factory(testing::sink_spec("sqlite", {{"path", "x.db"}, {"mode", "append"}},
                                                 make_schema({{"a", TypeId::kInt64}})));
   ASSERT_FALSE(s.is_ok());
-  EXPECT_EQ(s.status().message(), "table out: unknown option 'mode' (known options: path, table, primary_key)");
+  EXPECT_EQ(s.status().message(),
+            "table out: unknown option 'mode' (known options: path, table, primary_key, sink.parallelism)");
 }
 
 TEST(RegistryOptionsTest, CommonSourceOptionsAreRecognised) {

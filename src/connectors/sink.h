@@ -80,6 +80,10 @@ struct SinkCapabilities {
   bool changelog_append = false;  // can write +I/-U/+U/-D rows with an op column
   SinkGuarantee guarantee = SinkGuarantee::kAtLeastOnce;
   std::vector<std::string> primary_key;  // for upsert sinks; empty = one global row
+  // Several writers (one per sink instance, `sink.parallelism`) may write the target at
+  // once, each with its own transactions and commit records (SinkIdentity::sink_id names
+  // the instance). False for a sink whose target is one stream of bytes (a file, stdout).
+  bool parallel_writers = false;
 };
 
 class SinkFactory {

@@ -49,10 +49,16 @@ class SinkOperator : public Operator {
     std::string_view writer_state;
     if (state) {
       const auto& blobs = state->instance_states();
-      int found = 0;
-      for (const auto& blob : blobs) {
-        if (blob.empty()) continue;
-        if (++found > 1) return unsupported("sink {}: restoring several sink instances into one", spec_.table());
+      // Each writer resumes its own transactions (its commit records are keyed by its
+      // instance) and the rows it held back (routed to it by key): the writer count must be
+      // the one checkpointed.
+      if (!blobs.empty() && static_cast<int>(blobs.size()) != ctx_.parallelism) {
+        return unsupported("sink {}: the checkpoint has {} writers, this run {}: resume with sink.parallelism = {}",
+                           spec_.table(), blobs.size(), ctx_.parallelism, blobs.size());
+      }
+      const size_t mine = static_cast<size_t>(ctx_.instance);
+      if (mine < blobs.size() && !blobs[mine].empty()) {
+        const std::string& blob = blobs[mine];
         ByteReader r(blob);
         writer_state = r.str();
         if (r.u8() != 0) {

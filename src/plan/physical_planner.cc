@@ -39,6 +39,13 @@ std::string option_position(const TableDef& t, const std::string& option) {
   return it == t.option_where.end() ? t.where : it->second;
 }
 
+// Column names compare case-insensitively (SQL identifiers; primary_key = 'Page' names page).
+bool iequals(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
+         });
+}
+
 // The same prefix as table_context, pointing at one of the table's options.
 std::string option_context(const TableDef& t, const std::string& option) {
   const std::string where = option_position(t, option);
@@ -652,7 +659,8 @@ class Planner {
     spec.schema = schema;
     std::map<std::string, std::string> opts;
     for (const auto& [k, v] : t.options) {
-      if (k != "connector") opts[k] = v;
+      // The engine reads the common sink options itself; connectors never see them.
+      if (k != "connector" && !is_common_sink_option(k)) opts[k] = v;
     }
     if (t.has_primary_key_constraint && !opts.count("primary_key")) {
       std::string pk;
@@ -695,6 +703,7 @@ class Planner {
     }
     ASSIGN_OR_RETURN(std::shared_ptr<SinkFactory> sink, make_factory(t, first.sink_schema));
     auto caps = sink->capabilities();
+    ASSIGN_OR_RETURN(int writers, sink_parallelism(t, *sink, caps));
 
     // Windowed aggregates (or process functions) as the last stateful step: each query carries
     // its window_end (emit time) as a hidden trailing column so the sink can release rows in
@@ -746,21 +755,54 @@ class Planner {
                                                       options_.checkpointing, 200 * kMicrosPerMilli);
     sink_op->id = fmt::format("{}.sink.{:06x}", sanitize(t.name),
                               hash_string(sink->describe() + " " + first.sink_schema->to_string()) & 0xffffff);
-    if (all.stages.size() == 1 && stage(all.stages[0]).parallelism == 1) {
+    if (writers == 1 && all.stages.size() == 1 && stage(all.stages[0]).parallelism == 1) {
       stage(all.stages[0]).chain.push_back(sink_op);
       return Status::ok();
     }
     StageSpec st;
     st.name = "sink:" + t.name;
-    st.parallelism = 1;
+    st.parallelism = writers;
     st.chain.push_back(sink_op);
     plan_.job.stages.push_back(std::move(st));
     int sink_stage = static_cast<int>(plan_.job.stages.size()) - 1;
+    // Several writers: a hash exchange on the primary key (every change of a key reaches
+    // the same writer, in order) or, for an append sink, on every visible column.
+    std::vector<int> keys;
+    if (writers > 1) {
+      const Schema& schema = *first.sink_schema;
+      for (size_t c = 0; c < schema.size(); ++c) {
+        bool in_pk = caps.primary_key.empty();
+        for (const auto& k : caps.primary_key) in_pk = in_pk || iequals(k, schema.field(c).name);
+        if (in_pk) keys.push_back(static_cast<int>(c));
+      }
+    }
     for (int s : all.stages) {
       stage(s).downstream = sink_stage;
-      stage(s).edge = EdgeKind::kGather;
+      stage(s).edge = writers > 1 ? EdgeKind::kHash : EdgeKind::kGather;
+      stage(s).key_columns = keys;
     }
     return Status::ok();
+  }
+
+  // `sink.parallelism`: how many writer instances the sink runs (1 unless the table says).
+  Result<int> sink_parallelism(const TableDef& t, const SinkFactory& sink, const SinkCapabilities& caps) {
+    std::map<std::string, std::string> opts;
+    if (auto it = t.options.find("sink.parallelism"); it != t.options.end()) opts[it->first] = it->second;
+    ConnectorOptions engine(opts, table_context(t));
+    ASSIGN_OR_RETURN(int64_t writers, engine.get_int("sink.parallelism", 1));
+    if (writers < 1 || writers > 256) {
+      return invalid_argument("{}: option 'sink.parallelism' must be between 1 and 256, got {}",
+                              option_context(t, "sink.parallelism"), writers);
+    }
+    if (writers > 1 && !caps.parallel_writers) {
+      return invalid_argument("{}: {} writes one stream and takes one writer; sink.parallelism must be 1",
+                              option_context(t, "sink.parallelism"), sink.describe());
+    }
+    if (writers > 1 && caps.upsert && caps.primary_key.empty()) {
+      return invalid_argument("{}: a table of one row (primary_key = '') has one writer; sink.parallelism must be 1",
+                              option_context(t, "sink.parallelism"));
+    }
+    return static_cast<int>(writers);
   }
 
   // An upsert sink applies updates by its primary key: it must be the key of the updating
@@ -771,7 +813,8 @@ class Planner {
   Status check_upsert_key(const TableDef& t, const Schema& schema, const Open& o, const SinkCapabilities& caps) {
     std::string key_names;
     for (int k : o.key) {
-      if (k >= 0) key_names += (key_names.empty() ? "" : ",") + schema.field(static_cast<size_t>(k)).name;
+      if (k < 0 || static_cast<size_t>(k) >= schema.size()) continue;
+      key_names += (key_names.empty() ? "" : ",") + schema.field(static_cast<size_t>(k)).name;
     }
     std::string pk;
     for (const auto& c : caps.primary_key) pk += (pk.empty() ? "" : ",") + c;
@@ -784,18 +827,17 @@ class Planner {
     }
     auto in_pk = [&](const std::string& name) {
       for (const auto& c : caps.primary_key) {
-        if (c.size() == name.size() && std::equal(c.begin(), c.end(), name.begin(), [](char a, char b) {
-              return std::tolower(static_cast<unsigned char>(a)) == std::tolower(static_cast<unsigned char>(b));
-            })) {
-          return true;
-        }
+        if (iequals(c, name)) return true;
       }
       return false;
     };
+    // Key columns of the query's result; the planner's hidden trailing columns (window_end
+    // carried for the ordered release) are not in the sink's schema, so never in its key.
+    auto visible = [&](int column) { return column >= 0 && static_cast<size_t>(column) < schema.size(); };
     bool ok = true;
-    for (int k : o.key) ok = ok && in_pk(schema.field(static_cast<size_t>(k)).name);
+    for (int k : o.key) ok = ok && visible(k) && in_pk(schema.field(static_cast<size_t>(k)).name);
     size_t allowed = o.key.size();
-    if (o.end_fixed && o.end_column >= 0 && in_pk(schema.field(static_cast<size_t>(o.end_column)).name)) ++allowed;
+    if (o.end_fixed && visible(o.end_column) && in_pk(schema.field(static_cast<size_t>(o.end_column)).name)) ++allowed;
     if (!ok || caps.primary_key.size() != allowed) {
       return invalid_argument(
           "table {}: primary key ({}) is not the key of the query's updating result ({}): updates would leave stale "

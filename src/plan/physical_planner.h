@@ -9,7 +9,9 @@
 //    aggregate), fed by a hash exchange on the group key;
 //  - the sink is chained into the last stage when that stage has one instance, otherwise it
 //    gets its own single-instance stage fed by a gather edge (with ordered release, see
-//    SinkOperator);
+//    SinkOperator); with `sink.parallelism = N` (sinks whose target takes several writers)
+//    its own stage has N writer instances fed by a hash exchange on the primary key (every
+//    column for an append sink), each writer releasing and committing its own rows;
 //  - an updating query (GROUP BY without window, allowed lateness) into an append-only sink
 //    is refused with an error naming both.
 #pragma once

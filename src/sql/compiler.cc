@@ -208,6 +208,10 @@ class Compiler {
     for (const auto& o : options) {
       const json& d = node_body(o);
       std::string name = lower(d.value("defname", ""));
+      // `sink.parallelism = '2'` parses as namespace "sink", name "parallelism": the option
+      // is the dotted whole (dropping the namespace would set another option silently).
+      // Deeper names need quotes: "properties.security.protocol" = 'SASL_SSL'.
+      if (d.contains("defnamespace")) name = lower(d.value("defnamespace", "")) + "." + name;
       int loc = d.value("location", -1);
       if (!d.contains("arg")) return error_at(loc, "option '{}' needs a value: {} = '...'", name, name);
       const json& arg = d["arg"];

@@ -100,6 +100,25 @@ SELECT k, window_start, COUNT(*) AS n, SUM(v) AS total
 FROM TUMBLE(src, ts, INTERVAL '10 seconds') WHERE k % 2 = {PART} GROUP BY k, window_start;
 )";
 
+// kJob with the SQLite sink written by three writers (sink.parallelism, issue 10 point 2):
+// each writer commits its own transactions, keyed by its instance; together they hold
+// exactly kJob's rows.
+const char* kParallelSinkJob = R"(
+CREATE TABLE src (k BIGINT, v BIGINT, ts TIMESTAMP)
+  WITH (connector = 'file', path = '{DIR}/in.jsonl', format = 'json', event_time = 'ts',
+        watermark_delay = '3s'{RATE});
+CREATE TABLE agg_file () WITH (connector = 'file', path = '{DIR}/{OUT}/agg.jsonl');
+CREATE TABLE agg_db () WITH (connector = 'sqlite', path = '{DIR}/{OUT}/agg.db', table = 'agg',
+                             sink.parallelism = '3');
+INSERT INTO agg_file
+SELECT k, window_start, COUNT(*) AS n, SUM(v) AS total, MIN(v) AS lo, MAX(v) AS hi,
+       COUNT(DISTINCT v % 13) AS d
+FROM TUMBLE(src, ts, INTERVAL '10 seconds') GROUP BY k, window_start;
+INSERT INTO agg_db
+SELECT k, window_start, COUNT(*) AS n, SUM(v) AS total
+FROM TUMBLE(src, ts, INTERVAL '10 seconds') GROUP BY k, window_start;
+)";
+
 std::string job_text(const std::string& dir, const std::string& out, bool throttled, const char* job = kJob,
                      const std::string& part = "0") {
   std::string sql = with_dir(job, dir);
@@ -390,6 +409,17 @@ TEST_F(CrashTest, CorruptNewestCheckpointFallsBackToThePreviousOne) {
   std::string log = testing::read_file(dir_.file("log2.txt"));
   EXPECT_NE(log.find("checkpoint skipped"), std::string::npos) << log;
   EXPECT_NE(log.find("resuming from checkpoint " + previous_id + " "), std::string::npos) << log;
+  expect_same_as_reference();
+}
+
+class ParallelSinkCrashTest : public CrashTest {
+ protected:
+  const char* job() const override { return kParallelSinkJob; }
+};
+
+TEST_F(ParallelSinkCrashTest, ThreeSqliteWritersLoseAndRepeatNothing) {
+  crash_and_complete("memory", 8, {2, 1, 3});
+  EXPECT_GE(kills_, 8);
   expect_same_as_reference();
 }
 

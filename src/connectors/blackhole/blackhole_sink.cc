@@ -26,6 +26,7 @@ class BlackholeSinkFactory : public SinkFactory {
     c.changelog_append = true;  // nothing is stored, so any stream is accepted
     // Writing nothing, it can neither lose nor repeat anything.
     c.guarantee = SinkGuarantee::kExactlyOnce;
+    c.parallel_writers = true;
     return c;
   }
   Result<std::unique_ptr<SinkWriter>> create_writer() override {

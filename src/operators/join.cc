@@ -1,5 +1,8 @@
 #include "operators/join.h"
 
+#include <algorithm>
+#include <limits>
+
 #include <absl/container/flat_hash_map.h>
 #include <absl/container/flat_hash_set.h>
 
@@ -69,9 +72,27 @@ class KeyedRowStore {
     index_.emplace(keys_.back().bytes, id);
     return id;
   }
-  uint32_t add_row(uint32_t key, const RecordBatch& batch, size_t row, uint32_t counter) {
+  // `written`: when the row was stored (wall clock, for the state TTL).
+  uint32_t add_row(uint32_t key, const RecordBatch& batch, size_t row, uint32_t counter, Micros written) {
     for (size_t c = 0; c < rows_.columns.size(); ++c) rows_.columns[c].append_from(batch.column(c), row);
-    return link_row(key, counter);
+    return link_row(key, counter, written);
+  }
+  // Removes every row stored at or before `cutoff`; `removed(key)` is called once per key
+  // that lost rows. Returns the number of rows removed.
+  template <typename Fn>
+  uint64_t expire(Micros cutoff, Fn&& removed) {
+    uint64_t n = 0;
+    for (uint32_t k = 0; k < keys_.size(); ++k) {
+      auto& list = keys_[k].rows;
+      const size_t before = list.size();
+      list.erase(std::remove_if(list.begin(), list.end(), [&](uint32_t id) { return written_[id] <= cutoff; }),
+                 list.end());
+      if (list.size() == before) continue;
+      n += before - list.size();
+      removed(k);
+    }
+    live_rows_ -= n;
+    return n;
   }
   // Removes row `id` (live) from its key.
   void remove_row(uint32_t id) {
@@ -84,13 +105,15 @@ class KeyedRowStore {
     }
     --live_rows_;
   }
-  // The first live row of `key` equal to row `row` of `batch` in every column, or -1.
-  int64_t find_equal(uint32_t key, const RecordBatch& batch, size_t row) const {
+  // The first live row of `key` stored after `cutoff` and equal to row `row` of `batch` in
+  // every column, or -1.
+  int64_t find_equal(uint32_t key, const RecordBatch& batch, size_t row, Micros cutoff) const {
     for (uint32_t id : keys_[key].rows) {
-      if (rows_equal(rows_, id, batch, row)) return id;
+      if (written_[id] > cutoff && rows_equal(rows_, id, batch, row)) return id;
     }
     return -1;
   }
+  Micros written(uint32_t id) const { return written_[id]; }
 
   const std::vector<uint32_t>& rows_of(uint32_t key) const { return keys_[key].rows; }
   const std::string& key_bytes(uint32_t key) const { return keys_[key].bytes; }
@@ -110,6 +133,7 @@ class KeyedRowStore {
     keep.reserve(live_rows_);
     std::vector<Key> keys;
     std::vector<uint32_t> key_of, counter;
+    std::vector<Micros> written;
     index_.clear();
     for (Key& k : keys_) {
       if (k.rows.empty()) continue;
@@ -118,6 +142,7 @@ class KeyedRowStore {
         keep.push_back(id);
         key_of.push_back(nk);
         counter.push_back(counter_[id]);
+        written.push_back(written_[id]);
         id = static_cast<uint32_t>(keep.size() - 1);
       }
       keys.push_back(std::move(k));
@@ -131,36 +156,56 @@ class KeyedRowStore {
     keys_ = std::move(keys);
     key_of_ = std::move(key_of);
     counter_ = std::move(counter);
+    written_ = std::move(written);
   }
 
   // Checkpoint entry of one key: varint row count, then per row varint counter and every
-  // column's value (write_column_value).
-  void write_key(uint32_t key, std::string& out) const {
+  // column's value (write_column_value). With `times` (a state TTL is set): a 0 and a 1
+  // first (a row count is never 0, so entries without times still read), and each row's
+  // write time after its counter.
+  void write_key(uint32_t key, std::string& out, bool times) const {
     out.clear();
     ByteWriter w(&out);
     const auto& list = keys_[key].rows;
+    if (times) {
+      w.varint(0);
+      w.varint(1);
+    }
     w.varint(list.size());
     for (uint32_t id : list) {
       w.varint(counter_[id]);
+      if (times) w.varint(static_cast<uint64_t>(written_[id]));
       for (const Column& c : rows_.columns) write_column_value(w, c, id);
     }
   }
-  Status read_key(std::string_view key, std::string_view value) {
+  // `now`: the write time of rows restored from an entry without times.
+  Status read_key(std::string_view key, std::string_view value, Micros now) {
     ByteReader r(value);
-    const uint64_t n = r.varint();
+    uint64_t n = r.varint();
+    bool times = false;
+    if (r.ok() && n == 0) {
+      if (r.varint() != 1) return data_loss("join state: unknown entry version");
+      times = true;
+      n = r.varint();
+    }
     if (!r.ok() || n == 0 || n > value.size()) return data_loss("join state: bad row count");
     const size_t first = rows_.num_rows;
     std::vector<uint32_t> counters;
+    std::vector<Micros> written;
     for (uint64_t i = 0; i < n; ++i) {
       const uint64_t counter = r.varint();
+      const uint64_t at = times ? r.varint() : static_cast<uint64_t>(now);
       for (Column& c : rows_.columns) RETURN_IF_ERROR(read_column_value(r, c));
-      if (!r.ok() || counter > UINT32_MAX) return data_loss("join state: bad row");
+      if (!r.ok() || counter > UINT32_MAX || at > static_cast<uint64_t>(kMaxWatermark)) {
+        return data_loss("join state: bad row");
+      }
       counters.push_back(static_cast<uint32_t>(counter));
+      written.push_back(static_cast<Micros>(at));
       rows_.num_rows++;
     }
     rows_.num_rows = first;
     const uint32_t k = find_or_add_key(key, rows_, first);
-    for (uint32_t c : counters) link_row(k, c);
+    for (size_t i = 0; i < counters.size(); ++i) link_row(k, counters[i], written[i]);
     return Status::ok();
   }
 
@@ -171,11 +216,12 @@ class KeyedRowStore {
     std::vector<uint32_t> rows;  // live rows, in arrival order
   };
   // Registers the row just appended to the columns.
-  uint32_t link_row(uint32_t key, uint32_t counter) {
+  uint32_t link_row(uint32_t key, uint32_t counter, Micros written) {
     const uint32_t id = static_cast<uint32_t>(rows_.num_rows);
     rows_.num_rows++;
     key_of_.push_back(key);
     counter_.push_back(counter);
+    written_.push_back(written);
     keys_[key].rows.push_back(id);
     ++live_rows_;
     return id;
@@ -185,6 +231,7 @@ class KeyedRowStore {
   std::vector<int> hash_columns_;
   std::vector<uint32_t> key_of_;
   std::vector<uint32_t> counter_;
+  std::vector<Micros> written_;  // per row: when it was stored (wall clock)
   size_t live_rows_ = 0;
   std::vector<Key> keys_;
   absl::flat_hash_map<std::string, uint32_t> index_;
@@ -208,15 +255,16 @@ class DirtyKeys {
 };
 
 // Writes the snapshot of `stores` (indexed by side byte): every key with rows (full), or the
-// changed keys (incremental; emptied keys removed).
-void snapshot_stores(const std::vector<const KeyedRowStore*>& stores, DirtyKeys& dirty, StateWriter& writer) {
+// changed keys (incremental; emptied keys removed). `times`: with each row's write time.
+void snapshot_stores(const std::vector<const KeyedRowStore*>& stores, DirtyKeys& dirty, StateWriter& writer,
+                     bool times) {
   std::string key, value;
   if (writer.incremental()) {
     for (const auto& [k, key_group] : dirty.keys_) {
       const KeyedRowStore& s = *stores[static_cast<uint8_t>(k[0])];
       uint32_t id = 0;
       if (s.find(std::string_view(k).substr(1), &id) && !s.rows_of(id).empty()) {
-        s.write_key(id, value);
+        s.write_key(id, value, times);
         writer.put(key_group, k, value);
       } else {
         writer.remove(key_group, k);
@@ -229,7 +277,7 @@ void snapshot_stores(const std::vector<const KeyedRowStore*>& stores, DirtyKeys&
         if (s.rows_of(id).empty()) continue;
         key.assign(1, static_cast<char>(side));
         key += s.key_bytes(id);
-        s.write_key(id, value);
+        s.write_key(id, value, times);
         writer.put(s.key_group(id), key, value);
       }
     }
@@ -237,13 +285,15 @@ void snapshot_stores(const std::vector<const KeyedRowStore*>& stores, DirtyKeys&
   dirty.keys_.clear();
 }
 
-// Restores `stores` (indexed by side byte) from the entries of this instance's key groups.
-Status restore_stores(const OperatorContext& ctx, StateRestore* state, const std::vector<KeyedRowStore*>& stores) {
+// Restores `stores` (indexed by side byte) from the entries of this instance's key groups;
+// `now` is the write time of rows checkpointed without one.
+Status restore_stores(const OperatorContext& ctx, StateRestore* state, const std::vector<KeyedRowStore*>& stores,
+                      Micros now) {
   if (state == nullptr) return Status::ok();
   auto [begin, end] = key_group_range(ctx.instance, ctx.parallelism);
   return state->scan(begin, end, [&](int, std::string_view key, std::string_view value) -> Status {
     if (key.empty() || static_cast<uint8_t>(key[0]) >= stores.size()) return data_loss("join state: bad key");
-    return stores[static_cast<uint8_t>(key[0])]->read_key(key.substr(1), value);
+    return stores[static_cast<uint8_t>(key[0])]->read_key(key.substr(1), value, now);
   });
 }
 
@@ -294,6 +344,7 @@ class Join : public Operator {
 
   Status process(int input, const BatchPtr& batch, Output& out) override {
     if (input != 0 && input != 1) return internal_error("join: unknown input {}", input);
+    expire_state();
     const RecordBatch& in = *batch;
     // Rows in chunks whose candidate pairs stay bounded (a hot key joins many rows).
     size_t begin = 0;
@@ -310,19 +361,46 @@ class Join : public Operator {
   // long ago, behind any watermark. Forwarding the inputs' watermarks would make windows
   // downstream drop such rows, so only the end of the input is passed on.
   Status on_watermark(Micros watermark, Output& out) override {
+    expire_state();
     if (watermark == kMaxWatermark) return out.emit_watermark(watermark);
     return Status::ok();
   }
 
+  Status on_idle_tick(Output&) override {
+    expire_state();
+    return Status::ok();
+  }
+
   Status snapshot(uint64_t, StateWriter& writer) override {
-    snapshot_stores({&stores_[0], &stores_[1]}, dirty_, writer);
+    snapshot_stores({&stores_[0], &stores_[1]}, dirty_, writer, c_.state_ttl > 0);
     return Status::ok();
   }
   Status restore(uint64_t, StateRestore* state) override {
-    return restore_stores(ctx_, state, {&stores_[0], &stores_[1]});
+    return restore_stores(ctx_, state, {&stores_[0], &stores_[1]}, now());
   }
 
  private:
+  Micros now() const { return ctx_.clock->unix_micros(); }
+  Micros written_at() const { return c_.state_ttl > 0 ? now() : 0; }
+
+  // The state TTL. A row stored state_ttl ago or earlier is invisible at once (lookups skip
+  // rows written at or before cutoff_, as Flink never returns expired state), and dropped
+  // from memory by a scan of the state at most every state_ttl / 4 (at least 1 ms, at most
+  // 1 minute apart).
+  void expire_state() {
+    if (c_.state_ttl <= 0) return;
+    const Micros t = now();
+    cutoff_ = t - c_.state_ttl;
+    if (t < next_expiry_) return;
+    next_expiry_ = t + std::clamp<Micros>(c_.state_ttl / 4, kMicrosPerMilli, 60 * kMicrosPerSecond);
+    uint64_t expired = 0;
+    for (uint8_t side = 0; side < 2; ++side) {
+      KeyedRowStore& s = stores_[side];
+      expired += s.expire(t - c_.state_ttl, [&](uint32_t key) { dirty_.mark(side, s, key); });
+      s.maybe_compact();
+    }
+    if (expired > 0) ctx_.metrics->state_expired->add(expired);
+  }
   static constexpr size_t kMaxPairs = 1 << 16;
 
   const std::vector<int>& keys_of(int side) const { return side == 0 ? c_.left_keys : c_.right_keys; }
@@ -357,6 +435,7 @@ class Join : public Operator {
       uint32_t k = 0;
       if (!null_key(in, keys, r) && other.find(key_buffer_, &k)) {
         for (uint32_t id : other.rows_of(k)) {
+          if (other.written(id) <= cutoff_) continue;  // expired (state TTL), not yet dropped
           pair_row_.push_back(static_cast<uint32_t>(r));
           pair_other_.push_back(id);
         }
@@ -404,7 +483,7 @@ class Join : public Operator {
       int64_t stored = -1;
       if (!add) {
         uint32_t k = 0;
-        if (mine.find(key, &k)) stored = mine.find_equal(k, in, r);
+        if (mine.find(key, &k)) stored = mine.find_equal(k, in, r, cutoff_);
         if (stored < 0) {  // a retraction of a row never stored here: nothing was emitted for it
           p = pend;
           continue;
@@ -428,7 +507,7 @@ class Join : public Operator {
       if (add) {
         if (unmatched_key && !my_outer) continue;  // can never join nor be emitted: not stored
         const uint32_t k = mine.find_or_add_key(key, in, r);
-        mine.add_row(k, in, r, matches);
+        mine.add_row(k, in, r, matches, written_at());
         dirty_.mark(static_cast<uint8_t>(side), mine, k);
       } else {
         const uint32_t k = mine.key_of(static_cast<uint32_t>(stored));
@@ -466,6 +545,8 @@ class Join : public Operator {
   }
 
   const JoinConfig& c_;
+  Micros next_expiry_ = 0;
+  Micros cutoff_ = std::numeric_limits<Micros>::min();  // rows written at or before it are expired
   KeyedRowStore stores_[2];
   OutputBuilder out_;
   DirtyKeys dirty_;
@@ -519,7 +600,7 @@ class ChangelogNormalize : public Operator {
       }
       RETURN_IF_ERROR(emit(in, r, known ? RowKind::kUpdateAfter : RowKind::kInsert, out));
       k = store_.find_or_add_key(key_buffer_, in, r);
-      store_.add_row(k, in, r, 0);
+      store_.add_row(k, in, r, 0, 0);
       dirty_.mark(0, store_, k);
     }
     store_.maybe_compact();
@@ -527,10 +608,10 @@ class ChangelogNormalize : public Operator {
   }
 
   Status snapshot(uint64_t, StateWriter& writer) override {
-    snapshot_stores({&store_}, dirty_, writer);
+    snapshot_stores({&store_}, dirty_, writer, false);
     return Status::ok();
   }
-  Status restore(uint64_t, StateRestore* state) override { return restore_stores(ctx_, state, {&store_}); }
+  Status restore(uint64_t, StateRestore* state) override { return restore_stores(ctx_, state, {&store_}, 0); }
 
  private:
   Status emit(const RecordBatch& rows, size_t row, RowKind kind, Output& out) {
@@ -554,8 +635,9 @@ std::string JoinOperatorSpec::describe() const {
     keys += fmt::format("{}L${} {} R${}", k ? ", " : "", config_.left_keys[k],
                         config_.null_safe[k] ? "IS NOT DISTINCT FROM" : "=", config_.right_keys[k]);
   }
-  return fmt::format("{} JOIN on [{}]{}", join_type_name(config_.type), keys,
-                     config_.residual ? " and " + config_.residual->to_string() : "");
+  return fmt::format("{} JOIN on [{}]{}{}", join_type_name(config_.type), keys,
+                     config_.residual ? " and " + config_.residual->to_string() : "",
+                     config_.state_ttl > 0 ? ", state TTL " + format_duration(config_.state_ttl) : "");
 }
 
 std::unique_ptr<Operator> JoinOperatorSpec::create() const { return std::make_unique<Join>(config_); }

@@ -22,7 +22,9 @@
 //
 // State: every live row of both sides, in a columnar row store per side (one per instance),
 // indexed by the encoded join key; for outer sides each row also counts its partners. It
-// grows with the number of distinct live rows (no TTL yet). Checkpoints: one keyed entry
+// grows with the number of distinct live rows unless a state TTL drops rows not written for
+// that long (JoinConfig::state_ttl; then each row keeps its write time, checkpointed with
+// it, in wall-clock time so that ages survive a restart). Checkpoints: one keyed entry
 // per (side, join key) whose key group is that of the join key (the exchange's hash), so a
 // restored instance receives exactly its keys at any parallelism.
 //
@@ -51,6 +53,11 @@ struct JoinConfig {
   SchemaPtr right_schema;
   SchemaPtr output_schema;  // left fields then right fields (nullable on outer sides)
   size_t batch_size = kDefaultBatchRows;
+  // State TTL (processing time, SET state_ttl): a stored row not written for this long is
+  // dropped, as Flink's table.exec.state.ttl: it joins no later row and a later retraction
+  // of it finds nothing; pairs already emitted stay. Counted in
+  // sluice_state_expired_rows_total. 0: rows live until retracted.
+  Micros state_ttl = 0;
 };
 
 class JoinOperatorSpec : public OperatorSpec {

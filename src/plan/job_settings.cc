@@ -48,6 +48,15 @@ Status apply_setting(JobSettings& settings, const std::string& name, const std::
     auto p = parse_int(value, 1, 1000);
     if (!p.is_ok()) return invalid_argument("SET checkpoints_retained: expected 1..1000, got '{}'", value);
     settings.checkpoints_retained = static_cast<int>(p.value());
+  } else if (name == "state_ttl") {
+    auto d = parse_duration(value);
+    if (!d.is_ok() || d.value() < 0) {
+      return invalid_argument("SET state_ttl: expected a duration such as '1 hour' (0: no TTL), got '{}'", value);
+    }
+    if (d.value() > 0 && d.value() < kMicrosPerMilli) {
+      return invalid_argument("SET state_ttl: '{}' is shorter than 1 ms", value);
+    }
+    settings.state_ttl = d.value();
   } else if (name == "state_backend") {
     if (value != "memory" && value != "rocksdb") {
       return invalid_argument("SET state_backend: expected 'memory' or 'rocksdb', got '{}'", value);
@@ -56,7 +65,7 @@ Status apply_setting(JobSettings& settings, const std::string& name, const std::
   } else {
     return invalid_argument(
         "unknown setting '{}' (known: parallelism, batch_size, allowed_lateness, checkpoint_interval, "
-        "checkpoint_dir, checkpoints_retained, state_backend)",
+        "checkpoint_dir, checkpoints_retained, state_backend, state_ttl)",
         name);
   }
   settings.values[name] = value;

@@ -104,6 +104,9 @@ struct JobSettings {
   Micros checkpoint_interval = -1;  // -1: not set
   int checkpoints_retained = 0;     // 0: not set
   std::string state_backend;        // "" not set; "memory" or "rocksdb"
+  // Rows of a regular join's state not written for this long (processing time) are
+  // dropped, as Flink's table.exec.state.ttl. 0: kept until retracted.
+  Micros state_ttl = 0;
   std::map<std::string, std::string> values;  // every SET name = value
 };
 

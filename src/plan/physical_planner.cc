@@ -891,8 +891,14 @@ class Planner {
     c.right_schema = node.inputs[1]->schema;
     c.output_schema = node.schema;
     c.batch_size = options_.batch_size;
+    // The operator id (which names its state in checkpoints) is that of the join without a
+    // TTL: adding or changing the TTL of a running job keeps its state.
     auto op = std::make_shared<JoinOperatorSpec>(c);
     assign_id(*op);
+    const std::string id = op->id;
+    c.state_ttl = job_.settings.state_ttl;
+    op = std::make_shared<JoinOperatorSpec>(c);
+    op->id = id;
     StageSpec st;
     st.name = "join";
     const bool keyed = !node.left_keys.empty();

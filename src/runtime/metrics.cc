@@ -22,7 +22,7 @@ T* fresh(T& series) {
 }  // namespace
 
 struct OperatorMetrics::Detached {
-  Counter records_in, records_out, late, blocked_ns;
+  Counter records_in, records_out, late, blocked_ns, state_expired;
   Gauge watermark{kMinWatermark};
 };
 
@@ -32,6 +32,7 @@ OperatorMetrics::OperatorMetrics() : detached_(std::make_unique<Detached>()) {
   late = &detached_->late;
   watermark = &detached_->watermark;
   blocked_ns = &detached_->blocked_ns;
+  state_expired = &detached_->state_expired;
 }
 
 OperatorMetrics::OperatorMetrics(MetricsRegistry& registry, const std::string& job, std::string operator_id,
@@ -63,6 +64,12 @@ OperatorMetrics::OperatorMetrics(MetricsRegistry& registry, const std::string& j
                                   "Time the operator instance's output waited for space in full downstream channels.",
                                   kOperatorLabels, kNanosPerSecondD)
                          .series(labels));
+  state_expired = fresh(registry
+                            .counter("sluice_state_expired_rows_total",
+                                     "Rows the operator instance dropped from its state after the state TTL "
+                                     "(SET state_ttl) without a write.",
+                                     kOperatorLabels)
+                            .series(labels));
 }
 
 OperatorMetrics::~OperatorMetrics() = default;

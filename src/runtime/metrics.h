@@ -39,6 +39,7 @@ struct OperatorMetrics {
   Counter* late;        // rows this operator found too late (late filter, windows)
   Gauge* watermark;     // µs; kMinWatermark until the first watermark
   Counter* blocked_ns;  // time its output waited for space in full downstream channels
+  Counter* state_expired;  // state rows dropped by the state TTL (regular joins)
 
   void add_in(uint64_t n) { records_in->add(n); }
   void add_out(uint64_t n) { records_out->add(n); }

@@ -84,7 +84,9 @@ class SourceReader {
   virtual Status seek_checkpoint_position(std::string_view bytes);
 
   // Checkpoint `id` is durable: acknowledge upstream what it covers (NATS acks, Kafka group
-  // offset commits, Redis XACK). The sinks commit `id` on their own threads, not
+  // offset commits, Redis XACK): the records before the checkpoint_position() taken for
+  // `id`, not everything polled since (with parallel decoding, runtime/decode_pool.h, later
+  // polls may still be in flight, not yet emitted). The sinks commit `id` on their own threads, not
   // necessarily before this call; a commit not done yet is done by the recovery from `id`.
   // Called on the reader task's thread between two polls, for ids in increasing order
   // (some may be skipped).

@@ -14,6 +14,7 @@ Result<ResolvedOptions> resolve_options(const JobSettings& set, const JobOverrid
   ResolvedOptions r;
   r.plan.parallelism = o.parallelism > 0 ? o.parallelism : set.parallelism;
   r.plan.batch_size = o.batch_size > 0 ? o.batch_size : set.batch_size;
+  r.plan.decode_threads = set.decode_threads;
   CheckpointOptions& c = r.checkpoint;
   c.dir = !o.checkpoint_dir.empty() ? o.checkpoint_dir : set.checkpoint_dir;
   c.from_savepoint = o.from_savepoint;

@@ -1,5 +1,6 @@
 #include "formats/csv_decoder.h"
 
+#include <algorithm>
 #include <cstring>
 #include <string>
 #include <string_view>
@@ -34,14 +35,21 @@ class CsvDecoder final : public Decoder {
   Status decode(const RawRecords& in, RecordBatch& out, std::vector<DecodeFailure>& failures,
                 std::vector<uint32_t>* row_records) override;
   using Decoder::decode;
+  bool changes_state(const RawRecords& in) const override {
+    return header_ && std::find(in.lines.begin(), in.lines.end(), 1) != in.lines.end();
+  }
+  Status observe(const RawRecords& in) override;
 
  private:
   // Cuts the field starting at `p` (a delimiter or the record's end follows it); `text` may
   // point into unescaped_. False (error_ set) for a malformed quoted field.
   bool next_field(std::string_view record, size_t& p, size_t field_no, std::string_view* text, bool* quoted);
   bool decode_record(std::string_view record, RecordBatch& out);
-  // Maps the header's field names to the declared columns.
-  Status read_header(std::string_view record);
+  // Maps the header's field names to the declared columns; `quiet`: without the warnings
+  // (observe(): the decoder that decodes the header logs them).
+  Status read_header(std::string_view record, bool quiet = false);
+  // The record on line 1 without its line end and byte-order mark.
+  static std::string_view first_line_record(std::string_view record);
 
   SchemaPtr schema_;
   char delimiter_;
@@ -66,8 +74,7 @@ Status CsvDecoder::decode(const RawRecords& in, RecordBatch& out, std::vector<De
     if (!record.empty() && record.back() == '\r') record.remove_suffix(1);
     const bool first_line = i < in.lines.size() && in.lines[i] == 1;
     if (first_line) {
-      // Spreadsheet exports often start with a byte-order mark; it is not data.
-      if (record.substr(0, kUtf8Bom.size()) == kUtf8Bom) record.remove_prefix(kUtf8Bom.size());
+      record = first_line_record(record);
       if (header_) {
         RETURN_IF_ERROR(read_header(record));
         continue;
@@ -182,7 +189,25 @@ bool CsvDecoder::decode_record(std::string_view record, RecordBatch& out) {
   return converting;
 }
 
-Status CsvDecoder::read_header(std::string_view record) {
+std::string_view CsvDecoder::first_line_record(std::string_view record) {
+  // Spreadsheet exports often start with a byte-order mark; it is not data.
+  if (record.substr(0, kUtf8Bom.size()) == kUtf8Bom) record.remove_prefix(kUtf8Bom.size());
+  return record;
+}
+
+Status CsvDecoder::observe(const RawRecords& in) {
+  if (!header_) return Status::ok();
+  for (size_t i = 0; i < in.size() && i < in.lines.size(); ++i) {
+    if (in.lines[i] != 1) continue;
+    std::string_view record = in.record(i);
+    if (!record.empty() && record.back() == '\n') record.remove_suffix(1);
+    if (!record.empty() && record.back() == '\r') record.remove_suffix(1);
+    RETURN_IF_ERROR(read_header(first_line_record(record), /*quiet=*/true));
+  }
+  return Status::ok();
+}
+
+Status CsvDecoder::read_header(std::string_view record, bool quiet) {
   // Header names, trimmed of blanks (a header is written by people: "id, name").
   std::vector<std::string> names;
   size_t p = 0;
@@ -227,9 +252,11 @@ Status CsvDecoder::read_header(std::string_view record) {
                             "with header = 'true' columns are matched by name",
                             header, declared);
   }
-  for (size_t c : unnamed) {
-    log_warn("CSV header on line 1 has no field named '{}': the column is NULL in every row",
-             schema.field(c).name);
+  if (!quiet) {
+    for (size_t c : unnamed) {
+      log_warn("CSV header on line 1 has no field named '{}': the column is NULL in every row",
+               schema.field(c).name);
+    }
   }
   field_column_ = std::move(field_column);
   unnamed_columns_ = std::move(unnamed);

@@ -1,7 +1,8 @@
 // Formats: decoders turn raw records (JSON lines, CSV lines) into columnar batches;
 // encoders turn batches back into bytes for file and console sinks.
 //
-// Decoders are created once per source split and used by that split's task thread only.
+// A decoder is used by one thread at a time: a reader task's own, or a decode thread of
+// its DecodePool (runtime/decode_pool.h).
 // A record that cannot be decoded or converted to the declared schema is reported as a
 // DecodeFailure (its index and a precise reason: field, expected type, what was found)
 // and left out of the batch; the caller routes it to the dead-letter queue.
@@ -48,6 +49,12 @@ class Decoder {
   Status decode(const RawRecords& in, RecordBatch& out, std::vector<DecodeFailure>& failures) {
     return decode(in, out, failures, nullptr);
   }
+  // Decoders whose output for a record depends on records before it (the CSV header) say
+  // which input changes their state, and take that state in with observe() without decoding
+  // rows or logging. Parallel decoding (runtime/decode_pool.h) shows such input to every
+  // decoder of a reader task, in order, before any of them decodes the records after it.
+  virtual bool changes_state(const RawRecords& in) const { return false; }
+  virtual Status observe(const RawRecords& in) { return Status::ok(); }
 };
 
 class Encoder {

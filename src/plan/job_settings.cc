@@ -24,6 +24,10 @@ Status apply_setting(JobSettings& settings, const std::string& name, const std::
     auto p = parse_int(value, 1, 1 << 20);
     if (!p.is_ok()) return invalid_argument("SET batch_size: expected 1..1048576, got '{}'", value);
     settings.batch_size = static_cast<size_t>(p.value());
+  } else if (name == "decode_threads") {
+    auto p = parse_int(value, 1, 256);
+    if (!p.is_ok()) return invalid_argument("SET decode_threads: expected 1..256, got '{}'", value);
+    settings.decode_threads = static_cast<int>(p.value());
   } else if (name == "allowed_lateness") {
     auto d = parse_duration(value);
     if (!d.is_ok() || d.value() < 0) {
@@ -64,7 +68,7 @@ Status apply_setting(JobSettings& settings, const std::string& name, const std::
     settings.state_backend = value;
   } else {
     return invalid_argument(
-        "unknown setting '{}' (known: parallelism, batch_size, allowed_lateness, checkpoint_interval, "
+        "unknown setting '{}' (known: parallelism, batch_size, decode_threads, allowed_lateness, checkpoint_interval, "
         "checkpoint_dir, checkpoints_retained, state_backend, state_ttl)",
         name);
   }

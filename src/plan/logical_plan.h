@@ -98,6 +98,7 @@ inline constexpr Micros kMinCheckpointInterval = 10 * kMicrosPerMilli;
 struct JobSettings {
   int parallelism = 1;
   size_t batch_size = 4096;
+  int decode_threads = 0;  // 0: follow parallelism (JobOptions::decode_threads)
   Micros allowed_lateness = 0;  // default for sources that do not set allowed_lateness
   // Checkpoints (command-line options override): interval 0 = only the final checkpoint.
   std::string checkpoint_dir;

@@ -172,6 +172,7 @@ class Planner {
     RETURN_IF_ERROR(check_files());
     plan_.job.name = "sluice";
     plan_.job.options.batch_size = options_.batch_size;
+    plan_.job.options.decode_threads = options_.decode_threads > 0 ? options_.decode_threads : options_.parallelism;
     plan_.explain = explain();
     return std::move(plan_);
   }

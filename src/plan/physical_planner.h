@@ -29,6 +29,7 @@ namespace sluice {
 struct PlanOptions {
   int parallelism = 1;
   size_t batch_size = kDefaultBatchRows;
+  int decode_threads = 0;  // per source table; 0: `parallelism`
   bool checkpointing = false;  // only for EXPLAIN: sink guarantees depend on it
 };
 

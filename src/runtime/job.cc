@@ -10,6 +10,7 @@
 #include "common/hash.h"
 #include "common/logging.h"
 #include "runtime/channel.h"
+#include "runtime/decode_pool.h"
 #include "runtime/split_coordinator.h"
 #include "runtime/watermark_tracker.h"
 
@@ -368,6 +369,12 @@ struct SourceLoop {
   // filter) or the reader tasks of a source read by several pipelines.
   int late_consumers = 1;
   bool consumes_own_batches = true;
+  // Threads that decode this task's polls, its own included (JobOptions::decode_threads).
+  // Above 1, a DecodePool decodes polls ahead while this thread consumes them in poll
+  // order; every poll in flight is consumed (drained) before anything that depends on what
+  // was emitted: a checkpoint, split changes, the end or idleness of a split.
+  int decode_threads = 1;
+  std::unique_ptr<DecodePool> pool{};
 
   // One assigned split. Its reader is created when the split starts: at once, or (sources
   // read in order) when the splits before it ended.
@@ -447,6 +454,9 @@ struct SourceLoop {
     SplitCoordinator::Update update;
     RETURN_IF_ERROR(splits->poll(reader_index, &update));
     if (update.empty()) return Status::ok();
+    // A split starts from the watermark emitted so far, a revoked one hands over its position:
+    // both must see every poll read before them emitted.
+    RETURN_IF_ERROR(drain_decoded());
     for (auto& t : update.added) {
       auto s = std::make_unique<Split>();
       s->t = std::move(t);
@@ -618,11 +628,17 @@ struct SourceLoop {
     return src.dlq->write(letter);
   }
 
-  // Dead-letters the records that failed to decode and the oversized ones the reader
-  // skipped, in source order.
-  Status dead_letter_failures(const Split& s, const RawRecords& raw, const std::vector<DecodeFailure>& failures) {
-    size_t k = 0;
-    for (const auto& f : failures) {
+  // Dead-letters the records that failed to decode, those refused for their event time
+  // (`rejected`) and the oversized ones the reader skipped, in source order, so the
+  // dead-letter queue does not depend on how records were batched. `failures` and
+  // `rejected` are in record order.
+  Status dead_letter_failures(const Split& s, const RawRecords& raw, const std::vector<DecodeFailure>& failures,
+                              const std::vector<DecodeFailure>& rejected) {
+    size_t k = 0, a = 0, b = 0;
+    while (a < failures.size() || b < rejected.size()) {
+      const bool from_failures =
+          b == rejected.size() || (a < failures.size() && failures[a].record < rejected[b].record);
+      const DecodeFailure& f = from_failures ? failures[a++] : rejected[b++];
       for (; k < raw.oversized.size() && raw.oversized[k].offset < raw.offsets[f.record]; ++k) {
         RETURN_IF_ERROR(dead_letter_oversized(s, raw, k));
       }
@@ -639,17 +655,82 @@ struct SourceLoop {
     return dead_letter(s, DeadLetterOrigin{r.offset, r.line}, error, prefix);
   }
 
+  // Emits the decoded polls of the pool in poll order. kAll: every poll read so far (waits
+  // for their decoding); kOldest: the oldest one (waits), then those already decoded;
+  // kReady: those already decoded, without waiting.
+  enum class Drain { kAll, kOldest, kReady };
+  Status drain_decoded(Drain mode = Drain::kAll) {
+    if (!pool) return Status::ok();
+    bool wait = mode != Drain::kReady;
+    while (DecodePool::Chunk* chunk = pool->next(wait)) {
+      wait = mode == Drain::kAll;
+      Split& s = *static_cast<Split*>(chunk->tag);
+      Status st = chunk->status.is_ok()
+                      ? emit_poll(s, chunk->raw, std::move(chunk->batch), chunk->failures, chunk->row_records)
+                      : chunk->status.with_context(fmt::format("table {}", src.table));
+      pool->release(chunk);
+      RETURN_IF_ERROR(st);
+    }
+    return Status::ok();
+  }
+
+  // Emits one decoded poll of split `s`, in poll order: dead letters, event time and per-row
+  // watermarks, the late-data origin, the chain, the watermark. `raw` is empty for a source
+  // of typed rows (`batch` came from poll_rows()).
+  Status emit_poll(Split& s, RawRecords& raw, MutableBatchPtr batch, const std::vector<DecodeFailure>& failures,
+                   std::vector<uint32_t>& row_records) {
+    std::shared_ptr<RecordOrigin> origin;
+    if (typed_rows) {
+      counters->records->add(batch->num_rows);
+      row_records.clear();
+    } else {
+      // A CSV header (the record on line 1) describes the records; it is not one of them.
+      const bool has_header = csv_header && !raw.empty() && raw.lines[0] == 1;
+      counters->records->add(raw.size() + raw.oversized.size() - (has_header ? 1 : 0));
+      counters->bytes->add(raw.data.size());
+      if (src.late) {
+        // Late rows are written out as their input records (formats/late_output.h).
+        origin = std::make_shared<RecordOrigin>(src.late.get(), s.t.split.number, late_consumers);
+        batch->origin = origin;
+        batch->row_records = row_records;
+      }
+    }
+    rejected_.clear();
+    if (src.event_time.column >= 0 && batch->num_rows > 0) {
+      RETURN_IF_ERROR(assign_event_time(s, raw, row_records, batch, keep_, rejected_));
+    }
+    RETURN_IF_ERROR(dead_letter_failures(s, raw, failures, rejected_));
+    if (origin && !consumes_own_batches) {
+      origin->take(std::move(raw));  // reader tasks judge the rows later, on their threads
+      raw = RawRecords();
+    } else if (origin) {
+      origin->borrow(raw);
+    }
+    RETURN_IF_ERROR(push_batch(std::move(batch)));
+    if (origin && consumes_own_batches && origin->finish_consumer()) {
+      RETURN_IF_ERROR(src.late->submit(*origin));
+    }
+    if (s.t.watermark > emitted_watermark) RETURN_IF_ERROR(update_watermark());
+    return Status::ok();
+  }
+
   Status run(Decoder* decoder) {
     RawRecords raw;
     std::vector<DecodeFailure> failures;
-    std::vector<uint32_t> keep, row_records;
-    const int ts_col = src.event_time.column;
-    const bool csv_header = src.factory->format().format == "csv" && src.factory->format().csv_header;
-    const bool rows = src.factory->produces_rows();
+    std::vector<uint32_t> row_records;
+    csv_header = src.factory->format().format == "csv" && src.factory->format().csv_header;
+    typed_rows = src.factory->produces_rows();
+    if (decode_threads > 1 && !typed_rows) {
+      // Enough polls in flight that every decoding thread has one while this thread emits.
+      const size_t depth = 2 * static_cast<size_t>(decode_threads);
+      ASSIGN_OR_RETURN(pool, DecodePool::create(src.factory->format(), src.schema, decoder, decode_threads - 1, depth));
+    }
     while (!stop.load(std::memory_order_relaxed)) {
       if (coordinator) {
         RETURN_IF_ERROR(notify_complete());
         RETURN_IF_ERROR(notify_readers());
+        // A checkpoint records the positions of what was read: all of it must be emitted.
+        if (coordinator->trigger_id() > injected) RETURN_IF_ERROR(drain_decoded());
         ASSIGN_OR_RETURN(bool final, check_trigger());
         if (final) return Status::ok();
         if (at_end) {
@@ -662,6 +743,7 @@ struct SourceLoop {
       RETURN_IF_ERROR(take_updates());
       Split* s = pick();
       if (!s) {
+        RETURN_IF_ERROR(drain_decoded());
         if (splits->try_finish(reader_index)) {
           RETURN_IF_ERROR(push_watermark(kMaxWatermark));
           if (!coordinator) return Status::ok();
@@ -676,85 +758,86 @@ struct SourceLoop {
         continue;
       }
       if (!s->started) {
+        RETURN_IF_ERROR(drain_decoded());  // it starts from the watermark emitted so far
         Status started = start(*s);
         if (!started.is_ok()) return started.with_context(fmt::format("source {}", src.table));
         if (s->t.finished) continue;  // gone since it was read to its end
         RETURN_IF_ERROR(update_watermark());
       }
-      raw.clear();
+      // The poll goes into a free chunk of the pool (after emitting the oldest when all are
+      // in flight), or into `raw` when this thread decodes alone.
+      RawRecords* in = &raw;
+      DecodePool::Chunk* chunk = nullptr;
+      if (pool) {
+        chunk = pool->acquire();
+        if (!chunk) {
+          RETURN_IF_ERROR(drain_decoded(Drain::kOldest));
+          chunk = pool->acquire();
+        }
+        in = &chunk->raw;
+      } else {
+        raw.clear();
+      }
       MutableBatchPtr batch;
       Result<PollStatus> polled = PollStatus::kIdle;
-      if (rows) {
+      if (typed_rows) {
         batch = make_batch(src.schema);
         polled = s->reader->poll_rows(*batch, batch_size);
       } else {
-        polled = s->reader->poll(raw, batch_size);
+        polled = s->reader->poll(*in, batch_size);
       }
       if (!polled.is_ok()) return polled.status().with_context(fmt::format("source {}", src.table));
       PollStatus ps = polled.value();
-      const bool got = rows ? batch->num_rows > 0 : (!raw.empty() || !raw.oversized.empty());
+      const bool got = typed_rows ? batch->num_rows > 0 : (!in->empty() || !in->oversized.empty());
       if (ps == PollStatus::kData && got) {
         idle_polls = 0;
         s->last_data = clock.monotonic_micros();
         if (s->idle) s->idle = false;  // the next watermark re-activates the channel downstream
-        std::shared_ptr<RecordOrigin> origin;
-        if (rows) {
-          counters->records->add(batch->num_rows);
-          row_records.clear();
+        if (typed_rows) {
+          RETURN_IF_ERROR(emit_poll(*s, raw, std::move(batch), failures, row_records));
+        } else if (pool) {
+          in->finish();
+          if (decoder->changes_state(*in)) {
+            // Every decoder sees it (a CSV header) before decoding the records after it.
+            RETURN_IF_ERROR(drain_decoded());
+            RETURN_IF_ERROR(pool->share_state(*in).with_context(fmt::format("table {}", src.table)));
+          }
+          chunk->tag = s;
+          pool->submit(chunk);
+          RETURN_IF_ERROR(drain_decoded(Drain::kReady));
         } else {
           raw.finish();
-          // A CSV header (the record on line 1) describes the records; it is not one of them.
-          const bool has_header = csv_header && !raw.empty() && raw.lines[0] == 1;
-          counters->records->add(raw.size() + raw.oversized.size() - (has_header ? 1 : 0));
-          counters->bytes->add(raw.data.size());
           batch = make_batch(src.schema);
           failures.clear();
           row_records.clear();
           Status decoded = decoder->decode(raw, *batch, failures, &row_records);
           if (!decoded.is_ok()) return decoded.with_context(fmt::format("table {}", src.table));
-          RETURN_IF_ERROR(dead_letter_failures(*s, raw, failures));
-          if (src.late) {
-            // Late rows are written out as their input records (formats/late_output.h).
-            origin = std::make_shared<RecordOrigin>(src.late.get(), s->t.split.number, late_consumers);
-            batch->origin = origin;
-            batch->row_records = row_records;
-          }
+          RETURN_IF_ERROR(emit_poll(*s, raw, std::move(batch), failures, row_records));
         }
-        if (ts_col >= 0 && batch->num_rows > 0) {
-          RETURN_IF_ERROR(assign_event_time(*s, raw, row_records, batch, keep));
-        }
-        if (origin && !consumes_own_batches) {
-          origin->take(std::move(raw));  // reader tasks judge the rows later, on their threads
-          raw = RawRecords();
-        } else if (origin) {
-          origin->borrow(raw);
-        }
-        RETURN_IF_ERROR(push_batch(std::move(batch)));
-        if (origin && consumes_own_batches && origin->finish_consumer()) {
-          RETURN_IF_ERROR(src.late->submit(*origin));
-        }
-        if (s->t.watermark > emitted_watermark) RETURN_IF_ERROR(update_watermark());
-      } else if (ps == PollStatus::kEnd) {
-        s->t.split.position = s->reader->checkpoint_position();
-        s->t.finished = true;
-        s->finished_after = injected;
-        // With checkpoints the reader stays open until a checkpoint recording its end is
-        // complete, so it can acknowledge its last records (notify_readers()).
-        if (!coordinator) RETURN_IF_ERROR(close_reader(*s));
-        RETURN_IF_ERROR(update_watermark(/*may_idle=*/false));
       } else {
-        // A whole round of splits without data: wait a little (readers that wait in poll()
-        // themselves have done so already).
-        if (++idle_polls >= assigned.size()) {
-          idle_polls = 0;
-          std::this_thread::sleep_for(std::chrono::milliseconds(1));
-        }
-        RETURN_IF_ERROR(idle_tick());
-        Micros timeout = src.event_time.idle_timeout;
-        if (timeout > 0 && !s->idle && emitter &&
-            clock.monotonic_micros() - s->last_data > timeout) {
-          s->idle = true;
-          RETURN_IF_ERROR(update_watermark());
+        // The end or a pause of this split: what was read before it is emitted first.
+        RETURN_IF_ERROR(drain_decoded());
+        if (ps == PollStatus::kEnd) {
+          s->t.split.position = s->reader->checkpoint_position();
+          s->t.finished = true;
+          s->finished_after = injected;
+          // With checkpoints the reader stays open until a checkpoint recording its end is
+          // complete, so it can acknowledge its last records (notify_readers()).
+          if (!coordinator) RETURN_IF_ERROR(close_reader(*s));
+          RETURN_IF_ERROR(update_watermark(/*may_idle=*/false));
+        } else {
+          // A whole round of splits without data: wait a little (readers that wait in poll()
+          // themselves have done so already).
+          if (++idle_polls >= assigned.size()) {
+            idle_polls = 0;
+            std::this_thread::sleep_for(std::chrono::milliseconds(1));
+          }
+          RETURN_IF_ERROR(idle_tick());
+          Micros timeout = src.event_time.idle_timeout;
+          if (timeout > 0 && !s->idle && emitter && clock.monotonic_micros() - s->last_data > timeout) {
+            s->idle = true;
+            RETURN_IF_ERROR(update_watermark());
+          }
         }
       }
     }
@@ -774,9 +857,10 @@ struct SourceLoop {
   // Sets row_watermarks (the split watermark before each row) and advances the split's
   // watermark row by row, so lateness decisions do not depend on how rows were batched.
   // Rows with a NULL event time, and rows further ahead than max_future_skew (see
-  // EventTimeSpec), go to the DLQ and do not move the watermark.
+  // EventTimeSpec), are left out and listed in `rejected` (by record, for the DLQ); they do
+  // not move the watermark.
   Status assign_event_time(Split& s, const RawRecords& raw, const std::vector<uint32_t>& row_records,
-                           MutableBatchPtr& batch, std::vector<uint32_t>& keep) {
+                           MutableBatchPtr& batch, std::vector<uint32_t>& keep, std::vector<DecodeFailure>& rejected) {
     const Column& ts = batch->column(static_cast<size_t>(src.event_time.column));
     const size_t n = batch->num_rows;
     batch->row_watermarks.resize(n);
@@ -818,7 +902,7 @@ struct SourceLoop {
     for (size_t r = 0; r < n; ++r) {
       const size_t record = raw.empty() ? r : row_records[r];
       if (ts.is_null(r)) {
-        RETURN_IF_ERROR(dead_letter(s, raw, record, fmt::format("event time column '{}' is NULL", column)));
+        rejected.push_back(DecodeFailure{static_cast<uint32_t>(record), fmt::format("event time column '{}' is NULL", column)});
       } else if (f < future_.size() && future_[f].row == r) {
         const FutureRow& fr = future_[f++];
         std::string err = fmt::format(
@@ -827,7 +911,7 @@ struct SourceLoop {
         if (fr.max_event_time > fr.now) {
           err += fmt::format(" and of the latest event time {}", format_timestamp(fr.max_event_time));
         }
-        RETURN_IF_ERROR(dead_letter(s, raw, record, err));
+        rejected.push_back(DecodeFailure{static_cast<uint32_t>(record), std::move(err)});
       } else {
         keep.push_back(static_cast<uint32_t>(r));
       }
@@ -845,6 +929,10 @@ struct SourceLoop {
     Micros max_event_time;
   };
   std::vector<FutureRow> future_{};  // reused across batches
+  std::vector<uint32_t> keep_{};     // reused across batches
+  std::vector<DecodeFailure> rejected_{};  // reused across batches
+  bool csv_header = false;           // set by run()
+  bool typed_rows = false;           // set by run(): the source produces rows, not bytes
 };
 
 }  // namespace
@@ -940,6 +1028,7 @@ Status Job::run() {
                             *clock_,
                             [this, task] { return idle_tick(*task); }};
             loop.splits = split_coordinators_.at(&src).get();
+            loop.decode_threads = std::max(1, spec_.options.decode_threads / task->spec->parallelism);
             loop.context.table = src.table;
             loop.context.reader = task->instance;
             loop.context.readers = task->spec->parallelism;

@@ -3,7 +3,8 @@
 //
 // Threads: Job::run() starts one thread per task and waits for them. A source (reader) task
 // polls the splits its table's SplitCoordinator assigned to it (several per task; splits may
-// come and go while it runs), decodes, dead-letters bad records, assigns event time and
+// come and go while it runs), decodes (on its own thread, or with decode threads of its own:
+// JobOptions::decode_threads), dead-letters bad records, assigns event time and
 // per-row watermarks with one watermark per split, sends the minimum over its active splits
 // downstream, and pushes batches through its operator chain. Other tasks pop their input channel, track the
 // watermark of every input channel (the task's watermark is the minimum over active
@@ -80,6 +81,12 @@ struct StageSpec {
 struct JobOptions {
   size_t batch_size = kDefaultBatchRows;
   size_t channel_capacity = 16;  // batches per input channel queue
+  // Threads that decode the records of one source table (SET decode_threads; the planner
+  // defaults it to the job's parallelism). Each reader task gets decode_threads / readers
+  // of them (at least 1, its own thread): above 1, a DecodePool (runtime/decode_pool.h)
+  // decodes its polls on that many threads, while the task assigns event time, watermarks
+  // and lateness in poll order, so the output does not depend on it.
+  int decode_threads = 1;
   CheckpointOptions checkpoint;  // checkpoint.dir empty: no checkpoints
   // Where the job registers its metrics (docs/metrics.md). Null: a registry of the job's
   // own. A registry shared by several jobs (a process serving /metrics) needs a distinct

@@ -71,6 +71,7 @@ TEST(StateTtlTest, AddingATtlOnResumeKeepsTheJoinState) {
   pid_t pid = testing::spawn_sluice({"run", "-q", "job.sql", "--checkpoint-dir", "ck", "--checkpoint-interval", "50ms"},
                                     dir.path(), dir.file("log.txt"));
   ASSERT_GT(pid, 0);
+  ASSERT_TRUE(testing::wait_for_pid_file(dir.file("ck/sluice.pid"), pid)) << testing::read_file(dir.file("log.txt"));
   std::this_thread::sleep_for(std::chrono::milliseconds(1000));
   ASSERT_EQ(testing::interrupt_and_wait(pid), 0) << testing::read_file(dir.file("log.txt"));
   const std::string partial = rows_of(dir.file("out.db"));

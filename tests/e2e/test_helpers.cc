@@ -96,6 +96,15 @@ int wait_exit(pid_t pid) {
   return -1000;
 }
 
+bool wait_for_pid_file(const std::string& pid_file, pid_t pid) {
+  const std::string want = std::to_string(pid) + "\n";
+  for (int i = 0; i < 6000; ++i) {
+    if (read_file(pid_file) == want) return true;
+    usleep(10000);
+  }
+  return false;
+}
+
 int interrupt_and_wait(pid_t pid) {
   kill(pid, SIGINT);
   return wait_exit(pid);

@@ -32,6 +32,11 @@ const char* sluice_binary();
 // with one): memory bounds do not hold under ASan's allocator, timings are slower.
 bool sanitized();
 
+// Waits (up to 60 s) until the job `pid` wrote its pid into `pid_file` (the checkpoint
+// directory's sluice.pid): from then on it has blocked signals, so a SIGINT stops it
+// cleanly rather than killing it (an ASan build may take seconds to get there).
+bool wait_for_pid_file(const std::string& pid_file, pid_t pid);
+
 // Starts `sluice run -q job` in `cwd` in the background; returns its pid.
 pid_t spawn_sluice_run(const std::string& job, const std::string& cwd);
 // Starts `sluice ARGS...` in `cwd` in the background, stdout and stderr appended to

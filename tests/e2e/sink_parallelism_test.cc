@@ -3,7 +3,6 @@
 // so each key's changes stay in order, and the result is the one a single writer gives.
 // Crash recovery with several writers: ParallelSinkCrashTest in crash_test.cc.
 #include <gtest/gtest.h>
-#include <sqlite3.h>
 
 #include <algorithm>
 #include <chrono>
@@ -11,6 +10,7 @@
 #include <thread>
 #include <vector>
 
+#include "sqlite_rows.h"
 #include "test_helpers.h"
 
 namespace sluice {
@@ -21,30 +21,7 @@ using testing::TempDir;
 using testing::with_dir;
 using testing::write_file;
 
-// Every row of `sql` as "a|b|c" lines.
-std::string query(const std::string& db_path, const std::string& sql) {
-  sqlite3* db = nullptr;
-  std::string out;
-  if (sqlite3_open_v2(db_path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK) {
-    sqlite3_close(db);
-    return "cannot open " + db_path;
-  }
-  sqlite3_stmt* st = nullptr;
-  if (sqlite3_prepare_v2(db, sql.c_str(), -1, &st, nullptr) != SQLITE_OK) {
-    out = std::string("error: ") + sqlite3_errmsg(db);
-  } else {
-    while (sqlite3_step(st) == SQLITE_ROW) {
-      for (int c = 0; c < sqlite3_column_count(st); ++c) {
-        const unsigned char* v = sqlite3_column_text(st, c);
-        out += (c ? "|" : "") + std::string(v ? reinterpret_cast<const char*>(v) : "NULL");
-      }
-      out += "\n";
-    }
-  }
-  sqlite3_finalize(st);
-  sqlite3_close(db);
-  return out;
-}
+std::string query(const std::string& db_path, const std::string& sql) { return testing::sqlite_query(db_path, sql); }
 
 // Keys 0..49 and NULL; every key's rows are out of order in the file.
 std::string input() {

@@ -3,12 +3,12 @@
 // on the TTL), so the result equals an uninterrupted run's. The TTL's semantics are tested
 // with a manual clock in src/operators/join_ttl_test.cc.
 #include <gtest/gtest.h>
-#include <sqlite3.h>
 
 #include <chrono>
 #include <string>
 #include <thread>
 
+#include "sqlite_rows.h"
 #include "test_helpers.h"
 
 namespace sluice {
@@ -19,23 +19,7 @@ using testing::TempDir;
 using testing::write_file;
 
 std::string rows_of(const std::string& db_path) {
-  sqlite3* db = nullptr;
-  std::string out;
-  if (sqlite3_open_v2(db_path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK) {
-    sqlite3_stmt* st = nullptr;
-    if (sqlite3_prepare_v2(db, "SELECT id, name, total FROM out ORDER BY id", -1, &st, nullptr) == SQLITE_OK) {
-      while (sqlite3_step(st) == SQLITE_ROW) {
-        for (int c = 0; c < 3; ++c) {
-          const unsigned char* v = sqlite3_column_text(st, c);
-          out += (c ? "|" : "") + std::string(v ? reinterpret_cast<const char*>(v) : "NULL");
-        }
-        out += "\n";
-      }
-    }
-    sqlite3_finalize(st);
-  }
-  sqlite3_close(db);
-  return out;
+  return testing::sqlite_query(db_path, "SELECT id, name, total FROM out ORDER BY id");
 }
 
 std::string job(const std::string& dir, const std::string& db, const std::string& settings, bool slow) {

@@ -172,37 +172,38 @@ class FileDeadLetterQueue final : public DeadLetterQueue {
 
   Status write(const DeadLetter& letter) override {
     std::lock_guard<std::mutex> lock(mu_);
-    if (file_ == nullptr) {
-      // Append: a resumed run continues the letters of the run it resumes (begin_run()
-      // removed those of an earlier run when this one is fresh).
-      int fd = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, kPrivateFileMode);
-      if (fd >= 0) {
-        file_ = ::fdopen(fd, "ab");
-        if (file_ == nullptr) ::close(fd);
-      }
-      if (file_ == nullptr) return io_error("{} {}: cannot open: {}", kind_name(kind_), path_, errno_text(errno));
-    }
+    RETURN_IF_ERROR(open_locked());
+    queries_.clear();
+    if (!letter.queries.empty()) append_json_array(queries_, letter.queries);
     line_.clear();
-    line_ += "{\"source\":";
-    append_json_string(line_, letter.source);
-    fmt::format_to(std::back_inserter(line_), ",\"split\":{},\"offset\":{},\"line\":{},", letter.split,
-                   letter.offset, letter.line);
-    if (!letter.queries.empty()) {
-      line_ += "\"queries\":";
-      append_json_array(line_, letter.queries);
-      line_ += ",";
-    }
-    line_ += "\"error\":";
-    append_json_string(line_, letter.error);
-    line_ += ",\"raw\":";
-    append_json_string(line_, letter.raw);
-    line_ += ",\"time\":\"";
-    line_ += wall_clock_iso();
-    line_ += "\"}\n";
-    if (std::fwrite(line_.data(), 1, line_.size(), file_) != line_.size()) {
-      return io_error("{} {}: write failed: {}", kind_name(kind_), path_, errno_text(errno));
-    }
+    append_line(line_, letter.source, letter.split, letter.offset, letter.line, queries_, letter.error, letter.raw,
+                wall_clock_iso());
+    RETURN_IF_ERROR(write_locked(line_));
     count_.fetch_add(1, std::memory_order_relaxed);
+    return Status::ok();
+  }
+
+  Status write_rows(const RecordBatch& rows) override {
+    if (rows.num_rows == 0) return Status::ok();
+    const SideOutputColumns c = side_output_columns(kind_);
+    std::lock_guard<std::mutex> lock(mu_);
+    RETURN_IF_ERROR(open_locked());
+    line_.clear();
+    Micros time_formatted = 0;
+    std::string time;  // rows of one batch usually share their time: formatted once
+    for (size_t r = 0; r < rows.num_rows; ++r) {
+      const Micros t = rows.column(c.time).int_at(r);
+      if (time.empty() || t != time_formatted) {
+        time = format_timestamp_iso(t);
+        time_formatted = t;
+      }
+      append_line(line_, rows.column(c.source).string_at(r), rows.column(c.split).int_at(r),
+                  rows.column(c.offset).int_at(r), rows.column(c.line).int_at(r),
+                  c.queries >= 0 ? rows.column(static_cast<size_t>(c.queries)).string_at(r) : std::string_view(),
+                  rows.column(c.error).string_at(r), rows.column(c.raw).string_at(r), time);
+    }
+    RETURN_IF_ERROR(write_locked(line_));
+    count_.fetch_add(rows.num_rows, std::memory_order_relaxed);
     return Status::ok();
   }
 
@@ -218,15 +219,114 @@ class FileDeadLetterQueue final : public DeadLetterQueue {
   std::string describe() const override { return "file " + path_; }
 
  private:
+  // One JSON line: {"source":..,"split":..,"offset":..,"line":..,["queries":[..],]"error":..,
+  // "raw":..,"time":".."}. `queries` is a JSON array (empty: no "queries" field).
+  static void append_line(std::string& out, std::string_view source, int64_t split, int64_t offset, int64_t line,
+                          std::string_view queries, std::string_view error, std::string_view raw,
+                          std::string_view time) {
+    out += "{\"source\":";
+    append_json_string(out, source);
+    fmt::format_to(std::back_inserter(out), ",\"split\":{},\"offset\":{},\"line\":{},", split, offset, line);
+    if (!queries.empty()) {
+      out += "\"queries\":";
+      out += queries;
+      out += ",";
+    }
+    out += "\"error\":";
+    append_json_string(out, error);
+    out += ",\"raw\":";
+    append_json_string(out, raw);
+    out += ",\"time\":\"";
+    out += time;
+    out += "\"}\n";
+  }
+
+  Status open_locked() {
+    if (file_ != nullptr) return Status::ok();
+    // Append: a resumed run continues the letters of the run it resumes (begin_run()
+    // removed those of an earlier run when this one is fresh).
+    int fd = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, kPrivateFileMode);
+    if (fd >= 0) {
+      file_ = ::fdopen(fd, "ab");
+      if (file_ == nullptr) ::close(fd);
+    }
+    if (file_ == nullptr) return io_error("{} {}: cannot open: {}", kind_name(kind_), path_, errno_text(errno));
+    return Status::ok();
+  }
+
+  Status write_locked(const std::string& text) {
+    if (std::fwrite(text.data(), 1, text.size(), file_) != text.size()) {
+      return io_error("{} {}: write failed: {}", kind_name(kind_), path_, errno_text(errno));
+    }
+    return Status::ok();
+  }
+
   const std::string path_;
   const SideOutputKind kind_;
   std::mutex mu_;
   FILE* file_ = nullptr;  // guarded by mu_
   std::string line_;      // guarded by mu_; reused
+  std::string queries_;   // guarded by mu_; reused
   std::atomic<uint64_t> count_{0};
 };
 
 }  // namespace
+
+const SchemaPtr& side_output_schema(SideOutputKind kind) {
+  static const SchemaPtr dead_letters = make_schema({{"source", TypeId::kString, true},
+                                                     {"split", TypeId::kInt64, true},
+                                                     {"offset", TypeId::kInt64, true},
+                                                     {"line", TypeId::kInt64, true},
+                                                     {"error", TypeId::kString, true},
+                                                     {"raw", TypeId::kString, true},
+                                                     {"time", TypeId::kTimestamp, true}});
+  static const SchemaPtr late_data = make_schema({{"source", TypeId::kString, true},
+                                                  {"split", TypeId::kInt64, true},
+                                                  {"offset", TypeId::kInt64, true},
+                                                  {"line", TypeId::kInt64, true},
+                                                  {"queries", TypeId::kString, true},
+                                                  {"error", TypeId::kString, true},
+                                                  {"raw", TypeId::kString, true},
+                                                  {"time", TypeId::kTimestamp, true}});
+  return kind == SideOutputKind::kLateData ? late_data : dead_letters;
+}
+
+SideOutputColumns side_output_columns(SideOutputKind kind) {
+  SideOutputColumns c;
+  if (kind == SideOutputKind::kLateData) {
+    c.queries = 4;
+    c.error = 5;
+    c.raw = 6;
+    c.time = 7;
+  }
+  return c;
+}
+
+SideOutputRows::SideOutputRows(SideOutputKind kind) : kind_(kind), rows_(make_batch(side_output_schema(kind))) {}
+
+void SideOutputRows::add(const DeadLetter& letter, Micros time) {
+  const SideOutputColumns c = side_output_columns(kind_);
+  RecordBatch& b = *rows_;
+  b.mutable_column(c.source).append_string(letter.source);
+  b.mutable_column(c.split).append_int(letter.split);
+  b.mutable_column(c.offset).append_int(letter.offset);
+  b.mutable_column(c.line).append_int(letter.line);
+  if (c.queries >= 0) {
+    queries_.clear();
+    append_json_array(queries_, letter.queries);
+    b.mutable_column(static_cast<size_t>(c.queries)).append_string(queries_);
+  }
+  b.mutable_column(c.error).append_string(letter.error);
+  b.mutable_column(c.raw).append_string(letter.raw);
+  b.mutable_column(c.time).append_int(time - time % kMicrosPerMilli);
+  ++b.num_rows;
+}
+
+MutableBatchPtr SideOutputRows::take() {
+  MutableBatchPtr out = std::move(rows_);
+  rows_ = make_batch(side_output_schema(kind_));
+  return out;
+}
 
 bool dead_letter_uses_sqlite(const std::string& path, const std::string& table) {
   return !table.empty() || ends_with_ci(path, ".db") || ends_with_ci(path, ".sqlite") || ends_with_ci(path, ".sqlite3");

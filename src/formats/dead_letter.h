@@ -7,6 +7,11 @@
 // classes hold the late-data output (formats/late_output.h), whose entries also name the
 // queries that found the record late.
 //
+// Side outputs as rows: every entry is one row of a fixed schema (side_output_schema()),
+// built batch at a time (SideOutputRows). The source task collects the dead letters of one
+// poll into one batch and hands it over in one call (write_rows), or, when the DLQ is a
+// sink table (`dlq = 'bad_rows'`), sends it through a channel to that sink.
+//
 // Runs: the job calls begin_run() once before any write: a fresh run (no checkpoint
 // resumed) discards what earlier runs wrote, so a run's files account for that run only;
 // a resumed run appends (entries between the last checkpoint and a crash may repeat:
@@ -21,6 +26,8 @@
 #include <vector>
 
 #include "common/status.h"
+#include "common/time_util.h"
+#include "types/record_batch.h"
 
 namespace sluice {
 
@@ -37,6 +44,40 @@ struct DeadLetter {
 
 enum class SideOutputKind { kDeadLetters, kLateData };
 
+// The fixed row schema of a side output: what the JSON lines hold, what a sink table named
+// by `dlq` / `late_output` receives (docs/sql.md, "Dead-letter queue and late data"):
+//   source TEXT, split BIGINT, offset BIGINT, line BIGINT, [queries TEXT,] error TEXT,
+//   raw TEXT, time TIMESTAMP
+// `queries` (late data only) is a JSON array of the queries that found the record late;
+// `raw` holds the record's bytes as they were read (not necessarily UTF-8); `time` is when
+// the entry was produced (milliseconds).
+const SchemaPtr& side_output_schema(SideOutputKind kind);
+// Column indexes in side_output_schema(kind); queries is -1 for dead letters.
+struct SideOutputColumns {
+  size_t source = 0, split = 1, offset = 2, line = 3;
+  int queries = -1;
+  size_t error = 4, raw = 5, time = 6;
+};
+SideOutputColumns side_output_columns(SideOutputKind kind);
+
+// Builds side-output rows (side_output_schema(kind)) batch at a time: the dead letters of
+// one poll, the late entries of one poll. One instance per task; not thread-safe.
+class SideOutputRows {
+ public:
+  explicit SideOutputRows(SideOutputKind kind);
+  // `time`: when the entry was produced (microseconds, truncated to milliseconds here).
+  void add(const DeadLetter& letter, Micros time);
+  size_t size() const { return rows_->num_rows; }
+  bool empty() const { return rows_->num_rows == 0; }
+  // The rows added since the last take(); the builder starts a new batch.
+  MutableBatchPtr take();
+
+ private:
+  SideOutputKind kind_;
+  MutableBatchPtr rows_;
+  std::string queries_;  // reused
+};
+
 class DeadLetterQueue {
  public:
   virtual ~DeadLetterQueue() = default;
@@ -46,6 +87,9 @@ class DeadLetterQueue {
   // letters are appended.
   virtual Status begin_run(bool resumed) = 0;
   virtual Status write(const DeadLetter& letter) = 0;
+  // Writes rows of side_output_schema(kind) in one call (one lock, one write): the source
+  // task's dead letters of one poll, the late entries of one poll.
+  virtual Status write_rows(const RecordBatch& rows) = 0;
   virtual Status flush() = 0;
   virtual uint64_t count() const = 0;
   virtual std::string describe() const = 0;  // "file dlq.jsonl" / "sqlite out.db table dlq"

@@ -11,8 +11,9 @@ namespace sluice {
 RecordOrigin::RecordOrigin(LateOutput* output, int split, int consumers)
     : output_(output), split_(split), pending_(consumers), marks_(output->num_slots()) {}
 
-LateOutput::LateOutput(std::string source_table, std::shared_ptr<DeadLetterQueue> destination)
-    : source_table_(std::move(source_table)), destination_(std::move(destination)) {}
+LateOutput::LateOutput(std::string source_table, std::shared_ptr<DeadLetterQueue> destination,
+                       std::string sink_table)
+    : source_table_(std::move(source_table)), destination_(std::move(destination)), sink_table_(std::move(sink_table)) {}
 
 LateOutput::~LateOutput() { (void)stop(); }
 
@@ -27,6 +28,7 @@ void LateOutput::count_into(int split, Counter* entries) {
 }
 
 void LateOutput::start() {
+  if (!destination_) return;  // a sink table: the tasks send the rows themselves
   std::lock_guard<std::mutex> lock(mu_);
   if (running_) return;
   running_ = true;
@@ -34,26 +36,31 @@ void LateOutput::start() {
   writer_ = std::thread([this] { writer_loop(); });
 }
 
-Status LateOutput::submit(const RecordOrigin& origin) {
+Result<BatchPtr> LateOutput::submit(const RecordOrigin& origin, Micros now) {
   // (record, slot) pairs in record order: one entry per record, its queries in slot order.
   std::vector<std::pair<uint32_t, int>> late;
   const auto& marks = origin.marks();
   for (size_t slot = 0; slot < marks.size(); ++slot) {
     for (size_t i = 0; i < marks[slot].size(); ++i) late.emplace_back(marks[slot][i].record, static_cast<int>(slot));
   }
-  if (late.empty()) return Status::ok();
+  if (late.empty()) return BatchPtr();
   std::sort(late.begin(), late.end());
   std::vector<size_t> next(marks.size(), 0);  // marks of each slot are in record order
-  std::vector<Entry> entries;
+  SideOutputRows rows(SideOutputKind::kLateData);
   const RawRecords& records = origin.records();
+  std::vector<std::string_view> names;
+  std::string reasons, error;
   for (size_t i = 0; i < late.size();) {
     const uint32_t record = late[i].first;
-    Entry e;
-    e.split = origin.split();
-    e.offset = records.offsets[record];
-    e.line = records.lines[record];
-    e.raw = std::string(records.record(record));
-    std::string reasons;
+    DeadLetter letter;
+    letter.source = source_table_;
+    letter.split = origin.split();
+    letter.offset = records.offsets[record];
+    letter.line = records.lines[record];
+    letter.raw = records.record(record);
+    names.clear();
+    reasons.clear();
+    int last_slot = -1;
     Micros event_time = 0, watermark = 0;
     for (; i < late.size() && late[i].first == record; ++i) {
       const int slot = late[i].second;
@@ -63,16 +70,24 @@ Status LateOutput::submit(const RecordOrigin& origin) {
       const LateMark m = k < slot_marks.size() ? slot_marks[k++] : LateMark{};
       event_time = m.event_time;
       watermark = m.watermark;
-      if (!e.slots.empty() && e.slots.back() == slot) continue;  // one query reading the source twice
+      if (last_slot == slot) continue;  // one query reading the source twice
+      last_slot = slot;
       const Query& q = queries_[static_cast<size_t>(slot)];
       reasons += fmt::format("{}{} (its last window ended at {}{})", reasons.empty() ? "" : ", ", q.name,
                              format_timestamp(m.window_end),
                              q.allowed_lateness ? ", allowed lateness " + format_duration(q.allowed_lateness) : "");
-      e.slots.push_back(slot);
+      names.push_back(q.name);
     }
-    e.error = fmt::format("late record: event time {} is behind watermark {} for {}", format_timestamp(event_time),
-                          format_timestamp(watermark), reasons);
-    entries.push_back(std::move(e));
+    error = fmt::format("late record: event time {} is behind watermark {} for {}", format_timestamp(event_time),
+                        format_timestamp(watermark), reasons);
+    letter.error = error;
+    letter.queries = names;
+    rows.add(letter, now);
+  }
+  BatchPtr batch = rows.take();
+  if (!destination_) {
+    count(*batch);
+    return batch;
   }
   std::unique_lock<std::mutex> lock(mu_);
   changed_.wait(lock, [&] { return queue_.size() < kMaxQueued || !running_; });
@@ -80,12 +95,13 @@ Status LateOutput::submit(const RecordOrigin& origin) {
   if (!running_) {
     // Not started (a job driven without Job::run, e.g. a test of one operator): write here.
     lock.unlock();
-    return write_entries(entries);
+    RETURN_IF_ERROR(write_rows(*batch));
+    return BatchPtr();
   }
-  queue_.push_back(std::move(entries));
+  queue_.push_back(std::move(batch));
   ++submitted_;
   changed_.notify_all();
-  return Status::ok();
+  return BatchPtr();
 }
 
 Status LateOutput::sync() {
@@ -95,7 +111,7 @@ Status LateOutput::sync() {
   if (!error_.is_ok()) return error_;
   if (!running_) {
     lock.unlock();
-    return destination_->flush();
+    return destination_ ? destination_->flush() : Status::ok();
   }
   return Status::ok();
 }
@@ -117,15 +133,15 @@ void LateOutput::writer_loop() {
   while (true) {
     changed_.wait(lock, [&] { return !queue_.empty() || stopping_; });
     if (queue_.empty()) break;  // stopping, everything written
-    std::deque<std::vector<Entry>> batch;
+    std::deque<BatchPtr> batch;
     batch.swap(queue_);
     changed_.notify_all();  // submitters waiting for room
     const bool failed = !error_.is_ok();
     lock.unlock();
     Status s;
     if (!failed) {
-      for (const auto& entries : batch) {
-        s = write_entries(entries);
+      for (const auto& rows : batch) {
+        s = write_rows(*rows);
         if (!s.is_ok()) break;
       }
       if (s.is_ok()) s = destination_->flush();
@@ -137,25 +153,18 @@ void LateOutput::writer_loop() {
   }
 }
 
-Status LateOutput::write_entries(const std::vector<Entry>& entries) {
-  std::vector<std::string_view> names;
-  for (const Entry& e : entries) {
-    DeadLetter letter;
-    letter.source = source_table_;
-    letter.split = e.split;
-    letter.offset = e.offset;
-    letter.line = e.line;
-    letter.error = e.error;
-    letter.raw = e.raw;
-    names.clear();
-    for (int slot : e.slots) names.push_back(queries_[static_cast<size_t>(slot)].name);
-    letter.queries = names;
-    RETURN_IF_ERROR(destination_->write(letter));
-    if (static_cast<size_t>(e.split) < split_entries_.size() && split_entries_[static_cast<size_t>(e.split)]) {
-      split_entries_[static_cast<size_t>(e.split)]->increment();
-    }
-  }
+Status LateOutput::write_rows(const RecordBatch& rows) {
+  RETURN_IF_ERROR(destination_->write_rows(rows));
+  count(rows);
   return Status::ok();
+}
+
+void LateOutput::count(const RecordBatch& rows) {
+  const Column& split = rows.column(side_output_columns(SideOutputKind::kLateData).split);
+  for (size_t r = 0; r < rows.num_rows; ++r) {
+    const auto s = static_cast<size_t>(split.int_at(r));
+    if (s < split_entries_.size() && split_entries_[s]) split_entries_[s]->increment();
+  }
 }
 
 }  // namespace sluice

@@ -1,8 +1,11 @@
 // Late-data output of one source table: one entry per input record that arrived behind
 // every window of one or more queries, with the record's raw bytes, source, split, offset
 // and line, and the queries that found it late (a record late for query A but on time for
-// B is written once, naming A). Entries go to a DeadLetterQueue destination (JSON lines or
-// SQLite) through a writer thread: no operator does I/O.
+// B is written once, naming A). The entries of a poll become one batch of
+// side_output_schema(kLateData) rows, which goes either to a DeadLetterQueue destination
+// (the JSON-lines / SQLite shorthands) through a writer thread, or, when the late output is
+// a sink table (`late_output = 'late_rows'`), back to the submitting task, which sends it
+// through its channel to that table's sink: no operator does I/O.
 //
 // How a late row is traced back to its record (docs/architecture.md, "Late data"):
 //  - the source task decodes each poll of raw records into a batch carrying a
@@ -14,13 +17,15 @@
 //    one reader task per pipeline when a source feeds several INSERTs) calls
 //    RecordOrigin::finish_consumer() once its chain processed the poll's batch; the last one
 //    calls LateOutput::submit(), which merges the slots' marks into one entry per record and
-//    queues the entries for the writer thread.
+//    queues the rows for the writer thread (or returns them, for a sink table).
 //
 // Lifecycle: planning creates the LateOutput and registers queries (add_query); Job::run
 // calls start() (after begin_run on the destination), tasks submit(), source-side tasks
 // call sync() before acknowledging a checkpoint (the entries of every record before the
 // checkpoint are then written and flushed: at-least-once across crashes), and Job::run
-// calls stop() after all tasks ended (drains, flushes, joins).
+// calls stop() after all tasks ended (drains, flushes, joins). With a sink table there is
+// no writer thread: the rows travel in band, before the task's next barrier, so the sink's
+// transactions hold them exactly once.
 // Threads: mark() only from the task thread that owns the slot for the origin's split;
 // finish_consumer(), submit() and sync() from any task thread; the writer thread writes.
 #pragma once
@@ -90,7 +95,8 @@ class RecordOrigin {
 
 class LateOutput {
  public:
-  LateOutput(std::string source_table, std::shared_ptr<DeadLetterQueue> destination);
+  // `destination` null: the entries go to the sink table `sink_table` (see submit()).
+  LateOutput(std::string source_table, std::shared_ptr<DeadLetterQueue> destination, std::string sink_table = "");
   ~LateOutput();
 
   // Planning: a late filter of query `query` (the sink table) reads this source; returns its
@@ -98,45 +104,46 @@ class LateOutput {
   int add_query(std::string query, Micros allowed_lateness);
   size_t num_slots() const { return queries_.size(); }
   const std::string& source_table() const { return source_table_; }
-  DeadLetterQueue& destination() const { return *destination_; }
+  // Null when the late output is a sink table.
+  DeadLetterQueue* destination() const { return destination_.get(); }
   const std::shared_ptr<DeadLetterQueue>& shared_destination() const { return destination_; }
+  const std::string& sink_table() const { return sink_table_; }
+  // "file late.jsonl", "sqlite out.db table late", "table late_rows".
+  std::string describe() const { return destination_ ? destination_->describe() : "table " + sink_table_; }
 
   // Counts the entries written for split `split` into `entries` (the source's series in the
   // job's metrics registry). Call while the job builds its tasks, before start().
   void count_into(int split, Counter* entries);
 
-  // Runtime (see the header comment).
+  // Runtime (see the header comment). submit() merges the origin's marks into rows (their
+  // time column: `now`); it returns them when the output is a sink table (the caller sends
+  // them to that sink, null when no record was late), else queues them for the writer
+  // thread and returns null.
   void start();
-  Status submit(const RecordOrigin& origin);
+  Result<BatchPtr> submit(const RecordOrigin& origin, Micros now);
   Status sync();
   Status stop();
 
  private:
-  struct Entry {
-    int split;
-    int64_t offset;
-    int64_t line;
-    std::string raw;
-    std::string error;
-    std::vector<int> slots;
-  };
   struct Query {
     std::string name;
     Micros allowed_lateness;
   };
   void writer_loop();
-  Status write_entries(const std::vector<Entry>& entries);
+  Status write_rows(const RecordBatch& rows);
+  void count(const RecordBatch& rows);
 
   const std::string source_table_;
   const std::shared_ptr<DeadLetterQueue> destination_;
+  const std::string sink_table_;
   std::vector<Query> queries_;  // by slot; fixed after planning
   // Entries written, by split (null: not counted); fixed before start().
   std::vector<Counter*> split_entries_;
 
-  static constexpr size_t kMaxQueued = 64;  // batches of entries; submit() waits beyond
+  static constexpr size_t kMaxQueued = 64;  // batches of rows; submit() waits beyond
   std::mutex mu_;
   std::condition_variable changed_;
-  std::deque<std::vector<Entry>> queue_;  // guarded by mu_
+  std::deque<BatchPtr> queue_;            // guarded by mu_
   uint64_t submitted_ = 0;                // guarded by mu_: batches queued so far
   uint64_t written_ = 0;                  // guarded by mu_: batches written and flushed
   bool running_ = false;                  // guarded by mu_: start() was called, stop() not yet

@@ -170,7 +170,7 @@ std::unique_ptr<Operator> WindowAssignOperatorSpec::create() const {
 
 std::string LateFilterOperatorSpec::describe() const {
   return fmt::format("late rows of {} on ${} (allowed lateness {}) -> {}", window_.describe(), time_column_,
-                     format_duration(allowed_lateness_), late_output_->destination().describe());
+                     format_duration(allowed_lateness_), late_output_->describe());
 }
 std::unique_ptr<Operator> LateFilterOperatorSpec::create() const { return std::make_unique<LateFilterOperator>(*this); }
 

@@ -157,7 +157,10 @@ class Planner {
       : job_(job), options_(options), default_lateness_(job.settings.allowed_lateness) {}
 
   Result<PhysicalPlan> run() {
-    for (const auto& p : job_.pipelines) count_reads(p.query);
+    for (const auto& p : job_.pipelines) {
+      count_reads(p.query);
+      insert_targets_.insert(lower_name(p.sink->name));
+    }
     // Several INSERTs into one table feed ONE sink instance (their union, as UNION ALL):
     // one output file, one commit record, one ordered release. Sinks are planned in the
     // order of their first INSERT, each sink's INSERTs in file order.
@@ -169,6 +172,7 @@ class Planner {
       list.push_back(&p);
     }
     for (const auto& name : sink_order) RETURN_IF_ERROR(plan_sink(by_sink[name]));
+    wire_late_sinks();
     RETURN_IF_ERROR(check_files());
     plan_.job.name = "sluice";
     plan_.job.options.batch_size = options_.batch_size;
@@ -306,6 +310,149 @@ class Planner {
     return shared;
   }
 
+  static std::string lower_name(const std::string& name) {
+    std::string out = name;
+    for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return out;
+  }
+  static bool is_identifier(const std::string& v) {
+    if (v.empty() || !(std::isalpha(static_cast<unsigned char>(v[0])) || v[0] == '_')) return false;
+    return std::all_of(v.begin(), v.end(), [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; });
+  }
+  static const char* side_noun(SideOutputKind kind) {
+    return kind == SideOutputKind::kLateData ? "late-data output" : "dead-letter queue";
+  }
+
+  // The sink table that option `option` (dlq / late_output) of source table `t` names, or
+  // null when the option holds a path (the file/SQLite shorthands) or is absent. A value
+  // that is an identifier names a table: it must be declared, written by nothing else
+  // (no INSERT, not read by the job: a side output is a table of its own), and its columns
+  // must take the side output's rows (side_output_schema(); a table without columns takes
+  // them as they are). Checked when the source is planned, whether or not a row will come.
+  Result<std::shared_ptr<const TableDef>> side_output_table(const TableDef& t, const std::string& option,
+                                                            SideOutputKind kind) {
+    auto o = t.options.find(option);
+    if (o == t.options.end() || o->second.empty()) return std::shared_ptr<const TableDef>();
+    const std::string& value = o->second;
+    auto found = job_.tables.find(lower_name(value));
+    if (found == job_.tables.end()) {
+      if (!is_identifier(value)) return std::shared_ptr<const TableDef>();  // a path
+      return invalid_argument(
+          "{}: option '{}' names table '{}', which is not declared: declare it (CREATE TABLE {} () WITH (connector = "
+          "...)), or write a file path with a '.' or '/' (e.g. './{}')",
+          option_context(t, option), option, value, value, value);
+    }
+    const std::shared_ptr<const TableDef>& sink = found->second;
+    const std::string key = lower_name(sink->name);
+    const std::string table_option = option == "dlq" ? "dlq_table" : "late_output_table";
+    if (t.options.count(table_option)) {
+      return invalid_argument("{}: option '{}' names a table of the SQLite database given by '{}', but '{}' names "
+                              "table {}: drop '{}'",
+                              option_context(t, table_option), table_option, option, option, sink->name,
+                              table_option);
+    }
+    auto refuse = [&](const std::string& why) {
+      return invalid_argument("{}: option '{}' names table {}{}, which {}: a {} needs a table of its own",
+                              option_context(t, option), option, sink->name,
+                              sink->where.empty() ? "" : " (" + sink->where + ")", why, side_noun(kind));
+    };
+    if (reads_lower_.count(key)) return refuse("this job reads");
+    if (insert_targets_.count(key)) return refuse("an INSERT writes");
+    auto other = side_kinds_.find(key);
+    if (other != side_kinds_.end() && other->second != kind) {
+      return refuse(fmt::format("is already a {}", side_noun(other->second)));
+    }
+    side_kinds_[key] = kind;
+    RETURN_IF_ERROR(side_output_columns_of(t, option, *sink, kind).status());
+    return sink;
+  }
+
+  // How the side output's rows map onto the columns of sink table `sink`: the projection
+  // that reorders them (empty: same order) and the sink's schema.
+  struct SideColumns {
+    std::vector<ExprPtr> projections;
+    SchemaPtr schema;
+  };
+  Result<SideColumns> side_output_columns_of(const TableDef& t, const std::string& option, const TableDef& sink,
+                                             SideOutputKind kind) {
+    const SchemaPtr& rows = side_output_schema(kind);
+    SideColumns out;
+    out.schema = rows;
+    if (!sink.schema) return out;  // CREATE TABLE x () ...: the side output's columns
+    std::string expected;
+    for (const auto& f : rows->fields()) expected += (expected.empty() ? "" : ", ") + f.name + " " + type_name(f.type);
+    auto mismatch = [&](const std::string& what) {
+      return invalid_argument("{}: {}; the {} of table {} ({}) writes rows of ({}): declare those columns, or none "
+                              "(CREATE TABLE {} () WITH (...))",
+                              table_context(sink), what, side_noun(kind), t.name, option_position(t, option), expected,
+                              sink.name);
+    };
+    const Schema& declared = *sink.schema;
+    bool reordered = declared.size() != rows->size();
+    for (size_t i = 0; i < declared.size(); ++i) {
+      const Field& f = declared.field(i);
+      int col = -1;
+      for (size_t j = 0; j < rows->size(); ++j) {
+        if (lower_name(rows->field(j).name) == lower_name(f.name)) col = static_cast<int>(j);
+      }
+      if (col < 0) return mismatch(fmt::format("column '{}' is not a column of a {}", f.name, side_noun(kind)));
+      const TypeId want = rows->field(static_cast<size_t>(col)).type;
+      if (f.type != want) {
+        return mismatch(fmt::format("column '{}' is {}, but a {} writes {} there", f.name, type_name(f.type),
+                                    side_noun(kind), type_name(want)));
+      }
+      reordered = reordered || col != static_cast<int>(i);
+      out.projections.push_back(make_column_ref(col, want, rows->field(static_cast<size_t>(col)).name));
+    }
+    for (const auto& f : rows->fields()) {
+      if (declared.find(f.name) < 0) return mismatch(fmt::format("column '{}' is missing", f.name));
+    }
+    if (!reordered) out.projections.clear();
+    out.schema = sink.schema;
+    return out;
+  }
+
+  // The stage of the sink of side-output table `sink` (one per table, whichever sources
+  // feed it): created on first use, with the sink operator's usual stable id.
+  Result<int> side_sink_stage(const TableDef& t, const std::string& option, const TableDef& sink,
+                              SideOutputKind kind) {
+    const std::string key = lower_name(sink.name);
+    if (auto it = side_sink_stages_.find(key); it != side_sink_stages_.end()) return it->second;
+    ASSIGN_OR_RETURN(SideColumns columns, side_output_columns_of(t, option, sink, kind));
+    auto factory = make_factory(sink, columns.schema);
+    if (!factory.is_ok()) {
+      return Status(factory.status().code(),
+                    fmt::format("{} (table {} is the {} of table {}, {})", factory.status().message(), sink.name,
+                                side_noun(kind), t.name, option_position(t, option)));
+    }
+    ASSIGN_OR_RETURN(int writers, sink_parallelism(sink, *factory.value(), factory.value()->capabilities()));
+    StageSpec st;
+    st.name = "sink:" + sink.name;
+    st.parallelism = writers;  // several writers: side rows are hashed over them (Job::build)
+    if (!columns.projections.empty()) {
+      auto calc = std::make_shared<CalcOperatorSpec>(nullptr, columns.projections, columns.schema);
+      calc->id = fmt::format("{}.side-project.{:06x}", sanitize(sink.name), hash_string(calc->describe()) & 0xffffff);
+      st.chain.push_back(calc);
+    }
+    st.chain.push_back(make_sink_operator(sink, factory.value(), columns.schema, -1));
+    plan_.job.stages.push_back(std::move(st));
+    const int stage = static_cast<int>(plan_.job.stages.size()) - 1;
+    side_sink_stages_[key] = stage;
+    return stage;
+  }
+
+  // Every source-side stage of a table whose late output is a sink table may finish a
+  // poll's records last (the source stage, each reader stage of a shared source): each gets
+  // a side edge to that sink.
+  void wire_late_sinks() {
+    for (auto& st : plan_.job.stages) {
+      if (!st.source || !st.source->late || st.source->late->destination()) continue;
+      const int late_stage = side_sink_stages_.at(lower_name(st.source->late->sink_table()));
+      st.late_stage = late_stage;
+      for (int d : st.also_forward_to) stage(d).late_stage = late_stage;
+    }
+  }
+
   // Refuses a job that would write a file it reads (a sink, dead-letter queue or late-data
   // output on a source's path), or write one file from two places: two file sinks, two
   // writers of one SQLite table, a side output inside a sink's file. Several writers of
@@ -353,9 +500,15 @@ class Planner {
     auto src_spec = source_spec_of_stage_[s];
     if (!t || !src_spec || src_spec->event_time.column < 0) return std::shared_ptr<LateFilterOperatorSpec>();
     if (!src_spec->late) {
-      ASSIGN_OR_RETURN(auto destination,
-                       side_output(*t, "late_output", "late_output_table", ".late.jsonl", "late data"));
-      src_spec->late = std::make_shared<LateOutput>(t->name, destination);
+      ASSIGN_OR_RETURN(auto table, side_output_table(*t, "late_output", SideOutputKind::kLateData));
+      if (table) {
+        RETURN_IF_ERROR(side_sink_stage(*t, "late_output", *table, SideOutputKind::kLateData).status());
+        src_spec->late = std::make_shared<LateOutput>(t->name, nullptr, table->name);
+      } else {
+        ASSIGN_OR_RETURN(auto destination,
+                         side_output(*t, "late_output", "late_output_table", ".late.jsonl", "late data"));
+        src_spec->late = std::make_shared<LateOutput>(t->name, destination);
+      }
     }
     const int slot = src_spec->late->add_query(query_name_, allowed_lateness);
     auto lf = std::make_shared<LateFilterOperatorSpec>(window, time_column, allowed_lateness, src_spec->late, slot);
@@ -410,7 +563,10 @@ class Planner {
 
   // How many times each source table is read across the job's pipelines.
   void count_reads(const LogicalNodePtr& node) {
-    if (node->kind == LogicalNode::Kind::kSource) reads_[node->table->name]++;
+    if (node->kind == LogicalNode::Kind::kSource) {
+      reads_[node->table->name]++;
+      reads_lower_.insert(lower_name(node->table->name));
+    }
     for (const auto& in : node->inputs) count_reads(in);
   }
 
@@ -504,8 +660,17 @@ class Planner {
         return invalid_argument("table {}: max_future_skew needs an event_time column", t.name);
       }
     }
-    ASSIGN_OR_RETURN(spec->dlq, side_output(t, "dlq", "dlq_table", ".dlq.jsonl", "dead-letter queue"));
     StageSpec st;
+    ASSIGN_OR_RETURN(auto dlq_table, side_output_table(t, "dlq", SideOutputKind::kDeadLetters));
+    if (dlq_table) {
+      ASSIGN_OR_RETURN(st.dlq_stage, side_sink_stage(t, "dlq", *dlq_table, SideOutputKind::kDeadLetters));
+      spec->dlq_sink = dlq_table->name;
+    } else {
+      ASSIGN_OR_RETURN(spec->dlq, side_output(t, "dlq", "dlq_table", ".dlq.jsonl", "dead-letter queue"));
+    }
+    // A late output naming a table is checked now, though its sink is planned only when a
+    // windowed query reads the source (late_filter).
+    if (engine.has("event_time")) RETURN_IF_ERROR(side_output_table(t, "late_output", SideOutputKind::kLateData).status());
     st.name = fmt::format("source:{}", t.name);
     // Reader tasks: a setting, not the split count (one task reads several splits).
     ASSIGN_OR_RETURN(int64_t readers, engine.get_int("readers", spec->factory->default_readers()));
@@ -683,6 +848,17 @@ class Planner {
     return std::shared_ptr<SinkFactory>(std::move(factory).value());
   }
 
+  // The sink operator of table `t`, with an id that depends only on the sink (its table,
+  // target and columns), not on what feeds it.
+  std::shared_ptr<SinkOperatorSpec> make_sink_operator(const TableDef& t, const std::shared_ptr<SinkFactory>& sink,
+                                                       const SchemaPtr& schema, int order_column) {
+    auto op = std::make_shared<SinkOperatorSpec>(t.name, sink, schema, order_column, options_.checkpointing,
+                                                 200 * kMicrosPerMilli);
+    op->id = fmt::format("{}.sink.{:06x}", sanitize(t.name),
+                         hash_string(sink->describe() + " " + schema->to_string()) & 0xffffff);
+    return op;
+  }
+
   // The INSERTs into one sink table (`pipelines`, in file order): each query is planned with
   // its own operator ids ("<table>", "<table>-2", ...), and all of them feed one sink
   // operator, whose id depends only on the sink (its table, target and columns), so that
@@ -752,10 +928,7 @@ class Planner {
     }
     // Updates (allowed lateness, sessions merging) must reach the sink in emission order.
     if (all.updating) order_column = -1;
-    auto sink_op = std::make_shared<SinkOperatorSpec>(t.name, sink, first.sink_schema, order_column,
-                                                      options_.checkpointing, 200 * kMicrosPerMilli);
-    sink_op->id = fmt::format("{}.sink.{:06x}", sanitize(t.name),
-                              hash_string(sink->describe() + " " + first.sink_schema->to_string()) & 0xffffff);
+    auto sink_op = make_sink_operator(t, sink, first.sink_schema, order_column);
     if (writers == 1 && all.stages.size() == 1 && stage(all.stages[0]).parallelism == 1) {
       stage(all.stages[0]).chain.push_back(sink_op);
       return Status::ok();
@@ -993,10 +1166,12 @@ class Planner {
                              s.schema->field(static_cast<size_t>(s.event_time.column)).name,
                              format_duration(s.event_time.watermark_delay));
         }
-        out += fmt::format(", dead letters -> {}\n", s.dlq->describe());
+        out += fmt::format(", dead letters -> {}\n", s.dlq ? s.dlq->describe() : "table " + s.dlq_sink);
       }
       for (const auto& op : st.chain) out += fmt::format("    {} [{}]: {}\n", op->kind(), op->id, op->describe());
       for (int d : st.also_forward_to) out += fmt::format("    -> forward to stage {}\n", d);
+      if (st.dlq_stage >= 0) out += fmt::format("    -> dead letters to stage {}\n", st.dlq_stage);
+      if (st.late_stage >= 0) out += fmt::format("    -> late rows to stage {}\n", st.late_stage);
       if (st.downstream >= 0) {
         std::string keys;
         for (int k : st.key_columns) keys += fmt::format("{}${}", keys.empty() ? "" : ", ", k);
@@ -1027,6 +1202,10 @@ class Planner {
   std::map<int, std::shared_ptr<const TableDef>> source_table_of_stage_;
   std::map<int, std::shared_ptr<SourceStageSpec>> source_spec_of_stage_;
   std::map<std::string, int> reads_;           // table -> number of reads in the job
+  std::set<std::string> reads_lower_;          // tables the job reads, lower case
+  std::set<std::string> insert_targets_;       // tables INSERTs write, lower case
+  std::map<std::string, SideOutputKind> side_kinds_;  // side-output table (lower case) -> what it holds
+  std::map<std::string, int> side_sink_stages_;       // side-output table (lower case) -> its sink stage
   std::map<std::string, int> shared_sources_;  // table -> its single source stage
 };
 

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <deque>
 #include <map>
+#include <optional>
 #include <functional>
 #include <thread>
 
@@ -105,35 +106,52 @@ class ChannelEmitter : public Output {
   std::vector<uint64_t> hashes_;
 };
 
-// The output of a task: one or more edges (a shared source feeds several pipelines).
+// The output of a task: one or more edges (a shared source feeds several pipelines), plus
+// the side edges to side-output sink tables (dead letters, late rows). Batches of the chain
+// go to the main edges only, side rows to their side edge; watermarks, idleness, barriers
+// and the end go to every edge, so the side sinks align checkpoints like any sink.
 class Fanout : public Output {
  public:
   void add(std::unique_ptr<ChannelEmitter> e) { edges_.push_back(std::move(e)); }
+  void add_side(SideOutputKind kind, std::unique_ptr<ChannelEmitter> e) {
+    side_[static_cast<size_t>(kind)] = e.get();
+    sides_.push_back(std::move(e));
+  }
+  // The side edge of `kind`, or null.
+  Output* side(SideOutputKind kind) const { return side_[static_cast<size_t>(kind)]; }
   Status emit(BatchPtr batch) override {
+    if (edges_.empty()) return Status::ok();  // only side edges: the chain ends in a sink
     for (size_t i = 0; i + 1 < edges_.size(); ++i) RETURN_IF_ERROR(edges_[i]->emit(batch));
     return edges_.back()->emit(std::move(batch));
   }
   Status emit_watermark(Micros watermark) override {
-    for (auto& e : edges_) RETURN_IF_ERROR(e->emit_watermark(watermark));
-    return Status::ok();
+    return each([&](ChannelEmitter& e) { return e.emit_watermark(watermark); });
   }
   Status emit_idle() {
-    for (auto& e : edges_) RETURN_IF_ERROR(e->emit_idle());
-    return Status::ok();
+    return each([](ChannelEmitter& e) { return e.emit_idle(); });
   }
   Status emit_end(uint64_t final_id) {
-    for (auto& e : edges_) RETURN_IF_ERROR(e->emit_end(final_id));
-    return Status::ok();
+    return each([&](ChannelEmitter& e) { return e.emit_end(final_id); });
   }
   Status emit_barrier(uint64_t id) {
-    for (auto& e : edges_) RETURN_IF_ERROR(e->emit_barrier(id));
-    return Status::ok();
+    return each([&](ChannelEmitter& e) { return e.emit_barrier(id); });
   }
   // Records-out are counted once, on the first edge.
-  void set_metrics(OperatorMetrics* metrics) { edges_.front()->set_metrics(metrics); }
+  void set_metrics(OperatorMetrics* metrics) {
+    if (!edges_.empty()) edges_.front()->set_metrics(metrics);
+  }
 
  private:
+  template <typename F>
+  Status each(F f) {
+    for (auto& e : edges_) RETURN_IF_ERROR(f(*e));
+    for (auto& e : sides_) RETURN_IF_ERROR(f(*e));
+    return Status::ok();
+  }
+
   std::vector<std::unique_ptr<ChannelEmitter>> edges_;
+  std::vector<std::unique_ptr<ChannelEmitter>> sides_;
+  Output* side_[2] = {nullptr, nullptr};  // by SideOutputKind
 };
 
 // A sink chain has no downstream: anything emitted past the last operator is discarded
@@ -305,6 +323,28 @@ Status Job::build() {
         }
         if (!up->emitter) up->emitter = std::make_unique<Fanout>();
         up->emitter->add(std::make_unique<ChannelEmitter>(edge.kind, std::move(out), edge.keys, nullptr));
+      }
+    }
+    // Side edges: every task of the stage -> the side-output sink (a gather edge; a hash
+    // edge on every column when the sink has several writers).
+    for (const auto& [kind, sink_stage] : {std::pair{SideOutputKind::kDeadLetters, st.dlq_stage},
+                                           std::pair{SideOutputKind::kLateData, st.late_stage}}) {
+      if (sink_stage < 0) continue;
+      const auto& writers = by_stage[static_cast<size_t>(sink_stage)];
+      std::vector<int> keys;
+      if (writers.size() > 1) {
+        for (size_t c = 0; c < side_output_schema(kind)->size(); ++c) keys.push_back(static_cast<int>(c));
+      }
+      for (Task* up : by_stage[s]) {
+        std::vector<ChannelEmitter::Target> out;
+        for (Task* down : writers) {
+          out.push_back({down->input.get(), static_cast<int>(down->channel_input.size())});
+          down->channel_input.push_back(0);
+        }
+        if (!up->emitter) up->emitter = std::make_unique<Fanout>();
+        up->emitter->add_side(kind, std::make_unique<ChannelEmitter>(writers.size() > 1 ? EdgeKind::kHash
+                                                                                        : EdgeKind::kGather,
+                                                                     std::move(out), keys, nullptr));
       }
     }
   }
@@ -616,6 +656,8 @@ struct SourceLoop {
     if (raw.empty()) return dead_letter(s, DeadLetterOrigin{-1, -1}, error, std::string_view());  // typed rows
     return dead_letter(s, DeadLetterOrigin{raw.offsets[record], raw.lines[record]}, error, raw.record(record));
   }
+  // Dead letters of a poll are collected as rows and handed over once per poll
+  // (flush_letters): one write for the file/SQLite shorthands, one batch for a sink table.
   Status dead_letter(const Split& s, DeadLetterOrigin origin, std::string_view error, std::string_view bytes) {
     DeadLetter letter;
     letter.source = src.table;
@@ -625,7 +667,22 @@ struct SourceLoop {
     letter.error = error;
     letter.raw = bytes;
     counters->dead_lettered->increment();
-    return src.dlq->write(letter);
+    if (!letters) letters.emplace(SideOutputKind::kDeadLetters);
+    if (letters->empty()) letters_time = clock.unix_micros();  // read once per poll
+    letters->add(letter, letters_time);
+    return Status::ok();
+  }
+  Status flush_letters() {
+    if (!letters || letters->empty()) return Status::ok();
+    MutableBatchPtr rows = letters->take();
+    if (src.dlq) return src.dlq->write_rows(*rows);
+    return emit_side(SideOutputKind::kDeadLetters, std::move(rows));
+  }
+  // Sends side-output rows through the task's side edge to their sink table.
+  Status emit_side(SideOutputKind kind, BatchPtr rows) {
+    Output* side = emitter ? emitter->side(kind) : nullptr;
+    if (!side) return internal_error("source {}: no edge to its {} table", src.table, side_output_kind_name(kind));
+    return side->emit(std::move(rows));
   }
 
   // Dead-letters the records that failed to decode, those refused for their event time
@@ -706,9 +763,11 @@ struct SourceLoop {
     } else if (origin) {
       origin->borrow(raw);
     }
+    RETURN_IF_ERROR(flush_letters());
     RETURN_IF_ERROR(push_batch(std::move(batch)));
     if (origin && consumes_own_batches && origin->finish_consumer()) {
-      RETURN_IF_ERROR(src.late->submit(*origin));
+      ASSIGN_OR_RETURN(BatchPtr late_rows, src.late->submit(*origin, clock.unix_micros()));
+      if (late_rows) RETURN_IF_ERROR(emit_side(SideOutputKind::kLateData, std::move(late_rows)));
     }
     if (s.t.watermark > emitted_watermark) RETURN_IF_ERROR(update_watermark());
     return Status::ok();
@@ -933,6 +992,11 @@ struct SourceLoop {
   std::vector<DecodeFailure> rejected_{};  // reused across batches
   bool csv_header = false;           // set by run()
   bool typed_rows = false;           // set by run(): the source produces rows, not bytes
+  // The dead letters of the current poll (dead_letter(), flush_letters()).
+  // (Made on first use: a member that allocates when the loop is built trips GCC's
+  // maybe-uninitialized warning on the aggregate initialization.)
+  std::optional<SideOutputRows> letters{};
+  Micros letters_time = 0;
 };
 
 }  // namespace
@@ -1066,7 +1130,7 @@ Status Job::run() {
             }
             Status c = loop.close_all();
             if (s.is_ok()) s = c;
-            Status d = src.dlq->flush();
+            Status d = src.dlq ? src.dlq->flush() : Status::ok();
             if (s.is_ok()) s = d;
           }
         } else {
@@ -1129,9 +1193,9 @@ Status Job::begin_side_outputs() {
   std::vector<DeadLetterQueue*> queues;
   for (const auto& st : spec_.stages) {
     if (!st.source) continue;
-    queues.push_back(st.source->dlq.get());
+    if (st.source->dlq) queues.push_back(st.source->dlq.get());
     if (LateOutput* late = st.source->late.get()) {
-      queues.push_back(&late->destination());
+      if (late->destination()) queues.push_back(late->destination());
       if (std::find(late_outputs_.begin(), late_outputs_.end(), late) == late_outputs_.end()) {
         late_outputs_.push_back(late);
       }
@@ -1184,7 +1248,7 @@ Status Job::snapshot_task(Task& task, uint64_t id, std::vector<SourceSplitState>
   // written and flushed before the checkpoint can complete (a crash then replays only later
   // records). The last consumer of a poll submits its late entries before its snapshot.
   if (task.late) RETURN_IF_ERROR(task.late->sync().with_context("late-data output"));
-  if (task.spec->source) RETURN_IF_ERROR(task.spec->source->dlq->flush());
+  if (task.spec->source && task.spec->source->dlq) RETURN_IF_ERROR(task.spec->source->dlq->flush());
   std::vector<CheckpointFile> files;
   std::vector<InstanceStateStore::Deferred> deferred;
   for (size_t k = 0; k < task.ops.size(); ++k) {
@@ -1198,6 +1262,14 @@ Status Job::snapshot_task(Task& task, uint64_t id, std::vector<SourceSplitState>
   }
   coordinator_->ack(id, std::move(files), std::move(sources), std::move(deferred), std::move(enumerators));
   return Status::ok();
+}
+
+Status Job::submit_late(Task& task, const RecordOrigin& origin) {
+  ASSIGN_OR_RETURN(BatchPtr rows, origin.output()->submit(origin, clock_->unix_micros()));
+  if (!rows) return Status::ok();
+  Output* side = task.emitter ? task.emitter->side(SideOutputKind::kLateData) : nullptr;
+  if (!side) return internal_error("{}: no edge to the late-data table {}", task.name, origin.output()->sink_table());
+  return side->emit(std::move(rows));
 }
 
 Status Job::notify_complete(Task& task) {
@@ -1298,7 +1370,7 @@ Status Job::run_operator_task(Task& task) {
         } else {
           RETURN_IF_ERROR(out.emit(std::move(e.batch)));
         }
-        if (origin && origin->finish_consumer()) RETURN_IF_ERROR(origin->output()->submit(*origin));
+        if (origin && origin->finish_consumer()) RETURN_IF_ERROR(submit_late(task, *origin));
         break;
       }
       case ElementKind::kWatermark:

@@ -55,9 +55,13 @@ struct SourceStageSpec {
   std::shared_ptr<SourceFactory> factory;
   SchemaPtr schema;
   EventTimeSpec event_time;
-  std::shared_ptr<DeadLetterQueue> dlq;  // never null
+  // Dead letters: a file/SQLite destination (the `dlq` shorthands), or null when the
+  // dead-letter queue is the sink table `dlq_sink`, fed through StageSpec::dlq_stage.
+  std::shared_ptr<DeadLetterQueue> dlq;
+  std::string dlq_sink;
   // Set when a windowed query reads the table: batches then carry their records' origin
-  // so late rows are written out as input records (formats/late_output.h).
+  // so late rows are written out as input records (formats/late_output.h). A late output
+  // that is a sink table is fed through StageSpec::late_stage.
   std::shared_ptr<LateOutput> late;
 };
 
@@ -76,6 +80,13 @@ struct StageSpec {
   // Further stages that receive every output batch too, instance i -> instance i (a source
   // read once and shared by several pipelines). Same parallelism required.
   std::vector<int> also_forward_to;
+  // Side outputs that are sink tables (`dlq = 'bad_rows'`): the single-instance stages of
+  // their sinks, fed by gather edges that carry barriers, watermarks and the end like any
+  // edge, so a side-output sink is as exactly-once as any sink. A source stage sends its
+  // dead letters to dlq_stage; source-side stages (the source stage, the reader stages of
+  // a shared source) send the late rows of the polls they finish to late_stage.
+  int dlq_stage = -1;
+  int late_stage = -1;
 };
 
 struct JobOptions {
@@ -152,6 +163,9 @@ class Job {
   Status start_split_coordinators();
   Status notify_complete(Task& task);
   Status begin_side_outputs();
+  // The last consumer of a poll's records writes out their late entries (to the late
+  // output's writer thread, or through the task's side edge to a sink table).
+  Status submit_late(Task& task, const RecordOrigin& origin);
   void fail(const Status& s);
 
   JobSpec spec_;

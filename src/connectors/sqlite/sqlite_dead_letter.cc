@@ -70,6 +70,25 @@ class SqliteDeadLetterQueue final : public DeadLetterQueue {
     return Status::ok();
   }
 
+  Status write_rows(const RecordBatch& rows) override {
+    if (rows.num_rows == 0) return Status::ok();
+    const SideOutputColumns c = side_output_columns(kind_);
+    std::lock_guard<std::mutex> lock(mu_);
+    if (db_ == nullptr) RETURN_IF_ERROR(open_locked());
+    for (size_t r = 0; r < rows.num_rows; ++r) {
+      pending_.push_back(Letter{std::string(rows.column(c.source).string_at(r)), rows.column(c.split).int_at(r),
+                                rows.column(c.offset).int_at(r), rows.column(c.line).int_at(r),
+                                std::string(rows.column(c.error).string_at(r)),
+                                std::string(rows.column(c.raw).string_at(r)),
+                                format_timestamp_iso(rows.column(c.time).int_at(r)),
+                                c.queries >= 0 ? std::string(rows.column(static_cast<size_t>(c.queries)).string_at(r))
+                                               : std::string()});
+    }
+    count_.fetch_add(rows.num_rows, std::memory_order_relaxed);
+    if (pending_.size() >= kMaxPending) return commit_locked();
+    return Status::ok();
+  }
+
   Status flush() override {
     std::lock_guard<std::mutex> lock(mu_);
     return commit_locked();
@@ -81,7 +100,7 @@ class SqliteDeadLetterQueue final : public DeadLetterQueue {
  private:
   struct Letter {
     std::string source;
-    int split;
+    int64_t split;
     int64_t offset;
     int64_t line;
     std::string error;
@@ -145,7 +164,7 @@ class SqliteDeadLetterQueue final : public DeadLetterQueue {
     }
     for (const Letter& l : pending_) {
       sqlite3_bind_text(insert_, 1, l.source.data(), static_cast<int>(l.source.size()), SQLITE_STATIC);
-      sqlite3_bind_int(insert_, 2, l.split);
+      sqlite3_bind_int64(insert_, 2, l.split);
       sqlite3_bind_int64(insert_, 3, l.offset);
       sqlite3_bind_int64(insert_, 4, l.line);
       sqlite3_bind_text(insert_, 5, l.error.data(), static_cast<int>(l.error.size()), SQLITE_STATIC);

@@ -39,6 +39,7 @@ struct RetryPolicy;        // connectors/retry.h
 // cope. A small struct on purpose, so services can be added without touching every reader.
 struct SourceContext {
   std::string table;
+  std::string job;  // the `job` label of the job's metrics (MetricsRegistry series)
   int reader = 0;   // index of the reader task
   int readers = 1;  // number of reader tasks of the table
   MetricsRegistry* metrics = nullptr;

@@ -1096,6 +1096,10 @@ Status Job::run() {
             loop.context.table = src.table;
             loop.context.reader = task->instance;
             loop.context.readers = task->spec->parallelism;
+            loop.context.job = metrics_job();
+            loop.context.metrics = registry_.get();
+            loop.context.clock = clock_;
+            loop.context.retry = &spec_.options.source_retry;
             if (!task->spec->also_forward_to.empty()) {
               loop.consumes_own_batches = !task->ops.empty() || task->spec->downstream >= 0;
               loop.late_consumers = static_cast<int>(task->spec->also_forward_to.size()) +

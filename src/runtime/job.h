@@ -32,6 +32,7 @@
 
 #include "common/clock.h"
 #include "common/status.h"
+#include "connectors/retry.h"
 #include "connectors/source.h"
 #include "formats/dead_letter.h"
 #include "formats/late_output.h"
@@ -109,6 +110,9 @@ struct JobOptions {
   // Processing time for idle timeouts, sink flush intervals and checkpoint timing; must
   // outlive the job. Null: the system clock.
   const Clock* clock = nullptr;
+  // How a source reader retries a transient failure (a broker or server unreachable): handed
+  // to every split reader in SourceContext::retry.
+  RetryPolicy source_retry{};
 };
 
 struct JobSpec {

@@ -9,6 +9,7 @@
 #include <mutex>
 #include <thread>
 
+#include "connectors/retry.h"
 #include "connectors/test_util.h"
 #include "formats/dead_letter.h"
 #include "runtime/job.h"
@@ -246,9 +247,25 @@ class AckingReader : public SourceReader {
  public:
   void attach(const SourceContext& context) override {
     if (context.table == "t" && context.readers == 1) ++g_attached_readers;
+    // The job's services: its metrics registry (labelled with the job), clock and retries.
+    if (context.metrics && context.clock && context.retry && !context.job.empty()) {
+      polls_ = &context.metrics->counter("test_reader_polls_total", "polls of the test reader", {"job", "source"})
+                    .series({context.job, context.table});
+      clock_ = context.clock;
+      retry_ = context.retry;
+    }
   }
-  Status open() override { return Status::ok(); }
+  Status open() override {
+    if (!polls_) return internal_error("no metrics, clock or retry policy in the source context");
+    // A connection that fails once and then works, through the job's retry policy.
+    int attempts = 0;
+    return retry(*retry_, "connect", [&] {
+      return ++attempts == 1 ? Status(StatusCode::kUnavailable, "not yet") : Status::ok();
+    });
+  }
   Result<PollStatus> poll(RawRecords& out, size_t) override {
+    polls_->increment();
+    if (clock_->unix_micros() <= 0) return internal_error("the job's clock gave no time");
     if (next_ == 3) return PollStatus::kEnd;
     out.append_record("{\"ts\": 1}", next_++, -1);
     return PollStatus::kData;
@@ -265,6 +282,9 @@ class AckingReader : public SourceReader {
 
  private:
   int64_t next_ = 0;
+  Counter* polls_ = nullptr;
+  const Clock* clock_ = nullptr;
+  const RetryPolicy* retry_ = nullptr;
 };
 
 class AckingFactory : public ChangelogFactory {
@@ -286,11 +306,24 @@ TEST(SourceSplitsTest, ReadersHearOfCompletedCheckpointsIncludingTheFinalOne) {
   auto schema = make_schema({{"ts", TypeId::kInt64}});
   JobSpec spec = two_stage_job(std::make_shared<AckingFactory>(), schema, -1, 1, &seen, dir.file("dlq.jsonl"));
   spec.options.checkpoint.dir = dir.file("ck");
+  auto registry = std::make_shared<MetricsRegistry>();
+  spec.options.metrics = registry;
+  spec.options.metrics_job = "acks";
+  spec.options.source_retry.initial_backoff_us = 1000;
   Job job(std::move(spec));
   Status s = job.run();
   ASSERT_TRUE(s.is_ok()) << s.to_string();
   EXPECT_EQ(seen.num_rows.load(), 3u);
   EXPECT_EQ(g_attached_readers.load(), 1) << "the reader got its context before open()";
+  bool found = false;
+  for (const FamilySnapshot& family : registry->collect()) {
+    if (family.name != "test_reader_polls_total") continue;
+    const SeriesSnapshot* series = family.find({"acks", "t"});
+    ASSERT_NE(series, nullptr);
+    EXPECT_GE(series->raw_value, 4) << "three records and the end, counted in the job's registry";
+    found = true;
+  }
+  EXPECT_TRUE(found) << "the reader registered its counter in the job's registry";
   ASSERT_NE(job.checkpoint_metrics(), nullptr);
   EXPECT_GE(g_completed.load(), 1u);
   EXPECT_EQ(static_cast<int64_t>(g_completed.load()), job.checkpoint_metrics()->last_id->value())

@@ -7,7 +7,6 @@
 // windowed result. (The harness follows crash_test.cc.)
 #include <gtest/gtest.h>
 #include <signal.h>
-#include <sqlite3.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -19,6 +18,7 @@
 #include <sstream>
 #include <thread>
 
+#include "sqlite_rows.h"
 #include "test_helpers.h"
 
 namespace sluice {
@@ -79,39 +79,14 @@ std::string job_text(const std::string& dir, const std::string& out, bool thrott
   return sql;
 }
 
-std::vector<std::string> sqlite_rows(const std::string& db_path, const std::string& sql) {
-  std::vector<std::string> rows;
-  sqlite3* db = nullptr;
-  if (sqlite3_open_v2(db_path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK) {
-    sqlite3_close(db);
-    return rows;
-  }
-  sqlite3_stmt* st = nullptr;
-  if (sqlite3_prepare_v2(db, sql.c_str(), -1, &st, nullptr) == SQLITE_OK) {
-    while (sqlite3_step(st) == SQLITE_ROW) {
-      std::string row;
-      for (int c = 0; c < sqlite3_column_count(st); ++c) {
-        const unsigned char* t = sqlite3_column_text(st, c);
-        row += (t ? reinterpret_cast<const char*>(t) : "NULL") + std::string("|");
-      }
-      rows.push_back(row);
-    }
-  } else {
-    ADD_FAILURE() << sql << ": " << sqlite3_errmsg(db);
-  }
-  sqlite3_finalize(st);
-  sqlite3_close(db);
-  return rows;
-}
-
 // The dead-letter rows without their time (when they were written differs between runs).
 std::vector<std::string> dead_letters(const std::string& dir) {
-  return sqlite_rows(dir + "/side.db",
+  return testing::sqlite_query_rows(dir + "/side.db",
                      "SELECT source, split, \"offset\", line, error, raw FROM bad ORDER BY \"offset\", error");
 }
 
 std::vector<std::string> aggregates(const std::string& dir) {
-  return sqlite_rows(dir + "/agg.db", "SELECT k, window_start, n, total FROM agg ORDER BY k, window_start");
+  return testing::sqlite_query_rows(dir + "/agg.db", "SELECT k, window_start, n, total FROM agg ORDER BY k, window_start");
 }
 
 // A late row without its time.

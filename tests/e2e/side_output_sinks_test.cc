@@ -11,7 +11,6 @@
 //    columns, a source-only connector) is refused at planning time with a positioned error.
 // The crash test (exactly once through kill -9 with checkpoints) is side_output_crash_test.cc.
 #include <gtest/gtest.h>
-#include <sqlite3.h>
 
 #include <algorithm>
 #include <filesystem>
@@ -20,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "sqlite_rows.h"
 #include "test_helpers.h"
 
 namespace sluice {
@@ -40,34 +40,6 @@ std::vector<json> json_lines(const std::string& path) {
     if (!line.empty()) out.push_back(json::parse(line));
   }
   return out;
-}
-
-// Rows of `sql` as "a|b|c" strings (NULL as "NULL").
-std::vector<std::string> sqlite_query(const std::string& db_path, const std::string& sql) {
-  std::vector<std::string> rows;
-  sqlite3* db = nullptr;
-  if (sqlite3_open_v2(db_path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK) {
-    sqlite3_close(db);
-    ADD_FAILURE() << "cannot open " << db_path;
-    return rows;
-  }
-  sqlite3_stmt* st = nullptr;
-  if (sqlite3_prepare_v2(db, sql.c_str(), -1, &st, nullptr) != SQLITE_OK) {
-    ADD_FAILURE() << sql << ": " << sqlite3_errmsg(db);
-  } else {
-    while (sqlite3_step(st) == SQLITE_ROW) {
-      std::string row;
-      for (int c = 0; c < sqlite3_column_count(st); ++c) {
-        const unsigned char* t = sqlite3_column_text(st, c);
-        if (c > 0) row += '|';
-        row += t ? reinterpret_cast<const char*>(t) : "NULL";
-      }
-      rows.push_back(row);
-    }
-  }
-  sqlite3_finalize(st);
-  sqlite3_close(db);
-  return rows;
 }
 
 std::string line_of(const std::string& text, int line) {
@@ -140,7 +112,7 @@ TEST(SideOutputSinkTest, DeadLettersAndLateRowsGoToSqliteTablesNamedInSql) {
     auto r = run_sluice("run -q job.sql " + flags, dir.path());
     ASSERT_EQ(r.exit_code, 0) << flags << ": " << r.output;
     // One row per dead letter, with the record's position and bytes.
-    auto bad = sqlite_query(dir.file("side.db"),
+    auto bad = testing::sqlite_query_rows(dir.file("side.db"),
                             "SELECT source, split, \"offset\", line, raw, error <> '', time IS NOT NULL FROM bad "
                             "ORDER BY line");
     EXPECT_EQ(bad, (std::vector<std::string>{
@@ -148,7 +120,7 @@ TEST(SideOutputSinkTest, DeadLettersAndLateRowsGoToSqliteTablesNamedInSql) {
                        "src|0|" + std::to_string(offset_of_line(input, 5)) + "|5|" + line_of(input, 5) + "|1|1"}))
         << flags;
     // One row per late record, naming the queries that found it late.
-    auto late = sqlite_query(dir.file("side.db"),
+    auto late = testing::sqlite_query_rows(dir.file("side.db"),
                              "SELECT source, \"offset\", line, queries, raw, instr(error, 'late record') = 1 FROM late "
                              "ORDER BY line");
     EXPECT_EQ(late, (std::vector<std::string>{
@@ -214,7 +186,7 @@ TEST(SideOutputSinkTest, DeclaredColumnsAreMatchedByName) {
   for (std::string l; std::getline(csv, l);) lines.push_back(l);
   ASSERT_EQ(lines.size(), 2u) << read_file(dir.file("bad.csv"));
   EXPECT_EQ(lines[0].rfind("not json at all,3,", 0), 0u) << lines[0];
-  EXPECT_EQ(sqlite_query(dir.file("side.db"), "SELECT line, queries FROM late ORDER BY line"),
+  EXPECT_EQ(testing::sqlite_query_rows(dir.file("side.db"), "SELECT line, queries FROM late ORDER BY line"),
             (std::vector<std::string>{"4|[\"a\"]", "7|[\"a\",\"b\"]", "8|[\"a\"]"}));
 }
 
@@ -237,7 +209,7 @@ INSERT INTO out SELECT k FROM one UNION ALL SELECT k FROM two;
   EXPECT_NE(explain.output.find("-> dead letters to stage"), std::string::npos) << explain.output;
   auto r = run_sluice("run -q job.sql", dir.path());
   ASSERT_EQ(r.exit_code, 0) << r.output;
-  EXPECT_EQ(sqlite_query(dir.file("side.db"), "SELECT source, line, raw FROM bad_rows ORDER BY source"),
+  EXPECT_EQ(testing::sqlite_query_rows(dir.file("side.db"), "SELECT source, line, raw FROM bad_rows ORDER BY source"),
             (std::vector<std::string>{"one|2|bad one", "two|1|bad two"}));
 }
 
@@ -255,11 +227,11 @@ INSERT INTO out SELECT k FROM src;
                                            dir.path()));
   auto r = run_sluice("run -q job.sql --checkpoint-dir ck", dir.path());
   ASSERT_EQ(r.exit_code, 0) << r.output;
-  EXPECT_EQ(sqlite_query(dir.file("side.db"), "SELECT line, raw FROM bad_rows"), (std::vector<std::string>{"2|bad 1"}));
+  EXPECT_EQ(testing::sqlite_query_rows(dir.file("side.db"), "SELECT line, raw FROM bad_rows"), (std::vector<std::string>{"2|bad 1"}));
   write_file(dir.file("in.jsonl"), "{\"k\": 1}\nbad 1\n{\"k\": 2}\nbad 2\n");
   r = run_sluice("run -q job.sql --checkpoint-dir ck", dir.path());
   ASSERT_EQ(r.exit_code, 0) << r.output;
-  EXPECT_EQ(sqlite_query(dir.file("side.db"), "SELECT line, raw FROM bad_rows ORDER BY line"),
+  EXPECT_EQ(testing::sqlite_query_rows(dir.file("side.db"), "SELECT line, raw FROM bad_rows ORDER BY line"),
             (std::vector<std::string>{"2|bad 1", "4|bad 2"}));
 }
 
@@ -350,7 +322,7 @@ TEST(SideOutputSinkTest, ShorthandsStillNameFiles) {
   auto r = run_sluice("run -q job.sql", dir.path());
   ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_EQ(json_lines(dir.file("late.jsonl")).size(), 3u);
-  EXPECT_EQ(sqlite_query(dir.file("side.db"), "SELECT COUNT(*) FROM bad"), (std::vector<std::string>{"2"}));
+  EXPECT_EQ(testing::sqlite_query_rows(dir.file("side.db"), "SELECT COUNT(*) FROM bad"), (std::vector<std::string>{"2"}));
 }
 
 }  // namespace

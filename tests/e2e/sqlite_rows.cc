@@ -28,4 +28,14 @@ std::string sqlite_query(const std::string& db_path, const std::string& sql) {
   return out;
 }
 
+std::vector<std::string> sqlite_query_rows(const std::string& db_path, const std::string& sql) {
+  std::vector<std::string> rows;
+  const std::string text = sqlite_query(db_path, sql);
+  for (size_t begin = 0, end; begin < text.size(); begin = end + 1) {
+    end = text.find('\n', begin);
+    rows.push_back(text.substr(begin, end - begin));
+  }
+  return rows;
+}
+
 }  // namespace sluice::testing

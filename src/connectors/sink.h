@@ -43,7 +43,13 @@ class SinkWriter {
   virtual ~SinkWriter() = default;
   virtual Status open() = 0;
   virtual Status write(const RecordBatch& batch) = 0;
+  // Rows written so far become visible before it returns.
   virtual Status flush() = 0;
+  // Starts making the rows written so far visible without waiting for it: a writer may apply
+  // them on a thread of its own while the task goes on (the periodic flushes of a job
+  // without checkpoints). A failure is returned by a later write(), start_flush(), flush()
+  // or close(). The default flushes.
+  virtual Status start_flush() { return flush(); }
   virtual Status close() = 0;
 
   // Two-phase commit tied to checkpoints (called only when the job checkpoints).

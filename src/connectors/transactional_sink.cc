@@ -68,6 +68,11 @@ Status TransactionalSinkWriter::flush() {
   return target_->flush();
 }
 
+Status TransactionalSinkWriter::start_flush() {
+  if (!opened_ || transactional_) return Status::ok();
+  return target_->start_flush();
+}
+
 Status TransactionalSinkWriter::close() {
   if (!opened_) return Status::ok();
   opened_ = false;

@@ -83,6 +83,9 @@ class TransactionTarget {
   virtual Status write(const RecordBatch& batch) = 0;
   // Plain mode only: rows written so far become visible (never called when transactional).
   virtual Status flush() = 0;
+  // Plain mode only: as flush(), but may return before the rows are visible (SinkWriter::
+  // start_flush()); the default flushes.
+  virtual Status start_flush() { return flush(); }
   // Ends the writer. Transactional: the open transaction is dropped (its rows belong to no
   // checkpoint; the job writes them again after a restart).
   virtual Status close() = 0;
@@ -169,6 +172,7 @@ class TransactionalSinkWriter final : public SinkWriter {
   Status open() override;
   Status write(const RecordBatch& batch) override;
   Status flush() override;
+  Status start_flush() override;
   Status close() override;
 
   Status recover(const SinkIdentity& identity, uint64_t restored_id, std::string_view state) override;

@@ -114,7 +114,7 @@ class SinkOperator : public Operator {
     if (pending_ && pending_->num_rows > 0) RETURN_IF_ERROR(release(wm));
     const Micros now = ctx_.clock->monotonic_micros();
     if (dirty_ && !transactional_ && now - last_flush_ >= spec_.flush_interval()) {
-      RETURN_IF_ERROR(writer_->flush());
+      RETURN_IF_ERROR(writer_->start_flush());
       last_flush_ = now;
       dirty_ = false;
     }
@@ -127,7 +127,7 @@ class SinkOperator : public Operator {
     if (now - last_flush_ < spec_.flush_interval()) return Status::ok();
     last_flush_ = now;
     dirty_ = false;
-    return writer_->flush();
+    return writer_->start_flush();
   }
 
   Status finish(Output&) override {

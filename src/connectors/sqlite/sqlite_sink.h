@@ -22,9 +22,11 @@
 // Without checkpoints: idempotent for upserts (replaying rows gives the same table),
 // at-least-once for appends.
 //
-// Without checkpoints: the first write after a flush opens a transaction; flush() commits
-// it. The database runs in WAL mode with synchronous=NORMAL, so readers see committed
-// results while the job runs.
+// Without checkpoints: write() buffers rows; each periodic flush (start_flush()) hands them
+// to the writer's applier thread (connectors/serial_worker.h), which applies them in one
+// short transaction while the job goes on; flush() and close() wait until they are applied.
+// A failed apply fails the next call. The database runs in WAL mode with synchronous=NORMAL,
+// so readers see committed results while the job runs.
 //
 // With checkpoints (after recover()): write() buffers the rows (with their row kinds) in
 // memory; flush() does nothing; pre_commit(N) closes the buffered rows into transaction N

@@ -130,6 +130,46 @@ TEST_F(SqliteSinkSafetyTest, ADeletedDatabaseFileFailsTheNextCommit) {
   EXPECT_NE(s.message().find("was deleted or replaced"), std::string::npos) << s.message();
 }
 
+// Periodic flushes apply rows on the writer's applier thread (start_flush() returns at
+// once). A batch that fails there is not lost silently: the next write, flush or close
+// returns the error, and the rows written after it are never applied out of order.
+TEST_F(SqliteSinkSafetyTest, AFailedBackgroundFlushFailsTheNextCall) {
+  auto f = factory({});
+  ASSERT_TRUE(f.is_ok()) << f.status().message();
+  auto w = std::move(f.value()->create_writer()).value();
+  ASSERT_TRUE(w->open().is_ok());
+  ASSERT_TRUE(w->write(batch({{"eu", "/a", 1}})).is_ok());
+  ASSERT_TRUE(w->flush().is_ok());
+  EXPECT_EQ(rows(), (std::vector<std::string>{"eu|/a|1"}));
+  ASSERT_EQ(::unlink(db_.c_str()), 0);  // the next apply fails ("was deleted or replaced")
+  ASSERT_TRUE(w->write(batch({{"eu", "/b", 1}})).is_ok());
+  ASSERT_TRUE(w->start_flush().is_ok()) << "returns before the rows are applied";
+  Status s;
+  for (int i = 0; i < 200 && s.is_ok(); ++i) {  // the applier fails in the background
+    s = w->write(batch({{"eu", "/c", 1}}));
+    if (s.is_ok()) s = w->start_flush();
+  }
+  EXPECT_EQ(s.code(), StatusCode::kIoError) << s.message();
+  EXPECT_NE(s.message().find("was deleted or replaced"), std::string::npos) << s.message();
+  EXPECT_EQ(w->close().code(), StatusCode::kIoError) << "close reports it too";
+}
+
+// Rows handed to the applier are visible once flush() (or close()) returns.
+TEST_F(SqliteSinkSafetyTest, FlushWaitsForTheRowsOfEarlierStartedFlushes) {
+  auto f = factory({});
+  ASSERT_TRUE(f.is_ok()) << f.status().message();
+  auto w = std::move(f.value()->create_writer()).value();
+  ASSERT_TRUE(w->open().is_ok());
+  for (int i = 0; i < 50; ++i) {
+    const std::string page = "/" + std::to_string(i);
+    ASSERT_TRUE(w->write(batch({{"eu", page.c_str(), i}})).is_ok());
+    ASSERT_TRUE(w->start_flush().is_ok());
+  }
+  ASSERT_TRUE(w->flush().is_ok());
+  EXPECT_EQ(query(db_, "SELECT COUNT(*), SUM(views) FROM per_page"), (std::vector<std::string>{"50|1225"}));
+  ASSERT_TRUE(w->close().is_ok());
+}
+
 // A writer killed in the middle of a transaction on a database still in rollback-journal
 // mode (a job's very first moments: before the switch to WAL) leaves a hot journal, which
 // only a read-write connection may roll back. Planning probes the table read-only; it must

@@ -65,6 +65,15 @@ class SqliteSinkSafetyTest : public ::testing::Test {
     }
     ASSERT_TRUE(w->close().is_ok());
   }
+  // A writer of `per_page` in db_ without options, opened (null on a failure).
+  std::unique_ptr<SinkWriter> open_writer() {
+    auto f = factory({});
+    EXPECT_TRUE(f.is_ok()) << f.status().message();
+    if (!f.is_ok()) return nullptr;
+    auto w = f.value()->create_writer();
+    if (!w.is_ok() || !w.value()->open().is_ok()) return nullptr;
+    return std::move(w).value();
+  }
   std::vector<std::string> rows() {
     return query(db_, "SELECT region, page, views FROM per_page ORDER BY region, page, views");
   }
@@ -117,10 +126,8 @@ TEST_F(SqliteSinkSafetyTest, UriAndMemoryPathsAreRefused) {
 
 // Issue 9 point 7: the database file deleted while the job writes it: the next commit fails.
 TEST_F(SqliteSinkSafetyTest, ADeletedDatabaseFileFailsTheNextCommit) {
-  auto f = factory({});
-  ASSERT_TRUE(f.is_ok()) << f.status().message();
-  auto w = std::move(f.value()->create_writer()).value();
-  ASSERT_TRUE(w->open().is_ok());
+  auto w = open_writer();
+  ASSERT_NE(w, nullptr);
   ASSERT_TRUE(w->write(batch({{"eu", "/a", 1}})).is_ok());
   ASSERT_TRUE(w->flush().is_ok());
   ASSERT_EQ(::unlink(db_.c_str()), 0);
@@ -134,10 +141,8 @@ TEST_F(SqliteSinkSafetyTest, ADeletedDatabaseFileFailsTheNextCommit) {
 // once). A batch that fails there is not lost silently: the next write, flush or close
 // returns the error, and the rows written after it are never applied out of order.
 TEST_F(SqliteSinkSafetyTest, AFailedBackgroundFlushFailsTheNextCall) {
-  auto f = factory({});
-  ASSERT_TRUE(f.is_ok()) << f.status().message();
-  auto w = std::move(f.value()->create_writer()).value();
-  ASSERT_TRUE(w->open().is_ok());
+  auto w = open_writer();
+  ASSERT_NE(w, nullptr);
   ASSERT_TRUE(w->write(batch({{"eu", "/a", 1}})).is_ok());
   ASSERT_TRUE(w->flush().is_ok());
   EXPECT_EQ(rows(), (std::vector<std::string>{"eu|/a|1"}));
@@ -156,10 +161,8 @@ TEST_F(SqliteSinkSafetyTest, AFailedBackgroundFlushFailsTheNextCall) {
 
 // Rows handed to the applier are visible once flush() (or close()) returns.
 TEST_F(SqliteSinkSafetyTest, FlushWaitsForTheRowsOfEarlierStartedFlushes) {
-  auto f = factory({});
-  ASSERT_TRUE(f.is_ok()) << f.status().message();
-  auto w = std::move(f.value()->create_writer()).value();
-  ASSERT_TRUE(w->open().is_ok());
+  auto w = open_writer();
+  ASSERT_NE(w, nullptr);
   for (int i = 0; i < 50; ++i) {
     const std::string page = "/" + std::to_string(i);
     ASSERT_TRUE(w->write(batch({{"eu", page.c_str(), i}})).is_ok());

@@ -8,6 +8,7 @@ PACKAGES=(
   libpg-query-dev libsimdjson-dev libsqlite3-dev libcli11-dev libfmt-dev libspdlog-dev
   libgtest-dev libgmock-dev libbenchmark-dev libxxhash-dev
   librocksdb-dev libzstd-dev liblz4-dev nlohmann-json3-dev libabsl-dev libcpp-httplib-dev
+  libpq-dev postgresql  # the postgres connector; its tests start a throwaway PostgreSQL server
   prometheus  # promtool: the metrics exposition test (src/engine/engine_metrics_test.cc)
 )
 

@@ -445,9 +445,15 @@ TEST_F(PipelineMisuse, InferredSinkNeedsDistinctColumnNames) {
 
 TEST_F(PipelineMisuse, TablesNeedAConnectorAndUniqueNames) {
   Stream a = p_.source("t", click_columns(), {{"path", "x"}});
+#ifdef SLUICE_HAS_POSTGRES
+  EXPECT_EQ(a.status().message(),
+            "source(t): table t: missing option 'connector' "
+            "(available: file, generator, stdin, blackhole, console, postgres, sqlite)");
+#else
   EXPECT_EQ(a.status().message(),
             "source(t): table t: missing option 'connector' "
             "(available: file, generator, stdin, blackhole, console, sqlite)");
+#endif
   Stream b = clicks();
   Stream c = p_.source("CLICKS", click_columns(), {{"connector", "file"}});
   EXPECT_EQ(c.status().message(), "source(CLICKS): table 'CLICKS' already exists");

@@ -1,5 +1,7 @@
 #include "connectors/connector_util.h"
 
+#include <algorithm>
+
 #include <fnmatch.h>
 
 #include <string.h>
@@ -129,4 +131,86 @@ std::optional<FileSetPath> file_set_path(const std::string& path) {
   return FileSetPath{dir.empty() ? "." : dir, name};
 }
 
+namespace {
+
+std::string_view trim_blanks(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+}  // namespace
+
+Result<std::vector<int>> parse_primary_key(const std::string& text, const Schema& schema,
+                                           const std::string& context) {
+  std::vector<int> key;
+  if (trim_blanks(text).empty()) return key;
+  std::string_view rest = text;
+  while (true) {
+    size_t comma = rest.find(',');
+    std::string_view name = trim_blanks(rest.substr(0, comma));
+    if (name.empty()) {
+      return invalid_argument("{}: option 'primary_key' has an empty column name in '{}'", context, text);
+    }
+    int idx = schema.find(name);
+    if (idx < 0) {
+      return invalid_argument("{}: primary_key column '{}' is not a column of the sink {}", context, name,
+                              schema.to_string());
+    }
+    for (int k : key) {
+      if (k == idx) return invalid_argument("{}: primary_key names column '{}' twice", context, name);
+    }
+    key.push_back(idx);
+    if (comma == std::string_view::npos) break;
+    rest.remove_prefix(comma + 1);
+  }
+  return key;
+}
+
+std::string TableKey::describe(const Schema& schema) const {
+  if (!upsert) return "append";
+  if (key_columns.empty()) return "upsert, single row";
+  std::string mode = "upsert on ";
+  for (size_t i = 0; i < key_columns.size(); ++i) {
+    if (i) mode += ",";
+    mode += schema.field(static_cast<size_t>(key_columns[i])).name;
+  }
+  return mode;
+}
+
+SinkCapabilities TableKey::capabilities(const Schema& schema) const {
+  SinkCapabilities c;
+  c.upsert = upsert;
+  c.guarantee = SinkGuarantee::kExactlyOnce;  // with checkpoints
+  for (int k : key_columns) c.primary_key.push_back(schema.field(static_cast<size_t>(k)).name);
+  c.parallel_writers = true;
+  return c;
+}
+
+Result<TableKey> read_table_key(const ConnectorOptions& options, const Schema& schema, const std::string& context) {
+  TableKey key;
+  key.upsert = options.has("primary_key");
+  if (key.upsert) {
+    ASSIGN_OR_RETURN(key.key_columns, parse_primary_key(options.get_string("primary_key"), schema, context));
+  }
+  for (int i = 0; i < static_cast<int>(schema.size()); ++i) {
+    key.all_columns.push_back(i);
+    if (std::find(key.key_columns.begin(), key.key_columns.end(), i) == key.key_columns.end()) {
+      key.value_columns.push_back(i);
+    }
+  }
+  return key;
+}
+
+std::string quote_sql_identifier(std::string_view name) {
+  std::string out = "\"";
+  for (char c : name) {
+    if (c == '"') out.push_back('"');
+    out.push_back(c);
+  }
+  out.push_back('"');
+  return out;
+}
+
 }  // namespace sluice
+

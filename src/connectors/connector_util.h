@@ -5,11 +5,14 @@
 
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "common/status.h"
 #include "connectors/line_reader.h"
 #include "connectors/options.h"
+#include "connectors/sink.h"
 #include "formats/format.h"
+#include "types/schema.h"
 
 namespace sluice {
 
@@ -35,6 +38,28 @@ Result<FormatOptions> read_sink_format(const ConnectorOptions& options, const st
 // Checks that a file at `path` can be created: its parent directory exists (output
 // directories are not created implicitly; a typo in a path should be an error).
 Status check_parent_directory(const std::string& path, const std::string& context);
+
+// A sink's `primary_key` option: 'a, b' -> schema indices, in the given order; '' -> none
+// (one global row). Unknown, empty or repeated names are errors naming the option.
+Result<std::vector<int>> parse_primary_key(const std::string& text, const Schema& schema, const std::string& context);
+
+// How a database sink (SQLite, PostgreSQL) keys its table: `primary_key` present makes it an
+// upsert table keyed by those columns ('' = one global row), absent an append table.
+struct TableKey {
+  bool upsert = false;
+  std::vector<int> key_columns;    // schema indices; empty + upsert = one global row
+  std::vector<int> value_columns;  // the other columns
+  std::vector<int> all_columns;    // 0..n-1
+  // "append", "upsert, single row" or "upsert on a,b".
+  std::string describe(const Schema& schema) const;
+  // An exactly-once (with checkpoints) table sink whose writers may run side by side, each
+  // with its own commit records.
+  SinkCapabilities capabilities(const Schema& schema) const;
+};
+Result<TableKey> read_table_key(const ConnectorOptions& options, const Schema& schema, const std::string& context);
+
+// A double-quoted SQL identifier (quotes doubled), for SQLite and PostgreSQL statements.
+std::string quote_sql_identifier(std::string_view name);
 
 // strerror(err) without the thread-safety problems of strerror().
 std::string errno_text(int err);

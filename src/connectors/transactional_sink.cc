@@ -231,4 +231,49 @@ Status append_buffered_rows(RecordBatch& to, const RecordBatch& from, std::strin
   return Status::ok();
 }
 
+// ---- BufferedRowsTarget ----
+
+BufferedRowsTarget::BufferedRowsTarget(SchemaPtr schema, std::string context)
+    : schema_(std::move(schema)), context_(std::move(context)), open_rows_(schema_) {}
+
+Status BufferedRowsTarget::write(const RecordBatch& batch) {
+  if (!transactional_) RETURN_IF_ERROR(applier_.status());  // an earlier flush failed
+  RETURN_IF_ERROR(check_rows(batch));
+  RETURN_IF_ERROR(append_buffered_rows(open_rows_, batch, context_));
+  if (!transactional_ && open_rows_.num_rows >= kMaxPlainRows) return start_flush();
+  return Status::ok();
+}
+
+// Applying on the sink's operator thread stalled its whole task for the length of a flush
+// (tens of thousands of upserts) while its input channel filled: the clickstream job ran
+// 36% longer than when rows were applied as they came.
+Status BufferedRowsTarget::start_flush() {
+  if (transactional_) return Status::ok();
+  if (open_rows_.num_rows == 0) return applier_.status();
+  auto rows = std::make_shared<RecordBatch>(std::move(open_rows_));
+  open_rows_ = RecordBatch(schema_);
+  return applier_.submit([this, rows] { return apply_plain(*rows); });
+}
+
+Status BufferedRowsTarget::flush() {
+  RETURN_IF_ERROR(start_flush());
+  return applier_.wait();
+}
+
+Result<std::unique_ptr<PreparedTransaction>> BufferedRowsTarget::prepare(uint64_t) {
+  if (open_rows_.num_rows == 0) return std::unique_ptr<PreparedTransaction>();
+  auto transaction = std::make_unique<BufferedRowsTransaction>(std::move(open_rows_));
+  open_rows_ = RecordBatch(schema_);
+  return std::unique_ptr<PreparedTransaction>(std::move(transaction));
+}
+
+Result<std::unique_ptr<PreparedTransaction>> BufferedRowsTarget::decode_transaction(uint64_t, ByteReader& r) {
+  return BufferedRowsTransaction::decode(r, schema_, context_);
+}
+
+Status BufferedRowsTarget::abort_uncovered(uint64_t) {
+  open_rows_ = RecordBatch(schema_);
+  return Status::ok();
+}
+
 }  // namespace sluice

@@ -42,6 +42,7 @@
 
 #include "common/serde.h"
 #include "connectors/retry.h"
+#include "connectors/serial_worker.h"
 #include "connectors/sink.h"
 #include "types/record_batch.h"
 
@@ -218,5 +219,49 @@ class BufferedRowsTransaction : public PreparedTransaction {
 // Appends the rows of `from` (and their kinds) to `to` (same schema; a column of `from` typed
 // NULL, from a NULL literal, appends NULLs). For a buffering target's write().
 Status append_buffered_rows(RecordBatch& to, const RecordBatch& from, std::string_view context);
+
+// The writer side of a database target that buffers rows (SQLite, PostgreSQL): write()
+// buffers them in memory with their kinds; in plain mode each flush hands the buffer to an
+// applier thread (serial_worker.h: in order, at most two flushes queued, a failure returned
+// by the next call) that applies it with apply_plain(), so a long apply does not stall the
+// sink's task; in transactional mode prepare() turns the buffer into a
+// BufferedRowsTransaction that travels in the checkpoint until commit() applies it. A
+// derived class implements the database side: open/close, apply_plain(), commit(), the
+// records. Its destructor and close() must call drain_applier() first: the applier uses the
+// derived class's connection.
+class BufferedRowsTarget : public TransactionTarget {
+ public:
+  BufferedRowsTarget(SchemaPtr schema, std::string context);
+
+  Status write(const RecordBatch& batch) override;
+  Status start_flush() override;
+  Status flush() override;
+  Result<std::unique_ptr<PreparedTransaction>> prepare(uint64_t id) override;
+  Result<std::unique_ptr<PreparedTransaction>> decode_transaction(uint64_t id, ByteReader& r) override;
+  // Rows written after the restored checkpoint were only in memory: dropped.
+  Status abort_uncovered(uint64_t restored_id) override;
+
+ protected:
+  // Plain mode: applies `rows` in one database transaction (on the applier thread).
+  virtual Status apply_plain(const RecordBatch& rows) = 0;
+  // Refuses rows the target cannot hold (update rows for an append table), at write().
+  virtual Status check_rows(const RecordBatch& batch) { return Status::ok(); }
+  // Waits until the applier applied everything handed to it; its first failure.
+  Status drain_applier() { return applier_.wait(); }
+  void set_transactional() { transactional_ = true; }
+  bool transactional() const { return transactional_; }
+  // Drops the rows written since the last flush or prepare.
+  void drop_buffered_rows() { open_rows_ = RecordBatch(schema_); }
+
+  // Plain mode: rows buffered beyond this are handed to the applier at once.
+  static constexpr size_t kMaxPlainRows = 65536;
+
+ private:
+  SchemaPtr schema_;
+  std::string context_;
+  bool transactional_ = false;
+  RecordBatch open_rows_;  // written since the last prepare() (plain mode: the last flush)
+  SerialWorker applier_;
+};
 
 }  // namespace sluice

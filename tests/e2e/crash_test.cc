@@ -22,6 +22,9 @@
 #include <thread>
 
 #include "test_helpers.h"
+#ifdef SLUICE_HAS_POSTGRES
+#include "connectors/postgres/pg_test_server.h"
+#endif
 
 namespace sluice {
 namespace {
@@ -452,6 +455,69 @@ TEST_F(CrashTest, TwoJobsLoadingOneSqliteTableLoseAndRepeatNothing) {
   EXPECT_GE(kills_odd, 6);
   EXPECT_EQ(sqlite_rows(dir_.file("out/agg.db")), ref_rows_);
 }
+
+#ifdef SLUICE_HAS_POSTGRES
+// Issue 12: kJob's SQLite results also go to PostgreSQL (a server the test starts), into an
+// append table and an upsert table keyed by (k, window_start). Killed at random moments,
+// and with the server itself restarted (pg_ctl restart -m immediate) while the job runs:
+// both tables end equal to the uninterrupted run's SQLite rows.
+const char* kPostgresSinks = R"(
+CREATE TABLE agg_pg_append () WITH (connector = 'postgres', dsn = '{PGDSN}', table = 'agg_append',
+                                   create_table = 'true');
+CREATE TABLE agg_pg_upsert () WITH (connector = 'postgres', dsn = '{PGDSN}', table = 'agg_upsert',
+                                   create_table = 'true', primary_key = 'k,window_start');
+INSERT INTO agg_pg_append
+SELECT k, window_start, COUNT(*) AS n, SUM(v) AS total
+FROM TUMBLE(src, ts, INTERVAL '10 seconds') GROUP BY k, window_start;
+INSERT INTO agg_pg_upsert
+SELECT k, window_start, COUNT(*) AS n, SUM(v) AS total
+FROM TUMBLE(src, ts, INTERVAL '10 seconds') GROUP BY k, window_start;
+)";
+
+class PostgresCrashTest : public CrashTest {
+ protected:
+  void SetUp() override {
+    CrashTest::SetUp();
+    if (HasFatalFailure()) return;
+    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+    dsn_ = testing::PgTestServer::shared().fresh_database(std::string("crash_") + info->name());
+    std::string sql = testing::read_file(dir_.file("job.sql")) + kPostgresSinks;
+    for (size_t pos; (pos = sql.find("{PGDSN}")) != std::string::npos;) sql.replace(pos, 7, dsn_);
+    write_file(dir_.file("job.sql"), sql);
+  }
+  // The table's rows as sqlite_rows() prints them.
+  std::vector<std::string> pg_rows(const std::string& table) const {
+    return testing::PgTestServer::shared().query(
+        dsn_, "SELECT k || '|' || to_char(window_start AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS') || '|' || n || "
+              "'|' || total || '|' FROM " + table + " ORDER BY k, window_start, n, total");
+  }
+  void expect_postgres_same_as_reference() {
+    EXPECT_EQ(pg_rows("agg_append"), ref_rows_);
+    EXPECT_EQ(pg_rows("agg_upsert"), ref_rows_);
+  }
+  std::string dsn_;
+};
+
+TEST_F(PostgresCrashTest, KilledAtRandomMomentsAppendAndUpsertTablesLoseAndRepeatNothing) {
+  crash_and_complete("memory", 20, {2, 1});
+  EXPECT_GE(kills_, 20);
+  expect_same_as_reference();
+  expect_postgres_same_as_reference();
+}
+
+TEST_F(PostgresCrashTest, AServerRestartedMidRunIsRetriedAndTheResultIsExact) {
+  pid_t pid = spawn_sluice(run_args("memory", 2), dir_.path(), dir_.file("log.txt"));
+  std::this_thread::sleep_for(std::chrono::milliseconds(testing::sanitized() ? 4000 : 1500));
+  ASSERT_TRUE(testing::PgTestServer::shared().restart_immediate().is_ok());
+  // The writers find their connections gone, reconnect and retry with backoff (the
+  // server is back within the retry budget): the job itself goes on and completes.
+  EXPECT_EQ(wait_exit(pid), 0) << testing::read_file(dir_.file("log.txt"));
+  const std::string log = testing::read_file(dir_.file("log.txt"));
+  EXPECT_NE(log.find("connection to PostgreSQL lost"), std::string::npos) << log;
+  expect_same_as_reference();
+  expect_postgres_same_as_reference();
+}
+#endif  // SLUICE_HAS_POSTGRES
 
 }  // namespace
 }  // namespace sluice

@@ -1,7 +1,5 @@
 #include "connectors/sqlite/sqlite_sink.h"
 
-#include "connectors/serial_worker.h"
-
 #include <sqlite3.h>
 #include <sys/stat.h>
 
@@ -29,26 +27,15 @@ namespace {
 // Undo entries kept per append sink (the newest checkpoints'); see sqlite_sink.h.
 std::atomic<size_t> g_undo_retention{kSqliteUndoRetention};
 
-struct SqliteSinkConfig {
+// TableKey: upsert, key, value and all columns (connector_util.h).
+struct SqliteSinkConfig : TableKey {
   std::string context;  // "table per_page"
   std::string path;
   std::string table;    // SQLite table name
   SchemaPtr schema;
-  bool upsert = false;
-  std::vector<int> key_columns;  // schema indices; empty + upsert = one global row
-  std::vector<int> all_columns;  // 0..n-1
-  std::vector<int> value_columns;  // non-key columns
 };
 
-std::string quote_ident(std::string_view name) {
-  std::string out = "\"";
-  for (char c : name) {
-    if (c == '"') out.push_back('"');
-    out.push_back(c);
-  }
-  out.push_back('"');
-  return out;
-}
+std::string quote_ident(std::string_view name) { return quote_sql_identifier(name); }
 
 // Several writers of one database (sink.parallelism, or several jobs) take turns on its
 // write lock. SQLite's own busy timeout sleeps in growing steps up to 100 ms, so a writer
@@ -690,9 +677,11 @@ class SqliteTarget {
 // flush interval. Transactional mode: write() buffers rows in memory; prepare() closes them
 // into a transaction that travels in the checkpoint until commit() applies it together with
 // the commit record. See sqlite_sink.h.
-class SqliteSinkTarget : public TransactionTarget {
+class SqliteSinkTarget : public BufferedRowsTarget {
  public:
-  explicit SqliteSinkTarget(SqliteSinkConfig config) : config_(std::move(config)), open_rows_(config_.schema) {}
+  explicit SqliteSinkTarget(SqliteSinkConfig config)
+      : BufferedRowsTarget(config.schema, config.context), config_(std::move(config)) {}
+  ~SqliteSinkTarget() override { (void)drain_applier(); }
 
   std::string describe() const override {
     return fmt::format("sqlite table '{}' in '{}'", config_.table, config_.path);
@@ -701,30 +690,6 @@ class SqliteSinkTarget : public TransactionTarget {
   Status open() override {
     ASSIGN_OR_RETURN(target_, SqliteTarget::open(config_, /*probe=*/false));
     return Status::ok();
-  }
-
-  Status write(const RecordBatch& batch) override {
-    if (!transactional_) RETURN_IF_ERROR(applier_.status());  // an earlier flush failed
-    RETURN_IF_ERROR(buffer(batch));
-    if (!transactional_ && open_rows_.num_rows >= kMaxPlainRows) return start_flush();
-    return Status::ok();
-  }
-
-  // Plain mode: hands the buffered rows to the applier thread and returns; a failure to
-  // apply them fails the next write, flush or close. Applying on the sink's operator thread
-  // stalled the whole task for the length of a flush (tens of thousands of upserts) and its
-  // input channel filled: the clickstream job ran 36% longer than when rows were applied as
-  // they came. The applier queues at most two flushes (memory stays bounded).
-  Status start_flush() override {
-    if (transactional_) return Status::ok();
-    if (open_rows_.num_rows == 0) return applier_.status();
-    auto rows = std::make_shared<RecordBatch>(std::move(open_rows_));
-    open_rows_ = RecordBatch(config_.schema);
-    return applier_.submit([this, rows] { return apply_plain(*rows); });
-  }
-  Status flush() override {
-    RETURN_IF_ERROR(start_flush());
-    return applier_.wait();
   }
 
   // Plain: what was written is applied first. Transactional: rows not pre-committed are
@@ -741,19 +706,8 @@ class SqliteSinkTarget : public TransactionTarget {
   Status begin_transactions(const CommitKey& key) override {
     if (!target_) return internal_error("{}: sqlite sink recover() before open()", config_.context);
     RETURN_IF_ERROR(target_->prepare_transactions(key));
-    transactional_ = true;
+    set_transactional();
     return Status::ok();
-  }
-
-  Result<std::unique_ptr<PreparedTransaction>> prepare(uint64_t) override {
-    if (open_rows_.num_rows == 0) return std::unique_ptr<PreparedTransaction>();
-    auto transaction = std::make_unique<BufferedRowsTransaction>(std::move(open_rows_));
-    open_rows_ = RecordBatch(config_.schema);
-    return std::unique_ptr<PreparedTransaction>(std::move(transaction));
-  }
-
-  Result<std::unique_ptr<PreparedTransaction>> decode_transaction(uint64_t, ByteReader& r) override {
-    return BufferedRowsTransaction::decode(r, config_.schema, config_.context);
   }
 
   // In one SQLite transaction: applies the transactions newer than the checkpoint recorded
@@ -880,18 +834,9 @@ class SqliteSinkTarget : public TransactionTarget {
     return Status::ok();
   }
 
-  // Rows written after the restored checkpoint were only in memory: nothing to abort.
-  Status abort_uncovered(uint64_t) override {
-    open_rows_ = RecordBatch(config_.schema);
-    return Status::ok();
-  }
-
  private:
-  // Buffers the rows of `batch` (with their row kinds) into the open transaction.
-  static constexpr size_t kMaxPlainRows = 65536;  // plain mode: applied at once beyond this
-
   // Applies plain-mode rows in one short transaction (on the applier thread).
-  Status apply_plain(const RecordBatch& rows) {
+  Status apply_plain(const RecordBatch& rows) override {
     // IMMEDIATE: take the write lock up front, waiting (busy handler) for another writer of
     // the same database file (several sinks may share one). A deferred BEGIN whose upsert
     // reads first cannot wait when the lock is taken: "database is locked".
@@ -906,15 +851,16 @@ class SqliteSinkTarget : public TransactionTarget {
     return target_->commit();
   }
 
-  Status buffer(const RecordBatch& batch) {
+  // Refused now, as without checkpoints: an append table takes inserts only.
+  Status check_rows(const RecordBatch& batch) override {
     for (size_t r = 0; r < batch.num_rows && !config_.upsert; ++r) {
-      if (batch.row_kind(r) != RowKind::kInsert) {  // refused now, as without checkpoints
+      if (batch.row_kind(r) != RowKind::kInsert) {
         return invalid_argument(
             "{}: sqlite table '{}' is append-only but received a {} row; set primary_key to keep it up to date",
             config_.context, config_.table, row_kind_short_name(batch.row_kind(r)));
       }
     }
-    return append_buffered_rows(open_rows_, batch, config_.context);
+    return Status::ok();
   }
 
   // Runs `body` in one SQLite transaction (BEGIN IMMEDIATE: it reads, then writes).
@@ -946,26 +892,15 @@ class SqliteSinkTarget : public TransactionTarget {
 
   SqliteSinkConfig config_;
   std::unique_ptr<SqliteTarget> target_;
-  bool transactional_ = false;
-  RecordBatch open_rows_;  // written since the last prepare() (plain mode: flush())
-  // Plain mode: applies flushed rows in order (it alone uses target_ while tasks are queued:
-  // close() waits for it first).
-  SerialWorker applier_;  // declared last: destroyed (waits for its tasks) first
 };
 
 class SqliteSinkFactory : public SinkFactory {
  public:
   explicit SqliteSinkFactory(SqliteSinkConfig config) : config_(std::move(config)) {}
 
-  SinkCapabilities capabilities() const override {
-    SinkCapabilities c;
-    c.upsert = config_.upsert;
-    c.guarantee = SinkGuarantee::kExactlyOnce;  // with checkpoints; see sqlite_sink.h
-    for (int k : config_.key_columns) c.primary_key.push_back(config_.schema->field(static_cast<size_t>(k)).name);
-    // Writers take turns on the database's write lock; each has its own commit records.
-    c.parallel_writers = true;
-    return c;
-  }
+  // Exactly-once with checkpoints (sqlite_sink.h); writers take turns on the database's
+  // write lock, each with its own commit records.
+  SinkCapabilities capabilities() const override { return config_.capabilities(*config_.schema); }
 
   Result<std::unique_ptr<SinkWriter>> create_writer() override {
     return std::unique_ptr<SinkWriter>(
@@ -973,55 +908,12 @@ class SqliteSinkFactory : public SinkFactory {
   }
 
   std::string describe() const override {
-    std::string mode = "append";
-    if (config_.upsert && config_.key_columns.empty()) {
-      mode = "upsert, single row";
-    } else if (config_.upsert) {
-      mode = "upsert on ";
-      for (size_t i = 0; i < config_.key_columns.size(); ++i) {
-        if (i) mode += ",";
-        mode += config_.schema->field(static_cast<size_t>(config_.key_columns[i])).name;
-      }
-    }
-    return fmt::format("sqlite {} table {} ({})", config_.path, config_.table, mode);
+    return fmt::format("sqlite {} table {} ({})", config_.path, config_.table, config_.describe(*config_.schema));
   }
 
  private:
   SqliteSinkConfig config_;
 };
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
-
-// 'a, b' -> schema indices; '' -> none (one global row).
-Result<std::vector<int>> parse_primary_key(const std::string& text, const Schema& schema,
-                                           const std::string& context) {
-  std::vector<int> key;
-  if (trim(text).empty()) return key;
-  std::string_view rest = text;
-  while (true) {
-    size_t comma = rest.find(',');
-    std::string_view name = trim(rest.substr(0, comma));
-    if (name.empty()) {
-      return invalid_argument("{}: option 'primary_key' has an empty column name in '{}'", context, text);
-    }
-    int idx = schema.find(name);
-    if (idx < 0) {
-      return invalid_argument("{}: primary_key column '{}' is not a column of the sink {}", context, name,
-                              schema.to_string());
-    }
-    for (int k : key) {
-      if (k == idx) return invalid_argument("{}: primary_key names column '{}' twice", context, name);
-    }
-    key.push_back(idx);
-    if (comma == std::string_view::npos) break;
-    rest.remove_prefix(comma + 1);
-  }
-  return key;
-}
 
 }  // namespace
 
@@ -1049,17 +941,8 @@ Result<std::unique_ptr<SinkFactory>> make_sqlite_sink_factory(const SinkSpec& sp
                             c.context, c.path, c.path == ":memory:" ? "an in-memory database" : "a SQLite URI",
                             c.path);
   }
-  c.upsert = o.has("primary_key");
-  if (c.upsert) {
-    ASSIGN_OR_RETURN(c.key_columns, parse_primary_key(o.get_string("primary_key"), *c.schema, c.context));
-  }
+  ASSIGN_OR_RETURN(static_cast<TableKey&>(c), read_table_key(o, *c.schema, c.context));
   RETURN_IF_ERROR(o.check_all_used());
-  for (int i = 0; i < static_cast<int>(c.schema->size()); ++i) {
-    c.all_columns.push_back(i);
-    bool is_key = false;
-    for (int k : c.key_columns) is_key = is_key || k == i;
-    if (!is_key) c.value_columns.push_back(i);
-  }
   RETURN_IF_ERROR(check_parent_directory(c.path, c.context));
   // An existing database is checked now (columns, key constraint), not when the job runs.
   struct stat st {};

@@ -9,6 +9,7 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev libxxhash-dev
   librocksdb-dev libzstd-dev liblz4-dev nlohmann-json3-dev libabsl-dev libcpp-httplib-dev
   libpq-dev postgresql  # the postgres connector; its tests start a throwaway PostgreSQL server
+  libhiredis-dev redis-server  # the redis connector; its tests start a throwaway redis-server
   prometheus  # promtool: the metrics exposition test (src/engine/engine_metrics_test.cc)
 )
 

@@ -1,5 +1,8 @@
 #include "connectors/transactional_sink.h"
 
+#include <algorithm>
+#include <unordered_map>
+
 #include "common/logging.h"
 #include "types/batch_serde.h"
 
@@ -229,6 +232,54 @@ Status append_buffered_rows(RecordBatch& to, const RecordBatch& from, std::strin
   for (size_t r = 0; r < from.num_rows; ++r) to.row_kinds.push_back(from.row_kind(r));
   to.num_rows += from.num_rows;
   return Status::ok();
+}
+
+// ---- Last change per key ----
+
+namespace {
+
+// The key of row `row` as bytes (null flag, then the value, per key column).
+void encode_row_key(std::string& out, const RecordBatch& b, size_t row, const std::vector<int>& cols) {
+  out.clear();
+  for (int c : cols) {
+    const Column& col = b.column(static_cast<size_t>(c));
+    if (col.is_null(row)) {
+      out.push_back('\0');
+      continue;
+    }
+    out.push_back('\1');
+    if (col.type() == TypeId::kString) {
+      const std::string_view s = col.string_at(row);
+      const uint32_t n = static_cast<uint32_t>(s.size());
+      out.append(reinterpret_cast<const char*>(&n), sizeof n);
+      out.append(s);
+    } else if (col.type() == TypeId::kFloat64) {
+      const double d = col.double_at(row);
+      out.append(reinterpret_cast<const char*>(&d), sizeof d);
+    } else {
+      const int64_t v = col.int_at(row);
+      out.append(reinterpret_cast<const char*>(&v), sizeof v);
+    }
+  }
+}
+
+}  // namespace
+
+void last_change_per_key(const RecordBatch& rows, const std::vector<int>& key_columns, std::vector<uint32_t>& upserts,
+                         std::vector<uint32_t>& deletes) {
+  upserts.clear();
+  deletes.clear();
+  std::unordered_map<std::string, uint32_t> last;
+  last.reserve(rows.num_rows);
+  std::string key;
+  for (size_t r = 0; r < rows.num_rows; ++r) {
+    if (rows.row_kind(r) == RowKind::kUpdateBefore) continue;
+    encode_row_key(key, rows, r, key_columns);
+    last[key] = static_cast<uint32_t>(r);
+  }
+  for (const auto& [k, r] : last) (rows.row_kind(r) == RowKind::kDelete ? deletes : upserts).push_back(r);
+  std::sort(upserts.begin(), upserts.end());
+  std::sort(deletes.begin(), deletes.end());
 }
 
 // ---- BufferedRowsTarget ----

@@ -220,6 +220,13 @@ class BufferedRowsTransaction : public PreparedTransaction {
 // NULL, from a NULL literal, appends NULLs). For a buffering target's write().
 Status append_buffered_rows(RecordBatch& to, const RecordBatch& from, std::string_view context);
 
+// Reduces `rows` of an upsert table keyed by `key_columns` (not empty) to each key's last
+// change: the rows to upsert (+I/+U) and the keys to delete (-D), each in input order; a -U
+// row is superseded by its +U. Keys compare with IS semantics (NULL equals NULL). A batch
+// applied this way ends with the table the rows applied one by one would leave.
+void last_change_per_key(const RecordBatch& rows, const std::vector<int>& key_columns, std::vector<uint32_t>& upserts,
+                         std::vector<uint32_t>& deletes);
+
 // The writer side of a database target that buffers rows (SQLite, PostgreSQL): write()
 // buffers them in memory with their kinds; in plain mode each flush hands the buffer to an
 // applier thread (serial_worker.h: in order, at most two flushes queued, a failure returned

@@ -25,6 +25,9 @@
 #ifdef SLUICE_HAS_POSTGRES
 #include "connectors/postgres/pg_test_server.h"
 #endif
+#ifdef SLUICE_HAS_REDIS
+#include "connectors/redis/redis_test_server.h"
+#endif
 
 namespace sluice {
 namespace {
@@ -518,6 +521,58 @@ TEST_F(PostgresCrashTest, AServerRestartedMidRunIsRetriedAndTheResultIsExact) {
   expect_postgres_same_as_reference();
 }
 #endif  // SLUICE_HAS_POSTGRES
+
+#ifdef SLUICE_HAS_REDIS
+// Issue 12: kJob's SQLite results also go to Redis as hashes keyed by (k, window_start),
+// killed at random moments: the keys end equal to the uninterrupted run's rows.
+const char* kRedisSink = R"(
+CREATE TABLE agg_redis () WITH (connector = 'redis', url = '{REDIS}', key_prefix = 'agg:',
+                               primary_key = 'k,window_start');
+INSERT INTO agg_redis
+SELECT k, window_start, COUNT(*) AS n, SUM(v) AS total
+FROM TUMBLE(src, ts, INTERVAL '10 seconds') GROUP BY k, window_start;
+)";
+
+class RedisCrashTest : public CrashTest {
+ protected:
+  void SetUp() override {
+    CrashTest::SetUp();
+    if (HasFatalFailure()) return;
+    testing::RedisTestServer::shared().command({"FLUSHALL"});
+    std::string sql = testing::read_file(dir_.file("job.sql")) + kRedisSink;
+    for (size_t pos; (pos = sql.find("{REDIS}")) != std::string::npos;) {
+      sql.replace(pos, 7, testing::RedisTestServer::shared().url());
+    }
+    write_file(dir_.file("job.sql"), sql);
+  }
+  // The keys as sqlite_rows() prints the rows ("k|window_start|n|total|", sorted as it sorts).
+  std::vector<std::string> redis_rows() const {
+    auto& server = testing::RedisTestServer::shared();
+    std::vector<std::pair<std::pair<int64_t, std::string>, std::string>> rows;
+    for (const std::string& key : server.command({"KEYS", "agg:*"})) {
+      const size_t colon = key.find(':', 4);
+      const int64_t k = std::stoll(key.substr(4, colon - 4));
+      std::string ws = key.substr(colon + 1);  // 2023-11-14T22:13:20Z
+      std::replace(ws.begin(), ws.end(), 'T', ' ');
+      if (!ws.empty() && ws.back() == 'Z') ws.pop_back();
+      const auto n = server.command({"HGET", key, "n"});
+      const auto total = server.command({"HGET", key, "total"});
+      rows.push_back({{k, ws}, std::to_string(k) + "|" + ws + "|" + n.at(0) + "|" + total.at(0) + "|"});
+    }
+    std::sort(rows.begin(), rows.end());
+    std::vector<std::string> out;
+    for (auto& r : rows) out.push_back(r.second);
+    return out;
+  }
+};
+
+TEST_F(RedisCrashTest, KilledAtRandomMomentsKeysEndAsTheUninterruptedRun) {
+  crash_and_complete("memory", 20, {2, 1});
+  EXPECT_GE(kills_, 20);
+  expect_same_as_reference();
+  EXPECT_EQ(redis_rows(), ref_rows_);
+}
+#endif  // SLUICE_HAS_REDIS
 
 }  // namespace
 }  // namespace sluice

@@ -6,7 +6,6 @@
 #include <string>
 #include <vector>
 
-#include <absl/container/flat_hash_map.h>
 #include <fmt/format.h>
 
 #include "common/logging.h"
@@ -154,32 +153,6 @@ Status copy_row(std::string& out, const RecordBatch& b, size_t row, const std::v
   return Status::ok();
 }
 
-// The key of row `row` as bytes (type tag, null flag, value per key column), for reducing a
-// batch to each key's last change.
-void encode_key(std::string& out, const RecordBatch& b, size_t row, const std::vector<int>& cols) {
-  out.clear();
-  for (int c : cols) {
-    const Column& col = b.column(static_cast<size_t>(c));
-    if (col.is_null(row)) {
-      out.push_back('\0');
-      continue;
-    }
-    out.push_back('\1');
-    if (col.type() == TypeId::kString) {
-      const std::string_view s = col.string_at(row);
-      put32(out, static_cast<int32_t>(s.size()));
-      out.append(s);
-    } else if (col.type() == TypeId::kFloat64) {
-      const double d = col.double_at(row);
-      int64_t bits;
-      std::memcpy(&bits, &d, sizeof bits);
-      put64(out, bits);
-    } else {
-      put64(out, col.int_at(row));
-    }
-  }
-}
-
 // One connection to the target and everything that writes through it.
 class PgTarget {
  public:
@@ -239,17 +212,7 @@ class PgTarget {
       }
       return upserts.empty() ? Status::ok() : insert_rows(rows, &upserts);
     }
-    last_.clear();
-    std::string key;
-    for (size_t r = 0; r < rows.num_rows; ++r) {
-      if (rows.row_kind(r) == RowKind::kUpdateBefore) continue;
-      encode_key(key, rows, r, c_.key_columns);
-      last_[key] = static_cast<uint32_t>(r);
-    }
-    for (const auto& [k, r] : last_) (rows.row_kind(r) == RowKind::kDelete ? deletes : upserts).push_back(r);
-    // Rows in input order (deterministic COPY streams).
-    std::sort(upserts.begin(), upserts.end());
-    std::sort(deletes.begin(), deletes.end());
+    last_change_per_key(rows, c_.key_columns, upserts, deletes);
     RETURN_IF_ERROR(ensure_staging());
     if (!deletes.empty()) {
       RETURN_IF_ERROR(copy_rows("pg_temp._sluice_stage_keys", rows, &deletes, &c_.key_columns));
@@ -435,7 +398,6 @@ class PgTarget {
   bool direct_copy_ = false;
   bool staged_ = false;
   std::string buffer_;
-  absl::flat_hash_map<std::string, uint32_t> last_;
 };
 
 // The PostgreSQL sink's TransactionTarget (transactional_sink.h).

@@ -98,5 +98,18 @@ TEST_F(RedisJobTest, WithCheckpointsTheCommitsAreRecorded) {
   EXPECT_EQ(records[0], "2") << "one record per Redis sink";
 }
 
+#ifdef SLUICE_HAS_POSTGRES
+// examples/postgres/run.sh works as its README says: it starts its own servers, loads both,
+// and prints what landed (200,000 clicks, 1,000 users).
+TEST(ExamplePostgresTest, RunShLoadsPostgresAndRedisAndShowsThem) {
+  auto r = testing::run_command(std::string(SLUICE_SOURCE_DIR) + "/examples/postgres/run.sh " +
+                                testing::sluice_binary() + " 2>&1");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("views: 200000"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("users in Redis: 1000"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("spent"), std::string::npos) << r.output;
+}
+#endif
+
 }  // namespace
 }  // namespace sluice

@@ -11,6 +11,7 @@ PACKAGES=(
   libpq-dev postgresql  # the postgres connector; its tests start a throwaway PostgreSQL server
   libhiredis-dev redis-server  # the redis connector; its tests start a throwaway redis-server
   prometheus  # promtool: the metrics exposition test (src/engine/engine_metrics_test.cc)
+  chromium nodejs npm  # the dashboard's browser test (tests/browser: playwright-core drives chromium)
 )
 
 SUDO=""

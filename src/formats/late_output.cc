@@ -165,6 +165,7 @@ void LateOutput::count(const RecordBatch& rows) {
     const auto s = static_cast<size_t>(split.int_at(r));
     if (s < split_entries_.size() && split_entries_[s]) split_entries_[s]->increment();
   }
+  if (recent_) recent_->add_rows(SideOutputKind::kLateData, rows);
 }
 
 }  // namespace sluice

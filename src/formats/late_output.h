@@ -43,6 +43,7 @@
 #include "common/status.h"
 #include "common/time_util.h"
 #include "formats/dead_letter.h"
+#include "formats/recent_letters.h"
 #include "formats/raw_records.h"
 #include "metrics/registry.h"
 
@@ -114,6 +115,9 @@ class LateOutput {
   // Counts the entries written for split `split` into `entries` (the source's series in the
   // job's metrics registry). Call while the job builds its tasks, before start().
   void count_into(int split, Counter* entries);
+  // Also copies every entry written into `recent` (the REST API's DLQ browser). Call while
+  // the job builds its tasks, before start().
+  void record_into(std::shared_ptr<RecentLetters> recent) { recent_ = std::move(recent); }
 
   // Runtime (see the header comment). submit() merges the origin's marks into rows (their
   // time column: `now`); it returns them when the output is a sink table (the caller sends
@@ -139,6 +143,7 @@ class LateOutput {
   std::vector<Query> queries_;  // by slot; fixed after planning
   // Entries written, by split (null: not counted); fixed before start().
   std::vector<Counter*> split_entries_;
+  std::shared_ptr<RecentLetters> recent_;  // may be null
 
   static constexpr size_t kMaxQueued = 64;  // batches of rows; submit() waits beyond
   std::mutex mu_;

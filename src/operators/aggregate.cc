@@ -188,7 +188,15 @@ class WindowAggregate : public Operator {
       }
       w->clear_dirty();
     }
+    note_open_window();
     return out_.flush(out);
+  }
+
+  // The end of the oldest window the watermark has not reached (the REST API's "why has
+  // this window not fired"): one map search per batch.
+  void note_open_window() {
+    auto it = windows_.upper_bound({watermark_, kMaxWatermark});
+    ctx_.metrics->open_window_end.set(it == windows_.end() ? kMaxWatermark : it->first.first);
   }
 
   Status on_watermark(Micros wm, Output& out) override {
@@ -221,6 +229,7 @@ class WindowAggregate : public Operator {
         ++it;
       }
     }
+    note_open_window();
     RETURN_IF_ERROR(out_.flush(out));
     return out.emit_watermark(wm);
   }
@@ -444,7 +453,12 @@ class SessionAggregate : public Operator {
       s.dirty = false;
     }
     dirty_groups_.clear();
+    note_open_window();
     return out_.flush(out);
+  }
+
+  void note_open_window() {
+    ctx_.metrics->open_window_end.set(unfired_.empty() ? kMaxWatermark : std::get<0>(*unfired_.begin()));
   }
 
   Status on_watermark(Micros wm, Output& out) override {
@@ -481,6 +495,7 @@ class SessionAggregate : public Operator {
       if (track_) changed_.mark(g);
     }
     purge_now_.clear();
+    note_open_window();
     RETURN_IF_ERROR(out_.flush(out));
     return out.emit_watermark(wm);
   }

@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "common/serde.h"
+#include "runtime/batch_tap.h"
 #include "types/batch_serde.h"
 
 namespace sluice {
@@ -94,6 +95,7 @@ class SinkOperator : public Operator {
   Status on_checkpoint_complete(uint64_t checkpoint_id) override { return writer_->commit(checkpoint_id); }
 
   Status process(int, const BatchPtr& batch, Output&) override {
+    if (ctx_.tap) ctx_.tap->offer(batch);
     if (spec_.order_column() < 0) {
       if (batch->columns.size() == spec_.schema()->size()) return write(*batch);
       // Drop hidden trailing columns the planner added.

@@ -37,6 +37,8 @@ class SinkOperatorSpec : public OperatorSpec {
         flush_interval_(flush_interval) {}
   std::string kind() const override { return "sink"; }
   bool stateful() const override { return true; }
+  std::string sink_table() const override { return table_; }
+  SchemaPtr sink_schema() const override { return schema_; }
   std::string describe() const override;
   std::unique_ptr<Operator> create() const override;
 

@@ -269,6 +269,7 @@ void CheckpointCoordinator::trigger_locked(bool savepoint) {
   in_flight_ = true;
   in_flight_savepoint_ = savepoint;
   in_flight_started_ = clock_->monotonic_micros();
+  in_flight_started_unix_ = clock_->unix_micros();
   last_trigger_ = in_flight_started_;
   acks_ = 0;
   files_.clear();
@@ -360,6 +361,16 @@ Status CheckpointCoordinator::complete_in_flight() {
   m.last_completed_unix_us->set(clock_->unix_micros());
   m.last_id->set(static_cast<int64_t>(id));
   m.completed->increment();
+  CheckpointRecord record;
+  record.id = id;
+  record.started_unix_us = in_flight_started_unix_;
+  record.duration_us = elapsed;
+  record.size_bytes = size;
+  record.new_bytes = fresh;
+  record.completed = true;
+  record.savepoint = in_flight_savepoint_;
+  record.final = id == final_id_.load();
+  m.history->add(std::move(record));
   if (in_flight_savepoint_) log_info("savepoint {} written: {}", id, written.value().path);
   log_debug("checkpoint {} complete: {} bytes ({} new) in {} ms", id, size, fresh, elapsed / kMicrosPerMilli);
   files_.clear();
@@ -380,6 +391,14 @@ void CheckpointCoordinator::loop() {
       cv_.notify_all();
       if (!s.is_ok()) {
         metrics_->failed->increment();
+        CheckpointRecord record;
+        record.id = trigger_id_.load();
+        record.started_unix_us = in_flight_started_unix_;
+        record.duration_us = clock_->monotonic_micros() - in_flight_started_;
+        record.savepoint = in_flight_savepoint_;
+        record.final = was_final;
+        record.error = s.message();
+        metrics_->history->add(std::move(record));
         lock.unlock();
         on_error_(s);
         return;

@@ -194,6 +194,7 @@ class CheckpointCoordinator {
   bool in_flight_ = false;
   bool in_flight_savepoint_ = false;
   Micros in_flight_started_ = 0;  // clock_->monotonic_micros()
+  Micros in_flight_started_unix_ = 0;  // clock_->unix_micros() at the trigger (history)
   Micros last_trigger_ = 0;
   int acks_ = 0;
   std::vector<CheckpointFile> files_;

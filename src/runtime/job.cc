@@ -225,7 +225,25 @@ struct Job::Task {
 Job::Job(JobSpec spec)
     : spec_(std::move(spec)),
       registry_(spec_.options.metrics ? spec_.options.metrics : std::make_shared<MetricsRegistry>()),
-      clock_(spec_.options.clock ? spec_.options.clock : &SystemClock::instance()) {}
+      clock_(spec_.options.clock ? spec_.options.clock : &SystemClock::instance()) {
+  for (const auto& st : spec_.stages) {
+    for (const auto& op : st.chain) {
+      const std::string table = op->sink_table();
+      if (!table.empty() && !taps_.count(table)) taps_[table] = std::make_unique<BatchTap>(table, op->sink_schema());
+    }
+  }
+}
+
+BatchTap* Job::tap(const std::string& table) const {
+  auto it = taps_.find(table);
+  return it == taps_.end() ? nullptr : it->second.get();
+}
+
+std::vector<std::string> Job::tapped_tables() const {
+  std::vector<std::string> out;
+  for (const auto& [t, tap] : taps_) out.push_back(t);
+  return out;
+}
 
 Job::~Job() {
   request_stop();
@@ -363,7 +381,10 @@ Status Job::build() {
       source_metrics_.push_back(
           std::make_unique<SourceMetrics>(*registry_, metrics_job(), st.source->table, task->instance));
       task->source_metrics = source_metrics_.back().get();
-      if (task->late) task->late->count_into(task->instance, task->source_metrics->late);
+      if (task->late) {
+        task->late->count_into(task->instance, task->source_metrics->late);
+        task->late->record_into(recent_);
+      }
     }
     // Wire op[k] -> op[k+1]; the last op -> emitter or nothing.
     if (task->emitter && !task->op_metrics.empty()) task->emitter->set_metrics(task->op_metrics.back());
@@ -404,6 +425,7 @@ struct SourceLoop {
   std::function<Status(uint64_t, std::vector<SourceSplitState>, std::map<std::string, std::string>)> checkpoint{};
   std::function<Status()> notify_complete{};  // tells the chain about completed checkpoints
   bool allow_changed_sources = false;
+  RecentLetters* recent = nullptr;  // the job's newest side-output entries (REST API)
 
   // Tasks that judge the rows of one poll for lateness: this one (its chain holds the late
   // filter) or the reader tasks of a source read by several pipelines.
@@ -425,6 +447,8 @@ struct SourceLoop {
     bool idle = false;
     uint64_t finished_after = 0;  // the last checkpoint taken before it ended
     Micros last_data = 0;
+    SplitMetrics m{};  // its series (REST watermarks, /metrics)
+    void set_state(SplitMetrics::State st) { m.state->set(st); }
   };
   std::vector<std::unique_ptr<Split>> assigned{};  // in the order received
   size_t cursor = 0;                             // round robin over assigned splits
@@ -500,6 +524,10 @@ struct SourceLoop {
     for (auto& t : update.added) {
       auto s = std::make_unique<Split>();
       s->t = std::move(t);
+      s->m = counters->split(s->t.split.id);
+      s->m.reader->set(reader_index);
+      s->m.watermark->set(s->t.watermark);
+      s->set_state(s->t.finished ? SplitMetrics::kFinished : SplitMetrics::kWaiting);
       // Splits read side by side start together (so each starts from its own watermark, not
       // from what the others reached); splits read in order start in turn (pick()).
       if (!src.factory->reads_splits_in_order() && !s->t.finished) {
@@ -555,11 +583,14 @@ struct SourceLoop {
     }
     ASSIGN_OR_RETURN(s.reader, src.factory->create_split_reader(s.t.split));
     s.reader->attach(context);
+    s.m.watermark->set(s.t.watermark);
+    s.set_state(SplitMetrics::kActive);
     Status opened = s.reader->open();
     if (!opened.is_ok() && s.t.finished_before && opened.code() == StatusCode::kNotFound) {
       // Read to its end before and gone since (a processed log file cleaned up).
       s.reader.reset();
       s.t.finished = true;
+      s.set_state(SplitMetrics::kFinished);
       return Status::ok();
     }
     RETURN_IF_ERROR(opened);
@@ -675,6 +706,7 @@ struct SourceLoop {
   Status flush_letters() {
     if (!letters || letters->empty()) return Status::ok();
     MutableBatchPtr rows = letters->take();
+    if (recent) recent->add_rows(SideOutputKind::kDeadLetters, *rows);
     if (src.dlq) return src.dlq->write_rows(*rows);
     return emit_side(SideOutputKind::kDeadLetters, std::move(rows));
   }
@@ -851,7 +883,10 @@ struct SourceLoop {
       if (ps == PollStatus::kData && got) {
         idle_polls = 0;
         s->last_data = clock.monotonic_micros();
-        if (s->idle) s->idle = false;  // the next watermark re-activates the channel downstream
+        if (s->idle) {
+          s->idle = false;  // the next watermark re-activates the channel downstream
+          s->set_state(SplitMetrics::kActive);
+        }
         if (typed_rows) {
           RETURN_IF_ERROR(emit_poll(*s, raw, std::move(batch), failures, row_records));
         } else if (pool) {
@@ -879,6 +914,7 @@ struct SourceLoop {
         if (ps == PollStatus::kEnd) {
           s->t.split.position = s->reader->checkpoint_position();
           s->t.finished = true;
+          s->set_state(SplitMetrics::kFinished);
           s->finished_after = injected;
           // With checkpoints the reader stays open until a checkpoint recording its end is
           // complete, so it can acknowledge its last records (notify_readers()).
@@ -895,6 +931,7 @@ struct SourceLoop {
           Micros timeout = src.event_time.idle_timeout;
           if (timeout > 0 && !s->idle && emitter && clock.monotonic_micros() - s->last_data > timeout) {
             s->idle = true;
+            s->set_state(SplitMetrics::kIdle);
             RETURN_IF_ERROR(update_watermark());
           }
         }
@@ -953,6 +990,7 @@ struct SourceLoop {
       }
     }
     s.t.watermark = watermark;
+    s.m.watermark->set(watermark);
     s.t.max_event_time = max_event_time;
     if (!any_null && future_.empty()) return Status::ok();
     const std::string& column = src.schema->field(static_cast<size_t>(src.event_time.column)).name;
@@ -1064,6 +1102,7 @@ Status Job::run() {
       }
       for (size_t k = 0; k < task->ops.size() && s.is_ok(); ++k) {
         ctx.metrics = task->op_metrics[k];
+        ctx.tap = tap(task->spec->chain[k]->sink_table());
         s = task->ops[k]->open(ctx);
       }
       if (s.is_ok() && coordinator_) s = restore_task(*task);
@@ -1093,6 +1132,7 @@ Status Job::run() {
                             [this, task] { return idle_tick(*task); }};
             loop.splits = split_coordinators_.at(&src).get();
             loop.decode_threads = std::max(1, spec_.options.decode_threads / task->spec->parallelism);
+            loop.recent = recent_.get();
             loop.context.table = src.table;
             loop.context.reader = task->instance;
             loop.context.readers = task->spec->parallelism;

@@ -36,6 +36,8 @@
 #include "connectors/source.h"
 #include "formats/dead_letter.h"
 #include "formats/late_output.h"
+#include "formats/recent_letters.h"
+#include "runtime/batch_tap.h"
 #include "runtime/checkpoint_coordinator.h"
 #include "runtime/metrics.h"
 #include "runtime/operator.h"
@@ -140,6 +142,8 @@ class Job {
   // Null until run() started, or when the job does not checkpoint.
   const CheckpointMetrics* checkpoint_metrics() const;
 
+  // The job's stages and operators (immutable once constructed; read by status views).
+  const JobSpec& spec() const { return spec_; }
   // The registry holding every metric of the job (JobOptions::metrics or the job's own).
   MetricsRegistry& metrics() const { return *registry_; }
   // The `job` label of its series (JobOptions::metrics_job, else JobSpec::name).
@@ -150,6 +154,12 @@ class Job {
   // split and every operator instance in plan order. Empty until run() built the tasks.
   std::vector<const SourceMetrics*> source_metrics() const;
   std::vector<const OperatorMetrics*> operator_metrics() const;
+  // The newest dead-letter and late-data entries (bounded; the side outputs hold them all).
+  const RecentLetters& recent_side_records() const { return *recent_; }
+  // The tap of the rows sink table `table` receives (null: no sink writes it); the sink
+  // tables in name order. Fixed when the job is constructed.
+  BatchTap* tap(const std::string& table) const;
+  std::vector<std::string> tapped_tables() const;
 
  private:
   struct Task;
@@ -178,6 +188,8 @@ class Job {
   const Clock* clock_;
   std::vector<std::unique_ptr<SourceMetrics>> source_metrics_;
   std::vector<std::unique_ptr<OperatorMetrics>> operator_metrics_;
+  std::shared_ptr<RecentLetters> recent_ = std::make_shared<RecentLetters>();
+  std::map<std::string, std::unique_ptr<BatchTap>> taps_;  // by sink table
   std::atomic<bool> built_{false};  // the handle vectors above are complete
   std::vector<std::unique_ptr<Task>> tasks_;
   std::unique_ptr<CheckpointCoordinator> coordinator_;

@@ -9,6 +9,7 @@ constexpr double kNanosPerSecondD = 1e9;
 const std::vector<std::string> kOperatorLabels = {"job", "operator", "kind", "instance"};
 const std::vector<std::string> kSourceLabels = {"job", "source", "instance"};
 const std::vector<std::string> kJobLabels = {"job"};
+const std::vector<std::string> kSplitLabels = {"job", "source", "split"};
 
 // A job starting under a label takes the series over from an earlier run under that label
 // (a job resubmitted to the engine by name): its counts start again from zero, as after a
@@ -76,7 +77,7 @@ OperatorMetrics::~OperatorMetrics() = default;
 
 SourceMetrics::SourceMetrics(MetricsRegistry& registry, const std::string& job, std::string table_name,
                              int instance_index)
-    : table(std::move(table_name)), instance(instance_index) {
+    : table(std::move(table_name)), instance(instance_index), registry_(&registry), job_(job) {
   std::vector<std::string> labels = {job, table, std::to_string(instance)};
   records = fresh(registry.counter("sluice_source_records_total", "Input records the source split read.", kSourceLabels)
                       .series(labels));
@@ -153,6 +154,40 @@ CheckpointMetrics::CheckpointMetrics(MetricsRegistry& registry, const std::strin
   restored_id = fresh(
       registry.gauge("sluice_checkpoint_restored_id", "The checkpoint the job resumed from (0: none).", kJobLabels)
           .series(labels));
+}
+
+SplitMetrics SourceMetrics::split(const std::string& split_id) const {
+  const std::vector<std::string> labels = {job_, table, split_id};
+  SplitMetrics m{};
+  m.watermark = &registry_
+                     ->gauge("sluice_split_watermark_seconds",
+                             "Event-time watermark of one source split, in Unix seconds.", kSplitLabels,
+                             kMicrosPerSecondD, kMinWatermark)
+                     .series(labels);
+  m.state = &registry_
+                 ->gauge("sluice_split_state",
+                         "State of one source split: 0 waiting, 1 active, 2 idle, 3 finished.", kSplitLabels)
+                 .series(labels);
+  m.reader = &registry_->gauge("sluice_split_reader", "The reader task (instance) reading the split.", kSplitLabels)
+                  .series(labels);
+  return m;
+}
+
+void CheckpointHistory::add(CheckpointRecord record) {
+  std::lock_guard<std::mutex> lock(mu_);
+  records_.push_back(std::move(record));
+  if (records_.size() > capacity_) records_.pop_front();
+  ++total_;
+}
+
+std::vector<CheckpointRecord> CheckpointHistory::snapshot() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return {records_.begin(), records_.end()};
+}
+
+uint64_t CheckpointHistory::total() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return total_;
 }
 
 }  // namespace sluice

@@ -11,8 +11,11 @@
 // by the coordinator thread) and may be read by any thread.
 #pragma once
 
+#include <deque>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <vector>
 
 #include "common/time_util.h"
 #include "metrics/registry.h"
@@ -40,6 +43,10 @@ struct OperatorMetrics {
   Gauge* watermark;     // µs; kMinWatermark until the first watermark
   Counter* blocked_ns;  // time its output waited for space in full downstream channels
   Counter* state_expired;  // state rows dropped by the state TTL (regular joins)
+  // Window operators: the end of the oldest window that has not fired yet (µs);
+  // kMaxWatermark when none is open or the operator has no windows. Not exported to
+  // /metrics (the REST API explains with it why a window has not fired).
+  Gauge open_window_end{kMaxWatermark};
 
   void add_in(uint64_t n) { records_in->add(n); }
   void add_out(uint64_t n) { records_out->add(n); }
@@ -50,10 +57,22 @@ struct OperatorMetrics {
   std::unique_ptr<Detached> detached_;
 };
 
+// One split of a source table: labels {job, source, split} (the split's id). Set by the
+// reader task currently reading it (a split moved to another reader keeps its series).
+struct SplitMetrics {
+  enum State : int64_t { kWaiting = 0, kActive = 1, kIdle = 2, kFinished = 3 };
+  Gauge* watermark;  // µs, the split's own watermark; kMinWatermark until its first
+  Gauge* state;      // State
+  Gauge* reader;     // the reader task (instance) reading it
+};
+
 // One reader task of a source table (it may read several splits): labels {job, source,
 // instance}, instance = the reader task's index.
 struct SourceMetrics {
   SourceMetrics(MetricsRegistry& registry, const std::string& job, std::string table, int instance);
+  // The series of split `split_id` (looked up in the registry: call when the split is
+  // assigned, not per batch).
+  SplitMetrics split(const std::string& split_id) const;
 
   std::string table;
   int instance = 0;
@@ -63,6 +82,38 @@ struct SourceMetrics {
   Counter* late;           // records written to the late-data output (once each, however many queries)
   Gauge* watermark;        // µs, the task's watermark (minimum over its active splits);
                            // kMinWatermark until the first watermark, kMaxWatermark at the end
+ private:
+  MetricsRegistry* registry_;
+  std::string job_;
+};
+
+// One checkpoint attempt as the REST API lists it.
+struct CheckpointRecord {
+  uint64_t id = 0;
+  Micros started_unix_us = 0;  // when it was triggered
+  Micros duration_us = 0;      // trigger -> durable (or -> failure)
+  uint64_t size_bytes = 0;     // linked files included
+  uint64_t new_bytes = 0;      // linked files excluded
+  bool completed = false;      // false: failed (`error` says why)
+  bool savepoint = false;
+  bool final = false;          // the checkpoint taken when the input ended
+  std::string error;
+};
+
+// The last `capacity` checkpoint attempts of a job, oldest first. Written by the
+// coordinator thread once per checkpoint, read by any thread (a short lock each).
+class CheckpointHistory {
+ public:
+  explicit CheckpointHistory(size_t capacity = 100) : capacity_(capacity) {}
+  void add(CheckpointRecord record);
+  std::vector<CheckpointRecord> snapshot() const;
+  uint64_t total() const;  // attempts recorded since the job started (older ones dropped)
+
+ private:
+  const size_t capacity_;
+  mutable std::mutex mu_;
+  std::deque<CheckpointRecord> records_;
+  uint64_t total_ = 0;
 };
 
 // The checkpoint coordinator of a job: labels {job}.
@@ -79,6 +130,7 @@ struct CheckpointMetrics {
   Gauge* last_new_bytes;          // bytes actually written (linked files excluded)
   Gauge* last_completed_unix_us;  // when the last checkpoint completed (age = now - this)
   Gauge* restored_id;             // the checkpoint the job resumed from (0: none)
+  std::shared_ptr<CheckpointHistory> history = std::make_shared<CheckpointHistory>();
 };
 
 }  // namespace sluice

@@ -29,6 +29,8 @@
 
 namespace sluice {
 
+class BatchTap;
+
 class Output {
  public:
   virtual ~Output() = default;
@@ -59,6 +61,8 @@ struct OperatorContext {
   // Processing time (the sink's flush interval); tests inject a ManualClock.
   const Clock* clock = &SystemClock::instance();
   CheckpointContext checkpoint;  // checkpoint.completed == nullptr: no checkpoints
+  // Sinks: where they offer every input batch (runtime/batch_tap.h; lossy, never blocks).
+  BatchTap* tap = nullptr;
 };
 
 class Operator {
@@ -101,6 +105,10 @@ class OperatorSpec {
   // Whether instances hold state that checkpoints must save (aggregates, top-N, process
   // functions, sinks). Stateless operators are not asked to snapshot.
   virtual bool stateful() const { return false; }
+  // Sinks: the table written and its columns (the REST API taps the rows a sink receives);
+  // empty / null for every other operator.
+  virtual std::string sink_table() const { return ""; }
+  virtual SchemaPtr sink_schema() const { return nullptr; }
   // Stable id: derived from the plan position and the operator's definition, so a resumed
   // job can match state to operators (used by checkpoints).
   std::string id;

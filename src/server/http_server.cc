@@ -3,18 +3,29 @@
 #include <arpa/inet.h>
 #include <sys/stat.h>
 
+#include <cstring>
 #include <fstream>
+#include <optional>
 
 #include <fmt/format.h>
 #include <httplib.h>
 #include <nlohmann/json.hpp>
 
 #include "common/time_util.h"
+#include "formats/json_encoder.h"
+#include "runtime/batch_tap.h"
+#include "server/assets.h"
+#include "server/job_views.h"
+#include "types/data_type.h"
 
 namespace sluice::server {
 namespace {
 
 using json = nlohmann::json;
+
+// GET /api/v1/jobs/NAME/dlq: entries per page by default and at most.
+constexpr size_t kDefaultDlqLimit = 100;
+constexpr size_t kMaxDlqLimit = 500;
 
 std::string trim(std::string s) {
   const char* ws = " \t\r\n";
@@ -29,12 +40,6 @@ bool same_secret(const std::string& want, const std::string& got) {
   unsigned char diff = 0;
   for (size_t i = 0; i < want.size(); ++i) diff |= static_cast<unsigned char>(want[i] ^ got[i]);
   return diff == 0;
-}
-
-std::string watermark_text(int64_t wm) {
-  if (wm == kMinWatermark) return "";
-  if (wm == kMaxWatermark) return "end";
-  return format_timestamp(wm);
 }
 
 json status_json(const engine::JobStatus& st) {
@@ -54,11 +59,31 @@ json status_json(const engine::JobStatus& st) {
 
 void reply(httplib::Response& res, int status, const json& body) {
   res.status = status;
-  res.set_content(body.dump(), "application/json");
+  // Raw input (DLQ entries) may hold invalid UTF-8: replaced, never an exception.
+  res.set_content(body.dump(-1, ' ', false, json::error_handler_t::replace), "application/json");
 }
 
 void error(httplib::Response& res, int status, const std::string& message) {
   reply(res, status, json{{"error", message}});
+}
+
+const char* content_type(const std::string& path) {
+  auto ends = [&](const char* ext) {
+    const size_t n = std::strlen(ext);
+    return path.size() >= n && path.compare(path.size() - n, n, ext) == 0;
+  };
+  if (ends(".html")) return "text/html; charset=utf-8";
+  if (ends(".js")) return "text/javascript; charset=utf-8";
+  if (ends(".css")) return "text/css; charset=utf-8";
+  return "text/plain; charset=utf-8";
+}
+
+// A non-negative integer query parameter; `fallback` when absent, nullopt when malformed.
+std::optional<size_t> size_param(const httplib::Request& req, const char* name, size_t fallback) {
+  if (!req.has_param(name)) return fallback;
+  const std::string v = req.get_param_value(name);
+  if (v.empty() || v.size() > 9 || v.find_first_not_of("0123456789") != std::string::npos) return std::nullopt;
+  return static_cast<size_t>(std::stoul(v));
 }
 
 }  // namespace
@@ -133,6 +158,11 @@ void HttpServer::routes() {
   const std::string token = options_.token;
   s.set_pre_routing_handler([token](const httplib::Request& req, httplib::Response& res) {
     if (token.empty()) return httplib::Server::HandlerResponse::Unhandled;
+    // The dashboard's static files hold no job data; the page asks for the token and sends
+    // it with every API request it makes.
+    if (req.method == "GET" && (req.path == "/" || req.path.rfind("/dashboard/", 0) == 0)) {
+      return httplib::Server::HandlerResponse::Unhandled;
+    }
     const std::string auth = req.get_header_value("Authorization");
     const std::string prefix = "Bearer ";
     if (auth.size() > prefix.size() && auth.compare(0, prefix.size(), prefix) == 0 &&
@@ -142,6 +172,23 @@ void HttpServer::routes() {
     res.set_header("WWW-Authenticate", "Bearer");
     error(res, 401, "missing or wrong bearer token");
     return httplib::Server::HandlerResponse::Handled;
+  });
+
+  // The dashboard (server/assets.h): files compiled into the binary, nothing read from disk.
+  auto asset = [](const std::string& path, httplib::Response& res) {
+    const EmbeddedAsset* a = find_asset(path);
+    if (!a) return error(res, 404, "not found");
+    res.set_header("X-Content-Type-Options", "nosniff");
+    res.set_header("Content-Security-Policy",
+                   "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:");
+    res.set_header("Cache-Control", "no-cache");
+    res.set_content(reinterpret_cast<const char*>(a->data), a->size, content_type(path));
+  };
+  s.Get("/", [asset](const httplib::Request&, httplib::Response& res) { asset("index.html", res); });
+  s.Get(R"(/dashboard/([A-Za-z0-9_./-]+))", [asset](const httplib::Request& req, httplib::Response& res) {
+    const std::string path = req.matches[1];
+    if (path.find("..") != std::string::npos) return error(res, 404, "not found");
+    asset(path, res);
   });
 
   s.Get("/healthz", [](const httplib::Request&, httplib::Response& res) { res.set_content("ok\n", "text/plain"); });
@@ -166,6 +213,39 @@ void HttpServer::routes() {
     }
     j["plan"] = h->plan().explain;
     reply(res, 200, j);
+  });
+
+  // The views of one job (server/job_views.h); 404 for an unknown job.
+  auto view = [this](json (*make)(const engine::JobHandle&)) {
+    return [this, make](const httplib::Request& req, httplib::Response& res) {
+      auto h = engine_.find(req.matches[1]);
+      if (!h) return error(res, 404, fmt::format("no job named '{}'", std::string(req.matches[1])));
+      reply(res, 200, make(*h));
+    };
+  };
+  s.Get(R"(/api/v1/jobs/([^/]+)/plan)", view(&plan_view));
+  s.Get(R"(/api/v1/jobs/([^/]+)/watermarks)", view(&watermarks_view));
+  s.Get(R"(/api/v1/jobs/([^/]+)/checkpoints)", view(&checkpoints_view));
+
+  s.Get(R"(/api/v1/jobs/([^/]+)/dlq)", [this](const httplib::Request& req, httplib::Response& res) {
+    auto h = engine_.find(req.matches[1]);
+    if (!h) return error(res, 404, fmt::format("no job named '{}'", std::string(req.matches[1])));
+    const auto offset = size_param(req, "offset", 0);
+    const auto limit = size_param(req, "limit", kDefaultDlqLimit);
+    if (!offset) return error(res, 400, "offset: expected a non-negative integer");
+    if (!limit || *limit == 0) return error(res, 400, fmt::format("limit: expected an integer from 1 to {}", kMaxDlqLimit));
+    const std::string kind = req.get_param_value("kind");
+    SideOutputKind k = SideOutputKind::kDeadLetters;
+    if (kind == "late") {
+      k = SideOutputKind::kLateData;
+    } else if (!kind.empty() && kind != "dlq") {
+      return error(res, 400, "kind: expected dlq or late");
+    }
+    reply(res, 200, side_records_view(*h, *offset, std::min(*limit, kMaxDlqLimit), kind.empty() ? nullptr : &k));
+  });
+
+  s.Get(R"(/api/v1/jobs/([^/]+)/stream)", [this](const httplib::Request& req, httplib::Response& res) {
+    serve_stream(req, res);
   });
 
   s.Post(R"(/api/v1/jobs/([^/]+)/savepoint)", [this](const httplib::Request& req, httplib::Response& res) {
@@ -210,6 +290,80 @@ void HttpServer::routes() {
   });
 }
 
+// GET /api/v1/jobs/NAME/stream?table=T: server-sent events of the rows sink table T
+// receives (runtime/batch_tap.h). Each event is `event: rows` with
+// {"seq", "lost", "columns", "rows": [{"op": "+I", col: value, ...}, ...]}; a comment line
+// every second keeps the connection checked; `event: end` when the job ended.
+void HttpServer::serve_stream(const httplib::Request& req, httplib::Response& res) {
+  auto h = engine_.find(req.matches[1]);
+  if (!h) return error(res, 404, fmt::format("no job named '{}'", std::string(req.matches[1])));
+  const std::string table = req.get_param_value("table");
+  const std::vector<std::string> tables = h->job().tapped_tables();
+  BatchTap* tap = table.empty() ? nullptr : h->job().tap(table);
+  if (!tap) {
+    std::string names;
+    for (const auto& t : tables) names += (names.empty() ? "" : ", ") + t;
+    return error(res, table.empty() ? 400 : 404,
+                 fmt::format("{}: expected ?table= one of the job's sink tables ({})",
+                             table.empty() ? "no table" : "no sink table '" + table + "'", names));
+  }
+  // Each stream holds a worker thread: keep some free for the rest of the API.
+  if (streams_.fetch_add(1) >= kMaxStreams) {
+    streams_.fetch_sub(1);
+    return error(res, 503, fmt::format("at most {} streams at once", kMaxStreams));
+  }
+  struct Stream {
+    std::shared_ptr<engine::JobHandle> job;
+    BatchTap::Listener listener;
+    JsonEncoder encoder;
+    uint64_t events = 0;
+    Stream(std::shared_ptr<engine::JobHandle> j, BatchTap& tap)
+        : job(std::move(j)), listener(tap), encoder(FormatOptions{"json"}, tap.schema()) {}
+  };
+  auto stream = std::make_shared<Stream>(h, *tap);
+  json columns = json::array();
+  for (const auto& f : tap->schema()->fields()) columns.push_back(json{{"name", f.name}, {"type", type_name(f.type)}});
+  const std::string column_list = columns.dump();
+  res.set_header("Cache-Control", "no-cache");
+  res.set_header("X-Accel-Buffering", "no");
+  res.set_chunked_content_provider(
+      "text/event-stream",
+      [this, stream, column_list](size_t, httplib::DataSink& sink) {
+        if (stopping_.load() || !sink.is_writable()) return false;
+        const engine::JobState state = stream->job->status().state;
+        uint64_t lost = 0;
+        auto batches = stream->listener.next(std::chrono::milliseconds(1000), &lost);
+        std::string out;
+        size_t rows = 0;
+        for (const BatchPtr& b : batches) {
+          if (rows >= kMaxRowsPerEvent) {
+            lost += 1;  // this batch and those after it, for the stream
+            continue;
+          }
+          for (size_t r = 0; r < b->num_rows && rows < kMaxRowsPerEvent; ++r, ++rows) {
+            out += rows == 0 ? "" : ",";
+            stream->encoder.encode_row(*b, r, /*with_op=*/true, out);
+            if (!out.empty() && out.back() == '\n') out.pop_back();  // one event: one data line
+          }
+        }
+        std::string event;
+        if (rows > 0 || lost > 0) {
+          event = fmt::format("event: rows\ndata: {{\"seq\":{},\"lost\":{},\"columns\":{},\"rows\":[{}]}}\n\n",
+                              ++stream->events, lost, column_list, out);
+        } else {
+          event = ": waiting\n\n";
+        }
+        if (!sink.write(event.data(), event.size())) return false;
+        if (state != engine::JobState::kRunning && state != engine::JobState::kCreated) {
+          const std::string end = "event: end\ndata: {}\n\n";
+          sink.write(end.data(), end.size());
+          sink.done();
+        }
+        return true;
+      },
+      [this](bool) { streams_.fetch_sub(1); });
+}
+
 Status HttpServer::start() {
   if (thread_.joinable()) return invalid_argument("the HTTP server is already running");
   if (!is_loopback(options_.host) && options_.token.empty()) {
@@ -232,6 +386,7 @@ Status HttpServer::start() {
 
 void HttpServer::stop() {
   if (!thread_.joinable()) return;
+  stopping_.store(true);
   server_->stop();
   thread_.join();
 }

@@ -5,6 +5,11 @@
 //   GET  /api/v1/jobs                      every job with its status
 //   GET  /api/v1/jobs/NAME                 one job: status, sources, operators, plan
 //   POST /api/v1/jobs/NAME/savepoint       take a savepoint (202; the job writes it)
+//   GET  /api/v1/jobs/NAME/plan            physical plan with live per-operator counts
+//   GET  /api/v1/jobs/NAME/watermarks      per split and operator; why a window has not fired
+//   GET  /api/v1/jobs/NAME/checkpoints     checkpoint history
+//   GET  /api/v1/jobs/NAME/dlq             newest dead-letter and late entries, paged
+//   GET  /api/v1/jobs/NAME/stream?table=T  server-sent events of the rows a sink receives
 //   POST /api/v1/jobs/NAME/stop[?savepoint=true]   stop (with a savepoint first)
 //   GET  /metrics                          Prometheus text exposition (when a renderer is set)
 //
@@ -17,6 +22,7 @@
 // methods: serving never blocks a job's tasks. stop() (or the destructor) ends it.
 #pragma once
 
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <string>
@@ -27,6 +33,8 @@
 
 namespace httplib {
 class Server;
+struct Request;
+struct Response;
 }
 
 namespace sluice::server {
@@ -37,7 +45,7 @@ struct HttpServerOptions {
   std::string token;          // required unless `host` is a loopback address
   size_t max_body_bytes = 1 << 20;
   int timeout_seconds = 5;    // read and write timeouts per request
-  int threads = 4;
+  int threads = 8;  // HTTP workers (at most 4 of them serve event streams)
   // Renders GET /metrics (the Prometheus text format); unset: /metrics is 404.
   std::function<std::string()> metrics;
 };
@@ -65,12 +73,18 @@ class HttpServer {
 
  private:
   void routes();
+  void serve_stream(const httplib::Request& req, httplib::Response& res);
+
+  static constexpr int kMaxStreams = 4;            // concurrent SSE streams (each holds a worker)
+  static constexpr size_t kMaxRowsPerEvent = 2000;  // rows beyond are dropped for the stream
 
   engine::Engine& engine_;
   HttpServerOptions options_;
   std::unique_ptr<httplib::Server> server_;
   std::thread thread_;
   int port_ = 0;
+  std::atomic<int> streams_{0};
+  std::atomic<bool> stopping_{false};
 };
 
 }  // namespace sluice::server

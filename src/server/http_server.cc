@@ -6,6 +6,7 @@
 #include <cstring>
 #include <fstream>
 #include <optional>
+#include <random>
 
 #include <fmt/format.h>
 #include <httplib.h>
@@ -40,6 +41,51 @@ bool same_secret(const std::string& want, const std::string& got) {
   unsigned char diff = 0;
   for (size_t i = 0; i < want.size(); ++i) diff |= static_cast<unsigned char>(want[i] ^ got[i]);
   return diff == 0;
+}
+
+// The dashboard's session cookie (POST /login); its value is HttpServer::session_secret_.
+constexpr const char* kSessionCookie = "sluice_session";
+
+// The value of the session cookie of `req`, or "".
+std::string session_cookie(const httplib::Request& req) {
+  const std::string cookies = req.get_header_value("Cookie");
+  const std::string name = std::string(kSessionCookie) + "=";
+  size_t at = 0;
+  while (at < cookies.size()) {
+    size_t end = cookies.find(';', at);
+    if (end == std::string::npos) end = cookies.size();
+    const std::string c = trim(cookies.substr(at, end - at));
+    if (c.rfind(name, 0) == 0) return c.substr(name.size());
+    at = end + 1;
+  }
+  return "";
+}
+
+// The 401 page a browser gets for / without credentials: a form posting the token to
+// /login. Inline and script-free; it shows nothing of the jobs.
+void login_page(httplib::Response& res, const std::string& message) {
+  res.status = 401;
+  res.set_header("WWW-Authenticate", "Bearer");
+  res.set_header("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'");
+  res.set_header("Cache-Control", "no-store");
+  res.set_content(fmt::format(R"(<!doctype html>
+<html><head><meta charset="utf-8"><title>Sluice: sign in</title>
+<style>body{{font:15px system-ui,sans-serif;margin:4em auto;max-width:28em}}input{{font:inherit}}</style></head>
+<body><h1>Sluice</h1><p>This server needs its bearer token (the first line of its <code>--http-token-file</code>).</p>
+<p id="message">{}</p>
+<form method="post" action="/login"><input type="password" name="token" autocomplete="current-password" autofocus size="40">
+<button type="submit">Sign in</button></form></body></html>
+)",
+                              message),
+                  "text/html; charset=utf-8");
+}
+
+// 32 random bytes in hex: the session cookie's value, new for every server.
+std::string random_secret() {
+  std::random_device device;
+  std::string out;
+  for (int i = 0; i < 8; ++i) out += fmt::format("{:08x}", device());
+  return out;
 }
 
 json status_json(const engine::JobStatus& st) {
@@ -135,7 +181,10 @@ Result<HttpServerOptions> http_options(const std::string& address, const std::st
 }
 
 HttpServer::HttpServer(engine::Engine& engine, HttpServerOptions options)
-    : engine_(engine), options_(std::move(options)), server_(std::make_unique<httplib::Server>()) {}
+    : engine_(engine),
+      options_(std::move(options)),
+      server_(std::make_unique<httplib::Server>()),
+      session_secret_(random_secret()) {}
 
 HttpServer::~HttpServer() { stop(); }
 
@@ -155,24 +204,46 @@ void HttpServer::routes() {
   s.set_exception_handler([](const httplib::Request&, httplib::Response& res, std::exception_ptr) {
     error(res, 500, "internal error");
   });
+  // With a token, EVERY request must be authenticated, the dashboard's own files included:
+  // either `Authorization: Bearer TOKEN`, or (GET only, so a browser's page loads, fetches
+  // and event streams work) the session cookie POST /login sets for the right token. The
+  // cookie holds a random per-server secret, never the token; it is HttpOnly and
+  // SameSite=Strict, and state-changing requests (POST) still need the header, so another
+  // site cannot make the browser stop a job. An unauthenticated GET / gets the login form
+  // (a 401 page holding nothing of the dashboard or the jobs).
   const std::string token = options_.token;
-  s.set_pre_routing_handler([token](const httplib::Request& req, httplib::Response& res) {
+  const std::string session = session_secret_;
+  s.set_pre_routing_handler([token, session](const httplib::Request& req, httplib::Response& res) {
     if (token.empty()) return httplib::Server::HandlerResponse::Unhandled;
-    // The dashboard's static files hold no job data; the page asks for the token and sends
-    // it with every API request it makes.
-    if (req.method == "GET" && (req.path == "/" || req.path.rfind("/dashboard/", 0) == 0)) {
-      return httplib::Server::HandlerResponse::Unhandled;
-    }
+    if (req.method == "POST" && req.path == "/login") return httplib::Server::HandlerResponse::Unhandled;
     const std::string auth = req.get_header_value("Authorization");
     const std::string prefix = "Bearer ";
     if (auth.size() > prefix.size() && auth.compare(0, prefix.size(), prefix) == 0 &&
         same_secret(token, auth.substr(prefix.size()))) {
       return httplib::Server::HandlerResponse::Unhandled;
     }
+    if ((req.method == "GET" || req.method == "HEAD") && same_secret(session, session_cookie(req))) {
+      return httplib::Server::HandlerResponse::Unhandled;
+    }
+    if (req.method == "GET" && req.path == "/") {
+      login_page(res, "");
+      return httplib::Server::HandlerResponse::Handled;
+    }
     res.set_header("WWW-Authenticate", "Bearer");
     error(res, 401, "missing or wrong bearer token");
     return httplib::Server::HandlerResponse::Handled;
   });
+  if (!token.empty()) {
+    // POST /login (form field `token`): the session cookie for the dashboard, then back to /.
+    s.Post("/login", [token, session](const httplib::Request& req, httplib::Response& res) {
+      httplib::Params form;
+      httplib::detail::parse_query_text(req.body, form);
+      auto it = form.find("token");
+      if (it == form.end() || !same_secret(token, trim(it->second))) return login_page(res, "Wrong token.");
+      res.set_header("Set-Cookie", fmt::format("{}={}; Path=/; HttpOnly; SameSite=Strict", kSessionCookie, session));
+      res.set_redirect("/", 303);
+    });
+  }
 
   // The dashboard (server/assets.h): files compiled into the binary, nothing read from disk.
   auto asset = [](const std::string& path, httplib::Response& res) {

@@ -12,10 +12,15 @@
 //   GET  /api/v1/jobs/NAME/stream?table=T  server-sent events of the rows a sink receives
 //   POST /api/v1/jobs/NAME/stop[?savepoint=true]   stop (with a savepoint first)
 //   GET  /metrics                          Prometheus text exposition (when a renderer is set)
+//   GET  /, /dashboard/...                 the dashboard (docs/dashboard.md)
+//   POST /login                            with a token: the dashboard's session cookie
 //
 // Security: binds to loopback by default; any other address needs a bearer token, and with
-// a token every request must carry `Authorization: Bearer TOKEN` (401 otherwise). Request
-// line, headers and body are bounded (414/431/413), reads and writes time out.
+// a token every request (the dashboard's files, /healthz and /metrics included) must carry
+// `Authorization: Bearer TOKEN`, or for GET the session cookie that POST /login (the
+// dashboard's sign-in form, served with 401 for GET / without credentials) sets; 401
+// otherwise. Request line, headers and body are bounded (414/431/413), reads and writes
+// time out.
 //
 // Threads: start() binds and runs the listener on its own thread; requests are served by a
 // small pool. Handlers only read the jobs' atomic counters and call JobHandle's thread-safe
@@ -85,6 +90,7 @@ class HttpServer {
   int port_ = 0;
   std::atomic<int> streams_{0};
   std::atomic<bool> stopping_{false};
+  const std::string session_secret_;  // the dashboard's session cookie (POST /login)
 };
 
 }  // namespace sluice::server

@@ -177,6 +177,83 @@ TEST_F(HttpServerTest, ATokenIsRequiredWhenSet) {
   EXPECT_EQ(res->status, 200);
 }
 
+// On a non-loopback bind with a token nothing is served without it: not the dashboard's
+// page or files, not /healthz or /metrics.
+TEST_F(HttpServerTest, WithATokenOnANonLoopbackBindEveryPathNeedsIt) {
+  ASSERT_TRUE(engine_.submit(follow_job(dir_, "clicks", false)).is_ok());
+  HttpServerOptions o;
+  o.host = "0.0.0.0";
+  o.token = "0123456789abcdef-secret";
+  o.metrics = [] { return std::string("# TYPE sluice_up gauge\nsluice_up 1\n"); };
+  start(o);
+  const httplib::Headers bearer = {{"Authorization", "Bearer 0123456789abcdef-secret"}};
+  for (const char* path : {"/", "/dashboard/app.js", "/dashboard/index.html", "/dashboard/style.css",
+                           "/dashboard/vendor/uplot/uPlot.iife.min.js", "/dashboard/vendor/uplot/LICENSE",
+                           "/dashboard/no-such-file", "/healthz", "/metrics", "/api/v1/jobs", "/api/v1/jobs/clicks/plan",
+                           "/api/v1/jobs/clicks/stream?table=out", "/no-such-path"}) {
+    auto res = client_->Get(path);
+    ASSERT_TRUE(res) << path;
+    EXPECT_EQ(res->status, 401) << path;
+    EXPECT_EQ(res->get_header_value("WWW-Authenticate"), "Bearer") << path;
+    EXPECT_EQ(res->body.find("uPlot"), std::string::npos) << path << " leaks the dashboard's code";
+    EXPECT_EQ(res->body.find("clicks"), std::string::npos) << path << " leaks the job";
+  }
+  auto res = client_->Get("/dashboard/app.js", bearer);
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 200);
+  res = client_->Get("/healthz", bearer);
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 200);
+  res = client_->Get("/metrics", bearer);
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 200);
+}
+
+// A browser signs in with the form GET / shows: POST /login with the right token sets a
+// session cookie (not the token) that authenticates GET requests, never POST.
+TEST_F(HttpServerTest, TheDashboardSignInSetsASessionCookieForGetRequestsOnly) {
+  ASSERT_TRUE(engine_.submit(follow_job(dir_, "clicks", false)).is_ok());
+  HttpServerOptions o;
+  o.host = "0.0.0.0";
+  o.token = "0123456789abcdef-secret";
+  start(o);
+  auto res = client_->Get("/");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 401);
+  EXPECT_NE(res->body.find("<form method=\"post\" action=\"/login\">"), std::string::npos) << res->body;
+
+  res = client_->Post("/login", "token=wrong-token-of-some-length", "application/x-www-form-urlencoded");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 401);
+  EXPECT_FALSE(res->has_header("Set-Cookie"));
+  EXPECT_NE(res->body.find("Wrong token."), std::string::npos);
+
+  res = client_->Post("/login", "token=0123456789abcdef-secret", "application/x-www-form-urlencoded");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 303);
+  EXPECT_EQ(res->get_header_value("Location"), "/");
+  const std::string set_cookie = res->get_header_value("Set-Cookie");
+  EXPECT_NE(set_cookie.find("HttpOnly"), std::string::npos) << set_cookie;
+  EXPECT_NE(set_cookie.find("SameSite=Strict"), std::string::npos) << set_cookie;
+  EXPECT_EQ(set_cookie.find("0123456789abcdef-secret"), std::string::npos) << "the cookie must not hold the token";
+  const std::string cookie = set_cookie.substr(0, set_cookie.find(';'));
+  ASSERT_EQ(cookie.rfind("sluice_session=", 0), 0u) << set_cookie;
+
+  const httplib::Headers with_cookie = {{"Cookie", "theme=dark; " + cookie}};
+  for (const char* path : {"/", "/dashboard/app.js", "/api/v1/jobs", "/api/v1/jobs/clicks/plan"}) {
+    res = client_->Get(path, with_cookie);
+    ASSERT_TRUE(res) << path;
+    EXPECT_EQ(res->status, 200) << path;
+  }
+  res = client_->Get("/api/v1/jobs", {{"Cookie", "sluice_session=" + std::string(64, '0')}});
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 401) << "a made-up session";
+  res = client_->Post("/api/v1/jobs/clicks/stop", with_cookie, "", "text/plain");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 401) << "POST needs the bearer header";
+  EXPECT_EQ(engine_.find("clicks")->status().state, engine::JobState::kRunning);
+}
+
 TEST_F(HttpServerTest, OversizedAndMalformedRequestsGet4xx) {
   HttpServerOptions o;
   o.max_body_bytes = 1024;

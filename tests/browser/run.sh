@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The dashboard's browser test (ctest: dashboard_browser): starts `sluice run --http
 # 127.0.0.1:0` on a generator job, opens the dashboard in headless Chromium through
-# playwright-core (dashboard.test.mjs) and saves screenshots in WORK_DIR.
+# playwright-core (dashboard.test.mjs), then again on 0.0.0.0:0 with a token, where the
+# page must ask to sign in before anything of the dashboard loads (signin.test.mjs).
+# Screenshots are saved in WORK_DIR.
 # usage: run.sh SLUICE_BINARY WORK_DIR
 # Never skips: without node, npm or chromium it fails saying what to install
 # (scripts/install-deps.sh installs them). `npm ci` runs when the lockfile changed; after
@@ -17,7 +19,7 @@ command -v npm >/dev/null || fail "npm is not installed (Debian npm; run scripts
 [ -x "$SLUICE" ] || fail "no sluice binary at $SLUICE"
 
 mkdir -p "$WORK"
-cp "$HERE/package.json" "$HERE/package-lock.json" "$HERE/dashboard.test.mjs" "$WORK/"
+cp "$HERE/package.json" "$HERE/package-lock.json" "$HERE/dashboard.test.mjs" "$HERE/signin.test.mjs" "$WORK/"
 cd "$WORK"
 STAMP="node_modules/.sluice-lock.sha256"
 WANT="$(sha256sum package-lock.json | cut -d' ' -f1)"
@@ -38,19 +40,39 @@ INSERT INTO views_per_second
 SELECT window_start, COUNT(*), COUNT(DISTINCT user_id) FROM TUMBLE(clicks, ts, INTERVAL '1 second')
 GROUP BY window_start;
 SQL
-"$SLUICE" run job/clicks.sql --http 127.0.0.1:0 --checkpoint-dir job/ckpt --checkpoint-interval 500ms \
-  >job/sluice.log 2>&1 &
-PID=$!
-cleanup() { if kill -0 "$PID" 2>/dev/null; then kill -INT "$PID"; wait "$PID" || true; fi; }
+# Starts `sluice run job/clicks.sql` with the given flags, logging to job/LOG; sets PORT and
+# adds the pid to PIDS (all stopped on exit).
+PIDS=()
+cleanup() {
+  for p in "${PIDS[@]}"; do
+    if [ "$p" -gt 0 ] && kill -0 "$p" 2>/dev/null; then kill -INT "$p"; wait "$p" || true; fi
+  done
+}
 trap cleanup EXIT
-PORT=""
-for _ in $(seq 1 500); do
-  PORT="$(sed -n 's/.*serving http:\/\/127\.0\.0\.1:\([0-9]*\).*/\1/p' job/sluice.log | head -1)"
-  [ -n "$PORT" ] && break
-  kill -0 "$PID" 2>/dev/null || { cat job/sluice.log >&2; fail "sluice exited before serving"; }
-  sleep 0.02
-done
-[ -n "$PORT" ] || { cat job/sluice.log >&2; fail "sluice did not print its address"; }
-echo "dashboard_browser: sluice serves http://127.0.0.1:$PORT (pid $PID)"
+start_job() {
+  local log="$1"; shift
+  "$SLUICE" run job/clicks.sql "$@" >"job/$log" 2>&1 &
+  local pid=$!
+  PIDS+=("$pid")
+  PORT=""
+  for _ in $(seq 1 500); do
+    PORT="$(sed -n 's/.*serving http:\/\/[0-9.]*:\([0-9]*\).*/\1/p' "job/$log" | head -1)"
+    [ -n "$PORT" ] && break
+    kill -0 "$pid" 2>/dev/null || { cat "job/$log" >&2; fail "sluice exited before serving"; }
+    sleep 0.02
+  done
+  [ -n "$PORT" ] || { cat "job/$log" >&2; fail "sluice did not print its address"; }
+  echo "dashboard_browser: sluice serves http://127.0.0.1:$PORT (pid $pid, $*)"
+}
+
+start_job sluice.log --http 127.0.0.1:0 --checkpoint-dir job/ckpt --checkpoint-interval 500ms
 node dashboard.test.mjs "http://127.0.0.1:$PORT" "$WORK" || { cat job/sluice.log >&2; fail "the dashboard check failed (screenshots in $WORK)"; }
+cleanup
+PIDS=()
+
+# With a token on a non-loopback bind: nothing of the dashboard without signing in.
+umask 077
+echo "browser-test-token-$RANDOM$RANDOM$RANDOM" >job/token
+start_job sluice-token.log --http 0.0.0.0:0 --http-token-file job/token
+node signin.test.mjs "http://127.0.0.1:$PORT" "$WORK" "$(cat job/token)" || { cat job/sluice-token.log >&2; fail "the sign-in check failed (screenshots in $WORK)"; }
 echo "dashboard_browser: screenshots in $WORK: $(ls "$WORK"/*.png | tr '\n' ' ')"

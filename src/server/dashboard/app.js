@@ -5,7 +5,6 @@
 
 const state = {
   job: null,
-  token: sessionStorage.getItem('sluice-token') || '',
   prevOps: new Map(),   // operator id -> {t, in, out}: rates between two polls
   dlqOffset: 0,
   dlqLimit: 20,
@@ -14,17 +13,18 @@ const state = {
   chartTable: '',
 };
 
-function headers() {
-  return state.token ? { Authorization: 'Bearer ' + state.token } : {};
+// With a token the server authenticates the page's requests by the session cookie its
+// sign-in form set (same origin: fetch sends it). A 401 means the session is gone (the
+// server restarted): reloading shows the sign-in form again.
+function signedOut(r) {
+  if (r.status !== 401) return false;
+  location.reload();
+  return true;
 }
 
 async function api(path) {
-  const r = await fetch(path, { headers: headers() });
-  if (r.status === 401) {
-    const t = prompt('This server needs its bearer token');
-    if (t) { state.token = t; sessionStorage.setItem('sluice-token', t); }
-    throw new Error('401: a token is needed');
-  }
+  const r = await fetch(path);
+  if (signedOut(r)) throw new Error('401: signed out');
   const body = await r.json();
   if (!r.ok) throw new Error(body.error || ('HTTP ' + r.status));
   return body;
@@ -177,13 +177,15 @@ async function loadDlq() {
 
 // ---------------------------------------------------------------- live chart
 
-// Reads a text/event-stream with fetch (unlike EventSource it can send the bearer token).
+// Reads a text/event-stream with fetch (EventSource could too, as the session is a cookie;
+// fetch lets the page abort it and see the HTTP status).
 async function follow(table) {
   if (state.stream) state.stream.abort();
   const ctrl = new AbortController();
   state.stream = ctrl;
   const url = `/api/v1/jobs/${encodeURIComponent(state.job)}/stream?table=${encodeURIComponent(table)}`;
-  const r = await fetch(url, { headers: headers(), signal: ctrl.signal });
+  const r = await fetch(url, { signal: ctrl.signal });
+  if (signedOut(r)) return;
   if (!r.ok) throw new Error((await r.json()).error);
   const reader = r.body.getReader();
   const decoder = new TextDecoder();

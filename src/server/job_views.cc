@@ -160,6 +160,12 @@ json plan_view(const engine::JobHandle& handle) {
                            {"key_columns", st.key_columns},
                            {"input", st.downstream_input}});
     }
+    // Side edges: dead letters and late rows to their sink tables (`dlq = 'bad_rows'`).
+    for (const auto& [side, to] : {std::pair{"dlq", st.dlq_stage}, std::pair{"late", st.late_stage}}) {
+      if (to < 0) continue;
+      edges.push_back(json{{"from", i}, {"to", to}, {"kind", std::string("side:") + side},
+                           {"key_columns", json::array()}, {"input", 0}});
+    }
     for (int d : st.also_forward_to) {
       edges.push_back(json{{"from", i}, {"to", d}, {"kind", edge_kind_name(EdgeKind::kForward)},
                            {"key_columns", json::array()}, {"input", 0}});

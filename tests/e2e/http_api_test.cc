@@ -45,6 +45,16 @@ CREATE TABLE a (window_start TIMESTAMP, n BIGINT) WITH (connector = 'file', path
 INSERT INTO a SELECT window_start, COUNT(*) FROM TUMBLE(src, ts, INTERVAL '1 minute') GROUP BY window_start;
 )";
 
+// The same with the dead-letter queue and the late output as sink tables of the job.
+const char* kSideTablesJob = R"(CREATE TABLE src (k BIGINT, ts TIMESTAMP)
+  WITH (connector = 'file', path = '{DIR}/in.jsonl', event_time = 'ts', follow = 'true', dlq = 'bad_rows',
+        late_output = 'late_rows');
+CREATE TABLE bad_rows () WITH (connector = 'file', path = '{DIR}/bad.jsonl');
+CREATE TABLE late_rows () WITH (connector = 'file', path = '{DIR}/late.jsonl');
+CREATE TABLE a (window_start TIMESTAMP, n BIGINT) WITH (connector = 'file', path = '{DIR}/a.jsonl');
+INSERT INTO a SELECT window_start, COUNT(*) FROM TUMBLE(src, ts, INTERVAL '1 minute') GROUP BY window_start;
+)";
+
 size_t count_lines(const std::string& text) {
   size_t n = 0;
   for (char c : text) n += c == '\n';
@@ -53,9 +63,10 @@ size_t count_lines(const std::string& text) {
 
 class HttpApiTest : public ::testing::Test {
  protected:
+  virtual const char* job() const { return kJob; }
   void SetUp() override {
     write_file(dir_.file("in.jsonl"), kInput);
-    write_file(dir_.file("job.sql"), with_dir(kJob, dir_.path()));
+    write_file(dir_.file("job.sql"), with_dir(job(), dir_.path()));
     pid_ = spawn_sluice({"run", "job.sql", "--http", "127.0.0.1:0", "--checkpoint-dir", dir_.file("ckpt"),
                          "--checkpoint-interval", "100ms"},
                         dir_.path(), dir_.file("log.txt"));
@@ -276,6 +287,37 @@ TEST_F(HttpApiTest, DlqPagesTheDeadLettersAndLateRecords) {
   stop();
   EXPECT_EQ(count_lines(read_file(dir_.file("src.dlq.jsonl"))), 1u);
   EXPECT_EQ(count_lines(read_file(dir_.file("src.late.jsonl"))), 3u);
+}
+
+class HttpApiSideTablesTest : public HttpApiTest {
+ protected:
+  const char* job() const override { return kSideTablesJob; }
+};
+
+// Side outputs that are sink tables: the plan shows their side edges, the browser lists
+// their entries as for the file shorthands.
+TEST_F(HttpApiSideTablesTest, SideOutputTablesShowInThePlanAndTheBrowser) {
+  wait_quiescent();
+  auto [status, plan] = get("/api/v1/jobs/job/plan");
+  ASSERT_EQ(status, 200) << plan.dump();
+  std::set<std::string> side_edges;
+  for (const auto& e : plan["edges"]) {
+    const std::string kind = e["kind"];
+    if (kind.rfind("side:", 0) == 0) side_edges.insert(kind);
+  }
+  EXPECT_EQ(side_edges, (std::set<std::string>{"side:dlq", "side:late"})) << plan.dump(1);
+  const auto tables = plan["sink_tables"].get<std::vector<std::string>>();
+  EXPECT_EQ(std::set<std::string>(tables.begin(), tables.end()), (std::set<std::string>{"a", "bad_rows", "late_rows"}));
+  auto [s1, dlq] = get("/api/v1/jobs/job/dlq?kind=dlq");
+  ASSERT_EQ(s1, 200);
+  ASSERT_EQ(dlq["records"].size(), 1u) << dlq.dump(1);
+  EXPECT_EQ(dlq["records"][0]["raw"], "not json");
+  EXPECT_EQ(dlq["records"][0]["line"], 8);
+  auto [s2, late] = get("/api/v1/jobs/job/dlq?kind=late");
+  ASSERT_EQ(s2, 200);
+  ASSERT_EQ(late["records"].size(), 3u) << late.dump(1);
+  for (const auto& e : late["records"]) EXPECT_EQ(e["queries"], json::array({"a"})) << e.dump();
+  stop();
 }
 
 }  // namespace

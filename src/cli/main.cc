@@ -1,5 +1,5 @@
 // The `sluice` command: run, explain and validate SQL pipeline files; take savepoints of a
-// running job.
+// running job; print the live operator table of a job served over HTTP (top).
 //
 // Threads: main parses, plans and runs the job (Job::run blocks); a signal thread waits for
 // SIGINT/SIGTERM (stop), SIGUSR1 (savepoint) and SIGUSR2 (stop with savepoint), all blocked
@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cctype>
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
@@ -29,6 +30,7 @@
 #include "common/time_util.h"
 #include "engine/engine.h"
 #include "server/http_server.h"
+#include "server/top.h"
 #include "plan/physical_planner.h"
 
 #ifndef SLUICE_VERSION
@@ -276,6 +278,28 @@ int cmd_savepoint(const std::string& dir, double timeout_s, bool stop) {
   return 1;
 }
 
+// `sluice top URL`: the live per-operator table of the job(s) a `sluice run --http` serves
+// (server/top.h), refreshed every interval.
+int cmd_top(server::TopOptions o, const std::string& interval, const std::string& token_file) {
+  auto fail = [](const std::string& message) {
+    std::fprintf(stderr, "sluice: error: %s\n", message.c_str());
+    return 1;
+  };
+  auto parsed = parse_duration(interval);
+  if (!parsed.is_ok()) return fail("--interval: " + parsed.status().message());
+  o.interval_us = parsed.value();
+  if (!token_file.empty()) {
+    std::ifstream in(token_file);
+    if (!in) return fail(fmt::format("--token-file: cannot read '{}'", token_file));
+    std::getline(in, o.token);
+    while (!o.token.empty() && std::isspace(static_cast<unsigned char>(o.token.back()))) o.token.pop_back();
+  }
+  o.clear_screen = o.iterations == 0 && ::isatty(STDOUT_FILENO);
+  Status s = server::run_top(o, stdout);
+  if (!s.is_ok()) return fail(s.message());
+  return 0;
+}
+
 }  // namespace
 }  // namespace sluice
 
@@ -337,6 +361,18 @@ int main(int argc, char** argv) {
   savepoint->add_option("--timeout", savepoint_timeout, "seconds to wait for the savepoint")->capture_default_str();
   savepoint->add_flag("--stop", savepoint_stop, "stop the job once the savepoint is written");
 
+  server::TopOptions top_opts;
+  std::string top_interval = "1s", top_token_file;
+  auto* top = app.add_subcommand("top", "print the live per-operator table of the job served at URL (sluice run --http)");
+  top->alias("status");
+  top->add_option("url", top_opts.url, "the job's HTTP server, e.g. http://127.0.0.1:8080")->required();
+  top->add_option("--job", top_opts.job, "only this job (default: every job the server runs)");
+  top->add_option("--interval", top_interval, "time between refreshes; rates are over it (e.g. 500ms, 2s)")
+      ->capture_default_str();
+  top->add_option("-n,--iterations", top_opts.iterations, "print this many tables, then exit (default: until the job ends)")
+      ->check(CLI::Range(0, 1000000));
+  top->add_option("--token-file", top_token_file, "the server's bearer token (first line of the file)");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -349,6 +385,7 @@ int main(int argc, char** argv) {
 
   if (run->parsed()) return cmd_run(run_opts, quiet, http_flags);
   if (savepoint->parsed()) return cmd_savepoint(savepoint_dir, savepoint_timeout, savepoint_stop);
+  if (top->parsed()) return cmd_top(top_opts, top_interval, top_token_file);
   const CommonOptions& o = explain->parsed() ? explain_opts : validate_opts;
   auto plan = load(o);
   if (!plan.is_ok()) {

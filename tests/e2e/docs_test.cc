@@ -48,7 +48,7 @@ TEST(DocsTest, EveryCommandLineFlagIsDocumented) {
   testing::TempDir dir;
   const std::string doc = sql_md();
   std::set<std::string> flags;
-  for (const char* command : {"", "run", "validate", "explain", "savepoint"}) {
+  for (const char* command : {"", "run", "validate", "explain", "savepoint", "top"}) {
     auto r = testing::run_sluice(std::string(command) + " --help", dir.path());
     ASSERT_EQ(r.exit_code, 0) << command << ": " << r.output;
     const std::regex flag(R"((^|[\s,])(--[a-z][a-z-]+))");

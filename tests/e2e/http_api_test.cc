@@ -70,13 +70,7 @@ class HttpApiTest : public ::testing::Test {
     pid_ = spawn_sluice({"run", "job.sql", "--http", "127.0.0.1:0", "--checkpoint-dir", dir_.file("ckpt"),
                          "--checkpoint-interval", "100ms"},
                         dir_.path(), dir_.file("log.txt"));
-    const std::regex serving(R"(serving http://127\.0\.0\.1:(\d+))");
-    for (int i = 0; i < 1000 && port_ == 0; ++i) {
-      std::smatch m;
-      std::string log = read_file(dir_.file("log.txt"));
-      if (std::regex_search(log, m, serving)) port_ = std::stoi(m[1]);
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
+    port_ = testing::serving_port(dir_.file("log.txt"));
     ASSERT_GT(port_, 0) << read_file(dir_.file("log.txt"));
   }
   void TearDown() override {

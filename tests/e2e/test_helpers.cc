@@ -12,6 +12,9 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <regex>
+#include <thread>
+#include <chrono>
 #include <sstream>
 #include <stdexcept>
 
@@ -149,6 +152,17 @@ std::string http_body(const std::string& reply) {
     pos = eol + 2 + size + 2;
   }
   return out;
+}
+
+int serving_port(const std::string& log_path) {
+  const std::regex serving(R"(serving http://[0-9.]+:(\d+))");
+  for (int i = 0; i < 1000; ++i) {
+    std::smatch m;
+    const std::string log = read_file(log_path);
+    if (std::regex_search(log, m, serving)) return std::stoi(m[1]);
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return 0;
 }
 
 int free_port() {

@@ -54,6 +54,9 @@ std::string http_request(int port, const std::string& method, const std::string&
 std::string http_body(const std::string& reply);
 // A TCP port on 127.0.0.1 that was free a moment ago.
 int free_port();
+// The port a `sluice run --http HOST:0` logging to `log_path` serves on, once it printed
+// "serving http://HOST:PORT" (waits up to 10 s); 0 if it never did.
+int serving_port(const std::string& log_path);
 
 // A fresh directory under $TMPDIR, removed when the object dies.
 class TempDir {

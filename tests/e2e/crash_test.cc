@@ -516,7 +516,10 @@ TEST_F(PostgresCrashTest, AServerRestartedMidRunIsRetriedAndTheResultIsExact) {
   // server is back within the retry budget): the job itself goes on and completes.
   EXPECT_EQ(wait_exit(pid), 0) << testing::read_file(dir_.file("log.txt"));
   const std::string log = testing::read_file(dir_.file("log.txt"));
-  EXPECT_NE(log.find("connection to PostgreSQL lost"), std::string::npos) << log;
+  // Lost while writing, or (a slow start: sanitizer builds) unreachable while connecting.
+  EXPECT_TRUE(log.find("connection to PostgreSQL lost") != std::string::npos ||
+              log.find("cannot connect to PostgreSQL") != std::string::npos)
+      << log;
   expect_same_as_reference();
   expect_postgres_same_as_reference();
 }

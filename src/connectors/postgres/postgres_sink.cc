@@ -158,8 +158,15 @@ class PgTarget {
  public:
   explicit PgTarget(const PgSinkConfig& c) : c_(c) {}
 
+  // Connects (a server that is briefly unavailable, restarting, is retried with backoff)
+  // and checks the table.
   Status open(bool probe) {
-    ASSIGN_OR_RETURN(conn_, PgConnection::connect(c_.dsn, c_.password_env, c_.context));
+    RETURN_IF_ERROR(retry(RetryPolicy{}, "connect", [&]() -> Status {
+      auto conn = PgConnection::connect(c_.dsn, c_.password_env, c_.context);
+      if (!conn.is_ok()) return conn.status();
+      conn_ = std::move(conn).value();
+      return Status::ok();
+    }));
     return check_table(probe);
   }
   PgConnection& conn() { return *conn_; }

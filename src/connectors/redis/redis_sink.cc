@@ -107,7 +107,8 @@ class RedisTarget : public BufferedRowsTarget {
 
   std::string describe() const override { return fmt::format("redis keys '{}*'", c_.key_prefix); }
 
-  Status open() override { return connect(); }
+  // A server that is briefly unavailable (restarting) is retried with backoff.
+  Status open() override { return retry(retry_, "connect", [&] { return connect(); }); }
   Status close() override { return flush(); }
 
   Status begin_transactions(const CommitKey& key) override {

@@ -9,6 +9,7 @@
 # usage: bench/postgres_sink.sh [RUNS (5)] [ROWS (2000000)] [SLUICE (build/sluice)]
 # needs: the postgresql server package (initdb, pg_ctl, psql), GNU time, awk.
 set -euo pipefail
+export PATH="$PATH:/usr/sbin:/sbin"  # runuser (util-linux)
 HERE="$(cd "$(dirname "$0")" && pwd)"
 RUNS="${1:-5}"
 ROWS="${2:-2000000}"

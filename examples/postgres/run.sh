@@ -6,6 +6,7 @@
 # usage: examples/postgres/run.sh [SLUICE (build/sluice)]
 # needs: postgresql (initdb, pg_ctl, psql), redis-server, redis-cli (scripts/install-deps.sh)
 set -euo pipefail
+export PATH="$PATH:/usr/sbin:/sbin"  # runuser (util-linux)
 HERE="$(cd "$(dirname "$0")" && pwd)"
 SLUICE="$(realpath "${1:-$HERE/../../build/sluice}")"
 BIN="$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)"

@@ -46,6 +46,14 @@ std::string find_bin() {
   return best;
 }
 
+// util-linux's runuser, wherever this system's PATH may leave it out.
+std::string runuser() {
+  for (const char* p : {"/usr/sbin/runuser", "/sbin/runuser"}) {
+    if (::access(p, X_OK) == 0) return p;
+  }
+  return "runuser";
+}
+
 int run(const std::string& command) {
   const int rc = std::system(command.c_str());
   return rc == -1 ? -1 : WEXITSTATUS(rc);
@@ -88,7 +96,7 @@ Status PgTestServer::start() {
   const std::string initdb = fmt::format(
       "'{}/initdb' -N -D '{}/data' -U postgres --auth=trust --no-locale -E UTF8 > '{}/initdb.log' 2>&1", bin_, dir_,
       dir_);
-  const std::string as = ::geteuid() == 0 ? "runuser -u postgres -- " : "";
+  const std::string as = ::geteuid() == 0 ? runuser() + " -u postgres -- " : "";
   if (run(as + "sh -c \"" + initdb + "\"") != 0) {
     return Status(StatusCode::kIoError, fmt::format("initdb failed: see {}/initdb.log", dir_));
   }
@@ -104,7 +112,7 @@ Status PgTestServer::start() {
 }
 
 Status PgTestServer::pg_ctl(const std::string& args) const {
-  const std::string as = ::geteuid() == 0 ? "runuser -u postgres -- " : "";
+  const std::string as = ::geteuid() == 0 ? runuser() + " -u postgres -- " : "";
   const std::string cmd = fmt::format(
       "{}'{}/pg_ctl' -D '{}/data' -l '{}/log' -w -t 60 -o \"-p {} -k '{}' -c listen_addresses=127.0.0.1 -c "
       "wal_level=logical -c max_replication_slots=8 -c max_wal_senders=8 -c fsync=off -c "

@@ -64,12 +64,14 @@ class alignas(64) Gauge {
 class alignas(64) Histogram {
  public:
   explicit Histogram(std::shared_ptr<const std::vector<int64_t>> bounds);
-  void observe(int64_t v) {
+  void observe(int64_t v) { observe(v, 1); }
+  // `count` observations of the same value at once (the rows of one batch).
+  void observe(int64_t v, uint64_t count) {
     size_t b = 0;
     const size_t n = bounds_->size();
     while (b < n && v > (*bounds_)[b]) ++b;  // a handful of buckets: a scan beats a search
-    buckets_[b].fetch_add(1, std::memory_order_relaxed);
-    sum_.fetch_add(v, std::memory_order_relaxed);
+    buckets_[b].fetch_add(count, std::memory_order_relaxed);
+    sum_.fetch_add(v * static_cast<int64_t>(count), std::memory_order_relaxed);
   }
   // Observations per bucket (not cumulative; the last is +Inf), their sum and count.
   std::vector<uint64_t> bucket_counts() const;

@@ -2,10 +2,12 @@
 
 #include <algorithm>
 #include <numeric>
+#include <optional>
 
 #include <fmt/format.h>
 
 #include "common/serde.h"
+#include "operators/commit_latency.h"
 #include "runtime/batch_tap.h"
 #include "types/batch_serde.h"
 
@@ -43,6 +45,9 @@ class SinkOperator : public Operator {
     RETURN_IF_ERROR(writer_->open().with_context(fmt::format("sink {}", spec_.table())));
     last_flush_ = ctx.clock->monotonic_micros();
     transactional_ = ctx.checkpoint.completed != nullptr;
+    if (ctx.sink_metrics) {
+      latency_.emplace(ctx.sink_metrics->ingest_latency_us, ctx.sink_metrics->event_latency_us);
+    }
     return Status::ok();
   }
 
@@ -79,6 +84,7 @@ class SinkOperator : public Operator {
   Status snapshot(uint64_t checkpoint_id, StateWriter& w) override {
     ASSIGN_OR_RETURN(std::string txn, writer_->pre_commit(checkpoint_id));
     dirty_ = false;
+    if (latency_) latency_->seal(checkpoint_id);
     std::string blob;
     ByteWriter bw(&blob);
     bw.str(txn);
@@ -92,7 +98,11 @@ class SinkOperator : public Operator {
     return Status::ok();
   }
 
-  Status on_checkpoint_complete(uint64_t checkpoint_id) override { return writer_->commit(checkpoint_id); }
+  Status on_checkpoint_complete(uint64_t checkpoint_id) override {
+    RETURN_IF_ERROR(writer_->commit(checkpoint_id));
+    if (latency_) latency_->committed(checkpoint_id, ctx_.clock->unix_micros());
+    return Status::ok();
+  }
 
   Status process(int, const BatchPtr& batch, Output&) override {
     if (ctx_.tap) ctx_.tap->offer(batch);
@@ -116,7 +126,7 @@ class SinkOperator : public Operator {
     if (pending_ && pending_->num_rows > 0) RETURN_IF_ERROR(release(wm));
     const Micros now = ctx_.clock->monotonic_micros();
     if (dirty_ && !transactional_ && now - last_flush_ >= spec_.flush_interval()) {
-      RETURN_IF_ERROR(writer_->start_flush());
+      RETURN_IF_ERROR(start_flush());
       last_flush_ = now;
       dirty_ = false;
     }
@@ -129,13 +139,13 @@ class SinkOperator : public Operator {
     if (now - last_flush_ < spec_.flush_interval()) return Status::ok();
     last_flush_ = now;
     dirty_ = false;
-    return writer_->start_flush();
+    return start_flush();
   }
 
   Status finish(Output&) override {
     if (pending_ && pending_->num_rows > 0) RETURN_IF_ERROR(release(kMaxWatermark));
     // Transactional: the final checkpoint pre-commits what is left.
-    return transactional_ ? Status::ok() : writer_->flush();
+    return transactional_ ? Status::ok() : flush();
   }
 
   Status close() override {
@@ -146,10 +156,25 @@ class SinkOperator : public Operator {
   }
 
  private:
+  // Rows count for the latency histograms when written (rows held for ordered release
+  // carry the stamp of the batch whose watermark released them).
   Status write(const RecordBatch& batch) {
     ctx_.metrics->add_out(batch.num_rows);
     dirty_ = true;
+    if (latency_ && ctx_.timing) latency_->add(*ctx_.timing, batch.num_rows);
     return writer_->write(batch);
+  }
+  // Without checkpoints a flush is the commit (a background flush: its start, the
+  // writer applies the rows right after).
+  Status flush() {
+    RETURN_IF_ERROR(writer_->flush());
+    if (latency_) latency_->flushed(ctx_.clock->unix_micros());
+    return Status::ok();
+  }
+  Status start_flush() {
+    RETURN_IF_ERROR(writer_->start_flush());
+    if (latency_) latency_->flushed(ctx_.clock->unix_micros());
+    return Status::ok();
   }
 
   // Rows held for ordered release are restored only into a sink that releases them the same
@@ -207,6 +232,7 @@ class SinkOperator : public Operator {
   Micros last_flush_ = 0;  // ctx_.clock->monotonic_micros() of the last flush
   bool dirty_ = false;
   bool transactional_ = false;
+  std::optional<CommitLatency> latency_;  // with the sink's histograms (OperatorContext::sink_metrics)
 };
 
 }  // namespace

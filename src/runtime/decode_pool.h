@@ -35,6 +35,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "common/time_util.h"
 #include "formats/format.h"
 #include "formats/raw_records.h"
 #include "types/record_batch.h"
@@ -46,6 +47,7 @@ class DecodePool {
   struct Chunk {
     RawRecords raw;                        // filled by the owner before submit()
     void* tag = nullptr;                   // the owner's (which split it was polled from)
+    Micros polled_at_us = 0;               // the owner's (when it was polled: ingestion time)
     MutableBatchPtr batch;                 // decoded rows (a fresh batch per chunk)
     std::vector<DecodeFailure> failures;   // records that failed, in record order
     std::vector<uint32_t> row_records;     // per row: its record in `raw`

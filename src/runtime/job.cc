@@ -74,6 +74,8 @@ class ChannelEmitter : public Output {
   Status emit_end(uint64_t final_id) { return broadcast(ElementKind::kEnd, kMinWatermark, final_id); }
   Status emit_barrier(uint64_t id) { return broadcast(ElementKind::kBarrier, kMinWatermark, id); }
   void set_metrics(OperatorMetrics* metrics) { metrics_ = metrics; }
+  // The sending task's timing stamp, sent with every batch (runtime/batch_timing.h).
+  void set_timing(const BatchTiming* timing) { timing_ = timing; }
 
  private:
   Status send(size_t t, BatchPtr batch) {
@@ -81,6 +83,7 @@ class ChannelEmitter : public Output {
     e.kind = ElementKind::kBatch;
     e.channel = targets_[t].channel_id;
     e.batch = std::move(batch);
+    if (timing_) e.timing = *timing_;
     if (!targets_[t].channel->push(std::move(e), metrics_ ? metrics_->blocked_ns : nullptr)) {
       return Status(StatusCode::kCancelled, "job stopping");
     }
@@ -102,6 +105,7 @@ class ChannelEmitter : public Output {
   std::vector<Target> targets_;
   std::vector<int> keys_;
   OperatorMetrics* metrics_;
+  const BatchTiming* timing_ = nullptr;
   std::vector<std::vector<uint32_t>> partitions_;
   std::vector<uint64_t> hashes_;
 };
@@ -135,6 +139,10 @@ class Fanout : public Output {
   }
   Status emit_barrier(uint64_t id) {
     return each([&](ChannelEmitter& e) { return e.emit_barrier(id); });
+  }
+  void set_timing(const BatchTiming* timing) {
+    for (auto& e : edges_) e->set_timing(timing);
+    for (auto& e : sides_) e->set_timing(timing);
   }
   // Records-out are counted once, on the first edge.
   void set_metrics(OperatorMetrics* metrics) {
@@ -217,6 +225,8 @@ struct Job::Task {
   // newest completed checkpoint the operators were told about.
   std::vector<std::unique_ptr<InstanceStateStore>> stores;
   uint64_t notified = 0;
+  // The stamp of the batch the task processes now, or processed last (runtime/batch_timing.h).
+  BatchTiming timing;
   std::thread thread;
 
   Output& tail_output() { return emitter ? static_cast<Output&>(*emitter) : null_output; }
@@ -379,14 +389,22 @@ Status Job::build() {
     if (st.source) {
       task->late = st.source->late.get();
       source_metrics_.push_back(
-          std::make_unique<SourceMetrics>(*registry_, metrics_job(), st.source->table, task->instance));
+          std::make_unique<SourceMetrics>(*registry_, metrics_job(), st.source->table, task->instance,
+                                          st.source->schema.get()));
       task->source_metrics = source_metrics_.back().get();
       if (task->late) {
         task->late->count_into(task->instance, task->source_metrics->late);
         task->late->record_into(recent_);
       }
     }
+    for (const auto& op_spec : st.chain) {
+      const std::string table = op_spec->sink_table();
+      if (!table.empty() && !sink_metrics_.count(table)) {
+        sink_metrics_[table] = std::make_unique<SinkMetrics>(*registry_, metrics_job(), table);
+      }
+    }
     // Wire op[k] -> op[k+1]; the last op -> emitter or nothing.
+    if (task->emitter) task->emitter->set_timing(&task->timing);
     if (task->emitter && !task->op_metrics.empty()) task->emitter->set_metrics(task->op_metrics.back());
     Output* next_out = &task->tail_output();
     for (size_t k = task->ops.size(); k-- > 1;) {
@@ -426,6 +444,7 @@ struct SourceLoop {
   std::function<Status()> notify_complete{};  // tells the chain about completed checkpoints
   bool allow_changed_sources = false;
   RecentLetters* recent = nullptr;  // the job's newest side-output entries (REST API)
+  BatchTiming* timing = nullptr;     // the task's stamp: set per poll before its batch goes out
 
   // Tasks that judge the rows of one poll for lateness: this one (its chain holds the late
   // filter) or the reader tasks of a source read by several pipelines.
@@ -755,7 +774,8 @@ struct SourceLoop {
       wait = mode == Drain::kAll;
       Split& s = *static_cast<Split*>(chunk->tag);
       Status st = chunk->status.is_ok()
-                      ? emit_poll(s, chunk->raw, std::move(chunk->batch), chunk->failures, chunk->row_records)
+                      ? emit_poll(s, chunk->raw, std::move(chunk->batch), chunk->failures, chunk->row_records,
+                                  chunk->polled_at_us)
                       : chunk->status.with_context(fmt::format("table {}", src.table));
       pool->release(chunk);
       RETURN_IF_ERROR(st);
@@ -767,8 +787,9 @@ struct SourceLoop {
   // watermarks, the late-data origin, the chain, the watermark. `raw` is empty for a source
   // of typed rows (`batch` came from poll_rows()).
   Status emit_poll(Split& s, RawRecords& raw, MutableBatchPtr batch, const std::vector<DecodeFailure>& failures,
-                   std::vector<uint32_t>& row_records) {
+                   std::vector<uint32_t>& row_records, Micros polled_at) {
     std::shared_ptr<RecordOrigin> origin;
+    if (!failures.empty()) counters->schema_violations->add(failures.size());
     if (typed_rows) {
       counters->records->add(batch->num_rows);
       row_records.clear();
@@ -785,9 +806,16 @@ struct SourceLoop {
       }
     }
     rejected_.clear();
+    min_event_time_ = kMaxWatermark;
     if (src.event_time.column >= 0 && batch->num_rows > 0) {
       RETURN_IF_ERROR(assign_event_time(s, raw, row_records, batch, keep_, rejected_));
     }
+    if (timing) *timing = BatchTiming{polled_at, min_event_time_ == kMaxWatermark ? kMinWatermark : min_event_time_};
+    if (s.t.max_event_time > newest_event_time_) {
+      newest_event_time_ = s.t.max_event_time;
+      counters->newest_event->set(newest_event_time_);
+    }
+    update_freshness(polled_at);
     RETURN_IF_ERROR(dead_letter_failures(s, raw, failures, rejected_));
     if (origin && !consumes_own_batches) {
       origin->take(std::move(raw));  // reader tasks judge the rows later, on their threads
@@ -796,6 +824,7 @@ struct SourceLoop {
       origin->borrow(raw);
     }
     RETURN_IF_ERROR(flush_letters());
+    counters->count_rows(*batch);
     RETURN_IF_ERROR(push_batch(std::move(batch)));
     if (origin && consumes_own_batches && origin->finish_consumer()) {
       ASSIGN_OR_RETURN(BatchPtr late_rows, src.late->submit(*origin, clock.unix_micros()));
@@ -887,8 +916,9 @@ struct SourceLoop {
           s->idle = false;  // the next watermark re-activates the channel downstream
           s->set_state(SplitMetrics::kActive);
         }
+        const Micros polled_at = clock.unix_micros();  // ingestion time of the poll's records
         if (typed_rows) {
-          RETURN_IF_ERROR(emit_poll(*s, raw, std::move(batch), failures, row_records));
+          RETURN_IF_ERROR(emit_poll(*s, raw, std::move(batch), failures, row_records, polled_at));
         } else if (pool) {
           in->finish();
           if (decoder->changes_state(*in)) {
@@ -897,6 +927,7 @@ struct SourceLoop {
             RETURN_IF_ERROR(pool->share_state(*in).with_context(fmt::format("table {}", src.table)));
           }
           chunk->tag = s;
+          chunk->polled_at_us = polled_at;
           pool->submit(chunk);
           RETURN_IF_ERROR(drain_decoded(Drain::kReady));
         } else {
@@ -906,7 +937,7 @@ struct SourceLoop {
           row_records.clear();
           Status decoded = decoder->decode(raw, *batch, failures, &row_records);
           if (!decoded.is_ok()) return decoded.with_context(fmt::format("table {}", src.table));
-          RETURN_IF_ERROR(emit_poll(*s, raw, std::move(batch), failures, row_records));
+          RETURN_IF_ERROR(emit_poll(*s, raw, std::move(batch), failures, row_records, polled_at));
         }
       } else {
         // The end or a pause of this split: what was read before it is emitted first.
@@ -925,6 +956,7 @@ struct SourceLoop {
           // themselves have done so already).
           if (++idle_polls >= assigned.size()) {
             idle_polls = 0;
+            update_freshness(clock.unix_micros());  // the newest event ages while nothing arrives
             std::this_thread::sleep_for(std::chrono::milliseconds(1));
           }
           RETURN_IF_ERROR(idle_tick());
@@ -975,6 +1007,7 @@ struct SourceLoop {
         continue;
       }
       Micros t = ts.int_at(r);
+      if (t < min_event_time_) min_event_time_ = t;
       if (t > max_event_time) {
         if (skew >= 0) {
           Micros limit = 0;
@@ -1035,6 +1068,12 @@ struct SourceLoop {
   // maybe-uninitialized warning on the aggregate initialization.)
   std::optional<SideOutputRows> letters{};
   Micros letters_time = 0;
+  Micros min_event_time_ = kMaxWatermark;  // of the poll being emitted (assign_event_time)
+  Micros newest_event_time_ = kMinWatermark;  // over every split this task read
+
+  void update_freshness(Micros now) {
+    if (newest_event_time_ != kMinWatermark) counters->freshness->set(std::max<Micros>(0, now - newest_event_time_));
+  }
 };
 
 }  // namespace
@@ -1103,6 +1142,9 @@ Status Job::run() {
       for (size_t k = 0; k < task->ops.size() && s.is_ok(); ++k) {
         ctx.metrics = task->op_metrics[k];
         ctx.tap = tap(task->spec->chain[k]->sink_table());
+        ctx.timing = &task->timing;
+        auto sink = sink_metrics_.find(task->spec->chain[k]->sink_table());
+        ctx.sink_metrics = sink == sink_metrics_.end() ? nullptr : sink->second.get();
         s = task->ops[k]->open(ctx);
       }
       if (s.is_ok() && coordinator_) s = restore_task(*task);
@@ -1133,6 +1175,7 @@ Status Job::run() {
             loop.splits = split_coordinators_.at(&src).get();
             loop.decode_threads = std::max(1, spec_.options.decode_threads / task->spec->parallelism);
             loop.recent = recent_.get();
+            loop.timing = &task->timing;
             loop.context.table = src.table;
             loop.context.reader = task->instance;
             loop.context.readers = task->spec->parallelism;
@@ -1408,6 +1451,7 @@ Status Job::run_operator_task(Task& task) {
       case ElementKind::kBatch: {
         // A reader task judges the poll's rows in its chain, then is done with its origin.
         std::shared_ptr<RecordOrigin> origin = task.reader ? e.batch->origin : nullptr;
+        task.timing = e.timing;
         if (head) {
           head_metrics->add_in(e.batch->num_rows);
           RETURN_IF_ERROR(head->process(task.channel_input[static_cast<size_t>(e.channel)], e.batch, out));

@@ -190,6 +190,7 @@ class Job {
   std::vector<std::unique_ptr<OperatorMetrics>> operator_metrics_;
   std::shared_ptr<RecentLetters> recent_ = std::make_shared<RecentLetters>();
   std::map<std::string, std::unique_ptr<BatchTap>> taps_;  // by sink table
+  std::map<std::string, std::unique_ptr<SinkMetrics>> sink_metrics_;  // by sink table; made by build()
   std::atomic<bool> built_{false};  // the handle vectors above are complete
   std::vector<std::unique_ptr<Task>> tasks_;
   std::unique_ptr<CheckpointCoordinator> coordinator_;

@@ -10,6 +10,18 @@ const std::vector<std::string> kOperatorLabels = {"job", "operator", "kind", "in
 const std::vector<std::string> kSourceLabels = {"job", "source", "instance"};
 const std::vector<std::string> kJobLabels = {"job"};
 const std::vector<std::string> kSplitLabels = {"job", "source", "split"};
+const std::vector<std::string> kSinkLabels = {"job", "sink"};
+const std::vector<std::string> kColumnLabels = {"job", "source", "column"};
+
+// End-to-end latency buckets, µs: 1 ms .. 1 h.
+std::vector<int64_t> latency_bounds() {
+  std::vector<int64_t> out;
+  for (double s : {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0,
+                   300.0, 900.0, 3600.0}) {
+    out.push_back(static_cast<int64_t>(s * 1e6));
+  }
+  return out;
+}
 
 // A job starting under a label takes the series over from an earlier run under that label
 // (a job resubmitted to the engine by name): its counts start again from zero, as after a
@@ -76,31 +88,62 @@ OperatorMetrics::OperatorMetrics(MetricsRegistry& registry, const std::string& j
 OperatorMetrics::~OperatorMetrics() = default;
 
 SourceMetrics::SourceMetrics(MetricsRegistry& registry, const std::string& job, std::string table_name,
-                             int instance_index)
+                             int instance_index, const Schema* schema)
     : table(std::move(table_name)), instance(instance_index), registry_(&registry), job_(job) {
-  std::vector<std::string> labels = {job, table, std::to_string(instance)};
-  records = fresh(registry.counter("sluice_source_records_total", "Input records the source split read.", kSourceLabels)
-                      .series(labels));
-  bytes =
-      fresh(registry
-                .counter("sluice_source_bytes_total",
-                         "Bytes of the input records the source split read (line terminators excluded).", kSourceLabels)
-                .series(labels));
-  dead_lettered = fresh(registry
-                            .counter("sluice_dead_lettered_records_total",
-                                     "Records of the source split sent to the dead-letter queue.", kSourceLabels)
-                            .series(labels));
-  late = fresh(registry
-                   .counter("sluice_source_late_records_total",
-                            "Input records of the source split written to its late-data output (once each, "
-                            "however many queries found them late).",
-                            kSourceLabels)
-                   .series(labels));
-  watermark = fresh(registry
-                        .gauge("sluice_source_watermark_seconds",
-                               "Event-time watermark the source split emitted, in Unix seconds.", kSourceLabels,
-                               kMicrosPerSecondD, kMinWatermark)
-                        .series(labels));
+  const std::vector<std::string> labels = {job, table, std::to_string(instance)};
+  auto counter = [&](const char* name, const char* help) {
+    return fresh(registry.counter(name, help, kSourceLabels).series(labels));
+  };
+  auto gauge = [&](const char* name, const char* help, double divisor, int64_t initial) {
+    return fresh(registry.gauge(name, help, kSourceLabels, divisor, initial).series(labels));
+  };
+  records = counter("sluice_source_records_total", "Input records the source split read.");
+  bytes = counter("sluice_source_bytes_total",
+                  "Bytes of the input records the source split read (line terminators excluded).");
+  dead_lettered =
+      counter("sluice_dead_lettered_records_total", "Records of the source split sent to the dead-letter queue.");
+  late = counter("sluice_source_late_records_total",
+                 "Input records of the source split written to its late-data output (once each, however many "
+                 "queries found them late).");
+  watermark = gauge("sluice_source_watermark_seconds",
+                    "Event-time watermark the source split emitted, in Unix seconds.", kMicrosPerSecondD, kMinWatermark);
+  schema_violations = counter("sluice_source_schema_violations_total",
+                              "Input records that could not be decoded into the table's columns (not valid JSON/CSV, "
+                              "or a value that does not fit its column's type); they go to the dead-letter queue.");
+  rows = counter("sluice_source_rows_total",
+                 "Rows the source emitted into the pipeline (decoded records that passed the event-time checks).");
+  newest_event = gauge("sluice_source_newest_event_timestamp_seconds",
+                       "The newest event time the reader task has read, in Unix seconds.", kMicrosPerSecondD,
+                       kMinWatermark);
+  freshness = gauge("sluice_source_freshness_seconds",
+                    "Age of the newest event the reader task has read (processing time - newest event time), "
+                    "updated as it polls; -1 until it read an event time.",
+                    kMicrosPerSecondD, -static_cast<int64_t>(kMicrosPerSecondD));
+  if (schema) {
+    auto& family = registry.counter("sluice_source_null_values_total",
+                                    "NULL values in the rows the source emitted, per column (null rate = this / "
+                                    "sluice_source_rows_total).",
+                                    kColumnLabels);
+    for (const Field& f : schema->fields()) {
+      // Every reader task of the table adds to the one series of a column: reset it once,
+      // by the first reader task.
+      Counter& c = family.series({job, table, f.name});
+      if (instance == 0) c.reset();
+      nulls.push_back(&c);
+    }
+  }
+}
+
+void SourceMetrics::count_rows(const RecordBatch& batch) {
+  const size_t n = batch.num_rows;
+  if (n == 0) return;
+  rows->add(n);
+  for (size_t c = 0; c < nulls.size() && c < batch.columns.size(); ++c) {
+    const uint8_t* valid = batch.columns[c].validity();
+    size_t present = 0;
+    for (size_t r = 0; r < n; ++r) present += valid[r] != 0;
+    if (present != n) nulls[c]->add(n - present);
+  }
 }
 
 CheckpointMetrics::CheckpointMetrics(MetricsRegistry& registry, const std::string& job) {
@@ -154,6 +197,18 @@ CheckpointMetrics::CheckpointMetrics(MetricsRegistry& registry, const std::strin
   restored_id = fresh(
       registry.gauge("sluice_checkpoint_restored_id", "The checkpoint the job resumed from (0: none).", kJobLabels)
           .series(labels));
+}
+
+SinkMetrics::SinkMetrics(MetricsRegistry& registry, const std::string& job, const std::string& table) {
+  auto histogram = [&](const char* name, const char* help) {
+    return fresh(registry.histogram(name, help, kSinkLabels, latency_bounds(), kMicrosPerSecondD).series({job, table}));
+  };
+  ingest_latency_us = histogram("sluice_sink_ingest_latency_seconds",
+                                "End-to-end latency of the rows the sink committed: from the source's read of their "
+                                "input to the sink's commit.");
+  event_latency_us = histogram("sluice_sink_event_latency_seconds",
+                               "Event-time latency of the rows the sink committed: from the event time of their "
+                               "input to the sink's commit.");
 }
 
 SplitMetrics SourceMetrics::split(const std::string& split_id) const {

@@ -19,6 +19,7 @@
 
 #include "common/time_util.h"
 #include "metrics/registry.h"
+#include "types/record_batch.h"
 
 namespace sluice {
 
@@ -69,7 +70,9 @@ struct SplitMetrics {
 // One reader task of a source table (it may read several splits): labels {job, source,
 // instance}, instance = the reader task's index.
 struct SourceMetrics {
-  SourceMetrics(MetricsRegistry& registry, const std::string& job, std::string table, int instance);
+  // `schema`: the table's columns (one null counter each; null: none).
+  SourceMetrics(MetricsRegistry& registry, const std::string& job, std::string table, int instance,
+                const Schema* schema = nullptr);
   // The series of split `split_id` (looked up in the registry: call when the split is
   // assigned, not per batch).
   SplitMetrics split(const std::string& split_id) const;
@@ -82,6 +85,15 @@ struct SourceMetrics {
   Counter* late;           // records written to the late-data output (once each, however many queries)
   Gauge* watermark;        // µs, the task's watermark (minimum over its active splits);
                            // kMinWatermark until the first watermark, kMaxWatermark at the end
+  // Data quality (docs/metrics.md, "Data quality").
+  Counter* schema_violations;   // records the decoder refused (not the format, or not the schema)
+  Counter* rows;                // rows the source emitted into the pipeline (the nulls' denominator)
+  std::vector<Counter*> nulls;  // per column: NULL values in the emitted rows; labels {job, source, column}
+  Gauge* newest_event;          // µs, the newest event time read so far; kMinWatermark until one
+  Gauge* freshness;             // µs, processing time - newest_event when last checked; -1 s until one
+  // Adds the NULLs and rows of `batch` (the table's columns): one pass over each validity vector.
+  void count_rows(const RecordBatch& batch);
+
  private:
   MetricsRegistry* registry_;
   std::string job_;
@@ -114,6 +126,15 @@ class CheckpointHistory {
   mutable std::mutex mu_;
   std::deque<CheckpointRecord> records_;
   uint64_t total_ = 0;
+};
+
+// One sink table: labels {job, sink}; its writer instances share the series. End-to-end
+// latency per committed row (runtime/batch_timing.h, operators/commit_latency.h).
+struct SinkMetrics {
+  SinkMetrics(MetricsRegistry& registry, const std::string& job, const std::string& table);
+
+  Histogram* ingest_latency_us;  // the source's poll that read the record -> its commit
+  Histogram* event_latency_us;   // the record's event time -> its commit (rows with an event time)
 };
 
 // The checkpoint coordinator of a job: labels {job}.

@@ -23,6 +23,7 @@
 
 #include "common/clock.h"
 #include "common/status.h"
+#include "runtime/batch_timing.h"
 #include "runtime/metrics.h"
 #include "state/state_backend.h"
 #include "types/record_batch.h"
@@ -63,6 +64,11 @@ struct OperatorContext {
   CheckpointContext checkpoint;  // checkpoint.completed == nullptr: no checkpoints
   // Sinks: where they offer every input batch (runtime/batch_tap.h; lossy, never blocks).
   BatchTap* tap = nullptr;
+  // The timing stamp of the batch the task is processing (runtime/batch_timing.h): valid
+  // during process() and the calls after it on the task's thread; null in tests.
+  const BatchTiming* timing = nullptr;
+  // Sinks: the table's latency histograms (null: not kept).
+  const SinkMetrics* sink_metrics = nullptr;
 };
 
 class Operator {

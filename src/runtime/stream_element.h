@@ -6,6 +6,7 @@
 #include <cstdint>
 
 #include "common/time_util.h"
+#include "runtime/batch_timing.h"
 #include "types/record_batch.h"
 
 namespace sluice {
@@ -24,6 +25,7 @@ struct StreamElement {
   BatchPtr batch;
   Micros watermark = kMinWatermark;
   uint64_t barrier_id = 0;
+  BatchTiming timing;  // batches: the sender's stamp (runtime/batch_timing.h)
 };
 
 }  // namespace sluice

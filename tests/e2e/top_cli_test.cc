@@ -157,7 +157,11 @@ TEST_F(TopCliTest, EndsWhenTheJobEnds) {
   const pid_t job = pid_;
   pid_ = -1;  // stopped below
   pid_t top = spawn_sluice({"top", url(), "--interval", "100ms"}, dir_.path(), dir_.file("top.txt"));
-  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  // The job stops once `top` has shown it (a sanitizer build of top takes a while to start:
+  // stopped before its first request, it finds nobody there, not a job that ended).
+  for (int i = 0; i < 300 && read_file(dir_.file("top.txt")).find("running") == std::string::npos; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
   EXPECT_EQ(testing::interrupt_and_wait(job), 0) << read_file(dir_.file("log.txt"));
   EXPECT_EQ(testing::wait_exit(top), 0) << read_file(dir_.file("top.txt"));
   const std::string out = read_file(dir_.file("top.txt"));

@@ -10,6 +10,7 @@ PACKAGES=(
   librocksdb-dev libzstd-dev liblz4-dev nlohmann-json3-dev libabsl-dev libcpp-httplib-dev
   libpq-dev postgresql  # the postgres connector; its tests start a throwaway PostgreSQL server
   libhiredis-dev redis-server  # the redis connector; its tests start a throwaway redis-server
+  librdkafka-dev kcat  # the kafka connector; kcat is the independent client of its tests
   prometheus  # promtool: the metrics exposition test (src/engine/engine_metrics_test.cc)
   chromium nodejs npm  # the dashboard's browser test (tests/browser: playwright-core drives chromium)
 )

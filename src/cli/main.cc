@@ -29,6 +29,9 @@
 #include "common/logging.h"
 #include "common/time_util.h"
 #include "engine/engine.h"
+#ifdef SLUICE_WITH_KAFKA
+#include "kafka_mock_command.h"
+#endif
 #include "server/http_server.h"
 #include "server/top.h"
 #include "plan/physical_planner.h"
@@ -372,6 +375,16 @@ int main(int argc, char** argv) {
   top->add_option("-n,--iterations", top_opts.iterations, "print this many tables, then exit (default: until the job ends)")
       ->check(CLI::Range(0, 1000000));
   top->add_option("--token-file", top_token_file, "the server's bearer token (first line of the file)");
+#ifdef SLUICE_WITH_KAFKA
+  int mock_brokers = 3;
+  std::vector<std::string> mock_topics;
+  auto* kafka_mock = app.add_subcommand(
+      "kafka-mock", "start librdkafka's mock Kafka cluster on loopback and print its bootstrap address (a "
+                    "development aid for examples and tests, not a broker); stops on SIGINT/SIGTERM");
+  kafka_mock->add_option("--brokers", mock_brokers, "brokers")->check(CLI::Range(1, 16))->capture_default_str();
+  kafka_mock->add_option("--topic", mock_topics, "create topic NAME with PARTITIONS partitions (repeatable)")
+      ->type_name("NAME:PARTITIONS");
+#endif
 
   try {
     app.parse(argc, argv);
@@ -386,6 +399,9 @@ int main(int argc, char** argv) {
   if (run->parsed()) return cmd_run(run_opts, quiet, http_flags);
   if (savepoint->parsed()) return cmd_savepoint(savepoint_dir, savepoint_timeout, savepoint_stop);
   if (top->parsed()) return cmd_top(top_opts, top_interval, top_token_file);
+#ifdef SLUICE_WITH_KAFKA
+  if (kafka_mock->parsed()) return cmd_kafka_mock(mock_brokers, mock_topics);
+#endif
   const CommonOptions& o = explain->parsed() ? explain_opts : validate_opts;
   auto plan = load(o);
   if (!plan.is_ok()) {

@@ -98,11 +98,30 @@ Status ConnectorOptions::check_all_used() const {
   return invalid_argument("{}: unknown option '{}' (known options: {})", context_, unknown[0], known);
 }
 
+bool option_spec_matches(const OptionSpec& spec, std::string_view name) {
+  if (spec.name.size() >= 2 && spec.name.substr(spec.name.size() - 2) == ".*") {
+    std::string_view prefix = spec.name.substr(0, spec.name.size() - 1);  // "properties."
+    return name.size() > prefix.size() && name.substr(0, prefix.size()) == prefix;
+  }
+  return spec.name == name;
+}
+
+std::vector<std::pair<std::string, std::string>> ConnectorOptions::with_prefix(std::string_view prefix) const {
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const auto& [k, v] : values_) {
+    if (k.size() > prefix.size() && std::string_view(k).substr(0, prefix.size()) == prefix) {
+      used_.insert(k);
+      out.emplace_back(k.substr(prefix.size()), v);
+    }
+  }
+  return out;
+}
+
 Status ConnectorOptions::check_declared(std::initializer_list<OptionList> accepted) const {
   auto declared = [&](const std::string& name) {
     for (OptionList list : accepted) {
       for (const OptionSpec& o : list) {
-        if (o.name == name) return true;
+        if (option_spec_matches(o, name)) return true;
       }
     }
     return false;

@@ -15,6 +15,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "common/status.h"
@@ -32,6 +33,9 @@ struct OptionSpec {
   std::string_view description;
 };
 using OptionList = std::span<const OptionSpec>;
+// Whether `spec` accepts option `name`: the same name, or for a spec named "prefix.*" any
+// name starting with "prefix." (pass-through settings such as "properties.*").
+bool option_spec_matches(const OptionSpec& spec, std::string_view name);
 
 class ConnectorOptions {
  public:
@@ -49,6 +53,9 @@ class ConnectorOptions {
   Result<double> get_double(const std::string& name, double fallback) const;
   Result<bool> get_bool(const std::string& name, bool fallback) const;
   Result<Micros> get_duration(const std::string& name, Micros fallback) const;
+  // Every option whose name starts with `prefix` ("properties."), as (name without the
+  // prefix, value) in name order, all marked used: pass-through settings of a client library.
+  std::vector<std::pair<std::string, std::string>> with_prefix(std::string_view prefix) const;
   // Returns an error naming any option never read; `known` is listed in the message.
   Status check_all_used() const;
   // Returns an "unknown option" error for a given option that no list in `accepted`

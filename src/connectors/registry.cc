@@ -58,7 +58,7 @@ constexpr OptionSpec kSinkFormatOptions[] = {
 
 bool declares(OptionList list, std::string_view name) {
   for (const OptionSpec& o : list) {
-    if (o.name == name) return true;
+    if (option_spec_matches(o, name)) return true;
   }
   return false;
 }

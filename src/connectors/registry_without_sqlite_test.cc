@@ -12,6 +12,9 @@ TEST(RegistryWithoutSqliteTest, SqliteSinkIsUnknownAndTheAvailableOnesAreListed)
   auto f = make_sink_factory(testing::sink_spec("sqlite", {{"path", "x.db"}}, make_schema({{"a", TypeId::kInt64}})));
   ASSERT_FALSE(f.is_ok());
   std::string optional;  // the sinks of this build's optional connectors
+#ifdef SLUICE_WITH_KAFKA
+  optional += ", kafka";
+#endif
 #ifdef SLUICE_HAS_POSTGRES
   optional += ", postgres";
 #endif

@@ -39,6 +39,12 @@ struct SinkConformanceTarget {
   // The output a reader sees now (committed rows only): "id|name" per row, in write order
   // (append), by id (upsert), or "op|id|name" in write order (changelog).
   std::function<std::vector<std::string>(const std::string& dir, SinkMode mode)> read;
+  // What the target cannot do, and why (printed by the cases that need it, which then check
+  // the weaker guarantee that still holds: every row is there, repeats allowed). Empty: it
+  // can. A Kafka topic cannot take committed messages back (rollback, --start-over); the
+  // mock cluster also forgets which checkpoint committed last (a replay repeats it).
+  std::string cannot_take_back_commits;
+  std::string forgets_commits;
 };
 
 struct SinkConformanceCase {

@@ -4,6 +4,7 @@
 // outputs come from a model of the rows each committed checkpoint holds, applied per mode.
 #include "connectors/sink_conformance.h"
 
+#include <iostream>
 #include <map>
 
 #include "common/serde.h"
@@ -118,6 +119,22 @@ class Harness {
   }
 
   std::vector<std::string> output() const { return case_.target.read(dir_.file(""), case_.mode); }
+  const SinkConformanceTarget& target() const { return case_.target; }
+
+  // The output is exactly `rows`; when `limitation` (a reason the target cannot do better)
+  // is set, every row of `rows` is there at least as often (repeats allowed) instead.
+  void expect_output(const Rows& rows, const std::string& limitation, const std::string& where = "") const {
+    if (limitation.empty() || case_.mode == SinkMode::kUpsert) {
+      EXPECT_EQ(output(), expected(rows)) << where;
+      return;
+    }
+    std::cout << "[ weaker   ] " << case_.target.name << ": " << limitation << "\n";
+    std::map<std::string, int> have;
+    for (const auto& r : output()) ++have[r];
+    std::map<std::string, int> need;
+    for (const auto& r : expected(rows)) ++need[r];
+    for (const auto& [row, n] : need) EXPECT_GE(have[row], n) << where << ": row " << row << " missing";
+  }
 
   // What a reader must see once exactly `rows` (in this order) are committed.
   std::vector<std::string> expected(const Rows& rows) const {
@@ -224,7 +241,7 @@ TEST_P(SinkConformanceTest, ReplayingACommittedCheckpointAddsNothing) {
   }  // crash after the commit, before the runtime knew
   for (int restart = 0; restart < 3; ++restart) {
     auto w = h.resumed(1, state1);  // commits checkpoint 1's transaction again: a no-op
-    EXPECT_EQ(h.output(), h.expected(kFirst)) << "restart " << restart;
+    h.expect_output(kFirst, h.target().forgets_commits, fmt::format("restart {}", restart));
   }
 }
 
@@ -240,7 +257,7 @@ TEST_P(SinkConformanceTest, AnUncommittedCheckpointIsCommittedWithTheNextOne) {
   w.reset();
   // Recovering from checkpoint 2 (whose state lists both) changes nothing.
   auto again = h.resumed(2, state2);
-  EXPECT_EQ(h.output(), h.expected(concat({kFirst, kSecond})));
+  h.expect_output(concat({kFirst, kSecond}), h.target().forgets_commits);
 }
 
 TEST_P(SinkConformanceTest, TheStateOfACheckpointCarriesEveryUncommittedTransaction) {
@@ -268,12 +285,12 @@ TEST_P(SinkConformanceTest, RecoveryRollsBackCheckpointsNewerThanTheRestoredOne)
   }  // checkpoint 2 was committed, then lost (corrupt); the job resumes from checkpoint 1
   auto w = h.resumed(1, state1);
   if (h.mode() != SinkMode::kUpsert) {
-    EXPECT_EQ(h.output(), h.expected(kFirst));  // checkpoint 2's rows are gone until replayed
+    h.expect_output(kFirst, h.target().cannot_take_back_commits);  // checkpoint 2's rows are gone until replayed
   }
   // The replay writes checkpoint 2's rows again, under a new id (the coordinator numbers on
   // after the newest checkpoint it has seen).
   h.checkpoint(*w, 3, kSecond);
-  EXPECT_EQ(h.output(), h.expected(concat({kFirst, kSecond})));
+  h.expect_output(concat({kFirst, kSecond}), h.target().cannot_take_back_commits);
 }
 
 TEST_P(SinkConformanceTest, UpdatingStreams) {
@@ -309,6 +326,18 @@ TEST_P(SinkConformanceTest, AFreshStartOverCommittedOutputNeedsStartOver) {
   }  // then every checkpoint of the job is lost: the next run has nothing to resume
   auto w = h.writer();
   Status s = w->recover(later_run(), 0, "");
+  if (h.mode() != SinkMode::kUpsert && !h.target().cannot_take_back_commits.empty()) {
+    // The committed rows stay whatever happens; the replay must not lose any.
+    if (s.code() == StatusCode::kDataLoss) {
+      w.reset();
+      w = h.recovered(0, "", later_run(/*start_over=*/true));
+    } else {
+      ASSERT_TRUE(s.is_ok()) << s.message();
+    }
+    h.checkpoint(*w, 1, kFirst);
+    h.expect_output(concat({kFirst, kFirst}), h.target().cannot_take_back_commits);
+    return;
+  }
   if (h.mode() == SinkMode::kUpsert) {
     // Replaying from the beginning ends with the same table: allowed.
     ASSERT_TRUE(s.is_ok()) << s.message();

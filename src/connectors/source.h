@@ -84,6 +84,10 @@ class SourceReader {
   virtual Status check_checkpoint_position(std::string_view bytes);
   virtual Status seek_checkpoint_position(std::string_view bytes);
 
+  // Checkpoint `id` is being taken: the next checkpoint_position() call is the position it
+  // records. Readers that acknowledge upstream (on_checkpoint_complete) remember it, so they
+  // acknowledge what a completed checkpoint covers, not what was read since.
+  virtual void note_checkpoint(uint64_t id) {}
   // Checkpoint `id` is durable: acknowledge upstream what it covers (NATS acks, Kafka group
   // offset commits, Redis XACK): the records before the checkpoint_position() taken for
   // `id`, not everything polled since (with parallel decoding, runtime/decode_pool.h, later

@@ -176,8 +176,10 @@ class FileDeadLetterQueue final : public DeadLetterQueue {
     queries_.clear();
     if (!letter.queries.empty()) append_json_array(queries_, letter.queries);
     line_.clear();
-    append_line(line_, letter.source, letter.split, letter.offset, letter.line, queries_, letter.error, letter.raw,
-                wall_clock_iso());
+    MessageFields message;
+    if (!letter.topic.empty()) message = MessageFields{true, letter.topic, letter.partition, letter.key, letter.headers};
+    append_line(line_, letter.source, letter.split, letter.offset, letter.line, message, queries_, letter.error,
+                letter.raw, wall_clock_iso());
     RETURN_IF_ERROR(write_locked(line_));
     count_.fetch_add(1, std::memory_order_relaxed);
     return Status::ok();
@@ -185,7 +187,8 @@ class FileDeadLetterQueue final : public DeadLetterQueue {
 
   Status write_rows(const RecordBatch& rows) override {
     if (rows.num_rows == 0) return Status::ok();
-    const SideOutputColumns c = side_output_columns(kind_);
+    const bool with_message = rows.columns.size() > side_output_schema(kind_)->size();
+    const SideOutputColumns c = side_output_columns(kind_, with_message);
     std::lock_guard<std::mutex> lock(mu_);
     RETURN_IF_ERROR(open_locked());
     line_.clear();
@@ -197,8 +200,17 @@ class FileDeadLetterQueue final : public DeadLetterQueue {
         time = format_timestamp_iso(t);
         time_formatted = t;
       }
+      MessageFields message;
+      std::string_view key;
+      if (with_message && !rows.column(static_cast<size_t>(c.topic)).is_null(r)) {
+        const Column& keys = rows.column(static_cast<size_t>(c.key));
+        if (!keys.is_null(r)) key = keys.string_at(r);
+        message = MessageFields{true, rows.column(static_cast<size_t>(c.topic)).string_at(r),
+                                rows.column(static_cast<size_t>(c.partition)).int_at(r), keys.is_null(r) ? nullptr : &key,
+                                rows.column(static_cast<size_t>(c.headers)).string_at(r)};
+      }
       append_line(line_, rows.column(c.source).string_at(r), rows.column(c.split).int_at(r),
-                  rows.column(c.offset).int_at(r), rows.column(c.line).int_at(r),
+                  rows.column(c.offset).int_at(r), rows.column(c.line).int_at(r), message,
                   c.queries >= 0 ? rows.column(static_cast<size_t>(c.queries)).string_at(r) : std::string_view(),
                   rows.column(c.error).string_at(r), rows.column(c.raw).string_at(r), time);
     }
@@ -219,14 +231,36 @@ class FileDeadLetterQueue final : public DeadLetterQueue {
   std::string describe() const override { return "file " + path_; }
 
  private:
-  // One JSON line: {"source":..,"split":..,"offset":..,"line":..,["queries":[..],]"error":..,
-  // "raw":..,"time":".."}. `queries` is a JSON array (empty: no "queries" field).
+  // A message source's letter: "topic", "partition", "key" (null: none) and "headers".
+  struct MessageFields {
+    bool present = false;
+    std::string_view topic;
+    int64_t partition = -1;
+    const std::string_view* key = nullptr;
+    std::string_view headers;
+  };
+  // One JSON line: {"source":..,"split":..,"offset":..,"line":..,[message fields,]
+  // ["queries":[..],]"error":..,"raw":..,"time":".."}. `queries` is a JSON array (empty: no
+  // "queries" field).
   static void append_line(std::string& out, std::string_view source, int64_t split, int64_t offset, int64_t line,
-                          std::string_view queries, std::string_view error, std::string_view raw,
-                          std::string_view time) {
+                          const MessageFields& message, std::string_view queries, std::string_view error,
+                          std::string_view raw, std::string_view time) {
     out += "{\"source\":";
     append_json_string(out, source);
     fmt::format_to(std::back_inserter(out), ",\"split\":{},\"offset\":{},\"line\":{},", split, offset, line);
+    if (message.present) {
+      out += "\"topic\":";
+      append_json_string(out, message.topic);
+      fmt::format_to(std::back_inserter(out), ",\"partition\":{},\"key\":", message.partition);
+      if (message.key) {
+        append_json_string(out, *message.key);
+      } else {
+        out += "null";
+      }
+      out += ",\"headers\":";
+      out += message.headers.empty() ? std::string_view("{}") : message.headers;  // a JSON object already
+      out += ",";
+    }
     if (!queries.empty()) {
       out += "\"queries\":";
       out += queries;
@@ -272,7 +306,27 @@ class FileDeadLetterQueue final : public DeadLetterQueue {
 
 }  // namespace
 
-const SchemaPtr& side_output_schema(SideOutputKind kind) {
+namespace {
+std::vector<Field> with_message_fields(const SchemaPtr& base) {
+  std::vector<Field> fields = base->fields();
+  fields.push_back({"topic", TypeId::kString, true});
+  fields.push_back({"partition", TypeId::kInt64, true});
+  fields.push_back({"key", TypeId::kString, true});
+  fields.push_back({"headers", TypeId::kString, true});
+  return fields;
+}
+}  // namespace
+
+bool is_side_output_message_column(std::string_view name) {
+  return name == "topic" || name == "partition" || name == "key" || name == "headers";
+}
+
+const SchemaPtr& side_output_schema(SideOutputKind kind, bool message_columns) {
+  if (message_columns) {
+    static const SchemaPtr dead_letters = make_schema(with_message_fields(side_output_schema(SideOutputKind::kDeadLetters)));
+    static const SchemaPtr late_data = make_schema(with_message_fields(side_output_schema(SideOutputKind::kLateData)));
+    return kind == SideOutputKind::kLateData ? late_data : dead_letters;
+  }
   static const SchemaPtr dead_letters = make_schema({{"source", TypeId::kString, true},
                                                      {"split", TypeId::kInt64, true},
                                                      {"offset", TypeId::kInt64, true},
@@ -291,7 +345,7 @@ const SchemaPtr& side_output_schema(SideOutputKind kind) {
   return kind == SideOutputKind::kLateData ? late_data : dead_letters;
 }
 
-SideOutputColumns side_output_columns(SideOutputKind kind) {
+SideOutputColumns side_output_columns(SideOutputKind kind, bool message_columns) {
   SideOutputColumns c;
   if (kind == SideOutputKind::kLateData) {
     c.queries = 4;
@@ -299,13 +353,20 @@ SideOutputColumns side_output_columns(SideOutputKind kind) {
     c.raw = 6;
     c.time = 7;
   }
+  if (message_columns) {
+    c.topic = static_cast<int>(c.time) + 1;
+    c.partition = c.topic + 1;
+    c.key = c.topic + 2;
+    c.headers = c.topic + 3;
+  }
   return c;
 }
 
-SideOutputRows::SideOutputRows(SideOutputKind kind) : kind_(kind), rows_(make_batch(side_output_schema(kind))) {}
+SideOutputRows::SideOutputRows(SideOutputKind kind, bool message_columns)
+    : kind_(kind), message_columns_(message_columns), rows_(make_batch(side_output_schema(kind, message_columns))) {}
 
 void SideOutputRows::add(const DeadLetter& letter, Micros time) {
-  const SideOutputColumns c = side_output_columns(kind_);
+  const SideOutputColumns c = side_output_columns(kind_, message_columns_);
   RecordBatch& b = *rows_;
   b.mutable_column(c.source).append_string(letter.source);
   b.mutable_column(c.split).append_int(letter.split);
@@ -319,12 +380,33 @@ void SideOutputRows::add(const DeadLetter& letter, Micros time) {
   b.mutable_column(c.error).append_string(letter.error);
   b.mutable_column(c.raw).append_string(letter.raw);
   b.mutable_column(c.time).append_int(time - time % kMicrosPerMilli);
+  if (message_columns_) {
+    Column& topic = b.mutable_column(static_cast<size_t>(c.topic));
+    Column& partition = b.mutable_column(static_cast<size_t>(c.partition));
+    Column& key = b.mutable_column(static_cast<size_t>(c.key));
+    Column& headers = b.mutable_column(static_cast<size_t>(c.headers));
+    if (letter.topic.empty()) {
+      topic.append_null();
+      partition.append_null();
+      key.append_null();
+      headers.append_null();
+    } else {
+      topic.append_string(letter.topic);
+      partition.append_int(letter.partition);
+      if (letter.key) {
+        key.append_string(*letter.key);
+      } else {
+        key.append_null();
+      }
+      headers.append_string(letter.headers.empty() ? std::string_view("{}") : letter.headers);
+    }
+  }
   ++b.num_rows;
 }
 
 MutableBatchPtr SideOutputRows::take() {
   MutableBatchPtr out = std::move(rows_);
-  rows_ = make_batch(side_output_schema(kind_));
+  rows_ = make_batch(side_output_schema(kind_, message_columns_));
   return out;
 }
 

@@ -38,6 +38,12 @@ struct DeadLetter {
   int64_t line = -1;        // 1-based line, -1 when not line based
   std::string_view error;
   std::string_view raw;     // the undecodable bytes
+  // Message sources (Kafka): where the record sits, its key and its headers (a JSON object
+  // {"name":"value",...}); topic empty otherwise.
+  std::string_view topic;
+  int64_t partition = -1;
+  const std::string_view* key = nullptr;  // null: no key
+  std::string_view headers;
   // Late-data output only: the queries (sink tables) that found the record late.
   std::vector<std::string_view> queries;
 };
@@ -51,20 +57,28 @@ enum class SideOutputKind { kDeadLetters, kLateData };
 // `queries` (late data only) is a JSON array of the queries that found the record late;
 // `raw` holds the record's bytes as they were read (not necessarily UTF-8); `time` is when
 // the entry was produced (milliseconds).
-const SchemaPtr& side_output_schema(SideOutputKind kind);
-// Column indexes in side_output_schema(kind); queries is -1 for dead letters.
+// With `message_columns` (dead letters of message sources such as Kafka), four more follow:
+//   topic TEXT, partition BIGINT, key TEXT, headers TEXT
+// where the record sits, its key (NULL: none) and its headers as a JSON object; NULL in all
+// four for a letter that is not a message's.
+const SchemaPtr& side_output_schema(SideOutputKind kind, bool message_columns = false);
+// Column indexes in side_output_schema(kind, message_columns); queries is -1 for dead
+// letters, the message columns -1 without them.
 struct SideOutputColumns {
   size_t source = 0, split = 1, offset = 2, line = 3;
   int queries = -1;
   size_t error = 4, raw = 5, time = 6;
+  int topic = -1, partition = -1, key = -1, headers = -1;
 };
-SideOutputColumns side_output_columns(SideOutputKind kind);
+SideOutputColumns side_output_columns(SideOutputKind kind, bool message_columns = false);
+// The names of the message columns, for planners matching declared columns.
+bool is_side_output_message_column(std::string_view name);
 
 // Builds side-output rows (side_output_schema(kind)) batch at a time: the dead letters of
 // one poll, the late entries of one poll. One instance per task; not thread-safe.
 class SideOutputRows {
  public:
-  explicit SideOutputRows(SideOutputKind kind);
+  explicit SideOutputRows(SideOutputKind kind, bool message_columns = false);
   // `time`: when the entry was produced (microseconds, truncated to milliseconds here).
   void add(const DeadLetter& letter, Micros time);
   size_t size() const { return rows_->num_rows; }
@@ -74,6 +88,7 @@ class SideOutputRows {
 
  private:
   SideOutputKind kind_;
+  bool message_columns_;
   MutableBatchPtr rows_;
   std::string queries_;  // reused
 };

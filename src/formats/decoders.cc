@@ -4,11 +4,17 @@
 #include "formats/field_convert.h"
 #include "formats/format.h"
 #include "formats/json_decoder.h"
+#include "formats/metadata_columns.h"
 
 namespace sluice {
 
 Result<std::unique_ptr<Decoder>> make_decoder(const FormatOptions& options, SchemaPtr schema) {
   if (!schema) return invalid_argument("decoder for format '{}' needs a schema", options.format);
+  if (!options.metadata.empty()) {
+    FormatOptions payload = options;
+    payload.metadata.clear();
+    return make_metadata_decoder(schema, options.metadata, payload);
+  }
   ASSIGN_OR_RETURN(int64_t unit, formats_internal::parse_time_unit(options.timestamp_unit));
   if (iequals(options.format, "json")) {
     return make_json_decoder(std::move(schema), unit);

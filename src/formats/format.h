@@ -34,6 +34,10 @@ struct FormatOptions {
   // Encoders: the output is a changelog, so every row carries its operation (+I/-U/+U/-D)
   // as the first field/column, and the CSV header starts with an "op" column.
   bool changelog = false;
+  // Decoders of message sources (Kafka): the metadata fields the records carry. Declared
+  // columns named after one (formats/metadata_columns.h) are filled from RecordMetadata, the
+  // others decoded from the record's bytes. Empty: every column is decoded.
+  std::vector<MetadataField> metadata{};
 };
 
 class Decoder {

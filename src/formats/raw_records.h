@@ -32,6 +32,10 @@ struct OversizedRecord {
   uint32_t prefix_end = 0;  // its kept first bytes are oversized_prefixes[previous prefix_end, prefix_end)
 };
 
+// The metadata of a message a source may fill declared columns with (formats/
+// metadata_columns.h names them: _key, _topic, _partition, _offset, _timestamp, _headers).
+enum class MetadataField { kKey, kTopic, kPartition, kOffset, kTimestamp, kHeaders };
+
 // Optional per-record metadata of message sources (Kafka, NATS, Redis streams): the key, the
 // headers, the broker's timestamp and where the message sits (partition, offset). Empty for
 // sources without it (files, the generator): then it costs nothing. When a source sets it,
@@ -48,6 +52,9 @@ struct RecordMetadata {
   std::vector<int64_t> broker_timestamps;  // micros since the epoch; kMissing when none
   std::vector<int32_t> partitions;
   std::vector<int64_t> message_offsets;
+  // The topic (stream, subject) every record of this batch was read from: a batch comes
+  // from one split, and a split from one topic.
+  std::string topic;
 
   static constexpr int64_t kMissing = INT64_MIN;
   bool empty() const { return key_ends.empty(); }
@@ -61,6 +68,7 @@ struct RecordMetadata {
     broker_timestamps.clear();
     partitions.clear();
     message_offsets.clear();
+    topic.clear();
   }
   std::string_view key(size_t i) const {
     uint32_t b = i == 0 ? 0 : key_ends[i - 1];

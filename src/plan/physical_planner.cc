@@ -330,7 +330,7 @@ class Planner {
   // must take the side output's rows (side_output_schema(); a table without columns takes
   // them as they are). Checked when the source is planned, whether or not a row will come.
   Result<std::shared_ptr<const TableDef>> side_output_table(const TableDef& t, const std::string& option,
-                                                            SideOutputKind kind) {
+                                                            SideOutputKind kind, bool message_source = false) {
     auto o = t.options.find(option);
     if (o == t.options.end() || o->second.empty()) return std::shared_ptr<const TableDef>();
     const std::string& value = o->second;
@@ -363,24 +363,35 @@ class Planner {
       return refuse(fmt::format("is already a {}", side_noun(other->second)));
     }
     side_kinds_[key] = kind;
-    RETURN_IF_ERROR(side_output_columns_of(t, option, *sink, kind).status());
+    RETURN_IF_ERROR(side_output_columns_of(t, option, *sink, kind, message_source).status());
     return sink;
   }
 
   // How the side output's rows map onto the columns of sink table `sink`: the projection
-  // that reorders them (empty: same order) and the sink's schema.
+  // that reorders them (empty: same order), the sink's schema, and whether the rows carry
+  // the message columns (topic, partition, key, headers: dead letters of a message source,
+  // formats/dead_letter.h). A table without columns gets them when the source that names it
+  // first is a message source; a table with columns gets those it declares (optional).
   struct SideColumns {
     std::vector<ExprPtr> projections;
     SchemaPtr schema;
+    bool message_columns = false;
   };
   Result<SideColumns> side_output_columns_of(const TableDef& t, const std::string& option, const TableDef& sink,
-                                             SideOutputKind kind) {
-    const SchemaPtr& rows = side_output_schema(kind);
+                                             SideOutputKind kind, bool message_source) {
+    const bool messages_possible = kind == SideOutputKind::kDeadLetters;
+    if (auto known = side_message_columns_.find(lower_name(sink.name)); known != side_message_columns_.end()) {
+      message_source = known->second;  // the rows every source sends this table have one schema
+    }
     SideColumns out;
-    out.schema = rows;
+    out.message_columns = messages_possible && message_source;
+    out.schema = side_output_schema(kind, out.message_columns);
     if (!sink.schema) return out;  // CREATE TABLE x () ...: the side output's columns
+    const SchemaPtr& base = side_output_schema(kind);
+    const SchemaPtr& full = side_output_schema(kind, messages_possible);
     std::string expected;
-    for (const auto& f : rows->fields()) expected += (expected.empty() ? "" : ", ") + f.name + " " + type_name(f.type);
+    for (const auto& f : base->fields()) expected += (expected.empty() ? "" : ", ") + f.name + " " + type_name(f.type);
+    if (messages_possible) expected += "[, topic TEXT, partition BIGINT, key TEXT, headers TEXT]";
     auto mismatch = [&](const std::string& what) {
       return invalid_argument("{}: {}; the {} of table {} ({}) writes rows of ({}): declare those columns, or none "
                               "(CREATE TABLE {} () WITH (...))",
@@ -388,6 +399,12 @@ class Planner {
                               sink.name);
     };
     const Schema& declared = *sink.schema;
+    out.message_columns = false;
+    for (size_t i = 0; i < declared.size(); ++i) {
+      out.message_columns = out.message_columns || is_side_output_message_column(lower_name(declared.field(i).name));
+    }
+    out.message_columns = out.message_columns && messages_possible;
+    const SchemaPtr& rows = out.message_columns ? full : base;
     bool reordered = declared.size() != rows->size();
     for (size_t i = 0; i < declared.size(); ++i) {
       const Field& f = declared.field(i);
@@ -404,7 +421,7 @@ class Planner {
       reordered = reordered || col != static_cast<int>(i);
       out.projections.push_back(make_column_ref(col, want, rows->field(static_cast<size_t>(col)).name));
     }
-    for (const auto& f : rows->fields()) {
+    for (const auto& f : base->fields()) {
       if (declared.find(f.name) < 0) return mismatch(fmt::format("column '{}' is missing", f.name));
     }
     if (!reordered) out.projections.clear();
@@ -415,10 +432,11 @@ class Planner {
   // The stage of the sink of side-output table `sink` (one per table, whichever sources
   // feed it): created on first use, with the sink operator's usual stable id.
   Result<int> side_sink_stage(const TableDef& t, const std::string& option, const TableDef& sink,
-                              SideOutputKind kind) {
+                              SideOutputKind kind, bool message_source = false) {
     const std::string key = lower_name(sink.name);
     if (auto it = side_sink_stages_.find(key); it != side_sink_stages_.end()) return it->second;
-    ASSIGN_OR_RETURN(SideColumns columns, side_output_columns_of(t, option, sink, kind));
+    ASSIGN_OR_RETURN(SideColumns columns, side_output_columns_of(t, option, sink, kind, message_source));
+    side_message_columns_[key] = columns.message_columns;
     auto factory = make_factory(sink, columns.schema);
     if (!factory.is_ok()) {
       return Status(factory.status().code(),
@@ -661,12 +679,18 @@ class Planner {
       }
     }
     StageSpec st;
-    ASSIGN_OR_RETURN(auto dlq_table, side_output_table(t, "dlq", SideOutputKind::kDeadLetters));
+    // Records of a message source (Kafka) carry topic, partition, key and headers: its dead
+    // letters do too, where the destination takes them.
+    const bool message_source = !spec->factory->produces_rows() && !spec->factory->format().metadata.empty();
+    ASSIGN_OR_RETURN(auto dlq_table, side_output_table(t, "dlq", SideOutputKind::kDeadLetters, message_source));
     if (dlq_table) {
-      ASSIGN_OR_RETURN(st.dlq_stage, side_sink_stage(t, "dlq", *dlq_table, SideOutputKind::kDeadLetters));
+      ASSIGN_OR_RETURN(st.dlq_stage,
+                       side_sink_stage(t, "dlq", *dlq_table, SideOutputKind::kDeadLetters, message_source));
       spec->dlq_sink = dlq_table->name;
+      spec->dlq_message_columns = side_message_columns_.at(lower_name(dlq_table->name));
     } else {
       ASSIGN_OR_RETURN(spec->dlq, side_output(t, "dlq", "dlq_table", ".dlq.jsonl", "dead-letter queue"));
+      spec->dlq_message_columns = message_source;  // the JSON lines name topic, partition, key
     }
     // A late output naming a table is checked now, though its sink is planned only when a
     // windowed query reads the source (late_filter).
@@ -1206,6 +1230,7 @@ class Planner {
   std::set<std::string> insert_targets_;       // tables INSERTs write, lower case
   std::map<std::string, SideOutputKind> side_kinds_;  // side-output table (lower case) -> what it holds
   std::map<std::string, int> side_sink_stages_;       // side-output table (lower case) -> its sink stage
+  std::map<std::string, bool> side_message_columns_;  // side-output table (lower case) -> rows with message columns
   std::map<std::string, int> shared_sources_;  // table -> its single source stage
 };
 

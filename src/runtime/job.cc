@@ -11,6 +11,7 @@
 #include "common/hash.h"
 #include "common/logging.h"
 #include "runtime/channel.h"
+#include "formats/metadata_columns.h"
 #include "runtime/decode_pool.h"
 #include "runtime/split_coordinator.h"
 #include "runtime/watermark_tracker.h"
@@ -481,7 +482,8 @@ struct SourceLoop {
 
   std::vector<SourceSplitState> split_states(uint64_t id, std::map<std::string, std::string>* enumerators) {
     std::vector<SourceSplitState> out;
-    auto add = [&](const TrackedSplit& t, const SourceReader* reader) {
+    auto add = [&](const TrackedSplit& t, SourceReader* reader) {
+      if (reader) reader->note_checkpoint(id);
       SourceSplitState st;
       st.table = src.table;
       st.split_id = t.split.id;
@@ -704,11 +706,23 @@ struct SourceLoop {
   };
   Status dead_letter(const Split& s, const RawRecords& raw, size_t record, std::string_view error) {
     if (raw.empty()) return dead_letter(s, DeadLetterOrigin{-1, -1}, error, std::string_view());  // typed rows
-    return dead_letter(s, DeadLetterOrigin{raw.offsets[record], raw.lines[record]}, error, raw.record(record));
+    DeadLetter letter =
+        make_letter(s, DeadLetterOrigin{raw.offsets[record], raw.lines[record]}, error, raw.record(record));
+    std::string_view key;
+    if (!raw.metadata.empty()) {
+      // A message source: the letter names topic, partition, key and headers besides the offset.
+      const RecordMetadata& md = raw.metadata;
+      key = md.key(record);
+      letter.topic = md.topic;
+      letter.partition = md.partitions[record];
+      letter.key = md.has_key[record] ? &key : nullptr;
+      letter_headers_.clear();
+      append_headers_json(letter_headers_, md, record);
+      letter.headers = letter_headers_;
+    }
+    return add_letter(letter);
   }
-  // Dead letters of a poll are collected as rows and handed over once per poll
-  // (flush_letters): one write for the file/SQLite shorthands, one batch for a sink table.
-  Status dead_letter(const Split& s, DeadLetterOrigin origin, std::string_view error, std::string_view bytes) {
+  DeadLetter make_letter(const Split& s, DeadLetterOrigin origin, std::string_view error, std::string_view bytes) {
     DeadLetter letter;
     letter.source = src.table;
     letter.split = s.t.split.number;
@@ -716,8 +730,16 @@ struct SourceLoop {
     letter.line = origin.line;
     letter.error = error;
     letter.raw = bytes;
+    return letter;
+  }
+  Status dead_letter(const Split& s, DeadLetterOrigin origin, std::string_view error, std::string_view bytes) {
+    return add_letter(make_letter(s, origin, error, bytes));
+  }
+  // Dead letters of a poll are collected as rows and handed over once per poll
+  // (flush_letters): one write for the file/SQLite shorthands, one batch for a sink table.
+  Status add_letter(const DeadLetter& letter) {
     counters->dead_lettered->increment();
-    if (!letters) letters.emplace(SideOutputKind::kDeadLetters);
+    if (!letters) letters.emplace(SideOutputKind::kDeadLetters, src.dlq_message_columns);
     if (letters->empty()) letters_time = clock.unix_micros();  // read once per poll
     letters->add(letter, letters_time);
     return Status::ok();
@@ -1068,6 +1090,7 @@ struct SourceLoop {
   // maybe-uninitialized warning on the aggregate initialization.)
   std::optional<SideOutputRows> letters{};
   Micros letters_time = 0;
+  std::string letter_headers_{};  // reused: the headers of a message source's letter as JSON
   Micros min_event_time_ = kMaxWatermark;  // of the poll being emitted (assign_event_time)
   Micros newest_event_time_ = kMinWatermark;  // over every split this task read
 

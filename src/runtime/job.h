@@ -62,6 +62,10 @@ struct SourceStageSpec {
   // dead-letter queue is the sink table `dlq_sink`, fed through StageSpec::dlq_stage.
   std::shared_ptr<DeadLetterQueue> dlq;
   std::string dlq_sink;
+  // Whether its dead-letter rows carry the message columns (topic, partition, key, headers:
+  // side_output_schema(kind, true)): a message source's (FormatOptions::metadata), unless
+  // its dlq_sink table was declared without them. Set by the planner.
+  bool dlq_message_columns = false;
   // Set when a windowed query reads the table: batches then carry their records' origin
   // so late rows are written out as input records (formats/late_output.h). A late output
   // that is a sink table is fed through StageSpec::late_stage.

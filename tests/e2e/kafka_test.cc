@@ -10,6 +10,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -277,6 +278,91 @@ TEST(KafkaTest, MalformedMessagesGoToTheDeadLetterQueueWithPartitionAndOffset) {
   }
   EXPECT_EQ(letters[0].at("offset").get<int64_t>(), 1);
   EXPECT_EQ(letters[1].at("offset").get<int64_t>(), 2);
+}
+
+// The dead-letter queue is a Kafka sink table (`dlq = 'bad_rows'`, the generic side-output
+// mechanism): each malformed message becomes one message of the DLQ topic, a JSON object
+// naming the reason, the source table, the topic, partition and offset it was read from,
+// its key and raw value, as kcat reads them back.
+TEST(KafkaTest, MalformedMessagesLandInAKafkaDeadLetterTopicWithTheirPartitionAndOffset) {
+  TempDir dir;
+  KafkaMock mock({"raw:2", "raw-dlq:1"});
+  write_file(dir.file("good.txt"), "a\t{\"v\":1}\nb\t{\"v\":2}\n");
+  write_file(dir.file("bad.txt"), "c\t{\"v\":3}\nd\tnot json\ne\t{\"v\":\"x\"}\n");
+  kcat_produce(mock, "raw", dir.file("good.txt"), 0);
+  kcat_produce(mock, "raw", dir.file("bad.txt"), 1);
+  write_file(dir.file("job.sql"),
+             source_table(mock, "raw_in", "v BIGINT", "raw", ", bounded_mode = 'latest', dlq = 'bad_rows'") +
+                 fmt::format("CREATE TABLE bad_rows () WITH (connector = 'kafka', topic = 'raw-dlq', "
+                             "bootstrap_servers = '{}');\n",
+                             mock.bootstrap()) +
+                 "CREATE TABLE out (v BIGINT) WITH (connector = 'file', path = 'out.jsonl');\n"
+                 "INSERT INTO out SELECT v FROM raw_in;\n");
+  CommandResult r = run_sluice("run -q job.sql", dir.path());
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(json_lines(read_file(dir.file("out.jsonl"))).size(), 3u);
+  EXPECT_FALSE(std::filesystem::exists(dir.file("raw_in.dlq.jsonl")));  // the table holds them
+  std::map<int64_t, KcatMessage> in_partition_1;
+  for (auto& m : kcat_consume(mock, "raw", "-p 1")) in_partition_1[m.offset] = m;
+  auto letters = kcat_consume(mock, "raw-dlq");
+  ASSERT_EQ(letters.size(), 2u);
+  std::vector<int64_t> offsets;
+  for (const auto& m : letters) {
+    auto l = nlohmann::json::parse(m.value);
+    EXPECT_EQ(l.at("source"), "raw_in") << m.value;
+    EXPECT_EQ(l.at("topic"), "raw") << m.value;
+    EXPECT_EQ(l.at("partition"), 1) << m.value;
+    const int64_t offset = l.at("offset").get<int64_t>();
+    offsets.push_back(offset);
+    ASSERT_TRUE(in_partition_1.count(offset)) << m.value;
+    EXPECT_EQ(l.at("raw").get<std::string>(), in_partition_1[offset].value);
+    EXPECT_EQ(l.at("key").get<std::string>(), in_partition_1[offset].key);
+    EXPECT_EQ(l.at("headers").get<std::string>(), "{}");
+    EXPECT_FALSE(l.at("error").get<std::string>().empty());
+    EXPECT_TRUE(l.contains("time"));
+  }
+  std::sort(offsets.begin(), offsets.end());
+  EXPECT_EQ(offsets, (std::vector<int64_t>{1, 2}));
+}
+
+// A DLQ table declaring only some message columns gets those; late rows of a windowed query
+// go to a Kafka late-output table (late_output = 'late_rows').
+TEST(KafkaTest, DeadLetterAndLateOutputTablesOnKafkaTakeTheColumnsTheyDeclare) {
+  TempDir dir;
+  KafkaMock mock({"ev:1", "ev-dlq:1", "ev-late:1", "ev-counts:1"});
+  // Event times in seconds; the record at 5 s comes after the watermark passed 60 s + delay.
+  write_file(dir.file("ev.txt"),
+             "k\t{\"ts\":1000}\nk\t{\"ts\":2000}\nk\t{\"ts\":70000}\nk\t{\"ts\":5000}\nk\tbroken\n");
+  kcat_produce(mock, "ev", dir.file("ev.txt"));
+  write_file(dir.file("job.sql"),
+             source_table(mock, "ev", "ts TIMESTAMP", "ev",
+                          ", bounded_mode = 'latest', event_time = 'ts', dlq = 'bad', late_output = 'late_rows'") +
+                 fmt::format("CREATE TABLE bad (source TEXT, \"offset\" BIGINT, split BIGINT, line BIGINT, error TEXT, "
+                             "raw TEXT, time TIMESTAMP, \"partition\" BIGINT) WITH (connector = 'kafka', "
+                             "topic = 'ev-dlq', bootstrap_servers = '{0}');\n"
+                             "CREATE TABLE late_rows () WITH (connector = 'kafka', topic = 'ev-late', "
+                             "bootstrap_servers = '{0}');\n"
+                             "CREATE TABLE counts (window_start TIMESTAMP, n BIGINT) WITH (connector = 'kafka', "
+                             "topic = 'ev-counts', bootstrap_servers = '{0}');\n",
+                             mock.bootstrap()) +
+                 "INSERT INTO counts SELECT window_start, COUNT(*) AS n FROM TUMBLE(ev, ts, INTERVAL '1 minute') "
+                 "GROUP BY window_start, window_end;\n");
+  CommandResult r = run_sluice("run -q job.sql", dir.path());
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  auto bad = kcat_consume(mock, "ev-dlq");
+  ASSERT_EQ(bad.size(), 1u);
+  auto letter = nlohmann::json::parse(bad[0].value);
+  EXPECT_EQ(letter.at("offset"), 4) << bad[0].value;
+  EXPECT_EQ(letter.at("partition"), 0) << bad[0].value;
+  EXPECT_EQ(letter.at("raw"), "broken");
+  EXPECT_FALSE(letter.contains("key"));  // not declared
+  auto late = kcat_consume(mock, "ev-late");
+  ASSERT_EQ(late.size(), 1u);
+  auto row = nlohmann::json::parse(late[0].value);
+  EXPECT_EQ(row.at("offset"), 3) << late[0].value;
+  EXPECT_EQ(row.at("source"), "ev");
+  EXPECT_EQ(row.at("raw"), "{\"ts\":5000}");
+  EXPECT_EQ(kcat_consume(mock, "ev-counts").size(), 2u);
 }
 
 // Polls `done` every 50 ms for up to `seconds`.

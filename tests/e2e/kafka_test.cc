@@ -15,6 +15,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <map>
+#include <regex>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -403,6 +404,48 @@ TEST(KafkaTest, PartitionsOfATopicCreatedWhileTheJobRunsAreRead) {
     if (row.at("_topic") == "events-b") partitions.insert(row.at("_partition").get<int>());
   }
   EXPECT_EQ(partitions, (std::set<int>{0, 1, 2}));
+}
+
+// A running job's /metrics shows the consumer lag of every partition it reads, labelled by
+// job, source table and split (topic-partition): 0 for each once it has read everything
+// (non-zero values are checked by KafkaSourceTest.ConsumerLagPerPartitionIsAGauge...).
+TEST(KafkaTest, TheConsumerLagOfEveryPartitionIsServedAtMetrics) {
+  TempDir dir;
+  KafkaMock mock({"lagging:3"});
+  std::string lines;
+  for (int i = 0; i < 300; ++i) lines += fmt::format("k{}\t{{\"n\":{}}}\n", i, i);
+  write_file(dir.file("in.txt"), lines);
+  kcat_produce(mock, "lagging", dir.file("in.txt"));
+  write_file(dir.file("job.sql"), source_table(mock, "src", "n BIGINT", "lagging", "") +
+                                      "CREATE TABLE out (n BIGINT) WITH (connector = 'blackhole');\n"
+                                      "INSERT INTO out SELECT n FROM src;\n");
+  pid_t job = spawn_sluice({"run", "job.sql", "--http", "127.0.0.1:0"}, dir.path(), dir.file("log.txt"));
+  ASSERT_GT(job, 0);
+  int port = 0;
+  const std::regex serving(R"(serving http://127\.0\.0\.1:(\d+))");
+  ASSERT_TRUE(eventually([&] {
+    std::smatch m;
+    const std::string log = read_file(dir.file("log.txt"));
+    if (std::regex_search(log, m, serving)) port = std::stoi(m[1]);
+    return port > 0;
+  })) << read_file(dir.file("log.txt"));
+  auto lag_lines = [&] {
+    std::vector<std::string> out;
+    std::istringstream in(http_body(http_request(port, "GET", "/metrics")));
+    for (std::string line; std::getline(in, line);) {
+      if (line.rfind("sluice_source_consumer_lag{", 0) == 0) out.push_back(line);
+    }
+    std::sort(out.begin(), out.end());
+    return out;
+  };
+  const std::vector<std::string> caught_up = {
+      R"(sluice_source_consumer_lag{job="job",source="src",split="lagging-0"} 0)",
+      R"(sluice_source_consumer_lag{job="job",source="src",split="lagging-1"} 0)",
+      R"(sluice_source_consumer_lag{job="job",source="src",split="lagging-2"} 0)"};
+  std::vector<std::string> seen;
+  EXPECT_TRUE(eventually([&] { return (seen = lag_lines()) == caught_up; }))
+      << ::testing::PrintToString(seen) << read_file(dir.file("log.txt"));
+  EXPECT_EQ(interrupt_and_wait(job), 0) << read_file(dir.file("log.txt"));
 }
 
 // The committed rows of an exactly-once file sink (`out.part-*.jsonl`).

@@ -15,6 +15,7 @@
 #include "connectors/connector_util.h"
 #include "connectors/kafka/kafka_client.h"
 #include "formats/metadata_columns.h"
+#include "metrics/registry.h"
 
 namespace sluice {
 namespace {
@@ -112,7 +113,17 @@ class KafkaReader : public SourceReader {
         end_(pos.end) {}
   ~KafkaReader() override { (void)close(); }
 
-  void attach(const SourceContext& context) override { reader_ = context.reader; }
+  void attach(const SourceContext& context) override {
+    reader_ = context.reader;
+    if (context.metrics) {
+      // One series per partition (split), kept when the split moves to another reader task.
+      lag_ = &context.metrics
+                  ->gauge("sluice_source_consumer_lag",
+                          "messages in the partition after the next one to read (log end offset - position)",
+                          {"job", "source", "split"})
+                  .series({context.job, context.table, fmt::format("{}-{}", topic_, partition_)});
+    }
+  }
 
   Status open() override {
     ASSIGN_OR_RETURN(consumer_, pool_->get(reader_));
@@ -130,6 +141,7 @@ class KafkaReader : public SourceReader {
     if (n < 0) return kafka_error(rd_kafka_last_error(), where());
     if (n == 0) {
       rd_kafka_poll(consumer_->get(), 0);  // serves the handle's own events (commit results)
+      update_lag();
       return PollStatus::kIdle;
     }
     Status failed = Status::ok();
@@ -140,6 +152,7 @@ class KafkaReader : public SourceReader {
       rd_kafka_message_destroy(m);
     }
     RETURN_IF_ERROR(failed);
+    update_lag();
     if (!out.empty()) {
       out.finish();
       return PollStatus::kData;
@@ -197,6 +210,18 @@ class KafkaReader : public SourceReader {
 
  private:
   std::string where() const { return fmt::format("topic '{}' partition {}", topic_, partition_); }
+  // Consumer lag from the log end offset the last fetch response reported (librdkafka keeps
+  // it per partition: no request to the broker), once per poll.
+  void update_lag() {
+    if (!lag_ || next_ < 0) return;
+    int64_t low = 0, high = 0;
+    if (rd_kafka_get_watermark_offsets(consumer_->get(), topic_.c_str(), partition_, &low, &high) !=
+            RD_KAFKA_RESP_ERR_NO_ERROR ||
+        high < 0) {
+      return;
+    }
+    lag_->set(std::max<int64_t>(0, high - next_));
+  }
   bool ended() const { return end_ >= 0 && next_ >= end_; }
 
   // Routes the partition to its own queue (not the consumer's), then assigns it at next_.
@@ -260,6 +285,7 @@ class KafkaReader : public SourceReader {
   std::vector<rd_kafka_message_t*> messages_;
   std::vector<std::pair<std::string_view, std::string_view>> headers_;
   std::deque<std::pair<uint64_t, int64_t>> snapshots_;  // (checkpoint id, next offset) to commit
+  Gauge* lag_ = nullptr;                                 // sluice_source_consumer_lag; null without metrics
   int64_t committed_ = -1;
 };
 

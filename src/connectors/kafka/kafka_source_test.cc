@@ -7,6 +7,7 @@
 #include "connectors/kafka/kafka_source.h"
 #include "connectors/kafka/kafka_test_util.h"
 #include "connectors/test_util.h"
+#include "metrics/registry.h"
 
 namespace sluice::testing {
 namespace {
@@ -220,6 +221,40 @@ TEST(KafkaSourceTest, GroupOffsetsAreCommittedAfterACompletedCheckpoint) {
     off = committed();
   }
   EXPECT_EQ(off, 3);
+}
+
+// sluice_source_consumer_lag{job, source, split}: the log end offset (as the last fetch
+// reported it) minus the next offset to read, per partition.
+TEST(KafkaSourceTest, ConsumerLagPerPartitionIsAGaugeOfTheMetricsRegistry) {
+  const std::string t = topic_5_0_7();
+  auto f = factory({{"topic", t}});
+  auto splits = discover_all(*f);
+  ASSERT_EQ(splits.size(), 3u);
+  MetricsRegistry registry;
+  auto made = f->create_split_reader(splits[2]);
+  ASSERT_TRUE(made.is_ok()) << made.status().message();
+  SourceReader& r = *made.value();
+  SourceContext ctx;
+  ctx.table = "clicks";
+  ctx.job = "lag-job";
+  ctx.metrics = &registry;
+  r.attach(ctx);
+  ASSERT_TRUE(r.open().is_ok());
+  auto lag = [&] {
+    for (const FamilySnapshot& family : registry.collect()) {
+      if (family.name != "sluice_source_consumer_lag") continue;
+      EXPECT_EQ(family.type, MetricType::kGauge);
+      EXPECT_EQ(family.label_names, (std::vector<std::string>{"job", "source", "split"}));
+      if (const SeriesSnapshot* s = family.find({"lag-job", "clicks", t + "-2"})) return s->raw_value;
+    }
+    return int64_t{-1};
+  };
+  ASSERT_EQ(read_split(r, 3).size(), 3u);
+  EXPECT_EQ(lag(), 4);  // 7 messages, 3 read
+  produce(t, values(300, 2), 2);
+  ASSERT_EQ(read_split(r, 6).size(), 6u);
+  EXPECT_EQ(lag(), 0);
+  ASSERT_TRUE(r.close().is_ok());
 }
 
 TEST(KafkaSourceTest, AfterARestoreOnlyNewPartitionsAreAddedFromTheirStart) {

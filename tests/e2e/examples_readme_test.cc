@@ -18,23 +18,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::vector<std::string> sh_blocks(const std::string& markdown) {
-  std::vector<std::string> blocks;
-  std::istringstream in(markdown);
-  bool inside = false;
-  for (std::string line; std::getline(in, line);) {
-    if (!inside && line == "```sh") {
-      inside = true;
-      blocks.emplace_back();
-    } else if (inside && line.rfind("```", 0) == 0) {
-      inside = false;
-    } else if (inside) {
-      blocks.back() += line + "\n";
-    }
-  }
-  return blocks;
-}
-
 int64_t count_rows(const std::string& db_path, const std::string& table) {
   sqlite3* db = nullptr;
   int64_t n = -1;
@@ -52,7 +35,7 @@ int64_t count_rows(const std::string& db_path, const std::string& table) {
 
 TEST(ExamplesReadmeTest, DocumentedCommandsRunFromAScratchFolder) {
   const std::string source = SLUICE_SOURCE_DIR;
-  std::vector<std::string> blocks = sh_blocks(testing::read_file(source + "/examples/README.md"));
+  std::vector<std::string> blocks = testing::markdown_sh_blocks(testing::read_file(source + "/examples/README.md"));
   ASSERT_GE(blocks.size(), 2u) << "examples/README.md should show its commands in ```sh blocks";
   std::string script;
   for (const auto& b : blocks) script += b;

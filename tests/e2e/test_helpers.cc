@@ -198,4 +198,21 @@ std::string with_dir(std::string text, const std::string& dir) {
   return text;
 }
 
+std::vector<std::string> markdown_sh_blocks(const std::string& markdown) {
+  std::vector<std::string> blocks;
+  std::istringstream in(markdown);
+  bool inside = false;
+  for (std::string line; std::getline(in, line);) {
+    if (!inside && line == "```sh") {
+      inside = true;
+      blocks.emplace_back();
+    } else if (inside && line.rfind("```", 0) == 0) {
+      inside = false;
+    } else if (inside) {
+      blocks.back() += line + "\n";
+    }
+  }
+  return blocks;
+}
+
 }  // namespace sluice::testing

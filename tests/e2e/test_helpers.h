@@ -84,5 +84,8 @@ std::string read_file(const std::string& path);
 void write_file(const std::string& path, const std::string& content);
 // Replaces every "{DIR}" in `text` with `dir`.
 std::string with_dir(std::string text, const std::string& dir);
+// The contents of every ```sh block of a Markdown text, in order (README commands a test
+// runs as written).
+std::vector<std::string> markdown_sh_blocks(const std::string& markdown);
 
 }  // namespace sluice::testing

@@ -12,8 +12,14 @@ PACKAGES=(
   libhiredis-dev redis-server  # the redis connector; its tests start a throwaway redis-server
   librdkafka-dev kcat  # the kafka connector; kcat is the independent client of its tests
   prometheus  # promtool: the metrics exposition test (src/engine/engine_metrics_test.cc)
-  chromium nodejs npm  # the dashboard's browser test (tests/browser: playwright-core drives chromium)
+  chromium  # the dashboard's browser test (tests/browser: playwright-core drives chromium)
 )
+
+# Node.js and npm drive the browser test. A machine may already carry a Node.js from
+# elsewhere (NodeSource's nodejs bundles npm and conflicts with Debian's npm package), so
+# Debian's packages are asked for only when the commands are missing.
+command -v node >/dev/null 2>&1 || PACKAGES+=(nodejs)
+command -v npm >/dev/null 2>&1 || PACKAGES+=(npm)
 
 SUDO=""
 if [ "$(id -u)" -ne 0 ]; then

@@ -9,6 +9,7 @@
 
 #include <cerrno>
 #include <filesystem>
+#include <set>
 
 #include "types/schema.h"
 
@@ -140,6 +141,22 @@ std::string_view trim_blanks(std::string_view s) {
 }
 
 }  // namespace
+
+Result<std::vector<std::string>> parse_name_list(const std::string& text, const std::string& option,
+                                                 const std::string& context) {
+  std::set<std::string> unique;
+  for (size_t b = 0; b <= text.size() && !text.empty();) {
+    size_t e = text.find(',', b);
+    if (e == std::string::npos) e = text.size();
+    std::string name = text.substr(b, e - b);
+    while (!name.empty() && name.front() == ' ') name.erase(0, 1);
+    while (!name.empty() && name.back() == ' ') name.pop_back();
+    if (name.empty()) return invalid_argument("{}: option '{}' has an empty name in '{}'", context, option, text);
+    unique.insert(std::move(name));
+    b = e + 1;
+  }
+  return std::vector<std::string>(unique.begin(), unique.end());
+}
 
 Result<std::vector<int>> parse_primary_key(const std::string& text, const Schema& schema,
                                            const std::string& context) {

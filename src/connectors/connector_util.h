@@ -41,6 +41,11 @@ Status check_parent_directory(const std::string& path, const std::string& contex
 
 // A sink's `primary_key` option: 'a, b' -> schema indices, in the given order; '' -> none
 // (one global row). Unknown, empty or repeated names are errors naming the option.
+// The names of a comma list option ('a, b,c'): blanks around names trimmed, duplicates
+// dropped, sorted (a stable split order); an empty name is an error naming `option`.
+Result<std::vector<std::string>> parse_name_list(const std::string& text, const std::string& option,
+                                                 const std::string& context);
+
 Result<std::vector<int>> parse_primary_key(const std::string& text, const Schema& schema, const std::string& context);
 
 // How a database sink (SQLite, PostgreSQL) keys its table: `primary_key` present makes it an

@@ -165,7 +165,8 @@ std::string joined(const std::vector<std::string>& lines) {
 TEST(RegistryDocsTest, EveryConnectorOptionIsDocumentedWithItsTypeAndDefault) {
   std::string doc = read_sql_md();
   std::vector<ConnectorInfo> connectors = registered_connectors();
-  // file, generator, stdin; blackhole, console, file, sqlite (and kafka, postgres, redis when built)
+  // file, generator, stdin; blackhole, console, file, sqlite (and kafka, postgres, redis and
+  // redis-stream when built)
   size_t expected = 7;
 #ifdef SLUICE_WITH_KAFKA
   expected += 2;  // a source and a sink
@@ -174,7 +175,7 @@ TEST(RegistryDocsTest, EveryConnectorOptionIsDocumentedWithItsTypeAndDefault) {
   ++expected;
 #endif
 #ifdef SLUICE_HAS_REDIS
-  ++expected;
+  expected += 2;  // the sink and the streams source
 #endif
   ASSERT_EQ(connectors.size(), expected);
   for (const ConnectorInfo& c : connectors) {

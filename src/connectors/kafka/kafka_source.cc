@@ -532,18 +532,7 @@ Result<std::unique_ptr<SourceFactory>> make_kafka_source_factory(const SourceSpe
     return invalid_argument("{}: give exactly one of the options 'topic' (a name or a comma list) and 'topic_pattern'",
                             c.context);
   }
-  std::set<std::string> unique;
-  for (size_t b = 0; b <= topics.size() && !topics.empty();) {
-    size_t e = topics.find(',', b);
-    if (e == std::string::npos) e = topics.size();
-    std::string t = topics.substr(b, e - b);
-    while (!t.empty() && t.front() == ' ') t.erase(0, 1);
-    while (!t.empty() && t.back() == ' ') t.pop_back();
-    if (t.empty()) return invalid_argument("{}: option 'topic' has an empty name in '{}'", c.context, topics);
-    unique.insert(t);
-    b = e + 1;
-  }
-  c.topics.assign(unique.begin(), unique.end());
+  ASSIGN_OR_RETURN(c.topics, parse_name_list(topics, "topic", c.context));
   if (!c.pattern.empty()) {
     try {
       c.regex.emplace(c.pattern, std::regex::ECMAScript);

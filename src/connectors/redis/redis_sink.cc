@@ -11,6 +11,7 @@
 
 #include "common/time_util.h"
 #include "connectors/connector_util.h"
+#include "connectors/redis/redis_client.h"
 #include "connectors/retry.h"
 #include "connectors/transactional_sink.h"
 #include "formats/json_encoder.h"
@@ -24,59 +25,12 @@ constexpr const char* kCommitsKey = "sluice:commits";
 struct RedisSinkConfig : TableKey {
   std::string context;
   std::string table;
-  std::string host = "127.0.0.1";
-  int port = 6379;
-  int db = 0;
-  std::string password;      // from the URL (never logged)
-  std::string password_env;  // or from this variable
+  RedisEndpoint endpoint;
   std::string key_prefix;
   bool hash = true;          // data_type: hash or string
   Micros ttl = 0;            // 0: keys do not expire
   SchemaPtr schema;
 };
-
-// redis://[[user]:password@]host[:port][/db]
-Status parse_url(const std::string& url, RedisSinkConfig& c) {
-  std::string_view rest = url;
-  if (rest.rfind("redis://", 0) != 0) {
-    return invalid_argument("{}: option 'url' must start with redis:// (got '{}')", c.context,
-                            url.substr(0, url.find('@') == std::string::npos ? url.size() : 0));
-  }
-  rest.remove_prefix(8);
-  const size_t at = rest.rfind('@');
-  if (at != std::string_view::npos) {
-    std::string_view auth = rest.substr(0, at);
-    const size_t colon = auth.find(':');
-    c.password = std::string(colon == std::string_view::npos ? auth : auth.substr(colon + 1));
-    rest.remove_prefix(at + 1);
-  }
-  const size_t slash = rest.find('/');
-  std::string_view hostport = rest.substr(0, slash);
-  if (slash != std::string_view::npos) {
-    const std::string db(rest.substr(slash + 1));
-    if (!db.empty()) {
-      char* end = nullptr;
-      const long v = std::strtol(db.c_str(), &end, 10);
-      if (*end != '\0' || v < 0 || v > 1000000) {
-        return invalid_argument("{}: option 'url': database '{}' is not a number", c.context, db);
-      }
-      c.db = static_cast<int>(v);
-    }
-  }
-  const size_t colon = hostport.rfind(':');
-  if (colon != std::string_view::npos) {
-    const std::string port(hostport.substr(colon + 1));
-    char* end = nullptr;
-    const long v = std::strtol(port.c_str(), &end, 10);
-    if (port.empty() || *end != '\0' || v <= 0 || v > 65535) {
-      return invalid_argument("{}: option 'url': port '{}' is not a port number", c.context, port);
-    }
-    c.port = static_cast<int>(v);
-    hostport = hostport.substr(0, colon);
-  }
-  if (!hostport.empty()) c.host = std::string(hostport);
-  return Status::ok();
-}
 
 // The text of a value in a hash field (TIMESTAMP as ISO-8601 UTC, as the JSON encoder).
 void append_field_text(std::string& out, const Column& col, size_t row) {
@@ -95,20 +49,19 @@ void append_field_text(std::string& out, const Column& col, size_t row) {
 class RedisTarget : public BufferedRowsTarget {
  public:
   explicit RedisTarget(RedisSinkConfig config)
-      : BufferedRowsTarget(config.schema, config.context), c_(std::move(config)) {
+      : BufferedRowsTarget(config.schema, config.context), c_(std::move(config)), redis_(c_.endpoint, c_.context) {
     FormatOptions f;
     f.format = "json";
     encoder_ = std::make_unique<JsonEncoder>(f, c_.schema);
   }
   ~RedisTarget() override {
     (void)drain_applier();
-    if (ctx_) redisFree(ctx_);
   }
 
   std::string describe() const override { return fmt::format("redis keys '{}*'", c_.key_prefix); }
 
   // A server that is briefly unavailable (restarting) is retried with backoff.
-  Status open() override { return retry(retry_, "connect", [&] { return connect(); }); }
+  Status open() override { return retry(retry_, "connect", [&] { return redis_.connect(); }); }
   Status close() override { return flush(); }
 
   Status begin_transactions(const CommitKey& key) override {
@@ -120,7 +73,7 @@ class RedisTarget : public BufferedRowsTarget {
   // One MULTI: the transactions newer than the recorded checkpoint and the record of `id`.
   Status commit(const PreparedTransactions& transactions, uint64_t id, uint64_t skip_through) override {
     return retry(retry_, "commit", [&]() -> Status {
-      RETURN_IF_ERROR(ensure_connected());
+      RETURN_IF_ERROR(redis_.ensure_connected());
       ASSIGN_OR_RETURN(uint64_t recorded, recorded_id(key_));
       if (recorded >= id) return Status::ok();
       std::vector<const RecordBatch*> batches;
@@ -132,17 +85,17 @@ class RedisTarget : public BufferedRowsTarget {
     });
   }
   Result<uint64_t> committed_id(const SinkIdentity&) override {
-    RETURN_IF_ERROR(ensure_connected());
+    RETURN_IF_ERROR(redis_.ensure_connected());
     return recorded_id(key_);
   }
   Result<uint64_t> foreign_committed_id(const CommitKey& other) override {
-    RETURN_IF_ERROR(ensure_connected());
+    RETURN_IF_ERROR(redis_.ensure_connected());
     return recorded_id(other);
   }
   // Keys end with their last change whatever is replayed: only the record moves back.
   Status roll_back(uint64_t id) override {
     return retry(retry_, "roll back", [&]() -> Status {
-      RETURN_IF_ERROR(ensure_connected());
+      RETURN_IF_ERROR(redis_.ensure_connected());
       ASSIGN_OR_RETURN(uint64_t recorded, recorded_id(key_));
       if (recorded <= id) return Status::ok();
       return send({}, id);
@@ -151,7 +104,7 @@ class RedisTarget : public BufferedRowsTarget {
   bool replay_is_idempotent() const override { return true; }
   Status start_fresh(const SinkIdentity&) override {
     return retry(retry_, "start", [&]() -> Status {
-      RETURN_IF_ERROR(ensure_connected());
+      RETURN_IF_ERROR(redis_.ensure_connected());
       return send({}, 0);
     });
   }
@@ -159,107 +112,16 @@ class RedisTarget : public BufferedRowsTarget {
  private:
   Status apply_plain(const RecordBatch& rows) override {
     return retry(retry_, "write", [&]() -> Status {
-      RETURN_IF_ERROR(ensure_connected());
+      RETURN_IF_ERROR(redis_.ensure_connected());
       return send({&rows}, std::nullopt);
     });
   }
 
-  Status connect() {
-    if (ctx_) {
-      redisFree(ctx_);
-      ctx_ = nullptr;
-    }
-    timeval timeout{10, 0};
-    ctx_ = redisConnectWithTimeout(c_.host.c_str(), c_.port, timeout);
-    if (ctx_ == nullptr || ctx_->err) {
-      Status s(StatusCode::kUnavailable, fmt::format("{}: cannot connect to Redis at {}:{}: {}", c_.context, c_.host,
-                                                     c_.port, ctx_ ? ctx_->errstr : "out of memory"));
-      if (ctx_) redisFree(ctx_);
-      ctx_ = nullptr;
-      return s;
-    }
-    redisSetTimeout(ctx_, timeout);
-    std::string password = c_.password;
-    if (!c_.password_env.empty()) {
-      const char* value = std::getenv(c_.password_env.c_str());
-      if (!value) {
-        return invalid_argument("{}: the environment variable '{}' (option password_env) is not set", c_.context,
-                                c_.password_env);
-      }
-      password = value;
-    }
-    if (!password.empty()) RETURN_IF_ERROR(command({"AUTH", password}, "AUTH"));
-    if (c_.db != 0) RETURN_IF_ERROR(command({"SELECT", std::to_string(c_.db)}, "SELECT"));
-    return command({"PING"}, "PING");  // a server that wants a password says so now
-  }
-
-  Status ensure_connected() {
-    if (ctx_ && !ctx_->err) return Status::ok();
-    return connect();
-  }
-
-  Status failure(std::string_view what, const redisReply* reply) const {
-    if (!ctx_ || ctx_->err) {
-      return Status(StatusCode::kUnavailable, fmt::format("{}: {}: connection to Redis lost: {}", c_.context, what,
-                                                          ctx_ ? ctx_->errstr : "not connected"));
-    }
-    std::string message = reply && reply->type == REDIS_REPLY_ERROR ? std::string(reply->str, reply->len) : "no reply";
-    // The server is loading its data, or a replica is read-only for now: worth a retry.
-    const bool transient = message.rfind("LOADING", 0) == 0 || message.rfind("BUSY", 0) == 0 ||
-                           message.rfind("TRYAGAIN", 0) == 0;
-    return Status(transient ? StatusCode::kUnavailable : StatusCode::kIoError,
-                  fmt::format("{}: {}: {}", c_.context, what, message));
-  }
-
-  // Runs one command and checks its reply is not an error.
-  Status command(const std::vector<std::string>& args, std::string_view what) {
-    append(args);
-    return read_replies(1, what);
-  }
-
-  void append(const std::vector<std::string>& args) {
-    argv_.clear();
-    lens_.clear();
-    for (const auto& a : args) {
-      argv_.push_back(a.data());
-      lens_.push_back(a.size());
-    }
-    redisAppendCommandArgv(ctx_, static_cast<int>(args.size()), argv_.data(), lens_.data());
-  }
-
-  // Reads `n` pipelined replies; the first error (or the EXEC's nil: the MULTI aborted).
-  Status read_replies(size_t n, std::string_view what) {
-    Status first;
-    for (size_t i = 0; i < n; ++i) {
-      void* raw = nullptr;
-      if (redisGetReply(ctx_, &raw) != REDIS_OK) return failure(what, nullptr);
-      auto* reply = static_cast<redisReply*>(raw);
-      if (first.is_ok() && reply->type == REDIS_REPLY_ERROR) first = failure(what, reply);
-      if (first.is_ok() && i + 1 == n && reply->type == REDIS_REPLY_ARRAY) {
-        for (size_t k = 0; k < reply->elements && first.is_ok(); ++k) {
-          if (reply->element[k]->type == REDIS_REPLY_ERROR) first = failure(what, reply->element[k]);
-        }
-      }
-      freeReplyObject(reply);
-    }
-    return first;
-  }
-
   Result<uint64_t> recorded_id(const CommitKey& key) {
-    append({"HGET", kCommitsKey, key.job_id + "/" + key.sink_id});
-    void* raw = nullptr;
-    if (redisGetReply(ctx_, &raw) != REDIS_OK) return failure("reading the commit record", nullptr);
-    auto* reply = static_cast<redisReply*>(raw);
-    uint64_t id = 0;
-    Status s;
-    if (reply->type == REDIS_REPLY_STRING) {
-      id = std::strtoull(std::string(reply->str, reply->len).c_str(), nullptr, 10);
-    } else if (reply->type == REDIS_REPLY_ERROR) {
-      s = failure("reading the commit record", reply);
-    }
-    freeReplyObject(reply);
-    RETURN_IF_ERROR(s);
-    return id;
+    ASSIGN_OR_RETURN(RedisReplyPtr reply,
+                     redis_.call({"HGET", kCommitsKey, key.job_id + "/" + key.sink_id}, "reading the commit record"));
+    if (reply->type != REDIS_REPLY_STRING) return uint64_t{0};
+    return static_cast<uint64_t>(std::strtoull(std::string(reply->str, reply->len).c_str(), nullptr, 10));
   }
 
   // The key of row `r`: the prefix, then the key columns' values joined by ':'.
@@ -276,7 +138,7 @@ class RedisTarget : public BufferedRowsTarget {
   // the commit record.
   Status send(const std::vector<const RecordBatch*>& batches, std::optional<uint64_t> record) {
     size_t sent = 0;
-    append({"MULTI"});
+    redis_.append({"MULTI"});
     ++sent;
     std::string key, value;
     std::vector<std::string> args;
@@ -284,13 +146,13 @@ class RedisTarget : public BufferedRowsTarget {
       last_change_per_key(*rows, c_.key_columns, upserts_, deletes_);
       for (uint32_t r : deletes_) {
         row_key(key, *rows, r);
-        append({"DEL", key});
+        redis_.append({"DEL", key});
         ++sent;
       }
       for (uint32_t r : upserts_) {
         row_key(key, *rows, r);
         if (c_.hash) {
-          append({"DEL", key});
+          redis_.append({"DEL", key});
           ++sent;
           args.assign({"HSET", key});
           for (int v : c_.value_columns) {
@@ -302,11 +164,11 @@ class RedisTarget : public BufferedRowsTarget {
             args.push_back(value);
           }
           if (args.size() > 2) {
-            append(args);
+            redis_.append(args);
             ++sent;
           }
           if (c_.ttl > 0 && args.size() > 2) {
-            append({"PEXPIRE", key, std::to_string(c_.ttl / 1000)});
+            redis_.append({"PEXPIRE", key, std::to_string(c_.ttl / 1000)});
             ++sent;
           }
         } else {
@@ -314,30 +176,28 @@ class RedisTarget : public BufferedRowsTarget {
           encoder_->encode_row(*rows, r, /*with_op=*/false, value);
           while (!value.empty() && value.back() == '\n') value.pop_back();
           if (c_.ttl > 0) {
-            append({"SET", key, value, "PX", std::to_string(c_.ttl / 1000)});
+            redis_.append({"SET", key, value, "PX", std::to_string(c_.ttl / 1000)});
           } else {
-            append({"SET", key, value});
+            redis_.append({"SET", key, value});
           }
           ++sent;
         }
       }
     }
     if (record) {
-      append({"HSET", kCommitsKey, key_.job_id + "/" + key_.sink_id, std::to_string(*record)});
+      redis_.append({"HSET", kCommitsKey, key_.job_id + "/" + key_.sink_id, std::to_string(*record)});
       ++sent;
     }
-    append({"EXEC"});
+    redis_.append({"EXEC"});
     ++sent;
-    return read_replies(sent, "writing a batch");
+    return redis_.read_replies(sent, "writing a batch");
   }
 
   RedisSinkConfig c_;
-  redisContext* ctx_ = nullptr;
+  RedisClient redis_;
   CommitKey key_;
   RetryPolicy retry_{};
   std::unique_ptr<JsonEncoder> encoder_;
-  std::vector<const char*> argv_;
-  std::vector<size_t> lens_;
   std::vector<uint32_t> upserts_, deletes_;
 };
 
@@ -377,7 +237,7 @@ Result<std::unique_ptr<SinkFactory>> make_redis_sink_factory(const SinkSpec& spe
   c.table = spec.table;
   Result<std::string> url = o.require_string("url");
   if (!url.is_ok()) return url.status();
-  RETURN_IF_ERROR(parse_url(url.value(), c));
+  RETURN_IF_ERROR(parse_redis_url(url.value(), c.context, c.endpoint));
   if (!o.has("primary_key")) {
     return invalid_argument("{}: a redis sink needs primary_key (the columns that make a row's Redis key)", c.context);
   }
@@ -395,7 +255,7 @@ Result<std::unique_ptr<SinkFactory>> make_redis_sink_factory(const SinkSpec& spe
   if (c.ttl < 0 || (c.ttl > 0 && c.ttl < 1000)) {
     return invalid_argument("{}: option 'ttl' must be at least 1 millisecond", c.context);
   }
-  c.password_env = o.get_string("password_env", "");
+  c.endpoint.password_env = o.get_string("password_env", "");
   RETURN_IF_ERROR(o.check_all_used());
   // The server is checked now (reachable, password), not when the job runs.
   {

@@ -11,6 +11,7 @@ PACKAGES=(
   libpq-dev postgresql  # the postgres connector; its tests start a throwaway PostgreSQL server
   libhiredis-dev redis-server  # the redis connector; its tests start a throwaway redis-server
   librdkafka-dev kcat  # the kafka connector; kcat is the independent client of its tests
+  libnats-dev nats-server  # the nats connector (JetStream); its tests start throwaway nats-servers
   prometheus  # promtool: the metrics exposition test (src/engine/engine_metrics_test.cc)
   chromium  # the dashboard's browser test (tests/browser: playwright-core drives chromium)
 )

@@ -142,6 +142,21 @@ std::string_view trim_blanks(std::string_view s) {
 
 }  // namespace
 
+Result<MessageStartOptions> read_message_start_options(const ConnectorOptions& o, const std::string& context) {
+  MessageStartOptions m;
+  const std::string startup = o.get_string("startup_mode", "earliest");
+  if (startup != "earliest" && startup != "latest") {
+    return invalid_argument("{}: option 'startup_mode' must be 'earliest' or 'latest', got '{}'", context, startup);
+  }
+  m.start_at_end = startup == "latest";
+  const std::string bounded = o.get_string("bounded_mode");
+  if (!bounded.empty() && bounded != "latest") {
+    return invalid_argument("{}: option 'bounded_mode' must be 'latest', got '{}'", context, bounded);
+  }
+  m.bounded = bounded == "latest";
+  return m;
+}
+
 Result<std::vector<std::string>> parse_name_list(const std::string& text, const std::string& option,
                                                  const std::string& context) {
   std::set<std::string> unique;

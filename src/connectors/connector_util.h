@@ -46,6 +46,14 @@ Status check_parent_directory(const std::string& path, const std::string& contex
 Result<std::vector<std::string>> parse_name_list(const std::string& text, const std::string& option,
                                                  const std::string& context);
 
+// startup_mode ('earliest' | 'latest') and bounded_mode (none | 'latest') of a message
+// source whose consumer keeps its own position (Redis Streams, NATS JetStream).
+struct MessageStartOptions {
+  bool start_at_end = false;  // startup_mode 'latest'
+  bool bounded = false;       // bounded_mode 'latest'
+};
+Result<MessageStartOptions> read_message_start_options(const ConnectorOptions& options, const std::string& context);
+
 Result<std::vector<int>> parse_primary_key(const std::string& text, const Schema& schema, const std::string& context);
 
 // How a database sink (SQLite, PostgreSQL) keys its table: `primary_key` present makes it an

@@ -165,8 +165,8 @@ std::string joined(const std::vector<std::string>& lines) {
 TEST(RegistryDocsTest, EveryConnectorOptionIsDocumentedWithItsTypeAndDefault) {
   std::string doc = read_sql_md();
   std::vector<ConnectorInfo> connectors = registered_connectors();
-  // file, generator, stdin; blackhole, console, file, sqlite (and kafka, postgres, redis and
-  // redis-stream when built)
+  // file, generator, stdin; blackhole, console, file, sqlite (and kafka, nats, postgres, redis
+  // and redis-stream when built)
   size_t expected = 7;
 #ifdef SLUICE_WITH_KAFKA
   expected += 2;  // a source and a sink
@@ -176,6 +176,9 @@ TEST(RegistryDocsTest, EveryConnectorOptionIsDocumentedWithItsTypeAndDefault) {
 #endif
 #ifdef SLUICE_HAS_REDIS
   expected += 2;  // the sink and the streams source
+#endif
+#ifdef SLUICE_HAS_NATS
+  expected += 2;  // a source and a sink
 #endif
   ASSERT_EQ(connectors.size(), expected);
   for (const ConnectorInfo& c : connectors) {

@@ -14,6 +14,9 @@ TEST(RegistryTest, UnknownSourceConnectorListsTheAvailableOnes) {
 #ifdef SLUICE_WITH_KAFKA
   optional += ", kafka";
 #endif
+#ifdef SLUICE_HAS_NATS
+  optional += ", nats";
+#endif
 #ifdef SLUICE_HAS_REDIS
   optional += ", redis-stream";
 #endif
@@ -27,6 +30,9 @@ TEST(RegistryTest, UnknownSinkConnectorListsTheAvailableOnes) {
   std::string optional;  // the sinks of this build's optional connectors
 #ifdef SLUICE_WITH_KAFKA
   optional += ", kafka";
+#endif
+#ifdef SLUICE_HAS_NATS
+  optional += ", nats";
 #endif
 #ifdef SLUICE_HAS_POSTGRES
   optional += ", postgres";

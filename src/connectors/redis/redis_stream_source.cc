@@ -484,16 +484,9 @@ Result<std::unique_ptr<SourceFactory>> make_redis_stream_source_factory(const So
   if (c.group.empty() || c.consumer.empty()) {
     return invalid_argument("{}: options 'group_id' and 'consumer' must not be empty", c.context);
   }
-  const std::string startup = o.get_string("startup_mode", "earliest");
-  if (startup != "earliest" && startup != "latest") {
-    return invalid_argument("{}: option 'startup_mode' must be 'earliest' or 'latest', got '{}'", c.context, startup);
-  }
-  c.start_at_end = startup == "latest";
-  const std::string bounded = o.get_string("bounded_mode");
-  if (!bounded.empty() && bounded != "latest") {
-    return invalid_argument("{}: option 'bounded_mode' must be 'latest', got '{}'", c.context, bounded);
-  }
-  c.bounded = bounded == "latest";
+  ASSIGN_OR_RETURN(MessageStartOptions start, read_message_start_options(o, c.context));
+  c.start_at_end = start.start_at_end;
+  c.bounded = start.bounded;
   ASSIGN_OR_RETURN(c.claim_min_idle, o.get_duration("claim_min_idle", 5 * 60 * kMicrosPerSecond));
   if (c.claim_min_idle < 0 || (c.claim_min_idle > 0 && c.claim_min_idle < kMicrosPerMilli)) {
     return invalid_argument("{}: option 'claim_min_idle' must be 0 (never claim) or at least 1 millisecond", c.context);

@@ -87,6 +87,11 @@ JsonEncoder::JsonEncoder(const FormatOptions& options, SchemaPtr schema)
   }
 }
 
+void JsonEncoder::omit_column(size_t c) {
+  omit_.resize(keys_.size(), 0);
+  if (c < omit_.size()) omit_[c] = 1;
+}
+
 void JsonEncoder::encode_row(const RecordBatch& batch, size_t row, bool with_op, std::string& out) const {
   out.push_back('{');
   bool first = true;
@@ -97,6 +102,7 @@ void JsonEncoder::encode_row(const RecordBatch& batch, size_t row, bool with_op,
     first = false;
   }
   for (size_t c = 0; c < keys_.size(); ++c) {
+    if (!omit_.empty() && omit_[c]) continue;
     if (!first) out.push_back(',');
     first = false;
     out.append(keys_[c]);

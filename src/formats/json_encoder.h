@@ -31,10 +31,14 @@ class JsonEncoder : public Encoder {
  public:
   JsonEncoder(const FormatOptions& options, SchemaPtr schema);
   void encode_row(const RecordBatch& batch, size_t row, bool with_op, std::string& out) const override;
+  // Leaves column `c` out of the objects (a message sink's metadata columns: the Kafka
+  // sink's _headers and _timestamp travel beside the value). Call before encoding.
+  void omit_column(size_t c);
 
  private:
   SchemaPtr schema_;
   bool changelog_;
+  std::vector<uint8_t> omit_;  // empty: every column
   // `"name":` for each column, escaped once here instead of once per row.
   std::vector<std::string> keys_;
 };

@@ -8,6 +8,8 @@
 #include "connectors/transactional_sink.h"
 #include "formats/json_encoder.h"
 
+#include <nlohmann/json.hpp>
+
 namespace sluice {
 namespace {
 
@@ -21,6 +23,8 @@ struct KafkaSinkConfig {
   std::string topic;
   SchemaPtr schema;
   std::vector<int> key_columns;
+  int headers_column = -1;    // a declared _headers column (TEXT, a JSON object): the message headers
+  int timestamp_column = -1;  // a declared _timestamp column (TIMESTAMP): the message timestamp
   bool upsert = false;
   bool exactly_once = false;
   std::string transactional_id_prefix;
@@ -101,7 +105,7 @@ class KafkaProducer {
         value_encoder_.encode_row(batch, r, false, value_);
         if (!value_.empty() && value_.back() == '\n') value_.pop_back();
       }
-      RETURN_IF_ERROR(produce_one(has_key, tombstone));
+      RETURN_IF_ERROR(produce_one(batch, r, has_key, tombstone));
     }
     rd_kafka_poll(rk_.get(), 0);  // delivery reports of earlier messages
     return delivery_status();
@@ -125,6 +129,9 @@ class KafkaProducer {
   explicit KafkaProducer(const KafkaSinkConfig& c)
       : config_(c), value_encoder_(json_options(), c.schema), key_rows_(key_schema(c)) {
     if (c.key_columns.size() > 1) key_encoder_.emplace(json_options(), key_rows_.schema);
+    // Metadata columns travel beside the value, not in it.
+    if (c.headers_column >= 0) value_encoder_.omit_column(static_cast<size_t>(c.headers_column));
+    if (c.timestamp_column >= 0) value_encoder_.omit_column(static_cast<size_t>(c.timestamp_column));
   }
   static FormatOptions json_options() {
     FormatOptions f;
@@ -156,13 +163,43 @@ class KafkaProducer {
     return true;
   }
 
-  Status produce_one(bool has_key, bool tombstone) {
+  // The headers of row r from the _headers column: a JSON object whose values are strings
+  // (other JSON values are taken as their JSON text); NULL or {} gives none.
+  Result<rd_kafka_headers_t*> row_headers(const RecordBatch& batch, size_t r) const {
+    if (config_.headers_column < 0) return static_cast<rd_kafka_headers_t*>(nullptr);
+    const Column& col = batch.column(static_cast<size_t>(config_.headers_column));
+    if (col.is_null(r)) return static_cast<rd_kafka_headers_t*>(nullptr);
+    const std::string_view text = col.string_at(r);
+    nlohmann::json j = nlohmann::json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
+    if (!j.is_object()) {
+      return invalid_argument("{}: column _headers must hold a JSON object of header names and values, got '{}'",
+                              config_.context, text.substr(0, 200));
+    }
+    if (j.empty()) return static_cast<rd_kafka_headers_t*>(nullptr);
+    rd_kafka_headers_t* h = rd_kafka_headers_new(j.size());
+    for (const auto& [name, value] : j.items()) {
+      const std::string v = value.is_string() ? value.get<std::string>() : value.dump();
+      rd_kafka_header_add(h, name.data(), static_cast<ssize_t>(name.size()), v.data(), static_cast<ssize_t>(v.size()));
+    }
+    return h;
+  }
+
+  Status produce_one(const RecordBatch& batch, size_t r, bool has_key, bool tombstone) {
+    int64_t timestamp_ms = 0;  // 0: the producer's clock
+    if (config_.timestamp_column >= 0) {
+      const Column& col = batch.column(static_cast<size_t>(config_.timestamp_column));
+      if (col.is_valid(r)) timestamp_ms = floor_div(col.int_at(r), kMicrosPerMilli);
+    }
     while (true) {
-      int rc = rd_kafka_produce(topic_, RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_COPY,
-                                tombstone ? nullptr : value_.data(), tombstone ? 0 : value_.size(),
-                                has_key ? key_.data() : nullptr, has_key ? key_.size() : 0, nullptr);
-      if (rc == 0) return Status::ok();
-      rd_kafka_resp_err_t err = rd_kafka_last_error();
+      ASSIGN_OR_RETURN(rd_kafka_headers_t * headers, row_headers(batch, r));
+      rd_kafka_resp_err_t err = rd_kafka_producev(
+          rk_.get(), RD_KAFKA_V_RKT(topic_), RD_KAFKA_V_PARTITION(RD_KAFKA_PARTITION_UA),
+          RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+          RD_KAFKA_V_VALUE(tombstone ? nullptr : value_.data(), tombstone ? 0 : value_.size()),
+          RD_KAFKA_V_KEY(has_key ? key_.data() : nullptr, has_key ? key_.size() : 0), RD_KAFKA_V_HEADERS(headers),
+          RD_KAFKA_V_TIMESTAMP(timestamp_ms), RD_KAFKA_V_END);
+      if (err == RD_KAFKA_RESP_ERR_NO_ERROR) return Status::ok();  // the headers now belong to the message
+      if (headers) rd_kafka_headers_destroy(headers);
       if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
         return kafka_error(err, fmt::format("{}: producing to topic '{}'", config_.context, config_.topic));
       }
@@ -477,6 +514,22 @@ Result<std::unique_ptr<SinkFactory>> make_kafka_sink_factory(const SinkSpec& spe
     }
     if (!key.empty()) {
       ASSIGN_OR_RETURN(c.key_columns, parse_columns(key, *c.schema, "key", c.context));
+    }
+  }
+  // Metadata columns, as the source's (formats/metadata_columns.h): written as the message's
+  // headers and timestamp, not into its value.
+  c.headers_column = c.schema->find("_headers");
+  if (c.headers_column >= 0 && c.schema->field(static_cast<size_t>(c.headers_column)).type != TypeId::kString) {
+    return invalid_argument("{}: column _headers (the message headers) must be TEXT holding a JSON object", c.context);
+  }
+  c.timestamp_column = c.schema->find("_timestamp");
+  if (c.timestamp_column >= 0 &&
+      c.schema->field(static_cast<size_t>(c.timestamp_column)).type != TypeId::kTimestamp) {
+    return invalid_argument("{}: column _timestamp (the message timestamp) must be a TIMESTAMP", c.context);
+  }
+  for (int k : c.key_columns) {
+    if (k == c.headers_column || k == c.timestamp_column) {
+      return invalid_argument("{}: a metadata column (_headers, _timestamp) cannot be part of the key", c.context);
     }
   }
   const std::string guarantee = o.get_string("guarantee", "at-least-once");

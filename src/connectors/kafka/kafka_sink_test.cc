@@ -38,6 +38,58 @@ std::unique_ptr<SinkWriter> writer(std::map<std::string, std::string> options) {
   return std::move(w).value();
 }
 
+TEST(KafkaSinkTest, HeadersAndTimestampColumnsBecomeTheMessagesHeadersAndTimestamp) {
+  const std::string topic = unique_topic("sink-headers");
+  ASSERT_TRUE(kafka_mock().create_topic(topic, 1).is_ok());
+  SchemaPtr with_meta = make_schema(
+      {{"page", TypeId::kString}, {"_headers", TypeId::kString}, {"n", TypeId::kInt64}, {"_timestamp", TypeId::kTimestamp}});
+  auto f = make_sink_factory(sink_spec("kafka",
+                                       {{"bootstrap_servers", kafka_mock().bootstrap_servers()}, {"topic", topic},
+                                        {"key", "page"}},
+                                       with_meta));
+  ASSERT_TRUE(f.is_ok()) << f.status().message();
+  auto w = std::move(f.value()->create_writer()).value();
+  ASSERT_TRUE(w->open().is_ok());
+  RecordBatch b(with_meta);
+  b.mutable_column(0).append_string("/a");
+  b.mutable_column(1).append_string(R"({"trace":"t-1","n":7})");
+  b.mutable_column(2).append_int(1);
+  b.mutable_column(3).append_int(1'700'000'000'123'000);
+  b.mutable_column(0).append_string("/b");
+  b.mutable_column(1).append_null();
+  b.mutable_column(2).append_int(2);
+  b.mutable_column(3).append_null();
+  b.sync_num_rows();
+  ASSERT_TRUE(w->write(b).is_ok());
+  ASSERT_TRUE(w->close().is_ok());
+  auto got = read_topic(topic);
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(*got[0].value, R"({"page":"/a","n":1})") << "metadata columns are not part of the value";
+  EXPECT_EQ(got[0].timestamp_ms, 1'700'000'000'123);
+  ASSERT_EQ(got[0].headers.size(), 2u);
+  EXPECT_EQ(got[0].headers[0], (std::pair<std::string, std::string>{"n", "7"}));
+  EXPECT_EQ(got[0].headers[1], (std::pair<std::string, std::string>{"trace", "t-1"}));
+  EXPECT_TRUE(got[1].headers.empty());
+  EXPECT_GT(got[1].timestamp_ms, 1'700'000'000'123) << "no _timestamp: the producer's clock";
+
+  RecordBatch bad(with_meta);
+  bad.mutable_column(0).append_string("/c");
+  bad.mutable_column(1).append_string("not json");
+  bad.mutable_column(2).append_int(3);
+  bad.mutable_column(3).append_null();
+  bad.sync_num_rows();
+  auto w2 = std::move(f.value()->create_writer()).value();
+  ASSERT_TRUE(w2->open().is_ok());
+  Status s = w2->write(bad);
+  ASSERT_FALSE(s.is_ok());
+  EXPECT_NE(s.message().find("_headers must hold a JSON object"), std::string::npos) << s.message();
+  auto wrong = make_sink_factory(sink_spec("kafka",
+                                           {{"bootstrap_servers", kafka_mock().bootstrap_servers()}, {"topic", topic}},
+                                           make_schema({{"_timestamp", TypeId::kString}})));
+  ASSERT_FALSE(wrong.is_ok());
+  EXPECT_NE(wrong.status().message().find("must be a TIMESTAMP"), std::string::npos);
+}
+
 TEST(KafkaSinkTest, RowsAreJsonValuesKeyedAndPartitionedAsAJavaProducerWould) {
   const std::string topic = unique_topic("sink");
   ASSERT_TRUE(kafka_mock().create_topic(topic, 5).is_ok());

@@ -38,6 +38,7 @@ struct KafkaTestMessage {
   std::optional<std::string> key;
   std::optional<std::string> value;  // nullopt: a tombstone
   int64_t timestamp_ms = -1;
+  std::vector<std::pair<std::string, std::string>> headers;
 };
 
 inline KafkaHandle test_client(rd_kafka_type_t type, const std::string& group = "") {
@@ -103,6 +104,15 @@ inline std::vector<KafkaTestMessage> read_topic(const std::string& topic) {
       if (m->key) msg.key = std::string(static_cast<const char*>(m->key), m->key_len);
       if (m->payload) msg.value = std::string(static_cast<const char*>(m->payload), m->len);
       msg.timestamp_ms = rd_kafka_message_timestamp(m, nullptr);
+      rd_kafka_headers_t* hdrs = nullptr;
+      if (rd_kafka_message_headers(m, &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        const char* name;
+        const void* value;
+        size_t size;
+        for (size_t h = 0; rd_kafka_header_get_all(hdrs, h, &name, &value, &size) == RD_KAFKA_RESP_ERR_NO_ERROR; ++h) {
+          msg.headers.emplace_back(name, std::string(static_cast<const char*>(value), value ? size : 0));
+        }
+      }
       out.push_back(std::move(msg));
     } else {
       ADD_FAILURE() << "reading " << topic << ": " << rd_kafka_message_errstr(m);

@@ -15,6 +15,7 @@ std::atomic<LogFormat> g_format{LogFormat::kText};
 std::mutex g_job_mu;
 std::string g_job;  // guarded by g_job_mu
 thread_local std::string t_job;
+thread_local std::string t_operator;
 
 const char* level_name(LogLevel level) {
   static const char* kNames[] = {"debug", "info", "warning", "error", "off"};
@@ -60,6 +61,11 @@ const std::string& log_job() { return t_job; }
 
 ScopedLogJob::ScopedLogJob(std::string job) : previous_(std::move(t_job)) { t_job = std::move(job); }
 ScopedLogJob::~ScopedLogJob() { t_job = std::move(previous_); }
+
+ScopedLogOperator::ScopedLogOperator(std::string op) : previous_(std::move(t_operator)) { t_operator = std::move(op); }
+ScopedLogOperator::~ScopedLogOperator() { t_operator = std::move(previous_); }
+
+LogContext LogContext::current() { return LogContext{log_job(), t_operator}; }
 
 std::string json_quote(std::string_view text) {
   std::string out = "\"";
@@ -115,6 +121,7 @@ void log_line(LogLevel level, std::string_view message) {
                                  tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
                                  static_cast<int>(ms % 1000), level_name(level));
   if (!job.empty()) line += ",\"job\":" + json_quote(job);
+  if (!t_operator.empty()) line += ",\"operator\":" + json_quote(t_operator);
   line += ",\"message\":" + json_quote(message) + "}";
   logger().log(spdlog::level::info, "{}", line);
 }

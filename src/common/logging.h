@@ -2,9 +2,11 @@
 //
 // Two formats: text (default) `sluice: warning: MESSAGE`, and JSON lines
 // (`--log-format json`): {"time":"2026-12-06T10:00:00.123Z","level":"warning","job":"clicks",
-// "message":"..."}, for log shippers. The job is the calling thread's log context
-// (ScopedLogJob; a job's task threads inherit their job's), else the process default
-// (set_log_job; the CLI's one job), else absent.
+// "operator":"window:agg[1/2]","message":"..."}, for log shippers. The job is the calling
+// thread's log context (ScopedLogJob; a job's task threads inherit their job's), else the
+// process default (set_log_job; the CLI's one job), else absent. The operator is the task
+// (operator chain and instance) whose thread logs (ScopedLogOperator; helper threads of a
+// task, such as a sink's applier, take their creator's context with LogContext), else absent.
 // Never pass secrets (passwords, tokens) to these functions.
 #pragma once
 
@@ -37,6 +39,34 @@ class ScopedLogJob {
 
  private:
   std::string previous_;
+};
+
+// Names the operator (task) of the calling thread's log lines for its lifetime.
+class ScopedLogOperator {
+ public:
+  explicit ScopedLogOperator(std::string op);
+  ~ScopedLogOperator();
+  ScopedLogOperator(const ScopedLogOperator&) = delete;
+  ScopedLogOperator& operator=(const ScopedLogOperator&) = delete;
+
+ private:
+  std::string previous_;
+};
+
+// The calling thread's job and operator, captured to be installed on another thread
+// (LogContext::Scope) that works for it.
+struct LogContext {
+  std::string job;
+  std::string op;
+  static LogContext current();
+  class Scope {
+   public:
+    explicit Scope(const LogContext& c) : job_(c.job), op_(c.op) {}
+
+   private:
+    ScopedLogJob job_;
+    ScopedLogOperator op_;
+  };
 };
 
 // A JSON string literal of `text` (quotes included; control characters escaped, invalid

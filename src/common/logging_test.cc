@@ -79,6 +79,31 @@ TEST_F(LoggingTest, JsonLinesAreObjectsWithTimeLevelJobAndMessage) {
   EXPECT_EQ(parsed[2]["level"], "error");
 }
 
+TEST_F(LoggingTest, JsonLinesNameTheOperatorOfTheThreadAndOfThreadsWorkingForIt) {
+  set_log_format(LogFormat::kJson);
+  std::string out = capture_stderr([] {
+    ScopedLogJob job("clicks");
+    {
+      ScopedLogOperator op("window:agg[2/2]");
+      log_warn("in the task");
+      const LogContext context = LogContext::current();
+      std::thread([context] {
+        LogContext::Scope scope(context);
+        log_warn("in the task's helper thread");
+      }).join();
+    }
+    log_warn("outside any task");
+  });
+  std::istringstream lines(out);
+  std::vector<nlohmann::json> parsed;
+  for (std::string line; std::getline(lines, line);) parsed.push_back(nlohmann::json::parse(line));
+  ASSERT_EQ(parsed.size(), 3u) << out;
+  EXPECT_EQ(parsed[0]["operator"], "window:agg[2/2]");
+  EXPECT_EQ(parsed[1]["operator"], "window:agg[2/2]");
+  EXPECT_EQ(parsed[1]["job"], "clicks");
+  EXPECT_FALSE(parsed[2].contains("operator"));
+}
+
 TEST_F(LoggingTest, ScopedContextsNest) {
   EXPECT_EQ(log_job(), "");
   {

@@ -1,5 +1,7 @@
 #include "connectors/serial_worker.h"
 
+#include "common/logging.h"
+
 namespace sluice {
 
 SerialWorker::~SerialWorker() {
@@ -18,7 +20,13 @@ Status SerialWorker::submit(std::function<Status()> task) {
     cv_.wait(lock, [this] { return tasks_.size() < max_queued_ || !error_.is_ok(); });
     if (!error_.is_ok()) return error_;
     tasks_.push_back(std::move(task));
-    if (!thread_.joinable()) thread_ = std::thread([this] { run(); });
+    if (!thread_.joinable()) {
+      // The worker logs as the thread that started it (job, operator).
+      thread_ = std::thread([this, context = LogContext::current()] {
+        LogContext::Scope scope(context);
+        run();
+      });
+    }
   }
   cv_.notify_all();
   return Status::ok();

@@ -1151,6 +1151,7 @@ Status Job::run() {
     Task* task = task_ptr.get();
     task->thread = std::thread([this, task, log_context] {
       ScopedLogJob log_job_context(log_context);
+      ScopedLogOperator log_operator_context(task->name);
       Status s = Status::ok();
       OperatorContext ctx;
       ctx.instance = task->instance;

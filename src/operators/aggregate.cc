@@ -125,6 +125,7 @@ constexpr uint8_t kDirtyUpdated = 1, kDirtyNew = 2;
 
 class WindowAggregate : public Operator {
  public:
+  int64_t state_entries() const override { return static_cast<int64_t>(store_.live_slots()); }
   explicit WindowAggregate(const AggregateConfig& c) : c_(c), store_(c.aggregates), out_(c.output_schema, c.batch_size) {}
 
   Status process(int, const BatchPtr& batch, Output& out) override {
@@ -350,6 +351,7 @@ constexpr uint8_t kSessionFired = 1, kSessionEmitted = 2;
 // so an upsert sink keyed by (key, window_start) ends with exactly the final sessions.
 class SessionAggregate : public Operator {
  public:
+  int64_t state_entries() const override { return static_cast<int64_t>(store_.live_slots()); }
   explicit SessionAggregate(const AggregateConfig& c)
       : c_(c), store_(c.aggregates), ids_({}), groups_(c.key_schema), out_(c.output_schema, c.batch_size) {}
 
@@ -654,6 +656,7 @@ class SessionAggregate : public Operator {
 
 class GroupAggregate : public Operator {
  public:
+  int64_t state_entries() const override { return static_cast<int64_t>(store_.live_slots()); }
   explicit GroupAggregate(const AggregateConfig& c)
       : c_(c), store_(c.aggregates), table_(c.key_schema), out_(c.output_schema, c.batch_size) {}
 

@@ -331,6 +331,7 @@ class OutputBuilder {
 
 class Join : public Operator {
  public:
+  int64_t state_entries() const override { return static_cast<int64_t>(stores_[0].num_keys() + stores_[1].num_keys()); }
   explicit Join(const JoinConfig& c)
       : c_(c),
         stores_{KeyedRowStore(c.left_schema, c.left_keys), KeyedRowStore(c.right_schema, c.right_keys)},
@@ -565,6 +566,7 @@ class Join : public Operator {
 
 class ChangelogNormalize : public Operator {
  public:
+  int64_t state_entries() const override { return static_cast<int64_t>(store_.num_keys()); }
   ChangelogNormalize(const SchemaPtr& schema, const std::vector<int>& keys, size_t partition_columns, size_t batch_size)
       : keys_(keys),
         store_(schema, std::vector<int>(keys.begin(), keys.begin() + static_cast<long>(partition_columns))),

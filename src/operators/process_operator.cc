@@ -124,6 +124,7 @@ std::string readable_type_name(const char* mangled) {
 
 class ProcessOperator : public Operator, private api::ProcessContext {
  public:
+  int64_t state_entries() const override { return static_cast<int64_t>(backend_.num_values()); }
   explicit ProcessOperator(const ProcessConfig& c)
       : c_(c), timers_(TimerOrder{&encoded_keys_}), key_row_(empty_keys_, 0) {
     std::vector<Field> key_fields;

@@ -80,6 +80,7 @@ Status data_loss(std::string message) { return Status(StatusCode::kDataLoss, std
 
 class TopN : public Operator {
  public:
+  int64_t state_entries() const override { return static_cast<int64_t>(ids_.live_slots()); }
   explicit TopN(const TopNConfig& c) : c_(c), ids_({}), out_schema_(c.output_schema) {}
 
   Status open(const OperatorContext& ctx) override {

@@ -29,6 +29,26 @@ const char* edge_kind_name(EdgeKind kind) {
 
 namespace {
 
+// Counts what an operator writes into a snapshot (the state-size gauge), passing it on.
+class CountingStateWriter : public StateWriter {
+ public:
+  explicit CountingStateWriter(StateWriter& inner) : inner_(inner) {}
+  bool incremental() const override { return inner_.incremental(); }
+  void put(int key_group, std::string_view key, std::string_view value) override {
+    bytes += key.size() + value.size();
+    inner_.put(key_group, key, value);
+  }
+  void remove(int key_group, std::string_view key) override { inner_.remove(key_group, key); }
+  void put_instance_state(std::string_view value) override {
+    bytes += value.size();
+    inner_.put_instance_state(value);
+  }
+  int64_t bytes = 0;
+
+ private:
+  StateWriter& inner_;
+};
+
 // Output of the last operator of a task: sends to the downstream stage's channels.
 class ChannelEmitter : public Output {
  public:
@@ -1366,9 +1386,19 @@ Status Job::snapshot_task(Task& task, uint64_t id, std::vector<SourceSplitState>
     if (!task.stores[k]) continue;
     Operator* op = task.ops[k].get();
     InstanceStateStore::Deferred rest;
+    int64_t written = 0;
     RETURN_IF_ERROR(task.stores[k]
-                        ->snapshot_async(id, [op, id](StateWriter& w) { return op->snapshot(id, w); }, &files, &rest)
+                        ->snapshot_async(
+                            id,
+                            [op, id, &written](StateWriter& w) {
+                              CountingStateWriter counting(w);
+                              Status s = op->snapshot(id, counting);
+                              written = counting.bytes;
+                              return s;
+                            },
+                            &files, &rest)
                         .with_context(fmt::format("checkpoint {} of {}", id, task.spec->chain[k]->id)));
+    if (k < task.op_metrics.size() && task.op_metrics[k]) task.op_metrics[k]->state_snapshot_bytes->set(written);
     if (rest) deferred.push_back(std::move(rest));
   }
   coordinator_->ack(id, std::move(files), std::move(sources), std::move(deferred), std::move(enumerators));
@@ -1398,11 +1428,20 @@ Status Job::finish_task(Task& task, uint64_t final_id) {
 }
 
 Status Job::end_task(Task& task, uint64_t final_id) {
+  update_state_gauges(task);
   if (task.emitter) RETURN_IF_ERROR(task.emitter->emit_end(final_id));
   if (final_id == 0) return Status::ok();
   if (!coordinator_->wait_completed(final_id, stop_)) return Status(StatusCode::kCancelled, "stopped");
   return notify_complete(task);
 }
+
+// The state-size gauges of the task's operators (O(1) each; between elements).
+void Job::update_state_gauges(Task& task) {
+  for (size_t k = 0; k < task.ops.size() && k < task.op_metrics.size(); ++k) {
+    if (task.op_metrics[k]) task.op_metrics[k]->state_entries->set(task.ops[k]->state_entries());
+  }
+}
+
 
 Status Job::idle_tick(Task& task) {
   for (size_t k = 0; k < task.ops.size(); ++k) {
@@ -1465,6 +1504,7 @@ Status Job::run_operator_task(Task& task) {
   StreamElement e;
   while (true) {
     if (coordinator_) RETURN_IF_ERROR(notify_complete(task));
+    update_state_gauges(task);
     auto popped = next(&e);
     if (popped == BoundedChannel::PopResult::kStopped) break;
     if (popped == BoundedChannel::PopResult::kTimeout) {

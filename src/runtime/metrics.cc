@@ -37,6 +37,7 @@ T* fresh(T& series) {
 struct OperatorMetrics::Detached {
   Counter records_in, records_out, late, blocked_ns, state_expired;
   Gauge watermark{kMinWatermark};
+  Gauge state_entries{-1}, state_snapshot_bytes{-1};
 };
 
 OperatorMetrics::OperatorMetrics() : detached_(std::make_unique<Detached>()) {
@@ -46,6 +47,8 @@ OperatorMetrics::OperatorMetrics() : detached_(std::make_unique<Detached>()) {
   watermark = &detached_->watermark;
   blocked_ns = &detached_->blocked_ns;
   state_expired = &detached_->state_expired;
+  state_entries = &detached_->state_entries;
+  state_snapshot_bytes = &detached_->state_snapshot_bytes;
 }
 
 OperatorMetrics::OperatorMetrics(MetricsRegistry& registry, const std::string& job, std::string operator_id,
@@ -83,6 +86,20 @@ OperatorMetrics::OperatorMetrics(MetricsRegistry& registry, const std::string& j
                                      "(SET state_ttl) without a write.",
                                      kOperatorLabels)
                             .series(labels));
+  state_entries = fresh(registry
+                            .gauge("sluice_operator_state_entries",
+                                   "Keyed state entries the operator instance holds: groups of open windows, sessions' "
+                                   "groups, groups of an updating aggregate, top-N partitions, join keys, keyed state values "
+                                   "(-1: a stateless operator).",
+                                   kOperatorLabels, 1.0, -1)
+                            .series(labels));
+  state_snapshot_bytes = fresh(registry
+                                   .gauge("sluice_operator_state_snapshot_bytes",
+                                          "Bytes of state the operator instance wrote in its last checkpoint (memory "
+                                          "backend: all of its state; rocksdb: the changes since the previous one; -1: "
+                                          "none yet).",
+                                          kOperatorLabels, 1.0, -1)
+                                   .series(labels));
 }
 
 OperatorMetrics::~OperatorMetrics() = default;

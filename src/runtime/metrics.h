@@ -44,6 +44,8 @@ struct OperatorMetrics {
   Gauge* watermark;     // µs; kMinWatermark until the first watermark
   Counter* blocked_ns;  // time its output waited for space in full downstream channels
   Counter* state_expired;  // state rows dropped by the state TTL (regular joins)
+  Gauge* state_entries;    // Operator::state_entries(): what the instance holds now (-1: stateless)
+  Gauge* state_snapshot_bytes;  // bytes the instance wrote in its last checkpoint (-1: none yet)
   // Window operators: the end of the oldest window that has not fired yet (µs);
   // kMaxWatermark when none is open or the operator has no windows. Not exported to
   // /metrics (the REST API explains with it why a window has not fired).

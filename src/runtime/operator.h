@@ -97,6 +97,10 @@ class Operator {
   virtual Status restore(uint64_t checkpoint_id, StateRestore* state) { return Status::ok(); }
   // Called on the task thread once checkpoint `checkpoint_id` is durable (sinks commit).
   virtual Status on_checkpoint_complete(uint64_t checkpoint_id) { return Status::ok(); }
+  // How much keyed state the instance holds now, in entries (groups, rows, keys; the
+  // operator's natural unit), for the sluice_operator_state_entries gauge; -1: stateless.
+  // Called on the task thread between elements: must be O(1).
+  virtual int64_t state_entries() const { return -1; }
 
  protected:
   OperatorContext ctx_;

@@ -170,6 +170,56 @@ TEST_P(JobMetricsTest, EveryCounterOfASmallPipelineIsInTheRegistry) {
       << text;
 }
 
+// State size per operator: an updating GROUP BY holds one entry per group (summed over its
+// instances) and wrote its state into the final checkpoint; stateless operators say -1.
+TEST_P(JobMetricsTest, StateSizePerOperatorIsInTheRegistry) {
+  const int parallelism = GetParam();
+  TempDir dir;
+  std::string input;
+  for (int i = 0; i < 1000; ++i) input += "{\"k\":" + std::to_string(i % 37) + ",\"ts\":\"2024-01-01T00:00:10Z\"}\n";
+  write_file(dir.file("ev.jsonl"), input);
+  const std::string sql = "CREATE TABLE ev (k BIGINT, ts TIMESTAMP) WITH (connector = 'file', path = '" +
+                          dir.file("ev.jsonl") +
+                          "');\n"
+                          "CREATE TABLE out (k BIGINT, n BIGINT) WITH (connector = 'sqlite', path = '" +
+                          dir.file("out.db") +
+                          "', primary_key = 'k');\n"
+                          "INSERT INTO out SELECT k, COUNT(*) AS n FROM ev WHERE k >= 0 GROUP BY k;\n";
+  auto compiled = compile_sql(sql, "job.sql");
+  ASSERT_TRUE(compiled.is_ok()) << compiled.status().message();
+  PlanOptions po;
+  po.parallelism = parallelism;
+  po.checkpointing = true;
+  auto plan = plan_job(compiled.value(), po);
+  ASSERT_TRUE(plan.is_ok()) << plan.status().message();
+  auto registry = std::make_shared<MetricsRegistry>();
+  plan.value().job.options.metrics = registry;
+  plan.value().job.options.checkpoint.dir = dir.file("ck");
+  plan.value().job.name = "state_job";
+  Job job(std::move(plan.value().job));
+  Status s = job.run();
+  ASSERT_TRUE(s.is_ok()) << s.message();
+  const auto all = registry->collect();
+  auto by_kind = [&](const std::string& name, const std::string& kind) {
+    std::vector<int64_t> values;
+    for (const auto& series : family(all, name).series) {
+      if (series.label_values[2] == kind) values.push_back(series.raw_value);
+    }
+    return values;
+  };
+  const auto entries = by_kind("sluice_operator_state_entries", "group_aggregate");
+  ASSERT_EQ(entries.size(), static_cast<size_t>(parallelism));
+  int64_t groups = 0;
+  for (int64_t e : entries) groups += e;
+  EXPECT_EQ(groups, 37) << "one entry per group";
+  int64_t written = 0;
+  for (int64_t b : by_kind("sluice_operator_state_snapshot_bytes", "group_aggregate")) written += b;
+  EXPECT_GT(written, 37 * 8) << "the final checkpoint holds every group's key and count";
+  for (int64_t e : by_kind("sluice_operator_state_entries", "filter_project")) EXPECT_EQ(e, -1);
+  const std::string text = render_prometheus_text(all);
+  EXPECT_NE(text.find("# TYPE sluice_operator_state_entries gauge\n"), std::string::npos);
+}
+
 INSTANTIATE_TEST_SUITE_P(Parallelism, JobMetricsTest, ::testing::Values(1, 2));
 
 }  // namespace

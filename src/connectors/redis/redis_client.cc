@@ -137,6 +137,28 @@ void RedisClient::append(const std::vector<std::string>& args) {
   redisAppendCommandArgv(ctx_, static_cast<int>(args.size()), argv_.data(), lens_.data());
 }
 
+void RedisClient::append(std::initializer_list<std::string_view> args) {
+  if (!ctx_) return;  // read_replies() reports it
+  argv_.clear();
+  lens_.clear();
+  for (std::string_view a : args) {
+    argv_.push_back(a.data());
+    lens_.push_back(a.size());
+  }
+  redisAppendCommandArgv(ctx_, static_cast<int>(argv_.size()), argv_.data(), lens_.data());
+}
+
+void RedisClient::append_views(const std::vector<std::string_view>& args) {
+  if (!ctx_) return;
+  argv_.clear();
+  lens_.clear();
+  for (std::string_view a : args) {
+    argv_.push_back(a.data());
+    lens_.push_back(a.size());
+  }
+  redisAppendCommandArgv(ctx_, static_cast<int>(argv_.size()), argv_.data(), lens_.data());
+}
+
 Status RedisClient::read_replies(size_t n, std::string_view what) {
   if (!ctx_) return failure(what, nullptr);
   Status first;

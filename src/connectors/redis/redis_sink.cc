@@ -140,45 +140,53 @@ class RedisTarget : public BufferedRowsTarget {
     size_t sent = 0;
     redis_.append({"MULTI"});
     ++sent;
-    std::string key, value;
-    std::vector<std::string> args;
+    // Words are views into key_, values_ and the ttl text: no allocation per row once the
+    // buffers have grown.
+    const std::string ttl_ms = c_.ttl > 0 ? std::to_string(c_.ttl / 1000) : std::string();
     for (const RecordBatch* rows : batches) {
       last_change_per_key(*rows, c_.key_columns, upserts_, deletes_);
       for (uint32_t r : deletes_) {
-        row_key(key, *rows, r);
-        redis_.append({"DEL", key});
+        row_key(key_buf_, *rows, r);
+        redis_.append({"DEL", key_buf_});
         ++sent;
       }
       for (uint32_t r : upserts_) {
-        row_key(key, *rows, r);
+        row_key(key_buf_, *rows, r);
         if (c_.hash) {
-          redis_.append({"DEL", key});
+          redis_.append({"DEL", key_buf_});
           ++sent;
-          args.assign({"HSET", key});
+          // The field values side by side in values_, then the words pointing into it.
+          values_.clear();
+          value_ends_.clear();
+          fields_.clear();
           for (int v : c_.value_columns) {
             const Column& col = rows->column(static_cast<size_t>(v));
             if (col.is_null(r)) continue;
-            args.push_back(c_.schema->field(static_cast<size_t>(v)).name);
-            value.clear();
-            append_field_text(value, col, r);
-            args.push_back(value);
+            append_field_text(values_, col, r);
+            value_ends_.push_back(values_.size());
+            fields_.push_back(v);
           }
-          if (args.size() > 2) {
-            redis_.append(args);
-            ++sent;
+          if (fields_.empty()) continue;
+          words_.assign({"HSET", key_buf_});
+          for (size_t i = 0; i < fields_.size(); ++i) {
+            const size_t begin = i == 0 ? 0 : value_ends_[i - 1];
+            words_.push_back(c_.schema->field(static_cast<size_t>(fields_[i])).name);
+            words_.emplace_back(values_.data() + begin, value_ends_[i] - begin);
           }
-          if (c_.ttl > 0 && args.size() > 2) {
-            redis_.append({"PEXPIRE", key, std::to_string(c_.ttl / 1000)});
+          redis_.append_views(words_);
+          ++sent;
+          if (c_.ttl > 0) {
+            redis_.append({"PEXPIRE", key_buf_, ttl_ms});
             ++sent;
           }
         } else {
-          value.clear();
-          encoder_->encode_row(*rows, r, /*with_op=*/false, value);
-          while (!value.empty() && value.back() == '\n') value.pop_back();
+          values_.clear();
+          encoder_->encode_row(*rows, r, /*with_op=*/false, values_);
+          while (!values_.empty() && values_.back() == '\n') values_.pop_back();
           if (c_.ttl > 0) {
-            redis_.append({"SET", key, value, "PX", std::to_string(c_.ttl / 1000)});
+            redis_.append({"SET", key_buf_, values_, "PX", ttl_ms});
           } else {
-            redis_.append({"SET", key, value});
+            redis_.append({"SET", key_buf_, values_});
           }
           ++sent;
         }
@@ -199,6 +207,10 @@ class RedisTarget : public BufferedRowsTarget {
   RetryPolicy retry_{};
   std::unique_ptr<JsonEncoder> encoder_;
   std::vector<uint32_t> upserts_, deletes_;
+  std::string key_buf_, values_;
+  std::vector<size_t> value_ends_;
+  std::vector<int> fields_;
+  std::vector<std::string_view> words_;
 };
 
 class RedisSinkFactory : public SinkFactory {

@@ -27,12 +27,14 @@
 #include "checkpoint/checkpoint_storage.h"
 #include "checkpoint/dir_lock.h"
 #include "common/logging.h"
+#include "common/trace.h"
 #include "common/time_util.h"
 #include "engine/engine.h"
 #ifdef SLUICE_WITH_KAFKA
 #include "kafka_mock_command.h"
 #endif
 #include "server/http_server.h"
+#include "server/otlp_exporter.h"
 #include "server/top.h"
 #include "plan/physical_planner.h"
 
@@ -128,6 +130,8 @@ void print_summary(const Job& job, const PhysicalPlan& plan, double seconds) {
 struct HttpFlags {
   std::string address;
   std::string token_file;
+  std::string trace_endpoint;  // --trace-endpoint: OTLP/HTTP JSON collector
+  double trace_sample = 0.01;  // --trace-sample
 };
 
 int cmd_run(const CommonOptions& o, bool quiet, const HttpFlags& http_flags) {
@@ -161,6 +165,21 @@ int cmd_run(const CommonOptions& o, bool quiet, const HttpFlags& http_flags) {
   } else if (!http_flags.token_file.empty()) {
     std::fprintf(stderr, "sluice: error: --http-token-file needs --http\n");
     return 1;
+  }
+  // Tracing (off without an endpoint): a sampled fraction of the polls, exported as OTLP.
+  std::unique_ptr<server::OtlpExporter> traces;
+  if (!http_flags.trace_endpoint.empty()) {
+    if (!(http_flags.trace_sample > 0 && http_flags.trace_sample <= 1)) {
+      std::fprintf(stderr, "sluice: error: --trace-sample must be in (0, 1], got %g\n", http_flags.trace_sample);
+      return 1;
+    }
+    auto exporter = server::OtlpExporter::start(http_flags.trace_endpoint);
+    if (!exporter.is_ok()) {
+      std::fprintf(stderr, "sluice: error: %s\n", exporter.status().message().c_str());
+      return 1;
+    }
+    traces = std::move(exporter.value());
+    Tracer::global().configure(http_flags.trace_sample, "sluice", plan.value().plan.job.name);
   }
   // The job runs on the engine's thread; this thread waits for it.
   engine::Engine engine;
@@ -349,6 +368,11 @@ int main(int argc, char** argv) {
   HttpFlags http_flags;
   run->add_option("--http", http_flags.address,
                   "serve the REST API on HOST:PORT while the job runs (loopback unless --http-token-file)");
+  run->add_option("--trace-endpoint", http_flags.trace_endpoint,
+                  "send OpenTelemetry spans of sampled batches (source, each task, sink commit) as OTLP/HTTP JSON to "
+                  "this URL, e.g. http://127.0.0.1:4318/v1/traces (off by default)");
+  run->add_option("--trace-sample", http_flags.trace_sample,
+                  "with --trace-endpoint: the fraction of source polls traced (default 0.01)");
   run->add_option("--http-token-file", http_flags.token_file,
                   "bearer token (first line of the file, mode 600) required by the HTTP server; needed for a "
                   "non-loopback --http address");

@@ -1,5 +1,8 @@
 #include "operators/commit_latency.h"
 
+#include "common/clock.h"
+#include "common/trace.h"
+
 #include <algorithm>
 #include <cstdlib>
 
@@ -7,7 +10,12 @@ namespace sluice {
 
 void CommitLatency::add(const BatchTiming& timing, uint64_t rows) {
   if (rows == 0 || timing.ingest_us <= 0 || (!ingest_ && !event_)) return;
-  if (!entries_.empty()) {
+  if (timing.trace.sampled()) {
+    entries_.push_back(Entry{timing.ingest_us, timing.event_us, rows, 0, timing.trace,
+                             SystemClock::instance().unix_micros()});
+    return;
+  }
+  if (!entries_.empty() && !entries_.back().trace.sampled()) {
     Entry& last = entries_.back();
     const bool close = last.checkpoint == 0 && std::abs(timing.ingest_us - last.ingest_us) < kMergeWithin &&
                        (timing.event_us == last.event_us ||
@@ -18,7 +26,7 @@ void CommitLatency::add(const BatchTiming& timing, uint64_t rows) {
       return;
     }
   }
-  entries_.push_back(Entry{timing.ingest_us, timing.event_us, rows, 0});
+  entries_.push_back(Entry{timing.ingest_us, timing.event_us, rows, 0, {}, 0});
 }
 
 void CommitLatency::seal(uint64_t checkpoint_id) {
@@ -28,6 +36,11 @@ void CommitLatency::seal(uint64_t checkpoint_id) {
 void CommitLatency::observe(const Entry& e, Micros now) {
   if (ingest_) ingest_->observe(std::max<Micros>(0, now - e.ingest_us), e.rows);
   if (event_ && e.event_us != kMinWatermark) event_->observe(std::max<Micros>(0, now - e.event_us), e.rows);
+  if (e.trace.sampled()) {
+    Tracer::global().record(SpanRecord{e.trace.trace_hi, e.trace.trace_lo, Tracer::new_id(), e.trace.span,
+                                       "commit " + sink_, e.received_us, std::max(now, e.received_us),
+                                       {{"sluice.rows", std::to_string(e.rows)}}});
+  }
 }
 
 void CommitLatency::committed(uint64_t checkpoint_id, Micros now) {

@@ -11,8 +11,11 @@
 // Memory is bounded and reused: consecutive batches stamped within 1 ms of each other share
 // one entry (their rows add up), at most kMaxEntries entries are kept (beyond that, batches
 // join the newest entry), and the entry vector keeps its capacity: no allocation per batch
-// once warm. Not thread-safe: one per sink instance, called on its task thread.
+// once warm. A batch of a sampled trace (common/trace.h) keeps an entry of its own and its
+// commit is recorded as the span "commit <table>" (received to committed). Not thread-safe: one per sink instance, called on its task thread.
 #pragma once
+
+#include <string>
 
 #include <cstdint>
 #include <vector>
@@ -25,8 +28,8 @@ namespace sluice {
 class CommitLatency {
  public:
   // Either histogram may be null (nothing observed into it); values are microseconds.
-  CommitLatency(Histogram* ingest_latency, Histogram* event_latency)
-      : ingest_(ingest_latency), event_(event_latency) {}
+  CommitLatency(Histogram* ingest_latency, Histogram* event_latency, std::string sink = "")
+      : ingest_(ingest_latency), event_(event_latency), sink_(std::move(sink)) {}
 
   void add(const BatchTiming& timing, uint64_t rows);
   void seal(uint64_t checkpoint_id);
@@ -44,11 +47,14 @@ class CommitLatency {
     Micros event_us;
     uint64_t rows;
     uint64_t checkpoint;  // 0: not sealed yet
+    TraceContext trace{};  // a traced batch keeps an entry of its own: its commit is a span
+    Micros received_us = 0;
   };
   void observe(const Entry& e, Micros now);
 
   Histogram* ingest_;
   Histogram* event_;
+  std::string sink_;  // the table, in commit span names
   std::vector<Entry> entries_;  // in arrival order; sealed ones first
 };
 

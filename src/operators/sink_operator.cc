@@ -46,7 +46,7 @@ class SinkOperator : public Operator {
     last_flush_ = ctx.clock->monotonic_micros();
     transactional_ = ctx.checkpoint.completed != nullptr;
     if (ctx.sink_metrics) {
-      latency_.emplace(ctx.sink_metrics->ingest_latency_us, ctx.sink_metrics->event_latency_us);
+      latency_.emplace(ctx.sink_metrics->ingest_latency_us, ctx.sink_metrics->event_latency_us, spec_.table());
     }
     return Status::ok();
   }

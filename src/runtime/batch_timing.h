@@ -15,12 +15,14 @@
 #pragma once
 
 #include "common/time_util.h"
+#include "common/trace.h"
 
 namespace sluice {
 
 struct BatchTiming {
   Micros ingest_us = 0;             // Unix µs; 0: unknown (no latency is observed)
   Micros event_us = kMinWatermark;  // Unix µs; kMinWatermark: the rows have no event time
+  TraceContext trace;               // a sampled batch's trace (common/trace.h); zero: none
 };
 
 }  // namespace sluice

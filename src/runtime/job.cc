@@ -8,6 +8,7 @@
 #include <functional>
 #include <thread>
 
+#include "common/trace.h"
 #include "common/hash.h"
 #include "common/logging.h"
 #include "runtime/channel.h"
@@ -852,7 +853,17 @@ struct SourceLoop {
     if (src.event_time.column >= 0 && batch->num_rows > 0) {
       RETURN_IF_ERROR(assign_event_time(s, raw, row_records, batch, keep_, rejected_));
     }
-    if (timing) *timing = BatchTiming{polled_at, min_event_time_ == kMaxWatermark ? kMinWatermark : min_event_time_};
+    if (timing) {
+      *timing = BatchTiming{polled_at, min_event_time_ == kMaxWatermark ? kMinWatermark : min_event_time_, {}};
+      Tracer& tracer = Tracer::global();
+      if (tracer.enabled() && batch->num_rows > 0 && tracer.sample()) {
+        // A traced poll: its root span, from the poll to the rows' emission.
+        timing->trace = Tracer::start_trace();
+        tracer.record(SpanRecord{timing->trace.trace_hi, timing->trace.trace_lo, timing->trace.span, 0,
+                                 "source " + src.table, polled_at, SystemClock::instance().unix_micros(),
+                                 {{"sluice.split", s.t.split.id}, {"sluice.rows", std::to_string(batch->num_rows)}}});
+      }
+    }
     if (s.t.max_event_time > newest_event_time_) {
       newest_event_time_ = s.t.max_event_time;
       counters->newest_event->set(newest_event_time_);
@@ -1516,7 +1527,19 @@ Status Job::run_operator_task(Task& task) {
         // A reader task judges the poll's rows in its chain, then is done with its origin.
         std::shared_ptr<RecordOrigin> origin = task.reader ? e.batch->origin : nullptr;
         task.timing = e.timing;
-        if (head) {
+        if (head && task.timing.trace.sampled()) {
+          // A traced batch: the span of this task's operator chain; what it emits is its child.
+          const uint64_t parent = task.timing.trace.span;
+          task.timing.trace.span = Tracer::new_id();
+          const size_t rows = e.batch->num_rows;
+          const Micros start = SystemClock::instance().unix_micros();
+          head_metrics->add_in(rows);
+          RETURN_IF_ERROR(head->process(task.channel_input[static_cast<size_t>(e.channel)], e.batch, out));
+          Tracer::global().record(SpanRecord{task.timing.trace.trace_hi, task.timing.trace.trace_lo,
+                                             task.timing.trace.span, parent, task.name, start,
+                                             SystemClock::instance().unix_micros(),
+                                             {{"sluice.rows", std::to_string(rows)}}});
+        } else if (head) {
           head_metrics->add_in(e.batch->num_rows);
           RETURN_IF_ERROR(head->process(task.channel_input[static_cast<size_t>(e.channel)], e.batch, out));
         } else {

@@ -15,10 +15,10 @@ TEST(CommitLatencyTest, ObservesCommitTimeMinusIngestionAndEventTimePerRow) {
   Histogram ingest(std::make_shared<const std::vector<int64_t>>(bounds()));
   Histogram event(std::make_shared<const std::vector<int64_t>>(bounds()));
   CommitLatency c(&ingest, &event);
-  c.add({kT0, kT0 - 500 * kMs}, 3);          // read at T0, events 500 ms older
-  c.add({kT0 + 50 * kMs, kMinWatermark}, 2);  // no event time
+  c.add({kT0, kT0 - 500 * kMs, {}}, 3);          // read at T0, events 500 ms older
+  c.add({kT0 + 50 * kMs, kMinWatermark, {}}, 2);  // no event time
   c.seal(1);
-  c.add({kT0 + 60 * kMs, kT0}, 4);  // after the barrier: checkpoint 2
+  c.add({kT0 + 60 * kMs, kT0, {}}, 4);  // after the barrier: checkpoint 2
   c.committed(1, kT0 + 80 * kMs);
   EXPECT_EQ(ingest.count(), 5u);
   EXPECT_EQ(ingest.sum(), 3 * 80 * kMs + 2 * 30 * kMs);
@@ -36,8 +36,8 @@ TEST(CommitLatencyTest, ObservesCommitTimeMinusIngestionAndEventTimePerRow) {
 TEST(CommitLatencyTest, WithoutCheckpointsAFlushCommits) {
   Histogram ingest(std::make_shared<const std::vector<int64_t>>(bounds()));
   CommitLatency c(&ingest, nullptr);
-  c.add({kT0, kT0}, 1);
-  c.add({kT0 + 5 * kMs, kT0}, 1);
+  c.add({kT0, kT0, {}}, 1);
+  c.add({kT0 + 5 * kMs, kT0, {}}, 1);
   c.flushed(kT0 + 7 * kMs);
   EXPECT_EQ(ingest.count(), 2u);
   EXPECT_EQ(ingest.sum(), 7 * kMs + 2 * kMs);
@@ -47,9 +47,9 @@ TEST(CommitLatencyTest, WithoutCheckpointsAFlushCommits) {
 TEST(CommitLatencyTest, BatchesCloseInTimeShareAnEntryAndMemoryIsBounded) {
   Histogram ingest(std::make_shared<const std::vector<int64_t>>(bounds()));
   CommitLatency c(&ingest, nullptr);
-  for (int i = 0; i < 100; ++i) c.add({kT0 + i, kMinWatermark}, 10);  // all within 1 ms
+  for (int i = 0; i < 100; ++i) c.add({kT0 + i, kMinWatermark, {}}, 10);  // all within 1 ms
   EXPECT_EQ(c.size(), 1u);
-  for (Micros i = 0; i < 100'000; ++i) c.add({kT0 + 2 * kMs * i, kMinWatermark}, 1);
+  for (Micros i = 0; i < 100'000; ++i) c.add({kT0 + 2 * kMs * i, kMinWatermark, {}}, 1);
   EXPECT_EQ(c.size(), CommitLatency::kMaxEntries);
   c.flushed(kT0 + 300 * kMs * 1000);
   EXPECT_EQ(ingest.count(), 100'000u + 1000u) << "every row observed once";
@@ -58,7 +58,7 @@ TEST(CommitLatencyTest, BatchesCloseInTimeShareAnEntryAndMemoryIsBounded) {
 TEST(CommitLatencyTest, UnknownTimesAreNotObserved) {
   Histogram ingest(std::make_shared<const std::vector<int64_t>>(bounds()));
   CommitLatency c(&ingest, nullptr);
-  c.add({0, kMinWatermark}, 5);
+  c.add({0, kMinWatermark, {}}, 5);
   c.flushed(kT0);
   EXPECT_EQ(ingest.count(), 0u);
 }

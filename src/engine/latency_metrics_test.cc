@@ -104,14 +104,16 @@ TEST(LatencyMetricsTest, ASlowCommitShowsInTheEndToEndLatencyPercentiles) {
   EXPECT_EQ(ingest.at_most(0.25), 0u) << "no row can be committed sooner than its commit takes (300 ms)";
   const double p50 = ingest.quantile(0.5), p99 = ingest.quantile(0.99);
   EXPECT_GE(p50, 0.3) << "median: wait for a checkpoint (0..200 ms) + commit (300 ms)";
-  EXPECT_LE(p50, 1.0);
+  // Upper bounds are generous: under ASan on a loaded 2-core machine the job runs late (a
+  // p50 of 1.4 s was seen there); the lower bounds are what the delay must produce.
+  EXPECT_LE(p50, 2.0);
   EXPECT_GE(p99, p50);
-  EXPECT_LE(p99, 2.5) << "(generous: a loaded machine)";
+  EXPECT_LE(p99, 4.0) << "(generous: a loaded machine)";
   const double mean = ingest.sum / static_cast<double>(ingest.count);
   std::printf("ingestion -> commit: p50 %.3f s, p99 %.3f s, mean %.3f s; event -> commit: p50 %.3f s, p99 %.3f s\n",
               p50, p99, mean, event.quantile(0.5), event.quantile(0.99));
   EXPECT_GE(mean, 0.3);
-  EXPECT_LE(mean, 1.5);
+  EXPECT_LE(mean, 2.5);
 
   // Event times follow the wall clock from the job's submission: the event-time latency is
   // at least the ingestion latency (events are read after they happen) and not much more.

@@ -449,6 +449,9 @@ TEST_F(PipelineMisuse, TablesNeedAConnectorAndUniqueNames) {
 #ifdef SLUICE_WITH_KAFKA
   sources += ", kafka";
 #endif
+#ifdef SLUICE_HAS_POSTGRES
+  sources += ", postgres-cdc";
+#endif
   std::string optional;  // the sinks of this build's optional connectors
 #ifdef SLUICE_HAS_POSTGRES
   optional += ", postgres";

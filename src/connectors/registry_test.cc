@@ -17,6 +17,9 @@ TEST(RegistryTest, UnknownSourceConnectorListsTheAvailableOnes) {
 #ifdef SLUICE_HAS_NATS
   optional += ", nats";
 #endif
+#ifdef SLUICE_HAS_POSTGRES
+  optional += ", postgres-cdc";
+#endif
 #ifdef SLUICE_HAS_REDIS
   optional += ", redis-stream";
 #endif

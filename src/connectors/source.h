@@ -17,6 +17,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -45,6 +46,9 @@ struct SourceContext {
   MetricsRegistry* metrics = nullptr;
   const Clock* clock = nullptr;
   const RetryPolicy* retry = nullptr;
+  // The job takes checkpoints: on_checkpoint_complete() will acknowledge what was read.
+  // Without them a reader that acknowledges upstream does so as it reads.
+  bool checkpoints = false;
 };
 
 enum class PollStatus {
@@ -88,6 +92,13 @@ class SourceReader {
   // records. Readers that acknowledge upstream (on_checkpoint_complete) remember it, so they
   // acknowledge what a completed checkpoint covers, not what was read since.
   virtual void note_checkpoint(uint64_t id) {}
+  // Whether a checkpoint may record this reader's position now. A reader in a phase that no
+  // position can resume (the initial snapshot of a CDC source: the database snapshot it
+  // reads dies with its connection) returns false, and its reader task holds the
+  // checkpoint's barrier back until it returns true: the checkpoint waits, and a crash
+  // meanwhile resumes from the checkpoint before, where that phase starts again. Asked
+  // between two polls.
+  virtual bool can_checkpoint() const { return true; }
   // Checkpoint `id` is durable: acknowledge upstream what it covers (NATS acks, Kafka group
   // offset commits, Redis XACK): the records before the checkpoint_position() taken for
   // `id`, not everything polled since (with parallel decoding, runtime/decode_pool.h, later
@@ -137,6 +148,12 @@ class SourceFactory {
   virtual bool reads_splits_in_order() const { return false; }
   // Whether readers produce typed rows (poll_rows(), CDC) rather than bytes to decode.
   virtual bool produces_rows() const { return false; }
+  // A source of changes (CDC): the columns (schema indexes) of the key its rows are updated
+  // by. Its rows are then an upsert stream by that key, as the planner treats the result
+  // of a GROUP BY: +I/+U carry the new row, -D the row it deletes (the key columns at
+  // least), -U (when present) the row before an update and is not needed downstream.
+  // nullopt: inserts only.
+  virtual std::optional<std::vector<int>> changelog_key() const { return std::nullopt; }
   // The format of the raw records the readers produce.
   virtual const FormatOptions& format() const = 0;
   // Bounded sources end (kEnd); unbounded ones run until the job stops.

@@ -610,7 +610,22 @@ class Planner {
     source_spec_of_stage_[reader] = stage(src).source;
     Open o;
     o.stages.push_back(reader);
+    mark_changelog(o, *stage(src).source->factory);
     return o;
+  }
+
+  // A source of changes (CDC) is an upsert stream by its key, as a GROUP BY result is: a
+  // WHERE over it keeps per-key state, an upsert sink must use that key, a join normalizes
+  // it, an aggregate over it is refused. The key is not routed by: one reader task reads
+  // the changes, in order.
+  static void mark_changelog(Open& o, const SourceFactory& factory) {
+    auto key = factory.changelog_key();
+    if (!key) return;
+    o.updating = true;
+    o.retract = false;
+    o.key_known = true;
+    o.key = *key;
+    o.partition_count = 0;
   }
 
   Result<Open> build_source_stage(const LogicalNode& node) {
@@ -707,6 +722,7 @@ class Planner {
     plan_.job.stages.push_back(std::move(st));
     Open o;
     o.stages.push_back(static_cast<int>(plan_.job.stages.size()) - 1);
+    mark_changelog(o, *spec->factory);
     source_table_of_stage_[o.stages[0]] = node.table;
     source_spec_of_stage_[o.stages[0]] = plan_.job.stages.back().source;
     return o;
@@ -747,7 +763,11 @@ class Planner {
   Result<Open> build_aggregate(const LogicalNode& node, std::vector<int>* source_of_stage) {
     const LogicalNodePtr& input = node.inputs[0];  // the pre-projection Calc
     ASSIGN_OR_RETURN(Open o, build_input(input, source_of_stage));
-    if (o.updating) return unsupported("aggregating an updating result (an aggregate over a GROUP BY without window) is not supported yet");
+    if (o.updating) {
+      return unsupported(
+          "aggregating an updating result (an aggregate over a GROUP BY without window, or over a changelog source "
+          "such as postgres-cdc) is not supported yet");
+    }
     AggregateConfig c;
     c.windowed = node.windowed;
     c.window = node.window;
@@ -940,8 +960,8 @@ class Planner {
       ASSIGN_OR_RETURN(Open o, build(queries[i], &unused));
       if (o.updating && !caps.upsert && !caps.changelog_append) {
         return invalid_argument(
-            "table {}: the query produces updates (GROUP BY without a window, or allowed_lateness), but {} is "
-            "append-only; use an upsert sink (sqlite with primary_key) or set changelog = 'true'",
+            "table {}: the query produces updates (GROUP BY without a window, allowed_lateness, or a changelog "
+            "source), but {} is append-only; use an upsert sink (sqlite with primary_key) or set changelog = 'true'",
             t.name, sink->describe());
       }
       if (o.updating && !o.retract && caps.upsert) {

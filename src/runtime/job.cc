@@ -528,6 +528,13 @@ struct SourceLoop {
   Result<bool> check_trigger() {
     uint64_t t = coordinator->trigger_id();
     if (t <= injected) return false;
+    // A reader whose position cannot be recorded yet (SourceReader::can_checkpoint()) holds
+    // the barrier back; the final checkpoint comes only after every split ended.
+    if (t != coordinator->final_id()) {
+      for (const auto& s : assigned) {
+        if (s->reader && !s->reader->can_checkpoint()) return false;
+      }
+    }
     injected = t;
     if (t == coordinator->final_id()) {
       final_id = t;
@@ -1238,6 +1245,7 @@ Status Job::run() {
             loop.context.metrics = registry_.get();
             loop.context.clock = clock_;
             loop.context.retry = &spec_.options.source_retry;
+            loop.context.checkpoints = coordinator_ != nullptr;
             if (!task->spec->also_forward_to.empty()) {
               loop.consumes_own_batches = !task->ops.empty() || task->spec->downstream >= 0;
               loop.late_consumers = static_cast<int>(task->spec->also_forward_to.size()) +

@@ -1,6 +1,10 @@
 #include "connectors/postgres/pg_connection.h"
 
+#include <poll.h>
+
+#include <cerrno>
 #include <cstdlib>
+#include <vector>
 
 #include <fmt/format.h>
 
@@ -22,17 +26,22 @@ std::string first_line(const char* message) {
 }  // namespace
 
 Result<std::unique_ptr<PgConnection>> PgConnection::connect(const std::string& dsn, const std::string& password_env,
-                                                            std::string context) {
-  std::unique_ptr<PgConnection> c(new PgConnection(dsn, password_env, std::move(context)));
+                                                            std::string context, bool replication) {
+  std::unique_ptr<PgConnection> c(new PgConnection(dsn, password_env, std::move(context), replication));
   RETURN_IF_ERROR(c->open());
   return c;
 }
 
 PgConnection::~PgConnection() {
+  if (copy_buffer_) PQfreemem(copy_buffer_);
   if (conn_) PQfinish(conn_);
 }
 
 Status PgConnection::open() {
+  if (copy_buffer_) {
+    PQfreemem(copy_buffer_);
+    copy_buffer_ = nullptr;
+  }
   if (conn_) {
     PQfinish(conn_);
     conn_ = nullptr;
@@ -48,10 +57,19 @@ Status PgConnection::open() {
   }
   // expand_dbname: `dbname` may be a whole connection string or URI; later keywords (the
   // password, the application name) are used only where it sets none.
-  const char* keys[] = {"dbname", "application_name", "connect_timeout", password.empty() ? nullptr : "password",
-                        nullptr};
-  const char* values[] = {dsn_.c_str(), "sluice", "10", password.empty() ? nullptr : password.c_str(), nullptr};
-  conn_ = PQconnectdbParams(keys, values, /*expand_dbname=*/1);
+  std::vector<const char*> keys = {"dbname", "application_name", "connect_timeout"};
+  std::vector<const char*> values = {dsn_.c_str(), "sluice", "10"};
+  if (replication_) {
+    keys.push_back("replication");
+    values.push_back("database");
+  }
+  if (!password.empty()) {
+    keys.push_back("password");
+    values.push_back(password.c_str());
+  }
+  keys.push_back(nullptr);
+  values.push_back(nullptr);
+  conn_ = PQconnectdbParams(keys.data(), values.data(), /*expand_dbname=*/1);
   if (conn_ == nullptr) return Status(StatusCode::kUnavailable, context_ + ": out of memory connecting to PostgreSQL");
   if (PQstatus(conn_) != CONNECTION_OK) {
     // libpq's message names host and port, never the password.
@@ -78,10 +96,11 @@ Status PgConnection::failure(std::string_view what, const PGresult* result) cons
   const char* message = result ? PQresultErrorMessage(result) : PQerrorMessage(conn_);
   const char* state = result ? PQresultErrorField(result, PG_DIAG_SQLSTATE) : nullptr;
   // Class 08 (connection exception), 40001 (serialization), 40P01 (deadlock), 57P0x (server
-  // shutting down): worth a retry.
+  // shutting down), 55006 (object in use: a replication slot still held by the walsender of
+  // a client that just died): worth a retry.
   const std::string sqlstate = state ? state : "";
   const bool transient = sqlstate.rfind("08", 0) == 0 || sqlstate == "40001" || sqlstate == "40P01" ||
-                         sqlstate.rfind("57P0", 0) == 0;
+                         sqlstate.rfind("57P0", 0) == 0 || sqlstate == "55006";
   return Status(transient ? StatusCode::kUnavailable : StatusCode::kIoError,
                 fmt::format("{}: {}: {}", context_, what, first_line(message)));
 }
@@ -143,6 +162,62 @@ Status PgConnection::copy_end() {
     if (s.is_ok() && PQresultStatus(r) != PGRES_COMMAND_OK) s = failure("COPY failed", r);
     PQclear(r);
   }
+  return s;
+}
+
+Status PgConnection::copy_both_begin(const std::string& sql) {
+  if (!conn_) return Status(StatusCode::kUnavailable, context_ + ": not connected to PostgreSQL");
+  PGresult* r = PQexec(conn_, sql.c_str());
+  Status s = PQresultStatus(r) == PGRES_COPY_BOTH ? Status::ok() : failure("starting replication", r);
+  PQclear(r);
+  return s;
+}
+
+Result<bool> PgConnection::copy_receive(std::string_view& out, int timeout_ms) {
+  if (!conn_) return Status(StatusCode::kUnavailable, context_ + ": not connected to PostgreSQL");
+  if (copy_buffer_) {
+    PQfreemem(copy_buffer_);
+    copy_buffer_ = nullptr;
+  }
+  for (int round = 0; round < 2; ++round) {
+    const int n = PQgetCopyData(conn_, &copy_buffer_, /*async=*/1);
+    if (n > 0) {
+      out = std::string_view(copy_buffer_, static_cast<size_t>(n));
+      return true;
+    }
+    if (n == -2) return failure("reading replication data");
+    if (n == -1) {  // the COPY ended: the server's reason is in the result
+      Status s = Status(StatusCode::kUnavailable, context_ + ": the server ended replication");
+      while (PGresult* r = PQgetResult(conn_)) {
+        if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_COPY_BOTH) {
+          s = failure("replication ended", r);
+        }
+        PQclear(r);
+      }
+      return s;
+    }
+    if (round == 1 || timeout_ms <= 0) break;
+    // Nothing buffered: wait for the socket, then read what came.
+    pollfd p{PQsocket(conn_), POLLIN, 0};
+    const int ready = ::poll(&p, 1, timeout_ms);
+    if (ready < 0 && errno != EINTR) return failure("waiting for replication data");
+    if (ready <= 0) return false;
+    if (PQconsumeInput(conn_) != 1) return failure("reading replication data");
+  }
+  return false;
+}
+
+Status PgConnection::copy_flush() {
+  if (PQflush(conn_) != 0) return failure("sending replication feedback");
+  return Status::ok();
+}
+
+Status PgConnection::query_result(const std::string& sql, const std::function<Status(const PGresult*)>& use) {
+  if (!conn_) return Status(StatusCode::kUnavailable, context_ + ": not connected to PostgreSQL");
+  PGresult* r = PQexec(conn_, sql.c_str());
+  const ExecStatusType st = PQresultStatus(r);
+  Status s = (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK) ? use(r) : failure("query failed", r);
+  PQclear(r);
   return s;
 }
 

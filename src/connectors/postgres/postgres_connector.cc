@@ -1,5 +1,7 @@
-// The postgres connector: the PostgreSQL sink (postgres_sink.h); registered by
+// The postgres connector: the PostgreSQL sink (postgres_sink.h) and CDC source
+// (postgres_cdc_source.h); registered by
 // builtin_connectors.cc when the build has libpq (SLUICE_WITH_POSTGRES).
+#include "connectors/postgres/postgres_cdc_source.h"
 #include "connectors/postgres/postgres_sink.h"
 #include "connectors/registry.h"
 
@@ -15,10 +17,21 @@ constexpr OptionSpec kPostgresSinkOptions[] = {
     {"password_env", "text", "none", "environment variable holding the password (else the DSN, PGPASSWORD, .pgpass)"},
 };
 
+constexpr OptionSpec kPostgresCdcSourceOptions[] = {
+    {"dsn", "text", "required", "libpq connection string or URI ('postgresql://user@host:5432/db')"},
+    {"table", "text", "the SQL table's name", "the PostgreSQL table(s): 'name', 'schema.name' or a comma list"},
+    {"slot_name", "text", "required", "the logical replication slot (created when missing)"},
+    {"publication", "text", "the slot's name", "the publication the slot streams"},
+    {"create_publication", "bool", "true", "create the publication FOR TABLE ... when it is missing"},
+    {"snapshot", "text", "initial", "'initial': read the tables first, then stream changes; 'never': changes only"},
+    {"password_env", "text", "none", "environment variable holding the password (else the DSN, PGPASSWORD, .pgpass)"},
+};
+
 }  // namespace
 
 void register_postgres_connector(ConnectorRegistry& r) {
   r.add_sink({"postgres", &make_postgres_sink_factory, kPostgresSinkOptions, {}});
+  r.add_source({"postgres-cdc", &make_postgres_cdc_source_factory, kPostgresCdcSourceOptions, {}});
 }
 
 }  // namespace sluice

@@ -449,8 +449,14 @@ TEST_F(PipelineMisuse, TablesNeedAConnectorAndUniqueNames) {
 #ifdef SLUICE_WITH_KAFKA
   sources += ", kafka";
 #endif
+#ifdef SLUICE_HAS_NATS
+  sources += ", nats";
+#endif
 #ifdef SLUICE_HAS_POSTGRES
   sources += ", postgres-cdc";
+#endif
+#ifdef SLUICE_HAS_REDIS
+  sources += ", redis-stream";
 #endif
   std::string optional;  // the sinks of this build's optional connectors
 #ifdef SLUICE_HAS_POSTGRES

@@ -32,7 +32,8 @@ class PostgresCdcJobTest : public ::testing::Test {
  protected:
   void SetUp() override {
     const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    slot_ = "e2e_cdc_" + std::to_string(::getpid()) + "_" + std::to_string(std::hash<std::string>{}(info->name()) % 100000);
+    slot_ =
+        "e2e_cdc_" + std::to_string(::getpid()) + "_" + std::to_string(std::hash<std::string>{}(info->name()) % 100000);
     dsn_ = pg().fresh_database(std::string("cdc_e2e_") + info->name());
   }
   void TearDown() override {
@@ -42,8 +43,8 @@ class PostgresCdcJobTest : public ::testing::Test {
         testing::wait_exit(pid);
       }
     }
-    (void)pg().exec(dsn_, "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = '" +
-                              slot_ + "'");
+    (void)pg().exec(
+        dsn_, "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = '" + slot_ + "'");
   }
   static PgTestServer& pg() { return PgTestServer::shared(); }
   void exec(const std::string& sql) {
@@ -51,7 +52,8 @@ class PostgresCdcJobTest : public ::testing::Test {
     ASSERT_TRUE(s.is_ok()) << s.message() << "\n" << sql;
   }
   std::string job() const {
-    return "CREATE TABLE items (id BIGINT, name TEXT, qty BIGINT, body TEXT) WITH (connector = 'postgres-cdc', dsn = '" +
+    return "CREATE TABLE items (id BIGINT, name TEXT, qty BIGINT, body TEXT) WITH (connector = 'postgres-cdc', dsn = "
+           "'" +
            dsn_ + "', table = 'public.items', slot_name = '" + slot_ +
            "');\n"
            "CREATE TABLE mirror (id BIGINT, name TEXT, qty BIGINT, body TEXT) WITH (connector = 'postgres', dsn = '" +
@@ -63,8 +65,9 @@ class PostgresCdcJobTest : public ::testing::Test {
            "INSERT INTO changes SELECT * FROM items;\n";
   }
   pid_t start_job() {
-    pid_t pid = testing::spawn_sluice({"run", "-q", "job.sql", "--checkpoint-dir", "ck", "--checkpoint-interval", "100ms"},
-                                      dir_.path(), dir_.file("log.txt"));
+    pid_t pid =
+        testing::spawn_sluice({"run", "-q", "job.sql", "--checkpoint-dir", "ck", "--checkpoint-interval", "100ms"},
+                              dir_.path(), dir_.file("log.txt"));
     running_.push_back(pid);
     return pid;
   }
@@ -75,8 +78,10 @@ class PostgresCdcJobTest : public ::testing::Test {
     running_.erase(std::remove(running_.begin(), running_.end(), pid), running_.end());
   }
   std::vector<std::string> rows(const std::string& table) {
-    return pg().query(dsn_, "SELECT id || '|' || coalesce(name, 'NULL') || '|' || coalesce(qty::text, 'NULL') || '|' || "
-                            "coalesce(body, 'NULL') FROM " + table + " ORDER BY id");
+    return pg().query(dsn_,
+                      "SELECT id || '|' || coalesce(name, 'NULL') || '|' || coalesce(qty::text, 'NULL') || '|' || "
+                      "coalesce(body, 'NULL') FROM " +
+                          table + " ORDER BY id");
   }
   // The changelog file's parts replayed by key; problems (a repeat or a gap) in `errors`.
   std::vector<std::string> replay_changelog(std::vector<std::string>& errors) {
@@ -115,7 +120,8 @@ class PostgresCdcJobTest : public ::testing::Test {
           if (it == state.end()) {
             problem("retracts a missing key");
           } else if (it->second.substr(0, 200) != row.substr(0, 200) || it->second.size() != row.size()) {
-            problem("retracts another row than the key holds: " + it->second.substr(0, 80) + " vs " + row.substr(0, 80));
+            problem("retracts another row than the key holds: " + it->second.substr(0, 80) + " vs " +
+                    row.substr(0, 80));
           }
           if (op == "-D") state.erase(id);
         }
@@ -144,7 +150,9 @@ class PostgresCdcJobTest : public ::testing::Test {
 };
 
 TEST_F(PostgresCdcJobTest, ChangesReachAnUpsertTableAndAChangelogExactlyOnceAcrossKills) {
-  exec("CREATE TABLE items (id INT PRIMARY KEY, name TEXT, qty INT, body TEXT); ALTER TABLE items REPLICA IDENTITY FULL");
+  exec(
+      "CREATE TABLE items (id INT PRIMARY KEY, name TEXT, qty INT, body TEXT); ALTER TABLE items REPLICA IDENTITY "
+      "FULL");
   // 12,000 rows; row 0 has a TOASTed body (random text does not compress: stored out of line).
   exec("INSERT INTO items SELECT i, 'n' || i, i, 'b' || i FROM generate_series(1, 12000) i");
   exec("INSERT INTO items SELECT 0, 'toasted', 0, string_agg(md5(i::text), '') FROM generate_series(1, 400) i");
@@ -154,7 +162,7 @@ TEST_F(PostgresCdcJobTest, ChangesReachAnUpsertTableAndAChangelogExactlyOnceAcro
       "UPDATE items SET qty = qty + 1 WHERE id % 7 = 0",
       "UPDATE items SET qty = qty + 100 WHERE id = 0",  // the TOASTed body is left unchanged
       "DELETE FROM items WHERE id % 11 = 5",
-      "UPDATE items SET qty = qty * 2 WHERE id <= 11000",  // one transaction, 10,000 rows
+      "UPDATE items SET qty = qty * 2 WHERE id <= 11000",              // one transaction, 10,000 rows
       "UPDATE items SET id = id + 100000 WHERE id BETWEEN 50 AND 60",  // key changes
       "BEGIN; INSERT INTO items VALUES (20000, 'x', 1, 'y'); UPDATE items SET name = NULL WHERE id = 20000; DELETE "
       "FROM items WHERE id = 1; UPDATE items SET body = 'short' WHERE id = 2; COMMIT",
@@ -185,48 +193,66 @@ TEST_F(PostgresCdcJobTest, ChangesReachAnUpsertTableAndAChangelogExactlyOnceAcro
   EXPECT_EQ(replayed == source, true);
   EXPECT_GT(source.size(), 11000u);
   // The TOASTed row kept its body through the updates that left it unchanged.
-  EXPECT_EQ(pg().query(dsn_, "SELECT length(body), qty FROM mirror WHERE id = 0"), std::vector<std::string>{"12800|203"});
+  EXPECT_EQ(pg().query(dsn_, "SELECT length(body), qty FROM mirror WHERE id = 0"),
+            std::vector<std::string>{"12800|203"});
   ASSERT_NO_FATAL_FAILURE(kill_job(pid));
 }
 
 TEST_F(PostgresCdcJobTest, PlanningNamesWhatAChangelogSourceCannotFeed) {
-  exec("CREATE TABLE items (id INT PRIMARY KEY, name TEXT, qty INT, body TEXT); ALTER TABLE items REPLICA IDENTITY FULL");
-  const std::string src = "CREATE TABLE items (id BIGINT, name TEXT, qty BIGINT, body TEXT) WITH (connector = "
-                          "'postgres-cdc', dsn = '" + dsn_ + "', slot_name = '" + slot_ + "');\n";
+  exec(
+      "CREATE TABLE items (id INT PRIMARY KEY, name TEXT, qty INT, body TEXT); ALTER TABLE items REPLICA IDENTITY "
+      "FULL");
+  const std::string src =
+      "CREATE TABLE items (id BIGINT, name TEXT, qty BIGINT, body TEXT) WITH (connector = "
+      "'postgres-cdc', dsn = '" +
+      dsn_ + "', slot_name = '" + slot_ + "');\n";
   // An append-only sink.
-  testing::write_file(dir_.file("a.sql"), src + "CREATE TABLE out (id BIGINT, qty BIGINT) WITH (connector = 'file', "
-                                                "path = 'out.jsonl');\nINSERT INTO out SELECT id, qty FROM items;\n");
+  testing::write_file(dir_.file("a.sql"), src +
+                                              "CREATE TABLE out (id BIGINT, qty BIGINT) WITH (connector = 'file', "
+                                              "path = 'out.jsonl');\nINSERT INTO out SELECT id, qty FROM items;\n");
   auto r = testing::run_sluice("validate a.sql", dir_.path());
   EXPECT_NE(r.exit_code, 0);
   EXPECT_NE(r.output.find("the query produces updates"), std::string::npos) << r.output;
   // An upsert sink keyed by something else than the source's key (dropping the key).
-  testing::write_file(dir_.file("b.sql"), src + "CREATE TABLE out (name TEXT, qty BIGINT) WITH (connector = 'postgres', "
-                                                "dsn = '" + dsn_ + "', create_table = 'true', primary_key = "
-                                                "'name');\nINSERT INTO out SELECT name, qty FROM items;\n");
+  testing::write_file(dir_.file("b.sql"), src +
+                                              "CREATE TABLE out (name TEXT, qty BIGINT) WITH (connector = 'postgres', "
+                                              "dsn = '" +
+                                              dsn_ +
+                                              "', create_table = 'true', primary_key = "
+                                              "'name');\nINSERT INTO out SELECT name, qty FROM items;\n");
   r = testing::run_sluice("validate b.sql", dir_.path());
   EXPECT_NE(r.exit_code, 0);
   EXPECT_NE(r.output.find("an upsert on primary key (name) would keep stale rows"), std::string::npos) << r.output;
   // ... or keeping it but keyed by another column.
-  testing::write_file(dir_.file("b2.sql"), src + "CREATE TABLE out (id BIGINT, name TEXT) WITH (connector = 'postgres', "
-                                                 "dsn = '" + dsn_ + "', create_table = 'true', primary_key = "
-                                                 "'name');\nINSERT INTO out SELECT id, name FROM items;\n");
+  testing::write_file(dir_.file("b2.sql"), src +
+                                               "CREATE TABLE out (id BIGINT, name TEXT) WITH (connector = 'postgres', "
+                                               "dsn = '" +
+                                               dsn_ +
+                                               "', create_table = 'true', primary_key = "
+                                               "'name');\nINSERT INTO out SELECT id, name FROM items;\n");
   r = testing::run_sluice("validate b2.sql", dir_.path());
   EXPECT_NE(r.exit_code, 0);
   EXPECT_NE(r.output.find("primary key (name) is not the key of the query's updating result (id)"), std::string::npos)
       << r.output;
   // An aggregate over the changes is refused (not supported yet), not computed wrongly.
-  testing::write_file(dir_.file("d.sql"), src + "CREATE TABLE out (name TEXT, n BIGINT) WITH (connector = 'postgres', "
-                                                "dsn = '" + dsn_ + "', create_table = 'true', primary_key = "
-                                                "'name');\nINSERT INTO out SELECT name, COUNT(*) FROM items GROUP BY "
-                                                "name;\n");
+  testing::write_file(dir_.file("d.sql"), src +
+                                              "CREATE TABLE out (name TEXT, n BIGINT) WITH (connector = 'postgres', "
+                                              "dsn = '" +
+                                              dsn_ +
+                                              "', create_table = 'true', primary_key = "
+                                              "'name');\nINSERT INTO out SELECT name, COUNT(*) FROM items GROUP BY "
+                                              "name;\n");
   r = testing::run_sluice("validate d.sql", dir_.path());
   EXPECT_NE(r.exit_code, 0);
   EXPECT_NE(r.output.find("over a changelog source such as postgres-cdc) is not supported yet"), std::string::npos)
       << r.output;
   // A WHERE over the changes is fine (per-key state retracts rows that stop qualifying).
-  testing::write_file(dir_.file("c.sql"), src + "CREATE TABLE out (id BIGINT, qty BIGINT) WITH (connector = 'postgres', "
-                                                "dsn = '" + dsn_ + "', create_table = 'true', primary_key = "
-                                                "'id');\nINSERT INTO out SELECT id, qty FROM items WHERE qty > 5;\n");
+  testing::write_file(dir_.file("c.sql"), src +
+                                              "CREATE TABLE out (id BIGINT, qty BIGINT) WITH (connector = 'postgres', "
+                                              "dsn = '" +
+                                              dsn_ +
+                                              "', create_table = 'true', primary_key = "
+                                              "'id');\nINSERT INTO out SELECT id, qty FROM items WHERE qty > 5;\n");
   r = testing::run_sluice("validate c.sql", dir_.path());
   EXPECT_EQ(r.exit_code, 0) << r.output;
 }

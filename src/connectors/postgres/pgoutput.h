@@ -80,7 +80,7 @@ struct ReplicationFrame {
   uint64_t wal_start = 0;  // kXLogData: where the data starts
   uint64_t wal_end = 0;    // the server's current end of WAL (kKeepalive: everything before it was sent)
   bool reply_requested = false;
-  std::string_view data;   // kXLogData: the pgoutput message
+  std::string_view data;  // kXLogData: the pgoutput message
 };
 Status decode_replication_frame(std::string_view bytes, ReplicationFrame& out);
 

@@ -55,8 +55,7 @@ bool converts(uint32_t oid, TypeId t) {
     case TypeId::kString: return true;
     case TypeId::kBool: return oid == kBoolOid;
     case TypeId::kInt64: return is_integer_oid(oid);
-    case TypeId::kFloat64:
-      return is_integer_oid(oid) || oid == kFloat4Oid || oid == kFloat8Oid || oid == kNumericOid;
+    case TypeId::kFloat64: return is_integer_oid(oid) || oid == kFloat4Oid || oid == kFloat8Oid || oid == kNumericOid;
     case TypeId::kTimestamp: return oid == kTimestampOid || oid == kTimestampTzOid || oid == kDateOid;
     case TypeId::kInterval: return oid == kIntervalOid;
     case TypeId::kNull: return false;
@@ -138,7 +137,7 @@ Status append_text(Column& col, TypeId type, std::string_view text, std::string&
     }
     case TypeId::kFloat64: {
       if (text == "NaN" || text == "Infinity" || text == "-Infinity") {
-        col.append_double(text == "NaN"        ? std::numeric_limits<double>::quiet_NaN()
+        col.append_double(text == "NaN"    ? std::numeric_limits<double>::quiet_NaN()
                           : text[0] == '-' ? -std::numeric_limits<double>::infinity()
                                            : std::numeric_limits<double>::infinity());
         return Status::ok();
@@ -157,8 +156,9 @@ Status append_text(Column& col, TypeId type, std::string_view text, std::string&
       std::string_view t = text;
       const size_t n = t.size();
       const size_t colon = t.find(':');  // a time part (a date's "-02" is no offset)
-      if (n > 3 && colon != std::string_view::npos && colon < n - 3 && (t[n - 3] == '+' || t[n - 3] == '-') && t[n - 1] >= '0' && t[n - 2] >= '0' && t[n - 1] <= '9' &&
-          t[n - 2] <= '9' && t[n - 4] >= '0' && t[n - 4] <= '9') {
+      if (n > 3 && colon != std::string_view::npos && colon < n - 3 && (t[n - 3] == '+' || t[n - 3] == '-') &&
+          t[n - 1] >= '0' && t[n - 2] >= '0' && t[n - 1] <= '9' && t[n - 2] <= '9' && t[n - 4] >= '0' &&
+          t[n - 4] <= '9') {
         scratch.assign(t);
         scratch += ":00";
         t = scratch;
@@ -191,7 +191,7 @@ struct PgCdcTable {
   std::string given;   // as in the option
   std::string schema;  // resolved
   std::string name;
-  std::string quoted;  // "schema"."name"
+  std::string quoted;                 // "schema"."name"
   std::vector<uint32_t> column_oids;  // per declared column
 };
 
@@ -213,7 +213,7 @@ struct PgCdcConfig {
 // index and its type.
 struct RelationMap {
   bool ours = false;
-  std::string name;             // schema.name, for errors
+  std::string name;              // schema.name, for errors
   std::vector<int> tuple_index;  // per declared column
   std::vector<uint32_t> oids;    // per declared column
 };
@@ -246,7 +246,8 @@ class PgCdcReader : public SourceReader {
     return encode_pg_cdc_position(pos);
   }
   Status check_checkpoint_position(std::string_view bytes) override {
-    if (!decode_pg_cdc_position(bytes)) return invalid_argument("{}: '{}' is not a postgres-cdc position", c_->context, bytes);
+    if (!decode_pg_cdc_position(bytes))
+      return invalid_argument("{}: '{}' is not a postgres-cdc position", c_->context, bytes);
     return Status::ok();
   }
   Status seek_checkpoint_position(std::string_view bytes) override {
@@ -324,12 +325,14 @@ class PgCdcReader : public SourceReader {
   // Creates the publication FOR TABLE ... when it is missing (and allowed), or checks that
   // it publishes every table.
   Status ensure_publication(PgConnection& conn) {
-    ASSIGN_OR_RETURN(PgRows pub, conn.query("SELECT pubtruncate FROM pg_publication WHERE pubname = $1", {c_->publication}));
+    ASSIGN_OR_RETURN(PgRows pub,
+                     conn.query("SELECT pubtruncate FROM pg_publication WHERE pubname = $1", {c_->publication}));
     if (pub.rows.empty()) {
       if (!c_->create_publication) {
-        return invalid_argument("{}: publication '{}' does not exist (create_publication = 'false'); CREATE PUBLICATION "
-                                "{} FOR TABLE ...",
-                                c_->context, c_->publication, PgConnection::quote_ident(c_->publication));
+        return invalid_argument(
+            "{}: publication '{}' does not exist (create_publication = 'false'); CREATE PUBLICATION "
+            "{} FOR TABLE ...",
+            c_->context, c_->publication, PgConnection::quote_ident(c_->publication));
       }
       std::string list;
       for (const auto& t : c_->tables) list += (list.empty() ? "" : ", ") + t.quoted;
@@ -360,15 +363,17 @@ class PgCdcReader : public SourceReader {
     ASSIGN_OR_RETURN(repl_, connect(true));
     if (restored_) {
       if (!slot) {
-        return not_found("{}: replication slot '{}' no longer exists, so the changes after the checkpoint (LSN {}) "
-                         "are lost; start the job over (--start-over, without the checkpoint) to take a new snapshot",
-                         c_->context, c_->slot, format_lsn(resume_lsn_));
+        return not_found(
+            "{}: replication slot '{}' no longer exists, so the changes after the checkpoint (LSN {}) "
+            "are lost; start the job over (--start-over, without the checkpoint) to take a new snapshot",
+            c_->context, c_->slot, format_lsn(resume_lsn_));
       }
       if (slot->second > resume_lsn_) {
-        return invalid_argument("{}: replication slot '{}' was confirmed up to LSN {}, past the checkpoint's LSN {} "
-                                "(resuming an older checkpoint or savepoint than the slot's): the changes in between "
-                                "are gone from the slot",
-                                c_->context, c_->slot, format_lsn(slot->second), format_lsn(resume_lsn_));
+        return invalid_argument(
+            "{}: replication slot '{}' was confirmed up to LSN {}, past the checkpoint's LSN {} "
+            "(resuming an older checkpoint or savepoint than the slot's): the changes in between "
+            "are gone from the slot",
+            c_->context, c_->slot, format_lsn(slot->second), format_lsn(resume_lsn_));
       }
       return start_streaming_retried();
     }
@@ -379,8 +384,10 @@ class PgCdcReader : public SourceReader {
     if (slot) {
       // A fresh start (no checkpoint): the slot of an earlier run cannot give a snapshot
       // consistent with its position, so it is made again.
-      log_warn("{}: replication slot '{}' exists from an earlier run; dropping and recreating it for a consistent "
-               "snapshot", c_->context, c_->slot);
+      log_warn(
+          "{}: replication slot '{}' exists from an earlier run; dropping and recreating it for a consistent "
+          "snapshot",
+          c_->context, c_->slot);
       RETURN_IF_ERROR(retry(retry_, "drop replication slot", [&]() -> Status {
         if (!admin->ok()) RETURN_IF_ERROR(admin->reconnect());
         return admin->exec("SELECT pg_drop_replication_slot(" + PgConnection::quote_literal(c_->slot) + ")");
@@ -475,10 +482,10 @@ class PgCdcReader : public SourceReader {
   Status start_streaming() {
     relations_.clear();
     in_transaction_ = false;
-    const std::string sql = fmt::format(
-        "START_REPLICATION SLOT {} LOGICAL {} (proto_version '1', publication_names {})",
-        PgConnection::quote_ident(c_->slot), format_lsn(resume_lsn_),
-        PgConnection::quote_literal(PgConnection::quote_ident(c_->publication)));
+    const std::string sql =
+        fmt::format("START_REPLICATION SLOT {} LOGICAL {} (proto_version '1', publication_names {})",
+                    PgConnection::quote_ident(c_->slot), format_lsn(resume_lsn_),
+                    PgConnection::quote_literal(PgConnection::quote_ident(c_->publication)));
     RETURN_IF_ERROR(repl_->copy_both_begin(sql));
     phase_ = Phase::kStreaming;
     last_status_ = system_retry_clock().now();
@@ -526,11 +533,12 @@ class PgCdcReader : public SourceReader {
 
   Status send_status(uint64_t flush, bool reply_requested) {
     if (phase_ != Phase::kStreaming || disconnected_ || !repl_) return Status::ok();
-    const int64_t now_us = std::chrono::duration_cast<std::chrono::microseconds>(
-                               std::chrono::system_clock::now().time_since_epoch())
-                               .count() -
-                           kPgEpochMicros;
-    Status s = repl_->copy_send(standby_status_update(std::max(received_, flush), flush, flush, now_us, reply_requested));
+    const int64_t now_us =
+        std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch())
+            .count() -
+        kPgEpochMicros;
+    Status s =
+        repl_->copy_send(standby_status_update(std::max(received_, flush), flush, flush, now_us, reply_requested));
     if (s.is_ok()) s = repl_->copy_flush();
     if (!s.is_ok()) return lost(s);
     confirmed_ = std::max(confirmed_, flush);
@@ -547,7 +555,8 @@ class PgCdcReader : public SourceReader {
     // A change becomes at most two rows; an empty batch takes one whatever its size.
     while (out.num_rows == 0 || out.num_rows + 2 <= max_rows) {
       const Micros now = system_retry_clock().now();
-      const int wait_ms = out.num_rows > 0 || now >= deadline ? 0 : static_cast<int>((deadline - now) / kMicrosPerMilli) + 1;
+      const int wait_ms =
+          out.num_rows > 0 || now >= deadline ? 0 : static_cast<int>((deadline - now) / kMicrosPerMilli) + 1;
       std::string_view bytes;
       Result<bool> got = repl_->copy_receive(bytes, wait_ms);
       if (!got.is_ok()) {
@@ -596,9 +605,10 @@ class PgCdcReader : public SourceReader {
         skip_remaining_ = 0;
         if (skip_transaction_lsn_ != 0 && !skip_transaction_) {
           if (message_.final_lsn != skip_transaction_lsn_) {
-            return internal_error("{}: resuming inside the transaction committed at LSN {}, but the slot streams the "
-                                  "one committed at {} first",
-                                  c_->context, format_lsn(skip_transaction_lsn_), format_lsn(message_.final_lsn));
+            return internal_error(
+                "{}: resuming inside the transaction committed at LSN {}, but the slot streams the "
+                "one committed at {} first",
+                c_->context, format_lsn(skip_transaction_lsn_), format_lsn(message_.final_lsn));
           }
           skip_remaining_ = skip_changes_;
           skip_transaction_lsn_ = 0;
@@ -633,9 +643,10 @@ class PgCdcReader : public SourceReader {
         for (uint32_t id : message_.truncated) {
           auto it = relations_.find(id);
           if (it != relations_.end() && it->second.ours && !skip_transaction_) {
-            return unsupported("{}: postgres table {} was truncated (LSN {}); a TRUNCATE has no rows to delete in the "
-                               "changelog: take a new snapshot (drop the slot '{}' and start the job over)",
-                               c_->context, it->second.name, format_lsn(transaction_lsn_), c_->slot);
+            return unsupported(
+                "{}: postgres table {} was truncated (LSN {}); a TRUNCATE has no rows to delete in the "
+                "changelog: take a new snapshot (drop the slot '{}' and start the job over)",
+                c_->context, it->second.name, format_lsn(transaction_lsn_), c_->slot);
           }
         }
         return Status::ok();
@@ -693,9 +704,10 @@ class PgCdcReader : public SourceReader {
       Column& column = out.mutable_column(col);
       const PgOutputValue* v = value_of(m, col, values, old);
       if (v == nullptr) {
-        return invalid_argument("{}: postgres table {} column '{}': an UPDATE left its TOASTed value unchanged, so the "
-                                "change does not carry it; ALTER TABLE {} REPLICA IDENTITY FULL",
-                                c_->context, m.name, c_->schema->field(col).name, m.name);
+        return invalid_argument(
+            "{}: postgres table {} column '{}': an UPDATE left its TOASTed value unchanged, so the "
+            "change does not carry it; ALTER TABLE {} REPLICA IDENTITY FULL",
+            c_->context, m.name, c_->schema->field(col).name, m.name);
       }
       if (v->kind == PgOutputValue::Kind::kNull) {
         column.append_null();
@@ -724,8 +736,12 @@ class PgCdcReader : public SourceReader {
     if (out.row_kinds.size() < out.num_rows) out.row_kinds.resize(out.num_rows, RowKind::kInsert);
     const PgOutputMessage& msg = message_;
     switch (msg.kind) {
-      case PgOutputMessage::Kind::kInsert: RETURN_IF_ERROR(append_row(m, RowKind::kInsert, msg.new_values, nullptr, out)); break;
-      case PgOutputMessage::Kind::kDelete: RETURN_IF_ERROR(append_row(m, RowKind::kDelete, msg.old_values, nullptr, out)); break;
+      case PgOutputMessage::Kind::kInsert:
+        RETURN_IF_ERROR(append_row(m, RowKind::kInsert, msg.new_values, nullptr, out));
+        break;
+      case PgOutputMessage::Kind::kDelete:
+        RETURN_IF_ERROR(append_row(m, RowKind::kDelete, msg.old_values, nullptr, out));
+        break;
       case PgOutputMessage::Kind::kUpdate: {
         const std::vector<PgOutputValue>* old = msg.old_kind == 'O' ? &msg.old_values : nullptr;
         if (msg.old_kind == 'K' || (old && key_changed(m, msg.old_values, msg.new_values))) {
@@ -821,25 +837,28 @@ Result<std::vector<std::string>> check_table(PgConnection& conn, PgCdcConfig& c,
     return invalid_argument("{}: '{}' is not a table (logical replication publishes tables only)", c.context, t.given);
   }
   if (identity == "n") {
-    return invalid_argument("{}: postgres table {} has REPLICA IDENTITY NOTHING: its updates and deletes cannot be "
-                            "replicated; ALTER TABLE {} REPLICA IDENTITY FULL",
-                            c.context, t.quoted, t.quoted);
+    return invalid_argument(
+        "{}: postgres table {} has REPLICA IDENTITY NOTHING: its updates and deletes cannot be "
+        "replicated; ALTER TABLE {} REPLICA IDENTITY FULL",
+        c.context, t.quoted, t.quoted);
   }
   ASSIGN_OR_RETURN(PgRows cols, conn.query("SELECT attname, atttypid::bigint, format_type(atttypid, atttypmod), "
                                            "attstorage FROM pg_attribute WHERE attrelid = to_regclass($1) AND attnum > "
                                            "0 AND NOT attisdropped ORDER BY attnum",
                                            {t.quoted}));
-  ASSIGN_OR_RETURN(PgRows key, conn.query("SELECT a.attname FROM pg_index i JOIN pg_attribute a ON a.attrelid = "
-                                          "i.indrelid AND a.attnum = ANY (i.indkey) WHERE i.indrelid = to_regclass($1) "
-                                          "AND CASE WHEN $2::text = 'i' THEN i.indisreplident ELSE i.indisprimary END ORDER "
-                                          "BY array_position(i.indkey::int2[], a.attnum)",
-                                          {t.quoted, identity}));
+  ASSIGN_OR_RETURN(PgRows key,
+                   conn.query("SELECT a.attname FROM pg_index i JOIN pg_attribute a ON a.attrelid = "
+                              "i.indrelid AND a.attnum = ANY (i.indkey) WHERE i.indrelid = to_regclass($1) "
+                              "AND CASE WHEN $2::text = 'i' THEN i.indisreplident ELSE i.indisprimary END ORDER "
+                              "BY array_position(i.indkey::int2[], a.attnum)",
+                              {t.quoted, identity}));
   std::vector<std::string> key_names;
   for (const auto& r : key.rows) key_names.push_back(r[0]);
   if (key_names.empty()) {
-    return invalid_argument("{}: postgres table {} has no primary key; the changelog applies updates and deletes by "
-                            "key: add a primary key (or REPLICA IDENTITY USING INDEX of a unique index)",
-                            c.context, t.quoted);
+    return invalid_argument(
+        "{}: postgres table {} has no primary key; the changelog applies updates and deletes by "
+        "key: add a primary key (or REPLICA IDENTITY USING INDEX of a unique index)",
+        c.context, t.quoted);
   }
   std::string have;
   for (const auto& r : cols.rows) have += (have.empty() ? "" : ", ") + r[0];
@@ -851,35 +870,36 @@ Result<std::vector<std::string>> check_table(PgConnection& conn, PgCdcConfig& c,
       if (r[0] == f.name) found = &r;
     }
     if (!found) {
-      return invalid_argument("{}: postgres table {} has no column '{}' (it has: {})", c.context, t.quoted, f.name, have);
+      return invalid_argument("{}: postgres table {} has no column '{}' (it has: {})", c.context, t.quoted, f.name,
+                              have);
     }
     const uint32_t oid = static_cast<uint32_t>(std::stoul((*found)[1]));
     if (!converts(oid, f.type)) {
       return invalid_argument("{}: postgres table {} column '{}' is {}, which does not convert to {}; declare it {}",
                               c.context, t.quoted, f.name, (*found)[2], type_name(f.type),
-                              is_integer_oid(oid) ? "BIGINT" : oid == kBoolOid ? "BOOLEAN"
-                                                           : (oid == kFloat4Oid || oid == kFloat8Oid || oid == kNumericOid)
-                                                               ? "DOUBLE"
-                                                           : (oid == kTimestampOid || oid == kTimestampTzOid || oid == kDateOid)
-                                                               ? "TIMESTAMP"
-                                                               : "TEXT");
+                              is_integer_oid(oid)                                                   ? "BIGINT"
+                              : oid == kBoolOid                                                     ? "BOOLEAN"
+                              : (oid == kFloat4Oid || oid == kFloat8Oid || oid == kNumericOid)      ? "DOUBLE"
+                              : (oid == kTimestampOid || oid == kTimestampTzOid || oid == kDateOid) ? "TIMESTAMP"
+                                                                                                    : "TEXT");
     }
     t.column_oids.push_back(oid);
     const bool in_key = std::find(key_names.begin(), key_names.end(), f.name) != key_names.end();
     // An UPDATE that leaves a TOASTed value unchanged sends it only in a FULL old row.
     if (identity != "f" && !in_key && (*found)[3] != "p") {
-      return invalid_argument("{}: postgres table {} has REPLICA IDENTITY {} and column '{}' ({}) can be TOASTed: an "
-                              "UPDATE that leaves a TOASTed value unchanged does not carry it; ALTER TABLE {} REPLICA "
-                              "IDENTITY FULL",
-                              c.context, t.quoted, identity == "d" ? "DEFAULT" : "USING INDEX", f.name, (*found)[2],
-                              t.quoted);
+      return invalid_argument(
+          "{}: postgres table {} has REPLICA IDENTITY {} and column '{}' ({}) can be TOASTed: an "
+          "UPDATE that leaves a TOASTed value unchanged does not carry it; ALTER TABLE {} REPLICA "
+          "IDENTITY FULL",
+          c.context, t.quoted, identity == "d" ? "DEFAULT" : "USING INDEX", f.name, (*found)[2], t.quoted);
     }
   }
   for (const auto& k : key_names) {
     if (c.schema->find(k) < 0) {
-      return invalid_argument("{}: declare the key column '{}' of postgres table {}: updates and deletes are applied "
-                              "by the key ({})",
-                              c.context, k, t.quoted, fmt::format("{}", fmt::join(key_names, ", ")));
+      return invalid_argument(
+          "{}: declare the key column '{}' of postgres table {}: updates and deletes are applied "
+          "by the key ({})",
+          c.context, k, t.quoted, fmt::format("{}", fmt::join(key_names, ", ")));
     }
   }
   return key_names;
@@ -928,9 +948,10 @@ Result<std::unique_ptr<SourceFactory>> make_postgres_cdc_source_factory(const So
   ASSIGN_OR_RETURN(c.dsn, o.require_string("dsn"));
   ASSIGN_OR_RETURN(c.slot, o.require_string("slot_name"));
   if (!valid_slot_name(c.slot)) {
-    return invalid_argument("{}: option 'slot_name' = '{}': a replication slot name has lower-case letters, digits and "
-                            "underscores only (at most 63)",
-                            c.context, c.slot);
+    return invalid_argument(
+        "{}: option 'slot_name' = '{}': a replication slot name has lower-case letters, digits and "
+        "underscores only (at most 63)",
+        c.context, c.slot);
   }
   c.publication = o.get_string("publication", c.slot);
   if (c.publication.empty()) return invalid_argument("{}: option 'publication' must not be empty", c.context);
@@ -966,9 +987,10 @@ Result<std::unique_ptr<SourceFactory>> make_postgres_cdc_source_factory(const So
   ASSIGN_OR_RETURN(std::unique_ptr<PgConnection> conn, PgConnection::connect(c.dsn, c.password_env, c.context));
   ASSIGN_OR_RETURN(PgRows wal, conn->query("SHOW wal_level"));
   if (wal.rows.empty() || wal.rows[0][0] != "logical") {
-    return invalid_argument("{}: the PostgreSQL server has wal_level = '{}'; logical replication needs wal_level = "
-                            "logical (postgresql.conf, then restart the server)",
-                            c.context, wal.rows.empty() ? "?" : wal.rows[0][0]);
+    return invalid_argument(
+        "{}: the PostgreSQL server has wal_level = '{}'; logical replication needs wal_level = "
+        "logical (postgresql.conf, then restart the server)",
+        c.context, wal.rows.empty() ? "?" : wal.rows[0][0]);
   }
   std::vector<std::string> key_names;
   for (auto& t : c.tables) {

@@ -24,7 +24,8 @@ using testing::source_spec;
 std::string unhex(std::string_view hex) {
   if (hex.substr(0, 2) == "\\x") hex.remove_prefix(2);
   std::string out;
-  for (size_t i = 0; i + 1 < hex.size(); i += 2) out.push_back(static_cast<char>(std::stoi(std::string(hex.substr(i, 2)), nullptr, 16)));
+  for (size_t i = 0; i + 1 < hex.size(); i += 2)
+    out.push_back(static_cast<char>(std::stoi(std::string(hex.substr(i, 2)), nullptr, 16)));
   return out;
 }
 
@@ -39,7 +40,8 @@ std::string text(const PgOutputValue& v) {
 
 std::string tuple(const std::vector<PgOutputValue>& values) {
   std::string out;
-  for (const auto& v : values) out += (out.empty() ? "" : ",") + (text(v).size() > 20 ? "<" + std::to_string(text(v).size()) + ">" : text(v));
+  for (const auto& v : values)
+    out += (out.empty() ? "" : ",") + (text(v).size() > 20 ? "<" + std::to_string(text(v).size()) + ">" : text(v));
   return out;
 }
 
@@ -79,18 +81,22 @@ class PgCdcTest : public ::testing::Test {
     for (char& ch : name_) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
     name_ = name_.substr(0, 60);
     // Slots are per server: an earlier run's slot of this name would block the drop.
-    (void)pg().exec(pg().dsn(), "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name "
-                                "= '" + name_ + "'");
+    (void)pg().exec(pg().dsn(),
+                    "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name "
+                    "= '" +
+                        name_ + "'");
     dsn_ = pg().fresh_database(name_);
   }
   void TearDown() override {
     reader_.reset();
     factory_.reset();
-    (void)pg().exec(dsn_, "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = '" +
-                              name_ + "'");
+    (void)pg().exec(
+        dsn_, "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots WHERE slot_name = '" + name_ + "'");
   }
   static PgTestServer& pg() { return PgTestServer::shared(); }
-  void exec(const std::string& sql) { ASSERT_TRUE(pg().exec(dsn_, sql).is_ok()) << pg().exec(dsn_, sql).message() << sql; }
+  void exec(const std::string& sql) {
+    ASSERT_TRUE(pg().exec(dsn_, sql).is_ok()) << pg().exec(dsn_, sql).message() << sql;
+  }
   std::vector<std::string> query(const std::string& sql) { return pg().query(dsn_, sql); }
 
   Result<std::unique_ptr<SourceFactory>> factory(SchemaPtr schema, std::map<std::string, std::string> extra = {}) {
@@ -160,12 +166,14 @@ const char* kItems =
     "TEXT); ALTER TABLE items REPLICA IDENTITY FULL";
 
 TEST_F(PgCdcTest, TheDecoderReadsTheServersOwnMessages) {
-  exec("CREATE TABLE items (id INT PRIMARY KEY, body TEXT, n BIGINT); ALTER TABLE items REPLICA IDENTITY FULL; "
-       "CREATE PUBLICATION pub FOR TABLE items");
+  exec(
+      "CREATE TABLE items (id INT PRIMARY KEY, body TEXT, n BIGINT); ALTER TABLE items REPLICA IDENTITY FULL; "
+      "CREATE PUBLICATION pub FOR TABLE items");
   exec("SELECT pg_create_logical_replication_slot('" + name_ + "', 'pgoutput')");
   // Random text does not compress: it is stored out of line (TOASTed).
-  exec("INSERT INTO items SELECT 1, 'a', NULL UNION ALL SELECT 2, string_agg(md5(i::text), ''), 5 FROM "
-       "generate_series(1, 400) i");
+  exec(
+      "INSERT INTO items SELECT 1, 'a', NULL UNION ALL SELECT 2, string_agg(md5(i::text), ''), 5 FROM "
+      "generate_series(1, 400) i");
   exec("UPDATE items SET n = 6 WHERE id = 2");  // the TOASTed body is left unchanged
   exec("UPDATE items SET id = 3 WHERE id = 1");
   exec("DELETE FROM items WHERE id = 3");
@@ -192,26 +200,27 @@ TEST_F(PgCdcTest, TheDecoderReadsTheServersOwnMessages) {
       case PgOutputMessage::Kind::kRelation: {
         std::string cols;
         for (const auto& c : m.relation.columns) cols += fmt::format(" {}:{}{}", c.name, c.type_oid, c.key ? "k" : "");
-        seen.push_back(fmt::format("R {}.{} {}{}", m.relation.schema, m.relation.name, m.relation.replica_identity, cols));
+        seen.push_back(
+            fmt::format("R {}.{} {}{}", m.relation.schema, m.relation.name, m.relation.replica_identity, cols));
         break;
       }
       case PgOutputMessage::Kind::kInsert: seen.push_back("I " + tuple(m.new_values)); break;
       case PgOutputMessage::Kind::kUpdate:
         seen.push_back(fmt::format("U {}:{} N:{}", m.old_kind, tuple(m.old_values), tuple(m.new_values)));
         break;
-      case PgOutputMessage::Kind::kDelete: seen.push_back(fmt::format("D {}:{}", m.old_kind, tuple(m.old_values))); break;
+      case PgOutputMessage::Kind::kDelete:
+        seen.push_back(fmt::format("D {}:{}", m.old_kind, tuple(m.old_values)));
+        break;
       case PgOutputMessage::Kind::kTruncate: seen.push_back(fmt::format("T {}", m.truncated.size())); break;
       default: seen.push_back("other"); break;
     }
   }
   // FULL identity marks every column as key in the relation; the UPDATE's new tuple leaves
   // the TOASTed body out ('u'), its old tuple has it.
-  EXPECT_EQ(seen, (std::vector<std::string>{
-                      "B", "R public.items f id:23k body:25k n:20k", "I 1,a,NULL", "I 2,<12800>,5", "C",
-                      "B", "U O:2,<12800>,5 N:2,TOAST,6", "C",
-                      "B", "U O:1,a,NULL N:3,a,NULL", "C",
-                      "B", "D O:3,a,NULL", "C",
-                      "B", "R public.items f id:23k body:25k n:20k", "T 1", "C"}));
+  EXPECT_EQ(seen,
+            (std::vector<std::string>{"B", "R public.items f id:23k body:25k n:20k", "I 1,a,NULL", "I 2,<12800>,5", "C",
+                                      "B", "U O:2,<12800>,5 N:2,TOAST,6", "C", "B", "U O:1,a,NULL N:3,a,NULL", "C", "B",
+                                      "D O:3,a,NULL", "C", "B", "R public.items f id:23k body:25k n:20k", "T 1", "C"}));
   // Truncated input is an error naming the message, never a crash.
   ASSERT_FALSE(data.empty());
   const std::string insert = unhex(data[2]);
@@ -225,8 +234,9 @@ TEST_F(PgCdcTest, TheDecoderReadsTheServersOwnMessages) {
 
 TEST_F(PgCdcTest, ASnapshotThenEveryChangeAsAChangelog) {
   exec(kItems);
-  exec("INSERT INTO items VALUES (1, 'apple', 1.50, true, '2024-01-02 03:04:05.5+00', 'x'), (2, NULL, NULL, NULL, "
-       "NULL, NULL)");
+  exec(
+      "INSERT INTO items VALUES (1, 'apple', 1.50, true, '2024-01-02 03:04:05.5+00', 'x'), (2, NULL, NULL, NULL, "
+      "NULL, NULL)");
   ASSERT_NO_FATAL_FAILURE(open_reader(items_schema()));
   EXPECT_FALSE(reader_->can_checkpoint() && false);
   auto snap = read(2);
@@ -256,19 +266,29 @@ TEST_F(PgCdcTest, ASnapshotThenEveryChangeAsAChangelog) {
 
 // The snapshot (a text query) and the stream (pgoutput) give the same values.
 TEST_F(PgCdcTest, TypesConvertTheSameFromTheSnapshotAndTheStream) {
-  exec("CREATE TABLE items (id SMALLINT PRIMARY KEY, r REAL, n NUMERIC, d DATE, t TIMESTAMP, tz TIMESTAMPTZ, i "
-       "INTERVAL, u UUID, j JSONB, b BOOLEAN, big BIGINT); ALTER TABLE items REPLICA IDENTITY FULL");
-  const std::string values = "1.5, 12345.678, '2024-02-29', '2024-02-29 23:59:59.123456', '2024-02-29 "
-                             "23:00:00-02:30', '1 day 02:03:04.5', 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', '{\"a\": "
-                             "1}', true, -9223372036854775808";
+  exec(
+      "CREATE TABLE items (id SMALLINT PRIMARY KEY, r REAL, n NUMERIC, d DATE, t TIMESTAMP, tz TIMESTAMPTZ, i "
+      "INTERVAL, u UUID, j JSONB, b BOOLEAN, big BIGINT); ALTER TABLE items REPLICA IDENTITY FULL");
+  const std::string values =
+      "1.5, 12345.678, '2024-02-29', '2024-02-29 23:59:59.123456', '2024-02-29 "
+      "23:00:00-02:30', '1 day 02:03:04.5', 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', '{\"a\": "
+      "1}', true, -9223372036854775808";
   exec("INSERT INTO items VALUES (1, " + values + ")");
-  auto schema = make_schema({{"id", TypeId::kInt64}, {"r", TypeId::kFloat64}, {"n", TypeId::kFloat64},
-                             {"d", TypeId::kTimestamp}, {"t", TypeId::kTimestamp}, {"tz", TypeId::kTimestamp},
-                             {"i", TypeId::kInterval}, {"u", TypeId::kString}, {"j", TypeId::kString},
-                             {"b", TypeId::kBool}, {"big", TypeId::kInt64}});
+  auto schema = make_schema({{"id", TypeId::kInt64},
+                             {"r", TypeId::kFloat64},
+                             {"n", TypeId::kFloat64},
+                             {"d", TypeId::kTimestamp},
+                             {"t", TypeId::kTimestamp},
+                             {"tz", TypeId::kTimestamp},
+                             {"i", TypeId::kInterval},
+                             {"u", TypeId::kString},
+                             {"j", TypeId::kString},
+                             {"b", TypeId::kBool},
+                             {"big", TypeId::kInt64}});
   ASSERT_NO_FATAL_FAILURE(open_reader(schema));
-  const std::string row = "1|1.5|12345.678|1709164800000000|1709251199123456|1709256600000000|93784500000|"
-                          "<36 a0e>|{\"a\": 1}|true|-9223372036854775808";
+  const std::string row =
+      "1|1.5|12345.678|1709164800000000|1709251199123456|1709256600000000|93784500000|"
+      "<36 a0e>|{\"a\": 1}|true|-9223372036854775808";
   EXPECT_EQ(read(1), std::vector<std::string>{"+I " + row});
   exec("INSERT INTO items VALUES (2, " + values + ")");
   EXPECT_EQ(read(1), std::vector<std::string>{"+I 2" + row.substr(1)});
@@ -288,12 +308,14 @@ TEST_F(PgCdcTest, TypesConvertTheSameFromTheSnapshotAndTheStream) {
   EXPECT_EQ(rows_of(b), (std::vector<std::string>{"+I 1|-259200000000", "+I 2|1", "+I 3|-82800000000"}));
   polled = reader_->poll_rows(b, 3);
   ASSERT_FALSE(polled.is_ok());
-  EXPECT_NE(polled.status().message().find("interval '1 mon' has months"), std::string::npos) << polled.status().message();
+  EXPECT_NE(polled.status().message().find("interval '1 mon' has months"), std::string::npos)
+      << polled.status().message();
 }
 
 TEST_F(PgCdcTest, AnUnchangedToastedValueKeepsItsValue) {
   exec("CREATE TABLE items (id INT PRIMARY KEY, body TEXT, n INT); ALTER TABLE items REPLICA IDENTITY FULL");
-  ASSERT_NO_FATAL_FAILURE(open_reader(make_schema({{"id", TypeId::kInt64}, {"body", TypeId::kString}, {"n", TypeId::kInt64}})));
+  ASSERT_NO_FATAL_FAILURE(
+      open_reader(make_schema({{"id", TypeId::kInt64}, {"body", TypeId::kString}, {"n", TypeId::kInt64}})));
   EXPECT_TRUE(read(1, 16, 500).empty());
   // Random text does not compress: stored out of line (TOASTed).
   exec("INSERT INTO items SELECT 1, string_agg(md5(i::text), '') , 0 FROM generate_series(1, 400) i");
@@ -325,7 +347,8 @@ TEST_F(PgCdcTest, AResumedReaderSkipsExactlyTheChangesEmittedInsideATransaction)
   EXPECT_EQ(confirmed_flush(), before);
   ASSERT_TRUE(reader_->on_checkpoint_complete(1).is_ok());
   const std::string lsn_of_mid = mid.substr(0, mid.find(' '));
-  for (int i = 0; i < 50 && confirmed_flush() != lsn_of_mid; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  for (int i = 0; i < 50 && confirmed_flush() != lsn_of_mid; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
   EXPECT_EQ(confirmed_flush(), lsn_of_mid);
   // A new reader resuming at `mid`: the rest, exactly once.
   ASSERT_TRUE(reader_->close().is_ok());
@@ -377,7 +400,8 @@ TEST_F(PgCdcTest, PlanningRefusesWhatCannotGiveACorrectChangelog) {
   EXPECT_NE(f.status().message().find("has no primary key"), std::string::npos) << f.status().message();
   f = factory(make_schema({{"id", TypeId::kInt64}}), {{"table", "nope"}});
   ASSERT_FALSE(f.is_ok());
-  EXPECT_NE(f.status().message().find("postgres table 'nope' does not exist"), std::string::npos) << f.status().message();
+  EXPECT_NE(f.status().message().find("postgres table 'nope' does not exist"), std::string::npos)
+      << f.status().message();
   f = factory(make_schema({{"id", TypeId::kInt64}}), {{"slot_name", "Bad-Name"}});
   ASSERT_FALSE(f.is_ok());
   EXPECT_NE(f.status().message().find("option 'slot_name' = 'Bad-Name'"), std::string::npos) << f.status().message();

@@ -519,7 +519,7 @@ class PgCdcReader : public SourceReader {
     if (!delay) {
       return Status(s.code(), fmt::format("{} (gave up after {} attempts)", s.message(), backoff_->attempts()));
     }
-    if (!disconnected_) log_warn("{}: {}; reconnecting", c_->context, s.message());
+    if (!disconnected_) log_warn("{}; reconnecting", s.message());  // the message names the table
     disconnected_ = true;
     retry_at_ = now + *delay;
     // The transaction in flight is streamed again from its start: skip what was emitted.

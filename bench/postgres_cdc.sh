@@ -78,6 +78,6 @@ for what in update decoding sluice after_commit; do
   r=$(awk -v w="$what" '$1 == w {print $2}' rates.txt | median)
   echo "$what: median $r changes/s"
 done
-s=$(awk '$1 == "sluice" {print $2}' rates.txt | median)
+s=$(awk '$1 == "after_commit" {print $2}' rates.txt | median)
 d=$(awk '$1 == "decoding" {print $2}' rates.txt | median)
-echo "sluice / server decoding: $(awk -v a="$s" -v b="$d" 'BEGIN {printf "%.2f", a / b}')"
+echo "sluice after commit / server decoding: $(awk -v a="$s" -v b="$d" 'BEGIN {printf "%.2f", a / b}')"

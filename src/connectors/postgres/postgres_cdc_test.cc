@@ -379,6 +379,30 @@ TEST_F(PgCdcTest, ALostReplicationConnectionIsResumedWithoutGapsOrRepeats) {
   EXPECT_TRUE(read(1, 10, 500).empty());
 }
 
+TEST_F(PgCdcTest, SeveralTablesWithTheSameColumnsFeedOneSource) {
+  exec(
+      "CREATE SCHEMA shard; CREATE TABLE items (id INT PRIMARY KEY, v INT); CREATE TABLE shard.items2 (id INT "
+      "PRIMARY KEY, v INT, other TEXT); INSERT INTO items VALUES (1, 1); INSERT INTO shard.items2 VALUES (2, 2, 'x')");
+  auto schema = make_schema({{"id", TypeId::kInt64}, {"v", TypeId::kInt64}});
+  auto f = factory(schema, {{"table", "items, shard.items2"}});
+  ASSERT_TRUE(f.is_ok()) << f.status().message();
+  factory_ = std::move(f).value();
+  EXPECT_EQ(factory_->describe(),
+            "postgres-cdc public.items,shard.items2 (slot " + name_ + ", publication " + name_ + ")");
+  ASSERT_NO_FATAL_FAILURE(open_reader(schema));
+  EXPECT_EQ(read(2), (std::vector<std::string>{"+I 1|1", "+I 2|2"}));
+  EXPECT_EQ(query("SELECT schemaname || '.' || tablename FROM pg_publication_tables WHERE pubname = '" + name_ +
+                  "' ORDER BY 1"),
+            (std::vector<std::string>{"public.items", "shard.items2"}));
+  exec("UPDATE shard.items2 SET v = 3; DELETE FROM items");  // DEFAULT identity, fixed-width columns: +U, -D by key
+  EXPECT_EQ(read(2), (std::vector<std::string>{"+U 2|3", "-D 1|NULL"}));
+  // Tables keyed differently cannot share a source.
+  exec("CREATE TABLE other (k INT PRIMARY KEY, id INT, v INT)");
+  f = factory(make_schema({{"id", TypeId::kInt64}, {"v", TypeId::kInt64}, {"k", TypeId::kInt64}}),
+              {{"table", "other, items"}});
+  ASSERT_FALSE(f.is_ok());
+}
+
 TEST_F(PgCdcTest, AFreshStartRecreatesTheSlotAndReadsTheSnapshotAgain) {
   exec("CREATE TABLE items (id INT PRIMARY KEY, v INT); ALTER TABLE items REPLICA IDENTITY FULL");
   exec("INSERT INTO items VALUES (1, 1)");

@@ -90,6 +90,7 @@ bool parse_pg_interval(std::string_view t, Micros* out) {
           !number(&sec)) {
         return false;
       }
+      if (h > 1000000000 || m > 59 || sec > 59) return false;  // beyond int64 microseconds (with the days)
       Micros part = ((h * 60 + m) * 60 + sec) * kMicrosPerSecond;
       if (i < end && t[i] == '.') {
         ++i;
@@ -106,7 +107,7 @@ bool parse_pg_interval(std::string_view t, Micros* out) {
       if (!number(&n) || i >= t.size() || t[i] != ' ') return false;
       const size_t unit_end = std::min(t.find(' ', i + 1), t.size());
       const std::string_view unit = t.substr(i + 1, unit_end - i - 1);
-      if (unit != "day" && unit != "days") return false;
+      if ((unit != "day" && unit != "days") || n > 50000000 || n < -50000000) return false;
       total += n * 86400 * kMicrosPerSecond;
       i = unit_end;
     }

@@ -45,7 +45,9 @@ if [ "${SLUICE_SKIP_SANITIZERS:-0}" != "1" ]; then
   export TSAN_OPTIONS=halt_on_error=1
   TSAN_TESTS='WatermarkTracker|Differential|Follow|Idle|Cli|Cases|TopN|AllowedLateness|CrashTest|Engine|JobHandle'
   (cd build-tsan && ctest --output-on-failure -j 2 --timeout 900 -R "$TSAN_TESTS")
+  # Jobs on Kafka are left out: librdkafka is not instrumented, and TSan, seeing its threads
+  # free memory, crashes while unwinding for a report (ExamplesKafkaTest matched 'Cli').
   (cd build && SLUICE_BINARY="$PWD/../build-tsan/sluice" SLUICE_SANITIZED=thread \
-     ctest --output-on-failure -j 2 --timeout 900 -L e2e -R "$TSAN_TESTS" --repeat until-pass:2)
+     ctest --output-on-failure -j 2 --timeout 900 -L e2e -R "$TSAN_TESTS" -E 'Kafka' --repeat until-pass:2)
   unset TSAN_OPTIONS
 fi

@@ -165,9 +165,9 @@ std::string joined(const std::vector<std::string>& lines) {
 TEST(RegistryDocsTest, EveryConnectorOptionIsDocumentedWithItsTypeAndDefault) {
   std::string doc = read_sql_md();
   std::vector<ConnectorInfo> connectors = registered_connectors();
-  // file, generator, stdin; blackhole, console, file, sqlite (and kafka, nats, postgres, redis
-  // and redis-stream when built)
-  size_t expected = 7;
+  // file, generator, http, stdin; blackhole, console, file, sqlite (and kafka, nats, postgres,
+  // redis and redis-stream when built)
+  size_t expected = 8;
 #ifdef SLUICE_WITH_KAFKA
   expected += 2;  // a source and a sink
 #endif
@@ -254,10 +254,15 @@ TEST(RegistryOptionsTest, DeclaredDefaultsAreTheDefaultsTheConnectorsUse) {
         continue;
       }
       if (o.name == "topic") continue;
+      if (o.name == "listen") {  // http: the factory does not listen (its reader does)
+        variants[0]["listen"] = "127.0.0.1:9";
+        continue;
+      }
       ASSERT_EQ(o.name, "path") << c.name << " " << c.kind << ": this test only knows how to fill in 'path'";
       variants[0]["path"] = c.kind == "source" ? dir.file("in.jsonl") : dir.file(std::string(c.name) + ".out");
     }
     if (c.name == "kafka") variants[0]["topic"] = "t";  // required (the source: one of topic, topic_pattern)
+    if (c.name == "http") variants[0]["wal_dir"] = dir.file("wal");  // required without a checkpoint directory
     bool csv = false;
     for (const OptionSpec& o : c.options) csv = csv || o.name == "delimiter";
     if (csv) {

@@ -24,7 +24,7 @@ TEST(RegistryTest, UnknownSourceConnectorListsTheAvailableOnes) {
   optional += ", redis-stream";
 #endif
   EXPECT_EQ(f.status().message(),
-            "table clicks: unknown connector 'kafkaa' (available: file, generator" + optional + ", stdin)");
+            "table clicks: unknown connector 'kafkaa' (available: file, generator, http" + optional + ", stdin)");
 }
 
 TEST(RegistryTest, UnknownSinkConnectorListsTheAvailableOnes) {

@@ -122,6 +122,10 @@ struct SourceSpec {
   std::string connector;   // "file", "generator", "stdin"
   SchemaPtr schema;        // declared columns
   ConnectorOptions options;
+  // The job's checkpoint directory, "" when it does not checkpoint: a source that keeps its
+  // own durable state (the HTTP ingest source's write-ahead log) keeps it there, and knows
+  // whether completed checkpoints will acknowledge what it read.
+  std::string checkpoint_dir;
 };
 
 class SourceFactory {

@@ -50,7 +50,7 @@ inline std::string read_file(const std::string& path) {
 inline SourceSpec source_spec(const std::string& connector, std::map<std::string, std::string> options,
                               SchemaPtr schema = make_schema({{"v", TypeId::kString}}),
                               const std::string& table = "clicks") {
-  return SourceSpec{table, connector, std::move(schema), ConnectorOptions(std::move(options), "table " + table)};
+  return SourceSpec{table, connector, std::move(schema), ConnectorOptions(std::move(options), "table " + table), ""};
 }
 
 inline SinkSpec sink_spec(const std::string& connector, std::map<std::string, std::string> options, SchemaPtr schema,

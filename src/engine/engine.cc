@@ -49,6 +49,7 @@ Result<ResolvedOptions> resolve_options(const JobSettings& set, const JobOverrid
     return invalid_argument("--state-backend: expected memory or rocksdb, got '{}'", c.backend);
   }
   r.plan.checkpointing = c.enabled();
+  r.plan.checkpoint_dir = c.dir;
   return r;
 }
 

@@ -8,7 +8,9 @@
 //
 // Oversized records (longer than the source's max_line_bytes) are not records to decode:
 // the reader skipped them without holding them, keeping only their first bytes, and lists
-// them apart so the source task dead-letters them and goes on.
+// them apart so the source task dead-letters them and goes on. A source may list other
+// input it refused the same way, with its own reason (append_refused(): the HTTP ingest
+// source's rejected request bodies), so every dead letter goes through the reader task.
 #pragma once
 
 #include <algorithm>
@@ -30,6 +32,7 @@ struct OversizedRecord {
   int64_t size_bytes = 0;  // its whole length (without the line end)
   int64_t limit_bytes = 0;  // the limit it exceeds
   uint32_t prefix_end = 0;  // its kept first bytes are oversized_prefixes[previous prefix_end, prefix_end)
+  uint32_t reason_end = 0;  // refused input: its reason is refusal_reasons[previous reason_end, reason_end)
 };
 
 // The metadata of a message a source may fill declared columns with (formats/
@@ -92,6 +95,7 @@ struct RawRecords {
   std::vector<int64_t> lines;     // 1-based line number in its source, or -1 when not line based
   std::vector<OversizedRecord> oversized;  // skipped records, in source order (usually empty)
   std::string oversized_prefixes;
+  std::string refusal_reasons;  // usually empty: see OversizedRecord::reason_end
   RecordMetadata metadata;  // empty unless the source carries message metadata
 
   size_t size() const { return ends.size(); }
@@ -107,6 +111,7 @@ struct RawRecords {
     lines.clear();
     oversized.clear();
     oversized_prefixes.clear();
+    refusal_reasons.clear();
     if (!metadata.empty()) metadata.clear();
   }
   // The kept first bytes of oversized record i.
@@ -114,10 +119,24 @@ struct RawRecords {
     uint32_t b = i == 0 ? 0 : oversized[i - 1].prefix_end;
     return std::string_view(oversized_prefixes.data() + b, oversized[i].prefix_end - b);
   }
+  // The reason input listed by append_refused() was refused; empty for an oversized record
+  // (its error names the limit).
+  std::string_view oversized_reason(size_t i) const {
+    uint32_t b = i == 0 ? 0 : oversized[i - 1].reason_end;
+    return std::string_view(refusal_reasons.data() + b, oversized[i].reason_end - b);
+  }
   void append_oversized(std::string_view prefix, int64_t offset, int64_t line, int64_t size_bytes, int64_t limit_bytes) {
     oversized_prefixes.append(prefix.data(), std::min(prefix.size(), kOversizedPrefixBytes));
-    oversized.push_back(
-        OversizedRecord{offset, line, size_bytes, limit_bytes, static_cast<uint32_t>(oversized_prefixes.size())});
+    oversized.push_back(OversizedRecord{offset, line, size_bytes, limit_bytes,
+                                        static_cast<uint32_t>(oversized_prefixes.size()),
+                                        static_cast<uint32_t>(refusal_reasons.size())});
+  }
+  // Input the source refused for `reason` (one line), `size_bytes` long, of which `prefix`
+  // (up to kOversizedPrefixBytes) is kept: dead-lettered with that reason as its error.
+  void append_refused(std::string_view prefix, int64_t offset, int64_t line, int64_t size_bytes,
+                      std::string_view reason) {
+    refusal_reasons.append(reason.data(), reason.size());
+    append_oversized(prefix, offset, line, size_bytes, 0);
   }
   void append_record(std::string_view bytes, int64_t offset, int64_t line) {
     data.append(bytes.data(), bytes.size());

@@ -642,6 +642,7 @@ class Planner {
     if (conn == t.options.end()) return invalid_argument("table {}: missing option 'connector'", t.name);
     src.connector = conn->second;
     src.schema = t.schema;
+    src.checkpoint_dir = options_.checkpoint_dir;
     std::map<std::string, std::string> connector_opts;
     for (const auto& [k, v] : t.options) {
       // The engine reads the common source options itself; connectors never see them.

@@ -31,6 +31,7 @@ struct PlanOptions {
   size_t batch_size = kDefaultBatchRows;
   int decode_threads = 0;  // per source table; 0: `parallelism`
   bool checkpointing = false;  // only for EXPLAIN: sink guarantees depend on it
+  std::string checkpoint_dir;  // the job's checkpoint directory ("" without checkpoints), for sources
 };
 
 struct SideOutput {

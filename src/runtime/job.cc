@@ -808,6 +808,8 @@ struct SourceLoop {
   Status dead_letter_oversized(const Split& s, const RawRecords& raw, size_t k) {
     const OversizedRecord& r = raw.oversized[k];
     const std::string_view prefix = raw.oversized_prefix(k);
+    const std::string_view reason = raw.oversized_reason(k);  // input the source refused
+    if (!reason.empty()) return dead_letter(s, DeadLetterOrigin{r.offset, r.line}, reason, prefix);
     std::string error = fmt::format("record exceeds max line length {} bytes ({} bytes; raw holds its first {})",
                                     r.limit_bytes, r.size_bytes, prefix.size());
     return dead_letter(s, DeadLetterOrigin{r.offset, r.line}, error, prefix);

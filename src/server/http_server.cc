@@ -1,10 +1,6 @@
 #include "server/http_server.h"
 
-#include <arpa/inet.h>
-#include <sys/stat.h>
-
 #include <cstring>
-#include <fstream>
 #include <optional>
 #include <random>
 
@@ -12,6 +8,7 @@
 #include <httplib.h>
 #include <nlohmann/json.hpp>
 
+#include "common/listen_address.h"
 #include "common/time_util.h"
 #include "formats/json_encoder.h"
 #include "runtime/batch_tap.h"
@@ -33,14 +30,6 @@ std::string trim(std::string s) {
   size_t b = s.find_first_not_of(ws);
   if (b == std::string::npos) return "";
   return s.substr(b, s.find_last_not_of(ws) - b + 1);
-}
-
-// Compares in time independent of where the strings differ.
-bool same_secret(const std::string& want, const std::string& got) {
-  if (want.empty() || want.size() != got.size()) return false;
-  unsigned char diff = 0;
-  for (size_t i = 0; i < want.size(); ++i) diff |= static_cast<unsigned char>(want[i] ^ got[i]);
-  return diff == 0;
 }
 
 // The dashboard's session cookie (POST /login); its value is HttpServer::session_secret_.
@@ -134,44 +123,13 @@ std::optional<size_t> size_param(const httplib::Request& req, const char* name, 
 
 }  // namespace
 
-bool is_loopback(const std::string& host) {
-  if (host == "localhost") return true;
-  in_addr v4{};
-  if (inet_pton(AF_INET, host.c_str(), &v4) == 1) return (ntohl(v4.s_addr) >> 24) == 127;
-  in6_addr v6{};
-  if (inet_pton(AF_INET6, host.c_str(), &v6) == 1) return IN6_IS_ADDR_LOOPBACK(&v6);
-  return false;
-}
-
 Result<HttpServerOptions> http_options(const std::string& address, const std::string& token_file) {
   HttpServerOptions o;
-  std::string host = "127.0.0.1", port_text = address;
-  const size_t colon = address.rfind(':');
-  if (colon != std::string::npos) {
-    host = address.substr(0, colon);
-    port_text = address.substr(colon + 1);
-    if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
-    if (host.empty()) host = "127.0.0.1";
-  }
-  char* end = nullptr;
-  long port = std::strtol(port_text.c_str(), &end, 10);
-  if (port_text.empty() || *end != '\0' || port < 0 || port > 65535) {
-    return invalid_argument("--http: expected HOST:PORT (e.g. 127.0.0.1:8080), got '{}'", address);
-  }
-  o.host = host;
-  o.port = static_cast<int>(port);
+  ASSIGN_OR_RETURN(ListenAddress listen, parse_listen_address(address, "--http"));
+  o.host = listen.host;
+  o.port = listen.port;
   if (!token_file.empty()) {
-    struct stat st{};
-    if (::stat(token_file.c_str(), &st) != 0) return not_found("--http-token-file: cannot read '{}'", token_file);
-    if ((st.st_mode & 0077) != 0) {
-      return invalid_argument("--http-token-file: '{}' is readable by others (mode {:o}); chmod 600 it", token_file,
-                              st.st_mode & 0777);
-    }
-    std::ifstream in(token_file);
-    std::string line;
-    std::getline(in, line);
-    o.token = trim(line);
-    if (o.token.size() < 16) return invalid_argument("--http-token-file: the token must have at least 16 characters");
+    ASSIGN_OR_RETURN(o.token, read_token_file(token_file, "--http-token-file"));
   }
   if (!is_loopback(o.host) && o.token.empty()) {
     return invalid_argument(
@@ -216,12 +174,7 @@ void HttpServer::routes() {
   s.set_pre_routing_handler([token, session](const httplib::Request& req, httplib::Response& res) {
     if (token.empty()) return httplib::Server::HandlerResponse::Unhandled;
     if (req.method == "POST" && req.path == "/login") return httplib::Server::HandlerResponse::Unhandled;
-    const std::string auth = req.get_header_value("Authorization");
-    const std::string prefix = "Bearer ";
-    if (auth.size() > prefix.size() && auth.compare(0, prefix.size(), prefix) == 0 &&
-        same_secret(token, auth.substr(prefix.size()))) {
-      return httplib::Server::HandlerResponse::Unhandled;
-    }
+    if (bearer_matches(token, req.get_header_value("Authorization"))) return httplib::Server::HandlerResponse::Unhandled;
     if ((req.method == "GET" || req.method == "HEAD") && same_secret(session, session_cookie(req))) {
       return httplib::Server::HandlerResponse::Unhandled;
     }

@@ -33,6 +33,7 @@
 #include <string>
 #include <thread>
 
+#include "common/listen_address.h"
 #include "common/status.h"
 #include "engine/engine.h"
 
@@ -60,7 +61,7 @@ struct HttpServerOptions {
 // by others). Refuses a non-loopback host without a token.
 Result<HttpServerOptions> http_options(const std::string& address, const std::string& token_file);
 
-bool is_loopback(const std::string& host);
+using sluice::is_loopback;  // common/listen_address.h
 
 class HttpServer {
  public:

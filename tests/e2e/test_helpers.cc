@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -114,6 +115,11 @@ int interrupt_and_wait(pid_t pid) {
 }
 
 std::string http_request(int port, const std::string& method, const std::string& path, const std::string& headers) {
+  return http_exchange(port, method + " " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n" + headers +
+                                 "Content-Length: 0\r\n\r\n");
+}
+
+std::string http_exchange(int port, const std::string& req) {
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
@@ -123,9 +129,13 @@ std::string http_request(int port, const std::string& method, const std::string&
     ::close(fd);
     return "";
   }
-  std::string req = method + " " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n" + headers +
-                    "Content-Length: 0\r\n\r\n";
-  (void)!::write(fd, req.data(), req.size());
+  timeval timeout{30, 0};  // a server that never answers fails the test instead of hanging it
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
+  for (size_t sent = 0; sent < req.size();) {
+    const ssize_t n = ::send(fd, req.data() + sent, req.size() - sent, MSG_NOSIGNAL);
+    if (n <= 0) break;  // the server closed early (it answered without reading the body)
+    sent += static_cast<size_t>(n);
+  }
   std::string reply;
   char buf[8192];
   for (ssize_t n; (n = ::read(fd, buf, sizeof(buf))) > 0;) reply.append(buf, static_cast<size_t>(n));

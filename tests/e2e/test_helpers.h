@@ -50,6 +50,9 @@ int interrupt_and_wait(pid_t pid);
 // returns the whole reply, status line and headers included ("" when it cannot connect).
 std::string http_request(int port, const std::string& method, const std::string& path,
                          const std::string& headers = "");
+// Sends `request` (a whole HTTP/1.1 request, with Connection: close) to 127.0.0.1:PORT over a
+// fresh connection; returns the whole reply ("" when it cannot connect).
+std::string http_exchange(int port, const std::string& request);
 // The body of an HTTP reply ("" when there is none).
 std::string http_body(const std::string& reply);
 // A TCP port on 127.0.0.1 that was free a moment ago.

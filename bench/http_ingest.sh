@@ -6,8 +6,9 @@
 #   http-e2e      events/s until every event was in the output file
 #   file-source   the same events read from an NDJSON file by the `file` source into the
 #                 same sink (the job's own cost, without HTTP and the log)
-# with checkpoints (--checkpoint-dir, 1s interval; the log lives there) as a production job
-# runs. Prints the median of each. The output must hold exactly EVENTS lines every run.
+# The log is in `wal_dir` (no checkpoints: the file sink then writes one file, whose lines
+# the client counts). Prints the median of each. The output must hold exactly EVENTS lines
+# every run.
 #
 # usage: bench/http_ingest.sh [RUNS (5)] [EVENTS (1000000)] [BATCH (1000)] [CLIENTS (4)] [SLUICE (build/sluice)] [WORKDIR (/tmp/sluice-http-bench)]
 # needs: bash, python3, curl, awk, sort.
@@ -26,7 +27,7 @@ PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0));
 COLUMNS="user_id BIGINT, page TEXT, ts TIMESTAMP, event_type TEXT"
 cat > http.sql <<EOF
 CREATE TABLE clicks ($COLUMNS)
-  WITH (connector = 'http', listen = '127.0.0.1:$PORT', path = '/events');
+  WITH (connector = 'http', listen = '127.0.0.1:$PORT', path = '/events', wal_dir = 'wal');
 CREATE TABLE out ($COLUMNS) WITH (connector = 'file', path = 'out.jsonl');
 INSERT INTO out SELECT * FROM clicks;
 EOF
@@ -47,8 +48,8 @@ trap '[ -n "$SLUICE_PID" ] && kill "$SLUICE_PID" 2>/dev/null || true' EXIT
 
 : > times.txt
 for run in $(seq 1 "$RUNS"); do
-  rm -rf chk out.jsonl
-  "$SLUICE" run -q http.sql --checkpoint-dir chk --checkpoint-interval 1s > http.log 2>&1 &
+  rm -rf wal out.jsonl
+  "$SLUICE" run -q http.sql > http.log 2>&1 &
   SLUICE_PID=$!
   for _ in $(seq 1 300); do
     [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/events")" = 405 ] && break

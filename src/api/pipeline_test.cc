@@ -445,7 +445,7 @@ TEST_F(PipelineMisuse, InferredSinkNeedsDistinctColumnNames) {
 
 TEST_F(PipelineMisuse, TablesNeedAConnectorAndUniqueNames) {
   Stream a = p_.source("t", click_columns(), {{"path", "x"}});
-  std::string sources = "file, generator, http";  // kafka is a source and a sink: listed once
+  std::string sources = "file, generator, http";  // kafka and nats are sources and sinks: listed once
 #ifdef SLUICE_WITH_KAFKA
   sources += ", kafka";
 #endif

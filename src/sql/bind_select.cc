@@ -1,0 +1,137 @@
+#include "sql/binder.h"
+#include "expr/aggregate_functions.h"
+
+namespace sluice::sql {
+
+bool Compiler::is_aggregate_name(const std::string& n) {
+  if (AggregateFunctionRegistry::global().find(n)) return true;
+  return n == "count" || n == "sum" || n == "min" || n == "max" || n == "avg" || n == "approx_count_distinct" ||
+         n == "approx_percentile" || n == "percentile" || n == "first_value" || n == "last_value" ||
+         n == "array_agg" || n == "string_agg" || n == "percentile_cont";
+}
+
+std::string Compiler::func_name(const json& call) {
+  std::string name;
+  for (const auto& n : call["funcname"]) name = lower(string_value(n));
+  return name;
+}
+
+bool Compiler::is_processing_time_function(const std::string& name) {
+  static const std::set<std::string> kNames = {"now", "current_timestamp", "current_date", "current_time",
+                                               "localtimestamp", "localtime", "transaction_timestamp",
+                                               "statement_timestamp", "clock_timestamp", "timeofday", "proctime",
+                                               "current_row_timestamp"};
+  return kNames.count(name) > 0;
+}
+
+bool Compiler::contains_aggregate(const json& n) {
+  // An aggregate inside a subquery belongs to the subquery, not to this SELECT.
+  if (node_type(n) == "SubLink") return false;
+  if (n.is_object()) {
+    if (node_type(n) == "FuncCall" && is_aggregate_name(func_name(node_body(n))) && !node_body(n).contains("over")) {
+      return true;
+    }
+    for (auto it = n.begin(); it != n.end(); ++it) {
+      if (contains_aggregate(it.value())) return true;
+    }
+  } else if (n.is_array()) {
+    for (const auto& e : n) {
+      if (contains_aggregate(e)) return true;
+    }
+  }
+  return false;
+}
+
+std::string Compiler::output_name(const json& target, size_t index) {
+  const json& t = node_body(target);
+  if (t.contains("name")) return t["name"].get<std::string>();
+  const json& v = t["val"];
+  const std::string& type = node_type(v);
+  if (type == "ColumnRef") {
+    const json& f = node_body(v)["fields"];
+    return string_value(f.back());
+  }
+  if (type == "FuncCall") return func_name(node_body(v));
+  if (type == "TypeCast") {
+    const json& arg = node_body(v)["arg"];
+    if (node_type(arg) == "ColumnRef") return string_value(node_body(arg)["fields"].back());
+    std::string tn;
+    for (const auto& n : node_body(v)["typeName"]["names"]) tn = string_value(n);
+    return tn;
+  }
+  if (type == "CaseExpr") return "case";
+  if (type == "CoalesceExpr") return "coalesce";
+  return index == 0 ? "?column?" : fmt::format("?column?_{}", index);
+}
+
+bool Compiler::is_star(const json& target) {
+  const json& v = node_body(target)["val"];
+  if (node_type(v) != "ColumnRef") return false;
+  const json& f = node_body(v)["fields"];
+  return node_type(f.back()) == "A_Star";
+}
+
+Result<Relation> Compiler::bind_projection(const json& s, const Relation& in) {
+  if (in.tvf && in.tvf->window.kind == WindowSpec::Kind::kSession) {
+    return error_at(-1, "SESSION windows need an aggregation: GROUP BY window_start, window_end, ...");
+  }
+  RelationContext ctx;
+  ctx.c = this;
+  ctx.rel = &in;
+  auto node = std::make_shared<LogicalNode>();
+  node->kind = LogicalNode::Kind::kCalc;
+  node->inputs = {in.node};
+  if (s.contains("whereClause")) {
+    ASSIGN_OR_RETURN(node->filter, bind_predicate(s["whereClause"], ctx, "WHERE"));
+  }
+  std::vector<Field> fields;
+  Relation out;
+  bool passthrough = true;
+  for (const auto& target : s["targetList"]) {
+    if (is_star(target)) {
+      const json& f = node_body(node_body(target)["val"])["fields"];
+      std::string qual = f.size() == 2 ? string_value(f[0]) : "";
+      for (size_t i = 0; i < in.columns.size(); ++i) {
+        if (!qual.empty() && !iequals(in.columns[i].qualifier, qual)) continue;
+        if (static_cast<int>(i) == in.node->rowtime) node->rowtime = static_cast<int>(fields.size());
+        if (i != fields.size()) passthrough = false;
+        node->projections.push_back(make_column_ref(static_cast<int>(i), in.columns[i].type, in.columns[i].name));
+        fields.push_back({in.columns[i].name, in.columns[i].type, true});
+        out.columns.push_back({in.columns[i].name, "", in.columns[i].type});
+      }
+      continue;
+    }
+    ASSIGN_OR_RETURN(ExprPtr e, bind_expr(node_body(target)["val"], ctx));
+    if (e->type() == TypeId::kNull) e = make_literal(Value::null(TypeId::kString));
+    std::string name = output_name(target, fields.size());
+    int ref = column_ref_index(*e);
+    if (ref >= 0 && ref == in.node->rowtime) node->rowtime = static_cast<int>(fields.size());
+    if (ref != static_cast<int>(fields.size())) passthrough = false;
+    node->projections.push_back(e);
+    fields.push_back({name, e->type(), true});
+    out.columns.push_back({name, "", e->type()});
+  }
+  if (passthrough && fields.size() == in.node->schema->size()) {
+    bool same_names = true;
+    for (size_t i = 0; i < fields.size(); ++i) same_names = same_names && fields[i].name == in.node->schema->field(i).name;
+    if (same_names) node->projections.clear();
+  }
+  node->schema = node->projections.empty() ? in.node->schema : make_schema(fields);
+  if (node->projections.empty()) node->rowtime = in.node->rowtime;
+  if (!node->filter && node->projections.empty()) {
+    out.node = in.node;
+  } else {
+    out.node = node;
+  }
+  return out;
+}
+
+Result<ExprPtr> Compiler::bind_predicate(const json& n, BindContext& ctx, const char* clause) {
+  ASSIGN_OR_RETURN(ExprPtr e, bind_expr(n, ctx));
+  if (e->type() != TypeId::kBool && e->type() != TypeId::kNull) {
+    return error_at(location_of(n), "{} must be a boolean condition, not {}", clause, type_name(e->type()));
+  }
+  return e;
+}
+
+}  // namespace sluice::sql

@@ -15,6 +15,7 @@
 #include "connectors/registry.h"
 #include "engine/engine.h"
 #include "plan/physical_planner.h"
+#include "plan/shapes.h"
 #include "runtime/job.h"
 #include "sql/compiler.h"
 
@@ -288,47 +289,19 @@ Result<Relation> bind_aggregation(const Block& b, const std::vector<Expression>&
   }
 
   // Plan: [filter] -> pre-projection [keys, agg args, (time)] -> aggregate.
-  LogicalNodePtr base = windowed ? in.tvf->input : in.node;
-  auto pre_node = std::make_shared<LogicalNode>();
-  pre_node->kind = LogicalNode::Kind::kCalc;
-  pre_node->inputs = {base};
-  pre_node->filter = where;
-  pre_node->projections = pre;
-  std::vector<Field> pre_fields;
-  for (size_t i = 0; i < pre.size(); ++i) pre_fields.push_back({pre_names[i], pre[i]->type(), true});
-  int time_col = -1;
+  AggregateShape shape;
+  shape.base = windowed ? in.tvf->input : in.node;
+  shape.filter = where;
+  shape.inputs = pre;
+  shape.input_names = pre_names;
+  shape.num_keys = num_keys;
+  shape.aggregates = specs;
+  shape.windowed = windowed;
   if (windowed) {
-    const auto& tc = in.columns[static_cast<size_t>(in.tvf->time_column)];
-    pre_node->projections.push_back(make_column_ref(in.tvf->time_column, TypeId::kTimestamp, tc.name));
-    pre_fields.push_back({tc.name, TypeId::kTimestamp, true});
-    time_col = static_cast<int>(pre_fields.size()) - 1;
-    if (base->rowtime == in.tvf->time_column) pre_node->rowtime = time_col;
+    shape.window = in.tvf->window;
+    shape.window_time_column = in.tvf->time_column;
   }
-  if (pre_node->projections.empty()) {
-    // COUNT(*) with no keys: project a constant so batches keep their row count.
-    pre_node->projections.push_back(make_literal(Value::boolean(true)));
-    pre_fields.push_back({"_", TypeId::kBool, true});
-  }
-  pre_node->schema = make_schema(pre_fields);
-
-  auto agg = std::make_shared<LogicalNode>();
-  agg->kind = LogicalNode::Kind::kAggregate;
-  agg->inputs = {pre_node};
-  agg->windowed = windowed;
-  if (windowed) {
-    agg->window = in.tvf->window;
-    agg->time_column = time_col;
-  }
-  for (size_t k = 0; k < num_keys; ++k) agg->key_columns.push_back(static_cast<int>(k));
-  agg->aggregates = specs;
-  std::vector<Field> agg_fields;
-  if (windowed) {
-    agg_fields.push_back({"window_start", TypeId::kTimestamp, false});
-    agg_fields.push_back({"window_end", TypeId::kTimestamp, false});
-  }
-  for (size_t k = 0; k < num_keys; ++k) agg_fields.push_back(pre_fields[k]);
-  for (size_t a = 0; a < specs.size(); ++a) agg_fields.push_back({fmt::format("agg_{}", a), specs[a].result_type, true});
-  agg->schema = make_schema(agg_fields);
+  LogicalNodePtr agg = make_aggregate_node(std::move(shape));
 
   Relation out;
   out.node = agg;

@@ -1,4 +1,5 @@
 #include "sql/binder.h"
+#include "plan/shapes.h"
 #include "expr/aggregate_functions.h"
 
 namespace sluice::sql {
@@ -358,64 +359,19 @@ Result<Relation> Compiler::bind_aggregate(const json& s, const Relation& in) {
 }
 
   // Plan: [filter] -> pre-projection [keys, agg args, (time)] -> aggregate -> post Calc.
-  LogicalNodePtr base = ab.windowed ? in.tvf->input : in.node;
-  int base_rowtime = base->rowtime;
-  auto pre = std::make_shared<LogicalNode>();
-  pre->kind = LogicalNode::Kind::kCalc;
-  pre->inputs = {base};
-  pre->filter = where;
-  pre->projections = ab.pre;
-  std::vector<Field> pre_fields;
-  for (size_t i = 0; i < ab.pre.size(); ++i) pre_fields.push_back({ab.pre_names[i], ab.pre[i]->type(), true});
-  int time_col = -1;
+  AggregateShape shape;
+  shape.base = ab.windowed ? in.tvf->input : in.node;
+  shape.filter = where;
+  shape.inputs = ab.pre;
+  shape.input_names = ab.pre_names;
+  shape.num_keys = ab.num_keys;
+  shape.aggregates = ab.aggs;
+  shape.windowed = ab.windowed;
   if (ab.windowed) {
-    const auto& tc = in.columns[static_cast<size_t>(in.tvf->time_column)];
-    pre->projections.push_back(make_column_ref(in.tvf->time_column, TypeId::kTimestamp, tc.name));
-    pre_fields.push_back({tc.name, TypeId::kTimestamp, true});
-    time_col = static_cast<int>(pre_fields.size()) - 1;
-    if (base_rowtime == in.tvf->time_column) pre->rowtime = time_col;
+    shape.window = in.tvf->window;
+    shape.window_time_column = in.tvf->time_column;
   }
-  // Aggregates ordered by event time read it from the pre-projection: the window's time
-  // column, else the input's rowtime; without one they follow arrival order.
-  int order_col = time_col;
-  bool needs_order = false;
-  for (const auto& a : ab.aggs) needs_order = needs_order || agg_kind_is_ordered(a.kind);
-  if (needs_order && !ab.windowed && base_rowtime >= 0) {
-    const Field& tf = base->schema->field(static_cast<size_t>(base_rowtime));
-    pre->projections.push_back(make_column_ref(base_rowtime, tf.type, tf.name));
-    pre_fields.push_back({tf.name, tf.type, true});
-    order_col = static_cast<int>(pre_fields.size()) - 1;
-  }
-  for (auto& a : ab.aggs) {
-    if (agg_kind_is_ordered(a.kind)) a.time_input = order_col;
-  }
-  if (pre->projections.empty()) {
-    // COUNT(*) with no keys: project a constant so batches keep their row count.
-    pre->projections.push_back(make_literal(Value::boolean(true)));
-    pre_fields.push_back({"_", TypeId::kBool, true});
-  }
-  pre->schema = make_schema(pre_fields);
-
-  auto agg = std::make_shared<LogicalNode>();
-  agg->kind = LogicalNode::Kind::kAggregate;
-  agg->inputs = {pre};
-  agg->windowed = ab.windowed;
-  if (ab.windowed) {
-    agg->window = in.tvf->window;
-    agg->time_column = time_col;
-  }
-  for (size_t k = 0; k < ab.num_keys; ++k) agg->key_columns.push_back(static_cast<int>(k));
-  agg->aggregates = ab.aggs;
-  std::vector<Field> agg_fields;
-  if (ab.windowed) {
-    agg_fields.push_back({"window_start", TypeId::kTimestamp, false});
-    agg_fields.push_back({"window_end", TypeId::kTimestamp, false});
-  }
-  for (size_t k = 0; k < ab.num_keys; ++k) agg_fields.push_back(pre_fields[k]);
-  for (size_t a = 0; a < ab.aggs.size(); ++a) {
-    agg_fields.push_back({fmt::format("agg_{}", a), ab.aggs[a].result_type, true});
-  }
-  agg->schema = make_schema(agg_fields);
+  LogicalNodePtr agg = make_aggregate_node(std::move(shape));
 
   auto calc = std::make_shared<LogicalNode>();
   calc->kind = LogicalNode::Kind::kCalc;

@@ -1,5 +1,5 @@
 #include "sql/binder.h"
-#include "sql/join_binder.h"
+#include "plan/shapes.h"
 
 namespace sluice::sql {
 

@@ -186,7 +186,7 @@ class Compiler {
   Result<Relation> bind_join(const json& b, int loc);
 
   // Joins two relations on `conds` (conjuncts): equalities between an expression of each
-  // side become keys (sql/join_binder.h), the rest the residual condition.
+  // side become keys (plan/shapes.h), the rest the residual condition.
   Result<Relation> join_relations(Relation l, Relation r, JoinType type, const std::vector<json>& conds, int loc);
   Result<Relation> union_all(Relation l, Relation r);
   Result<Relation> bind_table_name(const std::string& name, int loc, const std::string& alias);

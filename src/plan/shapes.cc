@@ -1,4 +1,4 @@
-#include "sql/join_binder.h"
+#include "plan/shapes.h"
 
 #include <fmt/format.h>
 
@@ -84,6 +84,67 @@ Result<LogicalNodePtr> make_join_node(JoinType type, const LogicalNodePtr& left,
   keep(l->schema->size(), rw);
   calc->schema = make_schema(visible);
   return LogicalNodePtr(calc);
+}
+
+LogicalNodePtr make_aggregate_node(AggregateShape shape) {
+  const LogicalNodePtr& base = shape.base;
+  auto pre = std::make_shared<LogicalNode>();
+  pre->kind = LogicalNode::Kind::kCalc;
+  pre->inputs = {base};
+  pre->filter = shape.filter;
+  pre->projections = shape.inputs;
+  std::vector<Field> pre_fields;
+  for (size_t i = 0; i < shape.inputs.size(); ++i) {
+    pre_fields.push_back({shape.input_names[i], shape.inputs[i]->type(), true});
+  }
+  int time_col = -1;
+  if (shape.windowed) {
+    const Field& tf = base->schema->field(static_cast<size_t>(shape.window_time_column));
+    pre->projections.push_back(make_column_ref(shape.window_time_column, TypeId::kTimestamp, tf.name));
+    pre_fields.push_back({tf.name, TypeId::kTimestamp, true});
+    time_col = static_cast<int>(pre_fields.size()) - 1;
+    if (base->rowtime == shape.window_time_column) pre->rowtime = time_col;
+  }
+  int order_col = time_col;
+  bool needs_order = false;
+  for (const auto& a : shape.aggregates) needs_order = needs_order || agg_kind_is_ordered(a.kind);
+  if (needs_order && !shape.windowed && base->rowtime >= 0) {
+    const Field& tf = base->schema->field(static_cast<size_t>(base->rowtime));
+    pre->projections.push_back(make_column_ref(base->rowtime, tf.type, tf.name));
+    pre_fields.push_back({tf.name, tf.type, true});
+    order_col = static_cast<int>(pre_fields.size()) - 1;
+  }
+  for (auto& a : shape.aggregates) {
+    if (agg_kind_is_ordered(a.kind)) a.time_input = order_col;
+  }
+  if (pre->projections.empty()) {
+    // COUNT(*) with no keys: project a constant so batches keep their row count.
+    pre->projections.push_back(make_literal(Value::boolean(true)));
+    pre_fields.push_back({"_", TypeId::kBool, true});
+  }
+  pre->schema = make_schema(pre_fields);
+
+  auto agg = std::make_shared<LogicalNode>();
+  agg->kind = LogicalNode::Kind::kAggregate;
+  agg->inputs = {pre};
+  agg->windowed = shape.windowed;
+  if (shape.windowed) {
+    agg->window = shape.window;
+    agg->time_column = time_col;
+  }
+  for (size_t k = 0; k < shape.num_keys; ++k) agg->key_columns.push_back(static_cast<int>(k));
+  std::vector<Field> agg_fields;
+  if (shape.windowed) {
+    agg_fields.push_back({"window_start", TypeId::kTimestamp, false});
+    agg_fields.push_back({"window_end", TypeId::kTimestamp, false});
+  }
+  for (size_t k = 0; k < shape.num_keys; ++k) agg_fields.push_back(pre_fields[k]);
+  for (size_t a = 0; a < shape.aggregates.size(); ++a) {
+    agg_fields.push_back({fmt::format("agg_{}", a), shape.aggregates[a].result_type, true});
+  }
+  agg->aggregates = std::move(shape.aggregates);
+  agg->schema = make_schema(agg_fields);
+  return agg;
 }
 
 }  // namespace sluice

@@ -194,88 +194,21 @@ Expression negate(Expression e) { return make_call_node("neg", {std::move(e)}, t
 namespace internal {
 namespace {
 
-const char* sql_type_spelling(TypeId t) {
-  switch (t) {
-    case TypeId::kBool: return "BOOLEAN";
-    case TypeId::kInt64: return "BIGINT";
-    case TypeId::kFloat64: return "DOUBLE PRECISION";
-    case TypeId::kString: return "TEXT";
-    case TypeId::kTimestamp: return "TIMESTAMP";
-    case TypeId::kInterval: return "INTERVAL";
-    case TypeId::kNull: return "TEXT";
-  }
-  return "TEXT";
-}
-
-std::string quote_identifier(const std::string& name) {
-  std::string out = "\"";
-  for (char c : name) {
-    if (c == '"') out += '"';
-    out += c;
-  }
-  return out + "\"";
-}
-
 struct SqlBinding {
   ExprPtr expr;
   std::string name;
 };
 
-// Binds SQL text as the only select item of a query over a table with the scope's columns,
-// using the SQL binder itself; the bound expression's column i is the scope's column i.
+// Binds SQL text as one expression over the scope's columns with the SQL binder itself
+// (bind_scalar_sql); the bound expression's column i is the scope's column i.
 Result<SqlBinding> bind_sql_text(const std::string& text, const Scope& scope) {
   ASSIGN_OR_RETURN(std::vector<Field> columns, scope.positional_columns());
   if (columns.empty()) return invalid_argument("sql_expr: no columns to refer to");
-  std::string ddl;
-  for (const Field& f : columns) {
-    ddl += fmt::format("{}{} {}", ddl.empty() ? "" : ", ", quote_identifier(f.name), sql_type_spelling(f.type));
+  auto bound = bind_scalar_sql(text, Schema(columns));
+  if (!bound.is_ok()) {
+    return Status(bound.status().code(), fmt::format("sql_expr(\"{}\"): {}", text, bound.status().message()));
   }
-  // The text starts a line of its own, so binder errors at line 4 point into it.
-  const std::string job = fmt::format(
-      "CREATE TABLE __sluice_expr_input ({}) WITH (connector = 'stdin');\n"
-      "CREATE TABLE __sluice_expr_output () WITH (connector = 'console');\n"
-      "INSERT INTO __sluice_expr_output SELECT\n{}\nFROM __sluice_expr_input;\n",
-      ddl, text);
-  auto compiled = compile_sql(job, "sql_expr");
-  if (!compiled.is_ok()) {
-    std::string msg = compiled.status().message();
-    // "sql_expr:4:7: message" -> "column 7: message" (line 4 is the text's first line).
-    if (msg.rfind("sql_expr:", 0) == 0) {
-      size_t a = msg.find(':', 9), b = a == std::string::npos ? a : msg.find(':', a + 1);
-      if (b != std::string::npos) {
-        int line = std::atoi(msg.substr(9, a - 9).c_str());
-        std::string column = msg.substr(a + 1, b - a - 1);
-        std::string rest = msg.substr(b + 1);
-        if (!rest.empty() && rest[0] == ' ') rest.erase(0, 1);
-        if (line >= 4 && line < 4 + static_cast<int>(std::count(text.begin(), text.end(), '\n')) + 1) {
-          msg = fmt::format("line {} column {}: {}", line - 3, column, rest);
-        } else {
-          msg = rest;
-        }
-      }
-    }
-    return Status(compiled.status().code(), fmt::format("sql_expr(\"{}\"): {}", text, msg));
-  }
-  const LogicalJob& job_out = compiled.value();
-  const sluice::Pipeline& p = job_out.pipelines[0];
-  const LogicalNodePtr& q = p.query;
-  auto wrong = [&]() -> Status {
-    return invalid_argument("sql_expr(\"{}\"): expected one scalar expression (no aggregates, no list of items)", text);
-  };
-  if (job_out.pipelines.size() != 1 || p.sink_schema->size() != 1) return wrong();
-  SqlBinding out;
-  out.name = p.sink_schema->field(0).name;
-  if (q->kind == LogicalNode::Kind::kSource) {  // a bare column of a one-column scope
-    const Field& f = columns[0];
-    out.expr = make_column_ref(0, f.type, f.name);
-    return out;
-  }
-  if (q->kind != LogicalNode::Kind::kCalc || q->filter || q->projections.size() != 1 ||
-      q->inputs[0]->kind != LogicalNode::Kind::kSource) {
-    return wrong();
-  }
-  out.expr = q->projections[0];
-  return out;
+  return SqlBinding{bound.value().expr, bound.value().name};
 }
 
 Status check_boolean(const ExprPtr& e, const char* op) {

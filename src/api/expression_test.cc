@@ -6,6 +6,7 @@
 
 #include "api/api_test_util.h"
 #include "sluice/pipeline.h"
+#include "sql/compiler.h"
 
 namespace sluice::api {
 namespace {
@@ -117,6 +118,41 @@ TEST_F(ExpressionBinding, SqlTextTakesItsNameFromSql) {
   auto schema = s.schema();
   ASSERT_TRUE(schema.is_ok()) << schema.status().message();
   EXPECT_EQ(schema.value()->to_string(), "(upper TEXT, s TEXT)");
+}
+
+// bind_scalar_sql: one SQL expression bound over a schema without a job around it.
+TEST(BindScalar, ColumnsBindByPositionAndTypesFollowSql) {
+  Schema schema({{"a", TypeId::kInt64, true}, {"price", TypeId::kFloat64, true}, {"page", TypeId::kString, true}});
+  auto b = bind_scalar_sql("price * 2 > 10 AND page LIKE '/p/%'", schema);
+  ASSERT_TRUE(b.is_ok()) << b.status().message();
+  EXPECT_EQ(b.value().expr->type(), TypeId::kBool);
+  auto c = bind_scalar_sql("a + 1", schema);
+  ASSERT_TRUE(c.is_ok()) << c.status().message();
+  EXPECT_EQ(c.value().expr->type(), TypeId::kInt64);
+  EXPECT_EQ(column_ref_index(*c.value().expr->children()[0]), 0);
+  auto p = bind_scalar_sql("page", schema);
+  ASSERT_TRUE(p.is_ok());
+  EXPECT_EQ(column_ref_index(*p.value().expr), 2);
+  auto n = bind_scalar_sql("upper(page)", schema);
+  ASSERT_TRUE(n.is_ok());
+  EXPECT_EQ(n.value().name, "upper");
+}
+
+TEST(BindScalar, RefusesWhatIsNotOneScalarExpression) {
+  Schema schema({{"a", TypeId::kInt64, true}});
+  for (const char* text : {"count(*)", "a, a", "a FROM t", "*", "a AS x", "a; SELECT 1"}) {
+    auto b = bind_scalar_sql(text, schema);
+    ASSERT_FALSE(b.is_ok()) << text;
+    EXPECT_NE(b.status().message().find("expected one scalar expression"), std::string::npos)
+        << text << ": " << b.status().message();
+  }
+  auto bad = bind_scalar_sql("a +", schema);
+  ASSERT_FALSE(bad.is_ok());
+  EXPECT_NE(bad.status().message().find("syntax error"), std::string::npos) << bad.status().message();
+  auto unknown = bind_scalar_sql("a + nope", schema);
+  ASSERT_FALSE(unknown.is_ok());
+  EXPECT_NE(unknown.status().message().find("line 1 column 5: unknown column 'nope'"), std::string::npos)
+      << unknown.status().message();
 }
 
 }  // namespace

@@ -26,6 +26,7 @@
 #include "common/time_util.h"
 #include "expr/expr.h"
 #include "plan/logical_plan.h"
+#include "sql/compiler.h"
 #include "sql/front_checks.h"
 #include "sql/intervals.h"
 
@@ -126,6 +127,8 @@ class Compiler {
   Compiler(const std::string& text, const std::string& file) : text_(text), file_(file) {}
 
   Result<LogicalJob> run();
+  // The text as `SELECT <one expression>`, bound over `schema`'s columns (bind_scalar_sql).
+  Result<ScalarBinding> bind_scalar(const Schema& schema);
 
   // "file:line:col" of byte offset `loc` (-1: the current statement).
   std::string position(int loc) const {

@@ -3,6 +3,9 @@
 #include <pg_query.h>
 #include <pthread.h>
 
+#include <cstdlib>
+#include <functional>
+
 #include "sql/binder.h"
 #include "sql/front_checks.h"
 
@@ -53,6 +56,46 @@ Status Compiler::statement(const json& stmt) {
                   type);
 }
 
+Result<ScalarBinding> Compiler::bind_scalar(const Schema& schema) {
+  RETURN_IF_ERROR(check_sql_text(text_, file_));
+  PgQueryParseResult r = pg_query_parse(text_.c_str());
+  if (r.error) {
+    Status s = error_at(r.error->cursorpos > 0 ? r.error->cursorpos - 1 : -1, "syntax error: {}", r.error->message);
+    pg_query_free_parse_result(r);
+    return s;
+  }
+  json tree;
+  try {
+    tree = json::parse(r.parse_tree);
+  } catch (const std::exception& e) {
+    pg_query_free_parse_result(r);
+    return internal_error("cannot read the parse tree: {}", e.what());
+  }
+  pg_query_free_parse_result(r);
+  RETURN_IF_ERROR(check_parse_tree_depth(tree, text_, file_));
+  const json& stmts = list_of(tree, "stmts");
+  auto wrong = [&]() { return error_at(0, "expected one scalar expression (no aggregates, no list of items)"); };
+  if (stmts.size() != 1) return wrong();
+  const json& stmt = stmts[0]["stmt"];
+  if (node_type(stmt) != "SelectStmt") return wrong();
+  const json& select = node_body(stmt);
+  const json& targets = list_of(select, "targetList");
+  for (const char* clause : {"fromClause", "whereClause", "groupClause", "havingClause", "sortClause", "withClause",
+                             "limitCount", "distinctClause", "valuesLists", "op"}) {
+    if (select.contains(clause) && !(std::string(clause) == "op" && select[clause] == "SETOP_NONE")) return wrong();
+  }
+  if (targets.size() != 1 || is_star(targets[0])) return wrong();
+  const json& target = targets[0];
+  if (node_body(target).contains("name") || contains_aggregate(node_body(target)["val"])) return wrong();
+  Relation rel;
+  for (const Field& f : schema.fields()) rel.columns.push_back({f.name, "", f.type});
+  RelationContext ctx;
+  ctx.c = this;
+  ctx.rel = &rel;
+  ASSIGN_OR_RETURN(ExprPtr e, bind_expr(node_body(target)["val"], ctx));
+  return ScalarBinding{std::move(e), output_name(target, 0)};
+}
+
 }  // namespace sluice::sql
 
 namespace sluice {
@@ -78,16 +121,30 @@ Result<LogicalJob> compile_here(const std::string& text, const std::string& file
 // them whatever the caller's stack size or sanitizer frame overhead.
 constexpr size_t kCompilerStackBytes = size_t{64} << 20;
 
-struct CompileCall {
-  const std::string* text;
-  const std::string* file_name;
-  std::optional<Result<LogicalJob>> result;
-};
-
-void* compile_thread(void* arg) {
-  auto* call = static_cast<CompileCall*>(arg);
-  call->result.emplace(compile_here(*call->text, *call->file_name));
-  return nullptr;
+// Runs `fn` on a thread with kCompilerStackBytes of stack (on the caller's stack when no
+// thread can be started) and returns its result.
+template <typename T>
+Result<T> on_compiler_stack(const std::function<Result<T>()>& fn) {
+  struct Call {
+    const std::function<Result<T>()>* fn;
+    std::optional<Result<T>> result;
+  } call{&fn, std::nullopt};
+  auto body = [](void* arg) -> void* {
+    auto* c = static_cast<Call*>(arg);
+    c->result.emplace((*c->fn)());
+    return nullptr;
+  };
+  pthread_attr_t attr;
+  pthread_t thread;
+  bool started = pthread_attr_init(&attr) == 0;
+  if (started) {
+    started = pthread_attr_setstacksize(&attr, kCompilerStackBytes) == 0 &&
+              pthread_create(&thread, &attr, body, &call) == 0;
+    pthread_attr_destroy(&attr);
+  }
+  if (!started) return fn();
+  pthread_join(thread, nullptr);
+  return std::move(*call.result);
 }
 
 }  // namespace
@@ -104,19 +161,35 @@ Status locate_table_error(const Status& status, const LogicalJob& job, const std
 }
 
 Result<LogicalJob> compile_sql(const std::string& text, const std::string& file_name) {
-  CompileCall call{&text, &file_name, std::nullopt};
-  pthread_attr_t attr;
-  pthread_t thread;
-  bool started = pthread_attr_init(&attr) == 0;
-  if (started) {
-    started = pthread_attr_setstacksize(&attr, kCompilerStackBytes) == 0 &&
-              pthread_create(&thread, &attr, compile_thread, &call) == 0;
-    pthread_attr_destroy(&attr);
+  return on_compiler_stack<LogicalJob>([&] { return compile_here(text, file_name); });
+}
+
+Result<ScalarBinding> bind_scalar_sql(const std::string& text, const Schema& schema) {
+  // The text follows "SELECT " on the same line, so positions past it are shifted by 7 on
+  // the first line only; errors are reported as "line L column C" of the text itself.
+  const std::string wrapped = "SELECT " + text;
+  auto bound = on_compiler_stack<ScalarBinding>([&]() -> Result<ScalarBinding> {
+    Compiler c(wrapped, "expr");
+    try {
+      return c.bind_scalar(schema);
+    } catch (const std::exception& e) {
+      return internal_error("internal error while binding the expression ({})", e.what());
+    }
+  });
+  if (bound.is_ok()) return bound;
+  std::string msg = bound.status().message();
+  if (msg.rfind("expr:", 0) == 0) {
+    size_t a = msg.find(':', 5), b = a == std::string::npos ? a : msg.find(':', a + 1);
+    if (b != std::string::npos) {
+      int line = std::atoi(msg.substr(5, a - 5).c_str());
+      int column = std::atoi(msg.substr(a + 1, b - a - 1).c_str());
+      if (line == 1) column = std::max(1, column - 7);
+      std::string rest = msg.substr(b + 1);
+      if (!rest.empty() && rest[0] == ' ') rest.erase(0, 1);
+      msg = fmt::format("line {} column {}: {}", line, column, rest);
+    }
   }
-  if (!started) return compile_here(text, file_name);  // no thread: the caller's stack
-  pthread_join(thread, nullptr);
-  return std::move(*call.result);
+  return Status(bound.status().code(), msg);
 }
 
 }  // namespace sluice
-

@@ -16,6 +16,16 @@ namespace sluice {
 
 Result<LogicalJob> compile_sql(const std::string& text, const std::string& file_name);
 
+// One SQL scalar expression (`price * 2 > 10 AND page LIKE '/p/%'`) bound over `schema`'s
+// columns: column i of the result's references is schema column i. `name` is the name SQL
+// gives the expression as a select item. Errors say "line L column C: ..." of `text`;
+// aggregates, several items and whole queries are refused.
+struct ScalarBinding {
+  ExprPtr expr;
+  std::string name;
+};
+Result<ScalarBinding> bind_scalar_sql(const std::string& text, const Schema& schema);
+
 // Planning errors about a table ("table out: ...", from the planner and the connectors)
 // get the position of that table's CREATE TABLE: "FILE:LINE:COLUMN: table out: ...". Other
 // statuses are returned unchanged.

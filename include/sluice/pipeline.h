@@ -51,11 +51,17 @@
 #include <vector>
 
 #include "common/status.h"
-#include "plan/logical_plan.h"
 #include "sluice/aggregate.h"
 #include "sluice/expression.h"
 #include "sluice/process_function.h"
 #include "types/schema.h"
+
+namespace sluice {
+// The logical job a front end produces (src/plan/logical_plan.h). Opaque here: programs
+// that inspect build()'s result include that header themselves; the public headers do not
+// pull in the planner, the operators or their libraries.
+struct LogicalJob;
+}  // namespace sluice
 
 namespace sluice::api {
 

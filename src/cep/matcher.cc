@@ -138,7 +138,7 @@ void Matcher::consume(const int64_t* thread, int variable, PartitionState& p, co
       s[0] += 1;  // COUNT(*)
       continue;
     }
-    const Column& col = row.arguments->column(static_cast<size_t>(a.argument));
+    const Column& col = *row.arguments[a.argument];
     const size_t r = row.row;
     const bool null = col.is_null(r);
     auto set = [&] {

@@ -130,7 +130,7 @@ struct MatchView {
 struct RowRef {
   uint64_t variables = 0;  // bit v: the row satisfies variable v's condition
   Micros time = 0;
-  const RecordBatch* arguments = nullptr;  // the aggregates' argument columns
+  const Column* const* arguments = nullptr;  // the aggregates' argument columns
   size_t row = 0;
 };
 

@@ -108,6 +108,12 @@ std::vector<std::string> reference_output(const MatcherConfig& c, const std::vec
   return out;
 }
 
+std::vector<const Column*> column_pointers(const RecordBatch& b) {
+  std::vector<const Column*> out;
+  for (const auto& c : b.columns) out.push_back(&c);
+  return out;
+}
+
 // Feeds `rows` in order (time advanced to each row's time, as the operator does), then ends.
 Collected run_matcher(const MatcherConfig& c, const std::vector<reference::Row>& rows, const RecordBatch& args) {
   Matcher m(c);
@@ -115,8 +121,9 @@ Collected run_matcher(const MatcherConfig& c, const std::vector<reference::Row>&
   sink.matcher = &m;
   sink.config = &c;
   PartitionState p;
+  const auto columns = column_pointers(args);
   for (size_t i = 0; i < rows.size(); ++i) {
-    RowRef r{rows[i].variables, rows[i].time, &args, i};
+    RowRef r{rows[i].variables, rows[i].time, columns.data(), i};
     Status s = m.on_row(p, r, sink);
     EXPECT_TRUE(s.is_ok()) << s.to_string();
   }
@@ -219,39 +226,11 @@ TEST(CepMatcher, PartialMatchLimitIsAnError) {
   PartitionState p;
   std::mt19937_64 rng(4);
   RecordBatch args = make_args(10, rng);
+  const auto columns = column_pointers(args);
   Status s;
-  for (size_t i = 0; i < 4 && s.is_ok(); ++i) s = m.on_row(p, RowRef{1, static_cast<Micros>(i), &args, i}, sink);
+  for (size_t i = 0; i < 4 && s.is_ok(); ++i) s = m.on_row(p, RowRef{1, static_cast<Micros>(i), columns.data(), i}, sink);
   ASSERT_FALSE(s.is_ok());
   EXPECT_NE(s.message().find("more than 3 partial matches"), std::string::npos) << s.message();
-}
-
-// Random patterns over A, B, C with every quantifier, greedy and reluctant.
-std::string random_term(std::mt19937_64& rng, int depth);
-std::string random_sequence(std::mt19937_64& rng, int depth) {
-  std::string s;
-  int n = 1 + static_cast<int>(rng() % 3);
-  for (int i = 0; i < n; ++i) s += (i ? " " : "") + random_term(rng, depth);
-  return s;
-}
-std::string random_term(std::mt19937_64& rng, int depth) {
-  static const char* quantifiers[] = {"", "", "", "*", "+", "?", "{2}", "{1,3}", "{2,}", "{0,2}", "{,2}",
-                                      "*?", "+?", "??", "{1,3}?", "{2,}?"};
-  std::string primary;
-  if (depth < 2 && rng() % 5 == 0) {
-    primary = "(" + random_sequence(rng, depth + 1);
-    if (rng() % 2) primary += " | " + random_sequence(rng, depth + 1);
-    primary += ")";
-  } else {
-    primary = std::string(1, static_cast<char>('A' + rng() % 3));
-  }
-  // Unbounded quantifiers only on single variables: nested loops make the reference
-  // exponential on failing inputs.
-  std::string q = quantifiers[rng() % (sizeof quantifiers / sizeof quantifiers[0])];
-  if (primary.size() > 1 && (q.find('*') != std::string::npos || q.find('+') != std::string::npos ||
-                             q.find(",}") != std::string::npos)) {
-    q = "?";
-  }
-  return primary + q;
 }
 
 TEST(CepMatcher, MatchesTheReferenceOnRandomStreams) {
@@ -259,8 +238,8 @@ TEST(CepMatcher, MatchesTheReferenceOnRandomStreams) {
   int compared = 0, matches = 0;
   for (int iteration = 0; iteration < 10000; ++iteration) {
     MatcherConfig c;
-    std::string text = random_sequence(rng, 0);
-    if (rng() % 6 == 0) text = "(" + text + ") | " + random_sequence(rng, 1);
+    std::string text = reference::random_sequence(rng, 0);
+    if (rng() % 6 == 0) text = "(" + text + ") | " + reference::random_sequence(rng, 1);
     Pattern p;
     PatternError e;
     if (!compile_pattern(text, p, e)) continue;  // a nullable pattern
@@ -310,6 +289,7 @@ TEST(CepMatcher, StateRoundTripsThroughACheckpointMidStream) {
     std::vector<reference::Row> rows;
     for (size_t i = 0; i < n; ++i) rows.push_back({static_cast<Micros>(i), rng() & 7});
     RecordBatch args = make_args(n, rng);
+    const auto columns = column_pointers(args);
     auto whole = run_matcher(c, rows, args);
     // Stop after `cut` rows, save, load into a fresh matcher, go on.
     const size_t cut = rng() % n;
@@ -318,7 +298,7 @@ TEST(CepMatcher, StateRoundTripsThroughACheckpointMidStream) {
     sink.matcher = &first;
     sink.config = &c;
     PartitionState p;
-    for (size_t i = 0; i < cut; ++i) ASSERT_TRUE(first.on_row(p, RowRef{rows[i].variables, rows[i].time, &args, i}, sink).is_ok());
+    for (size_t i = 0; i < cut; ++i) ASSERT_TRUE(first.on_row(p, RowRef{rows[i].variables, rows[i].time, columns.data(), i}, sink).is_ok());
     std::string bytes;
     ByteWriter w(&bytes);
     first.write(p, w);
@@ -331,7 +311,7 @@ TEST(CepMatcher, StateRoundTripsThroughACheckpointMidStream) {
     ByteReader r(bytes);
     ASSERT_TRUE(second.read(r, q).is_ok());
     ASSERT_TRUE(r.at_end());
-    for (size_t i = cut; i < n; ++i) ASSERT_TRUE(second.on_row(q, RowRef{rows[i].variables, rows[i].time, &args, i}, rest).is_ok());
+    for (size_t i = cut; i < n; ++i) ASSERT_TRUE(second.on_row(q, RowRef{rows[i].variables, rows[i].time, columns.data(), i}, rest).is_ok());
     second.finish(q, rest);
     EXPECT_EQ(rest.out, whole.out) << iteration;
   }

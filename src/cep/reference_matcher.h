@@ -7,6 +7,7 @@
 #pragma once
 
 #include <functional>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -192,6 +193,35 @@ inline void reference_aggregate(const MeasureAggregate& a, const Match& m, const
       return;
     }
   }
+}
+
+// Random patterns over A, B, C with every quantifier, greedy and reluctant.
+inline std::string random_term(std::mt19937_64& rng, int depth);
+inline std::string random_sequence(std::mt19937_64& rng, int depth) {
+  std::string s;
+  int n = 1 + static_cast<int>(rng() % 3);
+  for (int i = 0; i < n; ++i) s += (i ? " " : "") + random_term(rng, depth);
+  return s;
+}
+inline std::string random_term(std::mt19937_64& rng, int depth) {
+  static const char* quantifiers[] = {"", "", "", "*", "+", "?", "{2}", "{1,3}", "{2,}", "{0,2}", "{,2}",
+                                      "*?", "+?", "??", "{1,3}?", "{2,}?"};
+  std::string primary;
+  if (depth < 2 && rng() % 5 == 0) {
+    primary = "(" + random_sequence(rng, depth + 1);
+    if (rng() % 2) primary += " | " + random_sequence(rng, depth + 1);
+    primary += ")";
+  } else {
+    primary = std::string(1, static_cast<char>('A' + rng() % 3));
+  }
+  // Unbounded quantifiers only on single variables: nested loops make the reference
+  // exponential on failing inputs.
+  std::string q = quantifiers[rng() % (sizeof quantifiers / sizeof quantifiers[0])];
+  if (primary.size() > 1 && (q.find('*') != std::string::npos || q.find('+') != std::string::npos ||
+                             q.find(",}") != std::string::npos)) {
+    q = "?";
+  }
+  return primary + q;
 }
 
 }  // namespace sluice::cep::reference

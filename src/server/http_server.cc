@@ -1,5 +1,8 @@
 #include "server/http_server.h"
 
+#include <sys/resource.h>
+#include <unistd.h>
+
 #include <cstring>
 #include <optional>
 #include <random>
@@ -388,6 +391,10 @@ void HttpServer::serve_stream(const httplib::Request& req, httplib::Response& re
       [this](bool) { streams_.fetch_sub(1); });
 }
 
+namespace {
+constexpr int kServerNice = 19;
+}  // namespace
+
 Status HttpServer::start() {
   if (thread_.joinable()) return invalid_argument("the HTTP server is already running");
   if (!is_loopback(options_.host) && options_.token.empty()) {
@@ -404,7 +411,14 @@ Status HttpServer::start() {
     }
     port_ = options_.port;
   }
-  thread_ = std::thread([this] { server_->listen_after_bind(); });
+  thread_ = std::thread([this] {
+    // Observability must not slow the data path: the listener, and the worker pool it
+    // creates (threads inherit their creator's nice value), run at the lowest CPU priority,
+    // so a burst of requests or scrapes takes only CPU the job's threads leave idle. Best
+    // effort: without the permission to lower it (never needed) serving goes on as it is.
+    (void)setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), kServerNice);
+    server_->listen_after_bind();
+  });
   return Status::ok();
 }
 

@@ -7,12 +7,15 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <filesystem>
+#include <algorithm>
 #include <fstream>
+#include <sstream>
 #include <thread>
 
 #include <gtest/gtest.h>
@@ -311,6 +314,42 @@ TEST(HttpOptions, ParsesAddressesAndRefusesAnOpenBindWithoutAToken) {
   std::ofstream(dir.file("short")) << "abc\n";
   ::chmod(dir.file("short").c_str(), 0600);
   EXPECT_FALSE(http_options("0.0.0.0:8080", dir.file("short")).is_ok());
+}
+
+}  // namespace
+}  // namespace sluice::server
+
+namespace sluice::server {
+namespace {
+
+// The nice value of each of this process's threads (field 19 of /proc/self/task/T/stat).
+std::vector<int> thread_nice_values() {
+  std::vector<int> out;
+  for (const auto& task : std::filesystem::directory_iterator("/proc/self/task")) {
+    std::ifstream in(task.path() / "stat");
+    std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    size_t close = stat.rfind(')');  // the command name may hold spaces
+    if (close == std::string::npos) continue;
+    std::istringstream fields(stat.substr(close + 2));
+    std::string f;
+    for (int i = 3; i <= 19 && fields >> f; ++i) {
+      if (i == 19) out.push_back(std::stoi(f));
+    }
+  }
+  return out;
+}
+
+TEST_F(HttpServerTest, ServingThreadsRunAtTheLowestPriorityTheCallersDoNot) {
+  const std::vector<int> initial = thread_nice_values();
+  const auto before = std::count(initial.begin(), initial.end(), 19);
+  start();
+  auto r = client_->Get("/api/v1/jobs");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  std::vector<int> nice = thread_nice_values();
+  // The listener and its worker pool are at nice 19; this (the caller's) thread is not.
+  EXPECT_GE(std::count(nice.begin(), nice.end(), 19) - before, 2);
+  EXPECT_EQ(getpriority(PRIO_PROCESS, static_cast<id_t>(gettid())), 0);
 }
 
 }  // namespace

@@ -1,8 +1,8 @@
 #include "connectors/transactional_sink.h"
 
 #include <algorithm>
-#include <unordered_map>
 
+#include "common/hash.h"
 #include "common/logging.h"
 #include "types/batch_serde.h"
 
@@ -236,48 +236,46 @@ Status append_buffered_rows(RecordBatch& to, const RecordBatch& from, std::strin
 
 // ---- Last change per key ----
 
-namespace {
-
-// The key of row `row` as bytes (null flag, then the value, per key column).
-void encode_row_key(std::string& out, const RecordBatch& b, size_t row, const std::vector<int>& cols) {
-  out.clear();
-  for (int c : cols) {
-    const Column& col = b.column(static_cast<size_t>(c));
-    if (col.is_null(row)) {
-      out.push_back('\0');
-      continue;
-    }
-    out.push_back('\1');
-    if (col.type() == TypeId::kString) {
-      const std::string_view s = col.string_at(row);
-      const uint32_t n = static_cast<uint32_t>(s.size());
-      out.append(reinterpret_cast<const char*>(&n), sizeof n);
-      out.append(s);
-    } else if (col.type() == TypeId::kFloat64) {
-      const double d = col.double_at(row);
-      out.append(reinterpret_cast<const char*>(&d), sizeof d);
-    } else {
-      const int64_t v = col.int_at(row);
-      out.append(reinterpret_cast<const char*>(&v), sizeof v);
-    }
-  }
-}
-
-}  // namespace
-
 void last_change_per_key(const RecordBatch& rows, const std::vector<int>& key_columns, std::vector<uint32_t>& upserts,
                          std::vector<uint32_t>& deletes) {
   upserts.clear();
   deletes.clear();
-  std::unordered_map<std::string, uint32_t> last;
-  last.reserve(rows.num_rows);
-  std::string key;
-  for (size_t r = 0; r < rows.num_rows; ++r) {
-    if (rows.row_kind(r) == RowKind::kUpdateBefore) continue;
-    encode_row_key(key, rows, r, key_columns);
-    last[key] = static_cast<uint32_t>(r);
+  const size_t n = rows.num_rows;
+  if (n == 0) return;
+  // An open-addressing table of row indices keyed by the rows' key hashes, compared column
+  // by column on a hash match: no key bytes are copied and nothing is allocated per row (the
+  // buffers are reused across batches of the calling thread).
+  thread_local std::vector<uint64_t> hashes;
+  thread_local std::vector<int32_t> slots;
+  hashes.assign(n, 0);
+  for (int c : key_columns) {
+    const Column& col = rows.column(static_cast<size_t>(c));
+    for (size_t r = 0; r < n; ++r) hashes[r] = hash_combine(hashes[r], col.hash_row(r));
   }
-  for (const auto& [k, r] : last) (rows.row_kind(r) == RowKind::kDelete ? deletes : upserts).push_back(r);
+  size_t capacity = 16;
+  while (capacity < 2 * n) capacity <<= 1;
+  const size_t mask = capacity - 1;
+  slots.assign(capacity, -1);
+  auto same_key = [&](size_t a, size_t b) {
+    if (hashes[a] != hashes[b]) return false;
+    for (int c : key_columns) {
+      const Column& col = rows.column(static_cast<size_t>(c));
+      if (!col.equals(a, col, b)) return false;
+    }
+    return true;
+  };
+  for (size_t r = 0; r < n; ++r) {
+    if (rows.row_kind(r) == RowKind::kUpdateBefore) continue;
+    for (size_t i = hashes[r] & mask;; i = (i + 1) & mask) {
+      if (slots[i] < 0 || same_key(static_cast<size_t>(slots[i]), r)) {
+        slots[i] = static_cast<int32_t>(r);  // a later change of a key replaces the earlier
+        break;
+      }
+    }
+  }
+  for (int32_t r : slots) {
+    if (r >= 0) (rows.row_kind(static_cast<size_t>(r)) == RowKind::kDelete ? deletes : upserts).push_back(static_cast<uint32_t>(r));
+  }
   std::sort(upserts.begin(), upserts.end());
   std::sort(deletes.begin(), deletes.end());
 }

@@ -7,6 +7,10 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <map>
+#include <random>
+
 #include "connectors/test_util.h"
 
 namespace sluice {
@@ -237,6 +241,49 @@ TEST_F(TransactionalSinkTest, RecoverComesOnceAfterOpen) {
   EXPECT_EQ(unopened->recover(job("A"), 0, "").code(), StatusCode::kInternal);
   auto w = recovered(job("A"), 0, "");
   EXPECT_EQ(w->recover(job("A"), 0, "").code(), StatusCode::kInternal);
+}
+
+// last_change_per_key against the obvious map of encoded keys, over random changelogs with
+// NULL keys, two key columns (text and double, -0.0 among them) and every row kind.
+TEST(LastChangePerKey, EqualsTheLastChangeOfEachKeyAppliedOneByOne) {
+  std::mt19937 rng(42);
+  auto two_keys = make_schema({{"k", TypeId::kString}, {"d", TypeId::kFloat64}, {"v", TypeId::kInt64}});
+  for (int round = 0; round < 200; ++round) {
+    RecordBatch b(two_keys);
+    const size_t n = rng() % 300;
+    for (size_t r = 0; r < n; ++r) {
+      if (rng() % 7 == 0) {
+        b.mutable_column(0).append_null();
+      } else {
+        b.mutable_column(0).append_string("k" + std::to_string(rng() % 20));
+      }
+      const int d = static_cast<int>(rng() % 4);
+      if (d == 3) {
+        b.mutable_column(1).append_null();
+      } else {
+        b.mutable_column(1).append_double(d == 0 ? (rng() % 2 ? -0.0 : 0.0) : d * 1.5);
+      }
+      b.mutable_column(2).append_int(static_cast<int64_t>(r));
+      b.row_kinds.push_back(static_cast<RowKind>(rng() % 4));
+    }
+    b.sync_num_rows();
+    std::vector<uint32_t> upserts, deletes;
+    last_change_per_key(b, {0, 1}, upserts, deletes);
+    std::map<std::pair<std::string, std::string>, uint32_t> last;
+    for (size_t r = 0; r < n; ++r) {
+      if (b.row_kind(r) == RowKind::kUpdateBefore) continue;
+      const auto& k = b.column(0);
+      const auto& d = b.column(1);
+      std::string dk = d.is_null(r) ? "null" : std::to_string(d.double_at(r) == 0 ? 0.0 : d.double_at(r));
+      last[{k.is_null(r) ? std::string("\x01null") : std::string(k.string_at(r)), dk}] = static_cast<uint32_t>(r);
+    }
+    std::vector<uint32_t> want_upserts, want_deletes;
+    for (const auto& [key, r] : last) (b.row_kind(r) == RowKind::kDelete ? want_deletes : want_upserts).push_back(r);
+    std::sort(want_upserts.begin(), want_upserts.end());
+    std::sort(want_deletes.begin(), want_deletes.end());
+    ASSERT_EQ(upserts, want_upserts) << "round " << round;
+    ASSERT_EQ(deletes, want_deletes) << "round " << round;
+  }
 }
 
 }  // namespace

@@ -1,5 +1,7 @@
 #include "connectors/redis/redis_client.h"
 
+#include <hiredis/sds.h>
+
 #include <hiredis/hiredis.h>
 
 #include <cstdlib>
@@ -127,36 +129,42 @@ Result<RedisReplyPtr> RedisClient::call(const std::vector<std::string>& args, st
 }
 
 void RedisClient::append(const std::vector<std::string>& args) {
-  if (!ctx_) return;  // read_replies() reports it
   argv_.clear();
   lens_.clear();
   for (const auto& a : args) {
     argv_.push_back(a.data());
     lens_.push_back(a.size());
   }
-  redisAppendCommandArgv(ctx_, static_cast<int>(args.size()), argv_.data(), lens_.data());
+  append_argv();
 }
 
-void RedisClient::append(std::initializer_list<std::string_view> args) {
-  if (!ctx_) return;  // read_replies() reports it
-  argv_.clear();
-  lens_.clear();
-  for (std::string_view a : args) {
-    argv_.push_back(a.data());
-    lens_.push_back(a.size());
-  }
-  redisAppendCommandArgv(ctx_, static_cast<int>(argv_.size()), argv_.data(), lens_.data());
-}
+void RedisClient::append(std::initializer_list<std::string_view> args) { append_views(args.begin(), args.end()); }
 
 void RedisClient::append_views(const std::vector<std::string_view>& args) {
-  if (!ctx_) return;
+  append_views(args.data(), args.data() + args.size());
+}
+
+void RedisClient::append_views(const std::string_view* begin, const std::string_view* end) {
   argv_.clear();
   lens_.clear();
-  for (std::string_view a : args) {
-    argv_.push_back(a.data());
-    lens_.push_back(a.size());
+  for (const std::string_view* a = begin; a != end; ++a) {
+    argv_.push_back(a->data());
+    lens_.push_back(a->size());
   }
+  append_argv();
+}
+
+void RedisClient::append_argv() {
+  if (!ctx_) return;  // read_replies() reports it
   redisAppendCommandArgv(ctx_, static_cast<int>(argv_.size()), argv_.data(), lens_.data());
+  // A long pipeline goes out in slices: the output buffer stays small (no reallocation
+  // and copying as it grows) and the server works on the first commands while the rest are
+  // encoded. A write error leaves ctx_->err set; read_replies() reports it.
+  if (sdslen(ctx_->obuf) >= kWriteSliceBytes && ctx_->err == 0) {
+    int done = 0;
+    while (!done && redisBufferWrite(ctx_, &done) == REDIS_OK) {
+    }
+  }
 }
 
 Status RedisClient::read_replies(size_t n, std::string_view what) {

@@ -63,7 +63,12 @@ class RedisClient {
   Status read_replies(size_t n, std::string_view what);
 
  private:
+  // Pipelines are written out whenever this much is queued (append_argv()).
+  static constexpr size_t kWriteSliceBytes = 64 * 1024;
+
   Status failure(std::string_view what, const redisReply* reply) const;
+  void append_views(const std::string_view* begin, const std::string_view* end);
+  void append_argv();  // queues argv_/lens_ as one command
 
   RedisEndpoint endpoint_;
   std::string context_;

@@ -37,11 +37,20 @@ struct TableDef {
   std::map<std::string, std::string> option_where;  // option name -> the option
 };
 
+// A processing-time lookup join's table access (lookup(table, refresh => ..., cache => ...),
+// docs/sql.md "Lookup joins").
+struct LookupJoinOptions {
+  Micros refresh = 0;          // 'all' cache: the whole table is reloaded this often (0: loaded once)
+  bool partial = false;        // cache => 'partial': rows fetched per key, kept in a cache
+  Micros cache_ttl = 0;        // partial: a cached key (hit or miss) is fetched again after this long
+  size_t cache_max_rows = 0;   // partial: most keys kept (least recently used dropped first)
+};
+
 struct LogicalNode;
 using LogicalNodePtr = std::shared_ptr<LogicalNode>;
 
 struct LogicalNode {
-  enum class Kind { kSource, kCalc, kWindowAssign, kAggregate, kUnion, kTopN, kProcess, kJoin };
+  enum class Kind { kSource, kCalc, kWindowAssign, kAggregate, kUnion, kTopN, kProcess, kJoin, kTemporalJoin };
   Kind kind = Kind::kSource;
   SchemaPtr schema;
   int rowtime = -1;  // output column holding the event time, -1 if none
@@ -80,6 +89,12 @@ struct LogicalNode {
   std::vector<int> right_keys;
   std::vector<bool> null_safe;
   ExprPtr join_condition;
+  // kTemporalJoin (plan/temporal_join_planning.h): a kJoin (INNER or LEFT) of a stream with a
+  // table's versions. Event time (versioned(table, ts)): inputs {stream, versioned table},
+  // time_column the stream's event-time column, inputs[1]->rowtime each version's start.
+  // Processing time (lookup(table, ...)): inputs {stream}, the table read by the operator.
+  std::shared_ptr<const TableDef> lookup_table;
+  LookupJoinOptions lookup;
 };
 
 struct Pipeline {

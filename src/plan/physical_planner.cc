@@ -23,6 +23,7 @@
 #include "operators/process_operator.h"
 #include "operators/sink_operator.h"
 #include "operators/stateless.h"
+#include "operators/temporal_join.h"
 #include "operators/topn.h"
 
 namespace sluice {
@@ -575,6 +576,7 @@ class Planner {
       case LogicalNode::Kind::kAggregate: return build_aggregate(*node, source_of_stage);
       case LogicalNode::Kind::kTopN: return build_top_n(*node, source_of_stage);
       case LogicalNode::Kind::kJoin: return build_join(*node, source_of_stage);
+      case LogicalNode::Kind::kTemporalJoin: return build_temporal_join(*node, source_of_stage);
     }
     return internal_error("unknown logical node");
   }
@@ -1064,6 +1066,80 @@ class Planner {
           t.name, pk, key_names, key_names);
     }
     return Status::ok();
+  }
+
+  // A temporal join (operators/temporal_join.h): the stream and the versioned table meet in
+  // their own stage through hash exchanges on the join keys (which cover the table's key, so
+  // every version of a key reaches one instance, in the order its source emitted them).
+  Result<Open> build_temporal_join(const LogicalNode& node, std::vector<int>* source_of_stage) {
+    ASSIGN_OR_RETURN(Open probe, build_input(node.inputs[0], source_of_stage));
+    if (probe.updating) {
+      return unsupported("table {}: the stream of a temporal join (JOIN versioned(...) / lookup(...)) must be "
+                         "append-only, not the updates of an aggregate or a changelog",
+                         sink_table_);
+    }
+    ASSIGN_OR_RETURN(Open table, build_input(node.inputs[1], source_of_stage));
+    const Schema& ts = *node.inputs[1]->schema;
+    if (table.updating && table.key_known) {
+      // A changelog's rows are keyed by its source's key: it must be the declared one.
+      std::set<int> changes(table.key.begin(), table.key.end());
+      std::set<int> declared;
+      for (const TableDef* t : tables_under(*node.inputs[1])) {
+        for (const auto& pk : t->primary_key) declared.insert(ts.find(pk));
+      }
+      if (changes != declared) {
+        std::string names;
+        for (int k : table.key) names += (names.empty() ? "" : ", ") + ts.field(static_cast<size_t>(k)).name;
+        return invalid_argument("table {}: the versioned table's changes are keyed by ({}), which must be its "
+                                "declared PRIMARY KEY",
+                                sink_table_, names);
+      }
+    } else if (table.updating) {
+      return unsupported("table {}: the versioned table of a temporal join must be a table (append-only or a "
+                         "changelog by its key)",
+                         sink_table_);
+    }
+    TemporalJoinConfig c;
+    c.type = node.join_type;
+    c.probe_keys = node.left_keys;
+    c.version_keys = node.right_keys;
+    c.null_safe = node.null_safe;
+    c.probe_time = node.time_column;
+    c.version_time = node.inputs[1]->rowtime;
+    c.residual = node.join_condition;
+    c.probe_schema = node.inputs[0]->schema;
+    c.version_schema = node.inputs[1]->schema;
+    c.output_schema = node.schema;
+    c.batch_size = options_.batch_size;
+    auto op = std::make_shared<TemporalJoinOperatorSpec>(c);
+    assign_id(*op);
+    StageSpec st;
+    st.name = "temporal_join";
+    st.parallelism = options_.parallelism;
+    st.chain.push_back(op);
+    plan_.job.stages.push_back(std::move(st));
+    const int join_stage = static_cast<int>(plan_.job.stages.size()) - 1;
+    for (int side = 0; side < 2; ++side) {
+      for (int s : (side == 0 ? probe : table).stages) {
+        stage(s).downstream = join_stage;
+        stage(s).downstream_input = side;
+        stage(s).edge = EdgeKind::kHash;
+        stage(s).key_columns = side == 0 ? node.left_keys : node.right_keys;
+      }
+    }
+    Open out;
+    out.stages.push_back(join_stage);
+    return out;
+  }
+
+  // The source tables a plan node reads.
+  static std::vector<const TableDef*> tables_under(const LogicalNode& node) {
+    std::vector<const TableDef*> out;
+    if (node.kind == LogicalNode::Kind::kSource) out.push_back(node.table.get());
+    for (const auto& in : node.inputs) {
+      for (const TableDef* t : tables_under(*in)) out.push_back(t);
+    }
+    return out;
   }
 
   // If `query` is Calc(projections) over a windowed Aggregate, returns a copy of the Calc

@@ -131,6 +131,7 @@ Result<Relation> Compiler::bind_join(const json& b, int loc) {
   } else {
     return error_at(loc, "unsupported join type {}", t);
   }
+  if (is_temporal_table_function(b["rarg"])) return bind_temporal_join(b, type, loc);
   ASSIGN_OR_RETURN(Relation l, bind_from(b["larg"]));
   ASSIGN_OR_RETURN(Relation r, bind_from(b["rarg"]));
   std::vector<json> conds;
@@ -377,6 +378,10 @@ Result<Relation> Compiler::bind_table_function(const json& b) {
   int loc = call.value("location", -1);
   std::string name;
   for (const auto& n : call["funcname"]) name = lower(string_value(n));
+  if (name == "versioned" || name == "lookup") {
+    return error_at(loc, "{}() is the right side of a JOIN or LEFT JOIN: FROM s JOIN {}(t{}) AS v ON s.k = v.k", name,
+                    name, name == "versioned" ? ", s.ts" : "");
+  }
   if (name != "tumble" && name != "hop" && name != "session") {
     return error_at(loc, "unknown table function '{}' (supported: TUMBLE, HOP, SESSION)", name);
   }

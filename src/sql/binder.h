@@ -188,6 +188,10 @@ class Compiler {
   Result<Relation> bind_comma_join(const json& from, json& s);
   Result<Relation> bind_join(const json& b, int loc);
 
+  // JOIN versioned(table, ts) / JOIN lookup(table, ...) (bind_temporal.cc).
+  static bool is_temporal_table_function(const json& from_item);
+  Result<Relation> bind_temporal_join(const json& b, JoinType type, int loc);
+
   // Joins two relations on `conds` (conjuncts): equalities between an expression of each
   // side become keys (plan/shapes.h), the rest the residual condition.
   Result<Relation> join_relations(Relation l, Relation r, JoinType type, const std::vector<json>& conds, int loc);

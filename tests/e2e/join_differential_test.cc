@@ -11,6 +11,7 @@
 #include <fmt/format.h>
 
 #include "common/time_util.h"
+#include "join_differential.h"
 #include "test_helpers.h"
 
 namespace sluice {
@@ -44,30 +45,7 @@ std::string jsonl(const std::vector<Row>& rows) {
   return out;
 }
 
-using Multiset = std::map<std::string, int>;
-
-// Folds the changelog file; fails on a retraction of a row that is not there.
-Multiset fold(const std::string& text) {
-  Multiset m;
-  size_t pos = 0;
-  while (pos < text.size()) {
-    size_t end = text.find('\n', pos);
-    if (end == std::string::npos) end = text.size();
-    std::string line = text.substr(pos, end - pos);
-    pos = end + 1;
-    if (line.empty()) continue;
-    const std::string op = line.substr(7, 2);  // {"op":"+I",...
-    std::string row = line;
-    row.erase(1, 10);  // the "op":"+I", field
-    if (op == "+I" || op == "+U") {
-      m[row]++;
-    } else {
-      EXPECT_GT(m[row], 0) << "retracts a row that is not there: " << line;
-      if (--m[row] == 0) m.erase(row);
-    }
-  }
-  return m;
-}
+using testing::Multiset;
 
 std::string out_row(const Row* l, const Row* r, int64_t r_value) {
   auto side = [](const char* k, const char* v, const Row* x, int64_t value) {
@@ -92,16 +70,7 @@ class JoinDifferentialTest : public ::testing::Test {
         WITH (connector = 'file', path = '{DIR}/out.jsonl', changelog = 'true');
     )" + query, dir.path());
     testing::write_file(dir.file("job.sql"), sql);
-    for (int parallelism : {1, 4}) {
-      for (int batch : {1, 7, 4096}) {
-        SCOPED_TRACE(::testing::Message() << "parallelism " << parallelism << " batch " << batch);
-        std::remove(dir.file("out.jsonl").c_str());
-        auto r = testing::run_sluice(fmt::format("run -q --parallelism {} --batch-size {} job.sql", parallelism, batch),
-                                     dir.path());
-        ASSERT_EQ(r.exit_code, 0) << r.output;
-        EXPECT_EQ(fold(testing::read_file(dir.file("out.jsonl"))), want);
-      }
-    }
+    testing::expect_at_every_parallelism(dir, "out.jsonl", want);
   }
 };
 

@@ -1,0 +1,6 @@
+-- A versioned table is kept by its primary key: without one the join is refused, pointing at the table.
+CREATE TABLE rates (cur TEXT, rate BIGINT, ts TIMESTAMP)
+  WITH (connector = 'file', path = '{DIR}/rates.jsonl', event_time = 'ts');
+CREATE TABLE orders (id BIGINT, cur TEXT, ts TIMESTAMP) WITH (connector = 'file', path = '{DIR}/orders.jsonl', event_time = 'ts');
+CREATE TABLE out () WITH (connector = 'file', path = '{DIR}/out.jsonl');
+INSERT INTO out SELECT o.id, r.rate FROM orders o JOIN versioned(rates, o.ts) AS r ON o.cur = r.cur;

@@ -67,6 +67,8 @@ template <typename Spec, typename Factory>
 OptionList common_options(const ConnectorEntry<Spec, Factory>&) {
   if constexpr (std::is_same_v<Spec, SourceSpec>) {
     return kCommonSourceOptions;
+  } else if constexpr (std::is_same_v<Spec, LookupSpec>) {
+    return {};
   } else {
     return kCommonSinkOptions;
   }
@@ -129,6 +131,15 @@ void add_sorted(std::vector<Entry>& entries, const Entry& e) {
 void ConnectorRegistry::add_source(const SourceConnector& c) { add_sorted(sources_, c); }
 
 void ConnectorRegistry::add_sink(const SinkConnector& c) { add_sorted(sinks_, c); }
+
+void ConnectorRegistry::add_lookup(const LookupConnector& c) { add_sorted(lookups_, c); }
+
+Result<std::unique_ptr<LookupReader>> ConnectorRegistry::make_lookup_reader(const LookupSpec& spec) const {
+  for (const auto& e : lookups_) {
+    if (spec.connector == e.name) return dispatch(spec, lookups_);
+  }
+  return std::unique_ptr<LookupReader>();
+}
 
 void ConnectorRegistry::set_database_side_output(DatabaseSideOutputFactory make) {
   database_side_output_ = make;

@@ -25,6 +25,7 @@
 #include <string_view>
 #include <vector>
 
+#include "connectors/lookup.h"
 #include "connectors/options.h"
 #include "connectors/sink.h"
 #include "connectors/source.h"
@@ -47,6 +48,7 @@ struct ConnectorEntry {
 };
 using SourceConnector = ConnectorEntry<SourceSpec, SourceFactory>;
 using SinkConnector = ConnectorEntry<SinkSpec, SinkFactory>;
+using LookupConnector = ConnectorEntry<LookupSpec, LookupReader>;
 
 // Builds a dead-letter queue or late-data output in a database (`dlq = 'x.db'`).
 using DatabaseSideOutputFactory = Result<std::unique_ptr<DeadLetterQueue>> (*)(const std::string& path,
@@ -58,11 +60,16 @@ class ConnectorRegistry {
   // A name registered twice is a programming error: logged, the first one kept.
   void add_source(const SourceConnector& c);
   void add_sink(const SinkConnector& c);
+  // A table a lookup join can read (connectors/lookup.h); its options are those of the
+  // connector's source or sink of the same name, so docs/sql.md documents them there.
+  void add_lookup(const LookupConnector& c);
   // The sqlite connector's; without it a database side output is refused by name.
   void set_database_side_output(DatabaseSideOutputFactory make);
 
   Result<std::unique_ptr<SourceFactory>> make_source_factory(const SourceSpec& spec) const;
   Result<std::unique_ptr<SinkFactory>> make_sink_factory(const SinkSpec& spec) const;
+  // The registered lookup reader of spec.connector; nullptr (no error) when it has none.
+  Result<std::unique_ptr<LookupReader>> make_lookup_reader(const LookupSpec& spec) const;
   Result<std::unique_ptr<DeadLetterQueue>> make_side_output(const std::string& path, const std::string& table,
                                                             SideOutputKind kind) const;
   std::vector<ConnectorInfo> connectors() const;
@@ -70,6 +77,7 @@ class ConnectorRegistry {
  private:
   std::vector<SourceConnector> sources_;  // sorted by name: the order errors list them in
   std::vector<SinkConnector> sinks_;
+  std::vector<LookupConnector> lookups_;
   DatabaseSideOutputFactory database_side_output_ = nullptr;
 };
 

@@ -8,13 +8,14 @@
 
 #include "common/hash.h"
 #include "common/serde.h"
+#include "operators/enrichment.h"
 #include "operators/group_table.h"
 #include "types/batch_serde.h"
 
 namespace sluice {
 namespace {
 
-constexpr uint32_t kNoRow = UINT32_MAX;  // a version without a row: the key was deleted
+constexpr uint32_t kNoRow = kNoPartner;  // a version without a row: the key was deleted
 constexpr uint64_t kEntryFormat = 1;
 
 Status data_loss(std::string message) { return Status(StatusCode::kDataLoss, std::move(message)); }
@@ -44,7 +45,7 @@ bool later(const Pending& a, const Pending& b) { return a.time != b.time ? a.tim
 class TemporalJoin : public Operator {
  public:
   explicit TemporalJoin(const TemporalJoinConfig& c)
-      : c_(c), versions_(c.version_schema), pending_rows_(c.probe_schema) {}
+      : c_(c), versions_(c.table_schema), pending_rows_(c.probe_schema), output_(c.type, c.residual, c.output_schema) {}
 
   Status open(const OperatorContext& ctx) override {
     ctx_ = ctx;
@@ -170,8 +171,8 @@ class TemporalJoin : public Operator {
     for (size_t r = 0; r < in.num_rows; ++r) {
       const RowKind kind = in.row_kind(r);
       if (kind == RowKind::kUpdateBefore || time.is_null(r)) continue;  // the +U after a -U decides
-      encode_key(in, c_.version_keys, r, key_buffer_);
-      const uint32_t k = find_or_add_key(in, c_.version_keys, r);
+      encode_key(in, c_.table_keys, r, key_buffer_);
+      const uint32_t k = find_or_add_key(in, c_.table_keys, r);
       uint32_t row = kNoRow;
       if (kind != RowKind::kDelete) {
         row = static_cast<uint32_t>(versions_.num_rows);
@@ -270,63 +271,13 @@ class TemporalJoin : public Operator {
   Status emit_chunk(size_t begin, size_t end, Output& out) {
     probe_idx_.clear();
     version_idx_.clear();
-    bool all_matched = true;
     for (size_t i = begin; i < end; ++i) {
       const Pending& p = ready_[i];
-      uint32_t v = null_key(pending_rows_, c_.probe_keys, c_.null_safe, p.row) ? kNoRow : version_at(p.key, p.time);
       probe_idx_.push_back(p.row);
-      version_idx_.push_back(v);
-      all_matched = all_matched && v != kNoRow;
+      version_idx_.push_back(null_key(pending_rows_, c_.probe_keys, c_.null_safe, p.row) ? kNoRow
+                                                                                          : version_at(p.key, p.time));
     }
-    auto batch = make_batch(c_.output_schema);
-    const size_t np = pending_rows_.columns.size();
-    const size_t n = probe_idx_.size();
-    for (size_t col = 0; col < np; ++col) batch->columns[col].append_gather(pending_rows_.column(col), probe_idx_.data(), n);
-    for (size_t col = 0; col < versions_.columns.size(); ++col) {
-      Column& dst = batch->columns[np + col];
-      if (all_matched) {
-        dst.append_gather(versions_.column(col), version_idx_.data(), n);
-        continue;
-      }
-      for (uint32_t v : version_idx_) {
-        if (v == kNoRow) {
-          dst.append_null();
-        } else {
-          dst.append_from(versions_.column(col), v);
-        }
-      }
-    }
-    batch->num_rows = n;
-    keep_.assign(n, 1);
-    if (c_.residual) {
-      scratch_.reset();
-      const Column& ok = c_.residual->eval(*batch, scratch_);
-      for (size_t r = 0; r < n; ++r) {
-        if (version_idx_[r] != kNoRow && !(ok.is_valid(r) && ok.int_at(r) != 0)) version_idx_[r] = kNoRow;
-      }
-    }
-    bool any_dropped = false;
-    for (size_t r = 0; r < n; ++r) {
-      if (version_idx_[r] != kNoRow) continue;
-      if (c_.type == JoinType::kInner) {
-        keep_[r] = 0;
-        any_dropped = true;
-      } else {
-        // A LEFT row without partner (or failing the residual): the version side is NULL.
-        for (size_t col = np; col < batch->columns.size(); ++col) batch->columns[col].mutable_validity()[r] = 0;
-      }
-    }
-    if (any_dropped) {
-      kept_rows_.clear();
-      for (size_t r = 0; r < n; ++r) {
-        if (keep_[r]) kept_rows_.push_back(static_cast<uint32_t>(r));
-      }
-      if (kept_rows_.empty()) return Status::ok();
-      auto kept = make_batch(c_.output_schema);
-      kept->append_gather(*batch, kept_rows_.data(), kept_rows_.size());
-      return out.emit(std::move(kept));
-    }
-    return out.emit(std::move(batch));
+    return output_.emit(pending_rows_, probe_idx_, versions_, version_idx_, out);
   }
 
   // Rewrites the row stores without the rows no longer referenced, once those dominate.
@@ -443,10 +394,9 @@ class TemporalJoin : public Operator {
   // Scratch, reused.
   std::string key_buffer_;
   std::vector<Pending> ready_;
-  std::vector<uint32_t> probe_idx_, version_idx_, kept_rows_, gather_;
-  std::vector<uint8_t> keep_;
+  std::vector<uint32_t> probe_idx_, version_idx_, gather_;
   std::vector<std::vector<uint32_t>> by_key_;
-  EvalScratch scratch_;
+  EnrichmentOutput output_;
 };
 
 }  // namespace
@@ -456,7 +406,7 @@ std::string TemporalJoinOperatorSpec::describe() const {
   std::string keys;
   for (size_t k = 0; k < c.probe_keys.size(); ++k) {
     keys += fmt::format("{}L${} {} R${}", k ? ", " : "", c.probe_keys[k],
-                        c.null_safe[k] ? "IS NOT DISTINCT FROM" : "=", c.version_keys[k]);
+                        c.null_safe[k] ? "IS NOT DISTINCT FROM" : "=", c.table_keys[k]);
   }
   return fmt::format("{} temporal join on [{}] AS OF L${} (versions by R${}){}", join_type_name(c.type), keys,
                      c.probe_time, c.version_time, c.residual ? " and " + c.residual->to_string() : "");

@@ -33,23 +33,16 @@
 #include <vector>
 
 #include "expr/expr.h"
+#include "operators/enrichment.h"
 #include "operators/join.h"
 #include "runtime/operator.h"
 
 namespace sluice {
 
-struct TemporalJoinConfig {
-  JoinType type = JoinType::kInner;  // kInner or kLeft
-  std::vector<int> probe_keys;       // columns of input 0
-  std::vector<int> version_keys;     // columns of input 1: the versioned table's primary key
-  std::vector<bool> null_safe;       // per key pair: IS NOT DISTINCT FROM
-  int probe_time = -1;               // event-time column of input 0
-  int version_time = -1;             // event-time column of input 1 (version start)
-  ExprPtr residual;                  // over [probe..., version...]; null: none
-  SchemaPtr probe_schema;
-  SchemaPtr version_schema;
-  SchemaPtr output_schema;  // probe fields then version fields (nullable)
-  size_t batch_size = kDefaultBatchRows;
+// The table is the versioned table (table_keys: its primary key among them).
+struct TemporalJoinConfig : EnrichmentJoinConfig {
+  int probe_time = -1;    // event-time column of input 0
+  int version_time = -1;  // event-time column of input 1 (version start)
 };
 
 class TemporalJoinOperatorSpec : public OperatorSpec {

@@ -33,7 +33,7 @@ std::shared_ptr<TemporalJoinOperatorSpec> temporal_spec(JoinType type, bool resi
   TemporalJoinConfig c;
   c.type = type;
   c.probe_keys = {0};
-  c.version_keys = {0};
+  c.table_keys = {0};
   c.null_safe = {false};
   c.probe_time = 2;
   c.version_time = 2;
@@ -43,9 +43,9 @@ std::shared_ptr<TemporalJoinOperatorSpec> temporal_spec(JoinType type, bool resi
     c.residual = lt.value();
   }
   c.probe_schema = side_schema("v");
-  c.version_schema = side_schema("rate");
+  c.table_schema = side_schema("rate");
   std::vector<Field> out = c.probe_schema->fields();
-  for (const auto& f : c.version_schema->fields()) out.push_back({f.name, f.type, true});
+  for (const auto& f : c.table_schema->fields()) out.push_back({f.name, f.type, true});
   c.output_schema = make_schema(out);
   c.batch_size = 3;
   auto spec = std::make_shared<TemporalJoinOperatorSpec>(c);

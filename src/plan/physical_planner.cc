@@ -20,6 +20,7 @@
 #include "operators/aggregate.h"
 #include "operators/changelog_filter.h"
 #include "operators/join.h"
+#include "operators/lookup_join.h"
 #include "operators/process_operator.h"
 #include "operators/sink_operator.h"
 #include "operators/stateless.h"
@@ -1072,6 +1073,7 @@ class Planner {
   // their own stage through hash exchanges on the join keys (which cover the table's key, so
   // every version of a key reaches one instance, in the order its source emitted them).
   Result<Open> build_temporal_join(const LogicalNode& node, std::vector<int>* source_of_stage) {
+    if (node.lookup_table) return build_lookup_join(node, source_of_stage);
     ASSIGN_OR_RETURN(Open probe, build_input(node.inputs[0], source_of_stage));
     if (probe.updating) {
       return unsupported("table {}: the stream of a temporal join (JOIN versioned(...) / lookup(...)) must be "
@@ -1100,17 +1102,9 @@ class Planner {
                          sink_table_);
     }
     TemporalJoinConfig c;
-    c.type = node.join_type;
-    c.probe_keys = node.left_keys;
-    c.version_keys = node.right_keys;
-    c.null_safe = node.null_safe;
+    enrichment_config(node, node.inputs[1]->schema, c);
     c.probe_time = node.time_column;
     c.version_time = node.inputs[1]->rowtime;
-    c.residual = node.join_condition;
-    c.probe_schema = node.inputs[0]->schema;
-    c.version_schema = node.inputs[1]->schema;
-    c.output_schema = node.schema;
-    c.batch_size = options_.batch_size;
     auto op = std::make_shared<TemporalJoinOperatorSpec>(c);
     assign_id(*op);
     StageSpec st;
@@ -1130,6 +1124,53 @@ class Planner {
     Open out;
     out.stages.push_back(join_stage);
     return out;
+  }
+
+  // A lookup join (operators/lookup_join.h), chained after the stream in its stage: the
+  // table is read by the operator, so no exchange is needed. The reader is made once here so
+  // that its options are checked when the job is planned.
+  Result<Open> build_lookup_join(const LogicalNode& node, std::vector<int>* source_of_stage) {
+    ASSIGN_OR_RETURN(Open o, build_input(node.inputs[0], source_of_stage));
+    if (o.updating) {
+      return unsupported("table {}: the stream of a lookup join must be append-only, not the updates of an "
+                         "aggregate or a changelog",
+                         sink_table_);
+    }
+    const TableDef& t = *node.lookup_table;
+    LookupSpec spec;
+    spec.table = t.name;
+    auto conn = t.options.find("connector");
+    if (conn == t.options.end()) return invalid_argument("{}: missing option 'connector'", table_context(t));
+    spec.connector = conn->second;
+    spec.schema = t.schema;
+    std::map<std::string, std::string> opts;
+    for (const auto& [k, v] : t.options) {
+      if (k != "connector") opts[k] = v;
+    }
+    spec.options = ConnectorOptions(opts, table_context(t));
+    RETURN_IF_ERROR(make_lookup_reader(spec).status());
+    LookupJoinConfig c;
+    enrichment_config(node, t.schema, c);
+    c.table = t.name;
+    c.refresh = node.lookup.refresh;
+    auto table = std::make_shared<LookupTable>(t.name, node.right_keys, c.refresh,
+                                               [spec]() { return make_lookup_reader(spec); });
+    append(o, std::make_shared<LookupJoinOperatorSpec>(c, std::move(table)));
+    o.order_column = -1;
+    return o;
+  }
+
+  // The stream / table sides of a temporal or lookup join node.
+  void enrichment_config(const LogicalNode& node, SchemaPtr table_schema, EnrichmentJoinConfig& c) const {
+    c.type = node.join_type;
+    c.probe_keys = node.left_keys;
+    c.table_keys = node.right_keys;
+    c.null_safe = node.null_safe;
+    c.residual = node.join_condition;
+    c.probe_schema = node.inputs[0]->schema;
+    c.table_schema = std::move(table_schema);
+    c.output_schema = node.schema;
+    c.batch_size = options_.batch_size;
   }
 
   // The source tables a plan node reads.

@@ -137,7 +137,10 @@ Result<Relation> Compiler::bind_temporal_join(const json& b, JoinType type, int 
           return error_at(at, "cache must be 'all' (the whole table, reloaded every refresh) or 'partial' (rows "
                           "fetched per key)");
         }
-        options.partial = mode == "partial";
+        if (mode == "partial") {
+          return error_at(at, "cache => 'partial' (rows fetched per key) is not supported yet: the whole table is "
+                          "cached (cache => 'all') and reloaded every refresh");
+        }
       } else {
         if (e->type() != TypeId::kInt64 || v.value().is_null || v.value().i <= 0) {
           return error_at(at, "cache_max_rows must be a positive integer");

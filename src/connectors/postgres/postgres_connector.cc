@@ -2,6 +2,7 @@
 // (postgres_cdc_source.h); registered by
 // builtin_connectors.cc when the build has libpq (SLUICE_WITH_POSTGRES).
 #include "connectors/postgres/postgres_cdc_source.h"
+#include "connectors/postgres/postgres_lookup.h"
 #include "connectors/postgres/postgres_sink.h"
 #include "connectors/registry.h"
 
@@ -31,6 +32,7 @@ constexpr OptionSpec kPostgresCdcSourceOptions[] = {
 
 void register_postgres_connector(ConnectorRegistry& r) {
   r.add_sink({"postgres", &make_postgres_sink_factory, kPostgresSinkOptions, {}});
+  r.add_lookup({"postgres", &make_postgres_lookup_reader, kPostgresSinkOptions, {}});
   r.add_source({"postgres-cdc", &make_postgres_cdc_source_factory, kPostgresCdcSourceOptions, {}});
 }
 

@@ -3,6 +3,7 @@
 // build has SQLite (SLUICE_WITH_SQLITE).
 #include "connectors/registry.h"
 #include "connectors/sqlite/sqlite_dead_letter.h"
+#include "connectors/sqlite/sqlite_lookup.h"
 #include "connectors/sqlite/sqlite_sink.h"
 
 namespace sluice {
@@ -20,6 +21,7 @@ constexpr OptionSpec kSqliteSinkOptions[] = {
 
 void register_sqlite_connector(ConnectorRegistry& r) {
   r.add_sink({"sqlite", &make_sqlite_sink_factory, kSqliteSinkOptions, {}});
+  r.add_lookup({"sqlite", &make_sqlite_lookup_reader, kSqliteSinkOptions, {}});
   r.set_database_side_output(&make_sqlite_dead_letter_queue);
 }
 

@@ -24,7 +24,7 @@ LookupTable::~LookupTable() {
   if (loader_.joinable()) loader_.join();
 }
 
-Status LookupTable::load() {
+Result<std::shared_ptr<const LookupSnapshot>> LookupTable::read_snapshot() {
   ASSIGN_OR_RETURN(MutableBatchPtr rows, reader_->read_all());
   auto snap = std::make_shared<LookupSnapshot>();
   std::string key;
@@ -33,28 +33,32 @@ Status LookupTable::load() {
     snap->index[key] = static_cast<uint32_t>(r);
   }
   snap->rows = std::move(rows);
-  std::lock_guard<std::mutex> lock(mu_);
-  current_ = std::move(snap);
+  return std::shared_ptr<const LookupSnapshot>(std::move(snap));
+}
+
+void LookupTable::install(std::shared_ptr<const LookupSnapshot> snapshot) {
+  current_ = std::move(snapshot);
   version_.fetch_add(1, std::memory_order_release);
-  return Status::ok();
 }
 
 Status LookupTable::acquire() {
-  std::unique_lock<std::mutex> lock(mu_);
-  if (users_++ > 0) return Status::ok();
-  stop_ = false;
-  lock.unlock();
+  // The first load happens under the lock: every instance opens with a snapshot.
+  std::lock_guard<std::mutex> lock(mu_);
+  if (users_ > 0) {
+    ++users_;
+    return Status::ok();
+  }
   Status s = [&]() -> Status {
     if (!reader_) {
       ASSIGN_OR_RETURN(reader_, make_reader_());
     }
-    return load();
+    ASSIGN_OR_RETURN(auto snapshot, read_snapshot());
+    install(std::move(snapshot));
+    return Status::ok();
   }();
-  if (!s.is_ok()) {
-    lock.lock();
-    --users_;
-    return Status(s.code(), fmt::format("lookup table {}: {}", name_, s.message()));
-  }
+  if (!s.is_ok()) return Status(s.code(), fmt::format("lookup table {}: {}", name_, s.message()));
+  users_ = 1;
+  stop_ = false;
   if (refresh_ > 0) loader_ = std::thread([this] { loader_loop(); });
   return Status::ok();
 }
@@ -63,9 +67,10 @@ void LookupTable::release() {
   std::unique_lock<std::mutex> lock(mu_);
   if (--users_ > 0) return;
   stop_ = true;
+  std::thread loader = std::move(loader_);
   lock.unlock();
   wake_.notify_all();
-  if (loader_.joinable()) loader_.join();
+  if (loader.joinable()) loader.join();
 }
 
 std::shared_ptr<const LookupSnapshot> LookupTable::snapshot() const {
@@ -80,8 +85,14 @@ void LookupTable::loader_loop() {
       wake_.wait_for(lock, std::chrono::microseconds(refresh_), [&] { return stop_; });
       if (stop_) return;
     }
-    Status s = load();
-    if (!s.is_ok()) log_warn("lookup table {}: refresh failed, the previous rows stay in use: {}", name_, s.message());
+    // Read without the lock (task threads keep using the previous snapshot meanwhile).
+    auto snapshot = read_snapshot();
+    if (!snapshot.is_ok()) {
+      log_warn("lookup table {}: refresh failed, the previous rows stay in use: {}", name_, snapshot.status().message());
+      continue;
+    }
+    std::lock_guard<std::mutex> lock(mu_);
+    install(std::move(snapshot).value());
   }
 }
 

@@ -52,7 +52,9 @@ class LookupTable {
   std::shared_ptr<const LookupSnapshot> snapshot() const;
 
  private:
-  Status load();
+  // The table read now (the caller owns reader_: under mu_ in acquire(), else the loader).
+  Result<std::shared_ptr<const LookupSnapshot>> read_snapshot();
+  void install(std::shared_ptr<const LookupSnapshot> snapshot);  // caller holds mu_
   void loader_loop();
 
   const std::string name_;
@@ -65,7 +67,7 @@ class LookupTable {
   std::atomic<uint64_t> version_{0};
   int users_ = 0;
   bool stop_ = false;
-  std::unique_ptr<LookupReader> reader_;  // used by one thread at a time: acquire(), then the loader
+  std::unique_ptr<LookupReader> reader_;  // used by one thread at a time: acquire() (under mu_), then the loader
   std::thread loader_;
 };
 

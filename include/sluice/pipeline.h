@@ -109,6 +109,9 @@ class Table {
 
 class KeyedStream;
 
+// The rows a join keeps, as SQL's [INNER] / LEFT / RIGHT / FULL [OUTER] JOIN.
+enum class JoinKind { kInner, kLeft, kRight, kFull };
+
 class Stream {
  public:
   // WHERE condition (BOOLEAN); several filters are ANDed. Right after aggregate(): HAVING,
@@ -125,6 +128,15 @@ class Stream {
   // UNION ALL with a stream of the same Pipeline (columns matched by position, types
   // unified; names from this stream).
   Stream union_with(const Stream& other) const;
+
+  // JOIN `right` (a stream of the same Pipeline) ON `on`, a BOOLEAN condition over both
+  // streams' columns by name (a name both have is ambiguous there: rename it first with
+  // select(col("x").as("y"), ...)). Equalities between an expression of each stream become
+  // the join keys, the other conjuncts the residual condition. Output: this stream's
+  // columns, then right's. Planned as SQL's join: with time bounds between the streams'
+  // event-time columns an interval join, on window_start/window_end of the same windows a
+  // window join, otherwise a regular join (an updating result; SET state_ttl bounds it).
+  Stream join(const Stream& right, const Expression& on, JoinKind kind = JoinKind::kInner) const;
 
   // Window table functions on the event-time column (a TIMESTAMP column; the source's
   // event_time when it has one). They add window_start and window_end; a following

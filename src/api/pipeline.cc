@@ -400,46 +400,100 @@ Stream Stream::union_with(const Stream& other) const {
   if (!l.is_ok()) return Stream(error_block(pipeline, l.status()));
   auto r = materialize(*other.block_);
   if (!r.is_ok()) return Stream(error_block(pipeline, r.status()));
-  // Compiler::union_all.
-  const Schema& a = *l.value().node->schema;
-  const Schema& b = *r.value().node->schema;
-  if (a.size() != b.size()) {
-    return Stream(error_block(
-        pipeline, invalid_argument("union_with: the inputs have {} and {} columns ({} and {})", a.size(), b.size(),
-                                   a.to_string(), b.to_string())));
+  auto node = make_union_node(l.value().node, r.value().node);
+  if (!node.is_ok()) return Stream(error_block(pipeline, node.status().with_context("union_with")));
+  return Stream(block_of(pipeline, plain_relation(node.value())));
+}
+
+namespace {
+
+// The conjuncts of an AND tree of DSL expressions.
+void and_conjuncts(const Expression& e, std::vector<Expression>& out) {
+  if (e.node() && e.node()->kind == internal::ExpressionNode::Kind::kAnd) {
+    for (const Expression& a : e.node()->args) and_conjuncts(a, out);
+    return;
   }
-  std::vector<Field> fields;
-  std::vector<ExprPtr> la, rb;
-  bool cast_l = false, cast_r = false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    TypeId t = a.field(i).type == b.field(i).type ? a.field(i).type : common_type(a.field(i).type, b.field(i).type);
-    if (t == TypeId::kNull) {
-      return Stream(error_block(pipeline, type_error("union_with: column {} has types {} and {}", i + 1,
-                                                     type_name(a.field(i).type), type_name(b.field(i).type))));
-    }
-    fields.push_back({a.field(i).name, t, true});
-    auto side = [&](const Schema& s, std::vector<ExprPtr>& out, bool& cast) -> Status {
-      ExprPtr e = make_column_ref(static_cast<int>(i), s.field(i).type, s.field(i).name);
-      if (s.field(i).type != t) {
-        ASSIGN_OR_RETURN(e, make_cast(e, t));
-        cast = true;
+  out.push_back(e);
+}
+
+// `rel`'s columns followed by `hidden` unnamed ones, referenced by position (the layout a
+// join's residual condition is bound over: plan/shapes.h make_join_node).
+void append_join_columns(Relation& into, const Relation& rel, size_t hidden) {
+  for (const auto& c : rel.columns) {
+    const int i = static_cast<int>(into.columns.size());
+    into.columns.push_back({c.name, c.type, make_column_ref(i, c.type, c.name)});
+  }
+  for (size_t h = 0; h < hidden; ++h) {
+    const int i = static_cast<int>(into.columns.size());
+    into.columns.push_back({"", TypeId::kNull, make_column_ref(i, TypeId::kNull, "")});
+  }
+}
+
+}  // namespace
+
+Stream Stream::join(const Stream& right, const Expression& on, JoinKind kind) const {
+  const auto& pipeline = block_->pipeline;
+  if (!block_->error.is_ok()) return *this;
+  if (!right.block_->error.is_ok()) return right;
+  const std::string step = fmt::format("join(ON {})", on.to_string());
+  auto fail = [&](const Status& s) { return Stream(error_block(pipeline, s.with_context(step))); };
+  if (right.block_->pipeline != pipeline) return fail(invalid_argument("the streams belong to different Pipelines"));
+  auto l = materialize(*block_);
+  if (!l.is_ok()) return fail(l.status());
+  auto r = materialize(*right.block_);
+  if (!r.is_ok()) return fail(r.status());
+  const Relation& lr = l.value();
+  const Relation& rr = r.value();
+  // Compiler::join_relations: an equality whose sides bind over one stream each is a key.
+  std::vector<Expression> conds;
+  and_conjuncts(on, conds);
+  std::vector<JoinKeyPair> keys;
+  std::vector<Expression> residual;
+  for (const Expression& c : conds) {
+    const internal::ExpressionNode* n = c.node().get();
+    if (n && n->kind == internal::ExpressionNode::Kind::kCall && n->is_operator && n->name == "=" && n->args.size() == 2) {
+      auto over = [&](const Expression& e, const Relation& rel) -> std::optional<ExprPtr> {
+        RelationScope scope(rel);
+        auto bound = internal::bind(e, scope);
+        if (!bound.is_ok() || internal::columns_used(bound.value()).empty()) return std::nullopt;
+        return bound.value();
+      };
+      // Each side must bind over exactly one stream (over both: an ambiguous name, which
+      // the combined scope of the residual reports).
+      std::optional<ExprPtr> l0 = over(n->args[0], lr), r0 = over(n->args[0], rr);
+      std::optional<ExprPtr> l1 = over(n->args[1], lr), r1 = over(n->args[1], rr);
+      std::optional<ExprPtr> a, b;
+      if (l0 && !r0 && r1 && !l1) {
+        a = l0;
+        b = r1;
+      } else if (r0 && !l0 && l1 && !r1) {
+        a = l1;
+        b = r0;
       }
-      out.push_back(e);
-      return Status::ok();
-    };
-    Status s = side(a, la, cast_l);
-    if (s.is_ok()) s = side(b, rb, cast_r);
-    if (!s.is_ok()) return Stream(error_block(pipeline, s.with_context("union_with")));
+      if (a && b) {
+        keys.push_back({*a, *b, false});
+        continue;
+      }
+    }
+    residual.push_back(c);
   }
-  SchemaPtr schema = make_schema(fields);
-  auto node = std::make_shared<LogicalNode>();
-  node->kind = LogicalNode::Kind::kUnion;
-  node->schema = schema;
-  const LogicalNodePtr& ln = l.value().node;
-  const LogicalNodePtr& rn = r.value().node;
-  node->inputs = {cast_l ? compose_calc(ln, la, schema) : ln, cast_r ? compose_calc(rn, rb, schema) : rn};
-  node->rowtime = (ln->rowtime == rn->rowtime) ? ln->rowtime : -1;
-  return Stream(block_of(pipeline, plain_relation(node)));
+  auto condition = [&](size_t left_extra, size_t right_extra) -> Result<ExprPtr> {
+    Relation both;
+    append_join_columns(both, lr, left_extra);
+    append_join_columns(both, rr, right_extra);
+    RelationScope scope(both);
+    std::vector<ExprPtr> parts;
+    for (const Expression& c : residual) {
+      ASSIGN_OR_RETURN(ExprPtr e, internal::bind(c, scope));
+      RETURN_IF_ERROR(check_condition(e, "the join condition"));
+      parts.push_back(e);
+    }
+    return conjunction(parts);
+  };
+  static constexpr JoinType kTypes[] = {JoinType::kInner, JoinType::kLeft, JoinType::kRight, JoinType::kFull};
+  auto node = make_join_node(kTypes[static_cast<int>(kind)], lr.node, rr.node, keys, condition);
+  if (!node.is_ok()) return fail(node.status());
+  return Stream(block_of(pipeline, plain_relation(node.value())));
 }
 
 namespace {

@@ -5,6 +5,9 @@
 #include "sluice/pipeline.h"
 
 #include <gtest/gtest.h>
+
+#include <algorithm>
+#include <sstream>
 #include <sqlite3.h>
 
 #include <chrono>
@@ -246,6 +249,48 @@ std::vector<EquivalenceCase> equivalence_cases() {
          Table out = p.sink("windowed", file_sink(dir));
          s.clicks.tumble("ts", 10s).filter(col("amount") > 90).to(out);
        }});
+  // Joins: clicks2's columns renamed (a name both streams have is ambiguous in join()). A
+  // join's output order follows how its two inputs' batches interleave (it differs with the
+  // batch size), so the rows are compared sorted.
+  auto sorted_output = [](const std::string& dir) {
+    std::istringstream in(testing::read_file(dir + "/out.jsonl"));
+    std::vector<std::string> lines;
+    for (std::string line; std::getline(in, line);) lines.push_back(line);
+    std::sort(lines.begin(), lines.end());
+    std::string out;
+    for (const auto& l : lines) out += l + "\n";
+    return out;
+  };
+  const char* kRenamed = "(SELECT user_id AS user_id2, page AS page2, ts AS ts2, amount AS amount2 FROM clicks2)";
+  auto renamed = [](const Stream& s) {
+    return s.select(col("user_id").as("user_id2"), col("page").as("page2"), col("ts").as("ts2"),
+                    col("amount").as("amount2"));
+  };
+  cases.push_back(
+      {"IntervalJoinOfTwoStreams",
+       std::string(R"(CREATE TABLE joined () WITH (connector = 'file', path = '{DIR}/out.jsonl', format = 'json');
+          INSERT INTO joined SELECT * FROM clicks a JOIN )") + kRenamed + R"( b
+            ON a.user_id = b.user_id2 AND b.ts2 BETWEEN a.ts - INTERVAL '10' SECOND AND a.ts;)",
+       [renamed](Pipeline& p, const Sources& s, const std::string& dir) {
+         Table out = p.sink("joined", file_sink(dir));
+         s.clicks.join(renamed(s.clicks2), col("user_id") == col("user_id2") && col("ts2") >= col("ts") - lit(Interval{10'000'000}) &&
+                                               col("ts2") <= col("ts"))
+             .to(out);
+       },
+       sorted_output, true});
+  cases.push_back(
+      {"InnerJoinOnAnExpressionKeyWithAResidual",
+       std::string(R"(CREATE TABLE joined () WITH (connector = 'file', path = '{DIR}/out.jsonl', format = 'json');
+          INSERT INTO joined SELECT a.user_id, a.page, b.page2, b.amount2 FROM clicks a JOIN )") + kRenamed +
+           R"( b ON a.user_id + 1 = b.user_id2 AND a.amount < b.amount2 WHERE a.page = '/cart';)",
+       [renamed](Pipeline& p, const Sources& s, const std::string& dir) {
+         Table out = p.sink("joined", file_sink(dir));
+         s.clicks.join(renamed(s.clicks2), col("user_id") + 1 == col("user_id2") && col("amount") < col("amount2"))
+             .filter(col("page") == "/cart")
+             .select("user_id", "page", "page2", "amount2")
+             .to(out);
+       },
+       sorted_output, true});
   return cases;
 }
 
@@ -495,6 +540,22 @@ TEST_F(PipelineMisuse, StreamsOfDifferentPipelinesDoNotMix) {
   Stream theirs = other.source("x", click_columns(), {{"connector", "file"}});
   Stream s = clicks().union_with(theirs);
   EXPECT_EQ(s.status().message(), "union_with: the streams belong to different Pipelines");
+}
+
+TEST_F(PipelineMisuse, JoinNamesBothStreamsColumnsOnlyWhenUnambiguous) {
+  Pipeline p;
+  auto a = p.source("a", {field("k", TypeId::kInt64), field("v", TypeId::kString)}, {{"connector", "stdin"}});
+  auto b = p.source("b", {field("k", TypeId::kInt64), field("w", TypeId::kString)}, {{"connector", "stdin"}});
+  Stream ambiguous = a.join(b, col("k") == col("k"));
+  EXPECT_NE(ambiguous.status().message().find("ambiguous"), std::string::npos) << ambiguous.status().message();
+  Stream not_boolean = a.join(b.select(col("k").as("k2"), col("w")), col("v"));
+  EXPECT_NE(not_boolean.status().message().find("join(ON v)"), std::string::npos) << not_boolean.status().message();
+  Stream ok = a.join(b.select(col("k").as("k2"), col("w")), col("k") == col("k2"), JoinKind::kLeft);
+  ASSERT_TRUE(ok.status().is_ok()) << ok.status().message();
+  EXPECT_EQ(ok.schema().value()->to_string(), "(k BIGINT, v TEXT, k2 BIGINT, w TEXT)");
+  Pipeline other;
+  auto c = other.source("c", {field("x", TypeId::kInt64)}, {{"connector", "stdin"}});
+  EXPECT_NE(a.join(c, col("k") == col("x")).status().message().find("different Pipelines"), std::string::npos);
 }
 
 TEST_F(PipelineMisuse, PlanningErrorsComeFromRun) {

@@ -86,6 +86,43 @@ Result<LogicalNodePtr> make_join_node(JoinType type, const LogicalNodePtr& left,
   return LogicalNodePtr(calc);
 }
 
+Result<LogicalNodePtr> make_union_node(const LogicalNodePtr& left, const LogicalNodePtr& right) {
+  const Schema& a = *left->schema;
+  const Schema& b = *right->schema;
+  if (a.size() != b.size()) {
+    return invalid_argument("inputs have {} and {} columns ({} and {})", a.size(), b.size(), a.to_string(),
+                            b.to_string());
+  }
+  std::vector<Field> fields;
+  std::vector<ExprPtr> la, rb;
+  bool cast_l = false, cast_r = false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    const TypeId t = a.field(i).type == b.field(i).type ? a.field(i).type : common_type(a.field(i).type, b.field(i).type);
+    if (t == TypeId::kNull) {
+      return type_error("column {} has types {} and {}", i + 1, type_name(a.field(i).type), type_name(b.field(i).type));
+    }
+    fields.push_back({a.field(i).name, t, true});
+    auto side = [&](const Schema& s, std::vector<ExprPtr>& out, bool& cast) -> Status {
+      ExprPtr e = make_column_ref(static_cast<int>(i), s.field(i).type, s.field(i).name);
+      if (s.field(i).type != t) {
+        ASSIGN_OR_RETURN(e, make_cast(e, t));
+        cast = true;
+      }
+      out.push_back(e);
+      return Status::ok();
+    };
+    RETURN_IF_ERROR(side(a, la, cast_l));
+    RETURN_IF_ERROR(side(b, rb, cast_r));
+  }
+  SchemaPtr schema = make_schema(fields);
+  auto node = std::make_shared<LogicalNode>();
+  node->kind = LogicalNode::Kind::kUnion;
+  node->schema = schema;
+  node->inputs = {cast_l ? compose_calc(left, la, schema) : left, cast_r ? compose_calc(right, rb, schema) : right};
+  node->rowtime = (left->rowtime == right->rowtime) ? left->rowtime : -1;
+  return LogicalNodePtr(node);
+}
+
 LogicalNodePtr make_aggregate_node(AggregateShape shape) {
   const LogicalNodePtr& base = shape.base;
   auto pre = std::make_shared<LogicalNode>();

@@ -39,6 +39,12 @@ using JoinConditionBinder = std::function<Result<ExprPtr>(size_t left_extra, siz
 Result<LogicalNodePtr> make_join_node(JoinType type, const LogicalNodePtr& left, const LogicalNodePtr& right,
                                       const std::vector<JoinKeyPair>& keys, const JoinConditionBinder& condition);
 
+// UNION ALL of `left` and `right` (columns by position, types unified to their common type
+// with casts where they differ, names from `left`; the rowtime kept when both have it at the
+// same position). Errors are one line without a position: "inputs have 2 and 3 columns" or
+// "column 2 has types TEXT and BIGINT".
+Result<LogicalNodePtr> make_union_node(const LogicalNodePtr& left, const LogicalNodePtr& right);
+
 // An aggregation over `base` (a TUMBLE/HOP/SESSION's input when windowed).
 struct AggregateShape {
   LogicalNodePtr base;

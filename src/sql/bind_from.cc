@@ -224,42 +224,11 @@ Result<Relation> Compiler::join_relations(Relation l, Relation r, JoinType type,
 }
 
 Result<Relation> Compiler::union_all(Relation l, Relation r) {
-  const Schema& a = *l.node->schema;
-  const Schema& b = *r.node->schema;
-  if (a.size() != b.size()) {
-    return error_at(-1, "UNION ALL inputs have {} and {} columns", a.size(), b.size());
-  }
-  std::vector<Field> fields;
-  std::vector<ExprPtr> la, rb;
-  bool cast_l = false, cast_r = false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    TypeId t = a.field(i).type == b.field(i).type ? a.field(i).type : common_type(a.field(i).type, b.field(i).type);
-    if (t == TypeId::kNull) {
-      return error_at(-1, "UNION ALL column {} has types {} and {}", i + 1, type_name(a.field(i).type),
-                      type_name(b.field(i).type));
-    }
-    fields.push_back({a.field(i).name, t, true});
-    auto side = [&](const Schema& s, std::vector<ExprPtr>& out, bool& cast) -> Status {
-      ExprPtr e = make_column_ref(static_cast<int>(i), s.field(i).type, s.field(i).name);
-      if (s.field(i).type != t) {
-        ASSIGN_OR_RETURN(e, make_cast(e, t));
-        cast = true;
-      }
-      out.push_back(e);
-      return Status::ok();
-    };
-    RETURN_IF_ERROR(side(a, la, cast_l));
-    RETURN_IF_ERROR(side(b, rb, cast_r));
-  }
-  SchemaPtr schema = make_schema(fields);
-  auto node = std::make_shared<LogicalNode>();
-  node->kind = LogicalNode::Kind::kUnion;
-  node->schema = schema;
-  node->inputs = {cast_l ? compose_calc(l.node, la, schema) : l.node, cast_r ? compose_calc(r.node, rb, schema) : r.node};
-  node->rowtime = (l.node->rowtime == r.node->rowtime) ? l.node->rowtime : -1;
+  auto node = make_union_node(l.node, r.node);
+  if (!node.is_ok()) return error_at(-1, "UNION ALL {}", node.status().message());
   Relation out;
-  out.node = node;
-  for (const auto& f : fields) out.columns.push_back({f.name, "", f.type});
+  out.node = node.value();
+  for (const auto& f : out.node->schema->fields()) out.columns.push_back({f.name, "", f.type});
   return out;
 }
 

@@ -52,12 +52,8 @@ TEST(StateTtlTest, AddingATtlOnResumeKeepsTheJoinState) {
 
   // Interrupted half-way (orders at 4,000/s), then resumed with a TTL of an hour.
   write_file(dir.file("job.sql"), job(dir.path(), "out.db", "", true));
-  pid_t pid = testing::spawn_sluice({"run", "-q", "job.sql", "--checkpoint-dir", "ck", "--checkpoint-interval", "50ms"},
-                                    dir.path(), dir.file("log.txt"));
-  ASSERT_GT(pid, 0);
-  ASSERT_TRUE(testing::wait_for_pid_file(dir.file("ck/sluice.pid"), pid)) << testing::read_file(dir.file("log.txt"));
-  std::this_thread::sleep_for(std::chrono::milliseconds(1000));
-  ASSERT_EQ(testing::interrupt_and_wait(pid), 0) << testing::read_file(dir.file("log.txt"));
+  ASSERT_EQ(testing::run_checkpointed_then_interrupt("job.sql", dir.path(), 1000), 0)
+      << testing::read_file(dir.file("log.txt"));
   const std::string partial = rows_of(dir.file("out.db"));
   EXPECT_NE(partial, want) << "the first run was not interrupted before its end";
   write_file(dir.file("job.sql"), job(dir.path(), "out.db", "SET state_ttl = '1 hour';\n", false));

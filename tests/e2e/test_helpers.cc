@@ -114,6 +114,19 @@ int interrupt_and_wait(pid_t pid) {
   return wait_exit(pid);
 }
 
+int run_checkpointed_then_interrupt(const std::string& job, const std::string& cwd, int run_ms) {
+  const pid_t pid = spawn_sluice({"run", "-q", job, "--checkpoint-dir", "ck", "--checkpoint-interval", "50ms"}, cwd,
+                                 cwd + "/log.txt");
+  if (pid <= 0) return -1;
+  if (!wait_for_pid_file(cwd + "/ck/sluice.pid", pid)) {
+    kill(pid, SIGKILL);
+    wait_exit(pid);
+    return -1;
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(run_ms));
+  return interrupt_and_wait(pid);
+}
+
 std::string http_request(int port, const std::string& method, const std::string& path, const std::string& headers) {
   return http_exchange(port, method + " " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n" + headers +
                                  "Content-Length: 0\r\n\r\n");

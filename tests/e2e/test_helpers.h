@@ -46,6 +46,10 @@ pid_t spawn_sluice(const std::vector<std::string>& args, const std::string& cwd,
 int wait_exit(pid_t pid);
 // Sends SIGINT and waits; returns the exit code, or -signal when a signal killed it.
 int interrupt_and_wait(pid_t pid);
+// Runs `sluice run -q JOB --checkpoint-dir ck --checkpoint-interval 50ms` in `cwd`, stops it
+// with SIGINT `run_ms` after it started (its pid file written), and returns its exit code;
+// its output goes to `cwd`/log.txt. For tests that resume a job stopped mid-stream.
+int run_checkpointed_then_interrupt(const std::string& job, const std::string& cwd, int run_ms);
 // One HTTP/1.1 request to 127.0.0.1:PORT over a fresh connection (Connection: close);
 // returns the whole reply, status line and headers included ("" when it cannot connect).
 std::string http_request(int port, const std::string& method, const std::string& path,

@@ -17,8 +17,8 @@ LateOutput::LateOutput(std::string source_table, std::shared_ptr<DeadLetterQueue
 
 LateOutput::~LateOutput() { (void)stop(); }
 
-int LateOutput::add_query(std::string query, Micros allowed_lateness) {
-  queries_.push_back(Query{std::move(query), allowed_lateness});
+int LateOutput::add_query(std::string query, Micros allowed_lateness, bool row_time) {
+  queries_.push_back(Query{std::move(query), allowed_lateness, row_time});
   return static_cast<int>(queries_.size()) - 1;
 }
 
@@ -73,9 +73,14 @@ Result<BatchPtr> LateOutput::submit(const RecordOrigin& origin, Micros now) {
       if (last_slot == slot) continue;  // one query reading the source twice
       last_slot = slot;
       const Query& q = queries_[static_cast<size_t>(slot)];
-      reasons += fmt::format("{}{} (its last window ended at {}{})", reasons.empty() ? "" : ", ", q.name,
-                             format_timestamp(m.window_end),
-                             q.allowed_lateness ? ", allowed lateness " + format_duration(q.allowed_lateness) : "");
+      if (q.row_time) {
+        reasons += fmt::format("{}{} (an OVER aggregate: rows are emitted once the watermark passes their event time)",
+                               reasons.empty() ? "" : ", ", q.name);
+      } else {
+        reasons += fmt::format("{}{} (its last window ended at {}{})", reasons.empty() ? "" : ", ", q.name,
+                               format_timestamp(m.window_end),
+                               q.allowed_lateness ? ", allowed lateness " + format_duration(q.allowed_lateness) : "");
+      }
       names.push_back(q.name);
     }
     error = fmt::format("late record: event time {} is behind watermark {} for {}", format_timestamp(event_time),

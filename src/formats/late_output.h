@@ -102,7 +102,9 @@ class LateOutput {
 
   // Planning: a late filter of query `query` (the sink table) reads this source; returns its
   // slot. `allowed_lateness` is named in the entries.
-  int add_query(std::string query, Micros allowed_lateness);
+  // `row_time`: the query's operator needs each row before the watermark passes its own
+  // event time (OVER aggregates) rather than before its windows end; entries say so.
+  int add_query(std::string query, Micros allowed_lateness, bool row_time = false);
   size_t num_slots() const { return queries_.size(); }
   const std::string& source_table() const { return source_table_; }
   // Null when the late output is a sink table.
@@ -132,6 +134,7 @@ class LateOutput {
   struct Query {
     std::string name;
     Micros allowed_lateness;
+    bool row_time = false;
   };
   void writer_loop();
   Status write_rows(const RecordBatch& rows);

@@ -169,6 +169,9 @@ std::unique_ptr<Operator> WindowAssignOperatorSpec::create() const {
 }
 
 std::string LateFilterOperatorSpec::describe() const {
+  if (is_row_time()) {
+    return fmt::format("late rows by row time on ${} -> {}", time_column_, late_output_->describe());
+  }
   return fmt::format("late rows of {} on ${} (allowed lateness {}) -> {}", window_.describe(), time_column_,
                      format_duration(allowed_lateness_), late_output_->describe());
 }

@@ -5,7 +5,8 @@
 //    window_start and window_end to each row (HOP emits one row per window).
 //  - LateFilterOperator: placed on the source side in front of a windowed operator; drops
 //    rows that are behind all of their windows (end + allowed_lateness <= the row's
-//    watermark), counted, and marks them in their batch's RecordOrigin so the source
+//    watermark; for row-time operators such as OVER aggregates, ts < the row's watermark),
+//    counted, and marks them in their batch's RecordOrigin so the source
 //    writes each late input record once to the late-data output, naming every query that
 //    found it late (formats/late_output.h); lets the others through.
 // Each keeps its scratch state per instance; the spec (expressions) is shared.
@@ -73,6 +74,12 @@ class LateFilterOperatorSpec : public OperatorSpec {
   std::string kind() const override { return "late_filter"; }
   std::string describe() const override;
   std::unique_ptr<Operator> create() const override;
+
+  // The window whose end is the deadline of a row needed until the watermark passes its
+  // own event time (OVER aggregates): max_end(ts) = ts + 1 µs, so a row is late when
+  // ts < its watermark.
+  static WindowSpec row_time() { return WindowSpec{WindowSpec::Kind::kTumble, 1, 1, 0}; }
+  bool is_row_time() const { return window_.kind == WindowSpec::Kind::kTumble && window_.size == 1; }
 
   const WindowSpec& window() const { return window_; }
   int time_column() const { return time_column_; }

@@ -15,6 +15,7 @@
 #include "expr/expr.h"
 #include "operators/aggregate_store.h"
 #include "operators/join.h"
+#include "operators/over.h"
 #include "operators/window_spec.h"
 #include "types/schema.h"
 
@@ -50,7 +51,7 @@ struct LogicalNode;
 using LogicalNodePtr = std::shared_ptr<LogicalNode>;
 
 struct LogicalNode {
-  enum class Kind { kSource, kCalc, kWindowAssign, kAggregate, kUnion, kTopN, kProcess, kJoin, kTemporalJoin };
+  enum class Kind { kSource, kCalc, kWindowAssign, kAggregate, kUnion, kTopN, kProcess, kJoin, kTemporalJoin, kOver };
   Kind kind = Kind::kSource;
   SchemaPtr schema;
   int rowtime = -1;  // output column holding the event time, -1 if none
@@ -95,6 +96,10 @@ struct LogicalNode {
   // Processing time (lookup(table, ...)): inputs {stream}, the table read by the operator.
   std::shared_ptr<const TableDef> lookup_table;
   LookupJoinOptions lookup;
+  // kOver (plan/over_shape.h): input columns partition_columns, time_column (the input's
+  // rowtime) and the aggregates' inputs and filters; output [input columns...,
+  // aggregates...], rowtime kept.
+  OverFrame over_frame;
 };
 
 struct Pipeline {

@@ -515,7 +515,7 @@ class Planner {
   // current pipeline, or null when the stage's rows carry no event time to judge. Every
   // windowed operator judges lateness through this one filter (see LateFilterOperator).
   Result<std::shared_ptr<LateFilterOperatorSpec>> late_filter(int s, const WindowSpec& window, int time_column,
-                                                              Micros allowed_lateness) {
+                                                              Micros allowed_lateness, bool row_time = false) {
     auto t = source_table_of_stage_[s];
     auto src_spec = source_spec_of_stage_[s];
     if (!t || !src_spec || src_spec->event_time.column < 0) return std::shared_ptr<LateFilterOperatorSpec>();
@@ -530,7 +530,7 @@ class Planner {
         src_spec->late = std::make_shared<LateOutput>(t->name, destination);
       }
     }
-    const int slot = src_spec->late->add_query(query_name_, allowed_lateness);
+    const int slot = src_spec->late->add_query(query_name_, allowed_lateness, row_time);
     auto lf = std::make_shared<LateFilterOperatorSpec>(window, time_column, allowed_lateness, src_spec->late, slot);
     assign_id(*lf);
     return lf;
@@ -578,6 +578,7 @@ class Planner {
       case LogicalNode::Kind::kTopN: return build_top_n(*node, source_of_stage);
       case LogicalNode::Kind::kJoin: return build_join(*node, source_of_stage);
       case LogicalNode::Kind::kTemporalJoin: return build_temporal_join(*node, source_of_stage);
+      case LogicalNode::Kind::kOver: return build_over(*node, source_of_stage);
     }
     return internal_error("unknown logical node");
   }
@@ -737,7 +738,7 @@ class Planner {
   // lateness mechanism of every windowed operator (window and session aggregates, window
   // top-N). Returns the inputs' allowed lateness (0 when none declares one).
   Result<Micros> add_late_filters(const Open& o, const WindowSpec& window, int time_column, bool time_is_rowtime,
-                                  const char* what) {
+                                  const char* what, bool row_time = false) {
     Micros lateness = -1;
     for (int s : o.stages) {
       auto t = source_table_of_stage_[s];
@@ -747,7 +748,7 @@ class Planner {
       if (lateness >= 0 && l != lateness) return unsupported("inputs of one {} declare different allowed_lateness", what);
       lateness = l;
       if (time_is_rowtime) {
-        ASSIGN_OR_RETURN(auto lf, late_filter(s, window, time_column, l));
+        ASSIGN_OR_RETURN(auto lf, late_filter(s, window, time_column, l, row_time));
         if (lf) stage(s).chain.push_back(lf);
       }
     }
@@ -939,6 +940,9 @@ class Planner {
       LogicalNodePtr q;
       if (auto we = trailing_window_end(p->query); we.first) {
         q = we.first;
+      } else if (auto ot = trailing_over_time(p->query);
+                 ot.first && ot.second == static_cast<int>(p->sink_schema->size())) {
+        q = ot.first;  // OVER aggregates: ordered by the rows' emit time
       } else {
         q = with_emit_time(p->query);  // a process function's output: ordered by its emit time
       }
@@ -1257,6 +1261,101 @@ class Planner {
     return out;
   }
 
+  std::shared_ptr<OverOperatorSpec> make_over_operator(const LogicalNode& node, const LogicalNodePtr& input) const {
+    OverConfig c;
+    c.partition_columns = node.partition_columns;
+    c.time_column = node.time_column;
+    c.frame = node.over_frame;
+    c.aggregates = node.aggregates;
+    c.input_schema = input->schema;
+    c.output_schema = node.schema;
+    c.batch_size = options_.batch_size;
+    return std::make_shared<OverOperatorSpec>(c);
+  }
+
+  // OVER aggregates in their own stage, fed by a hash exchange on the partition keys (one
+  // instance without keys). Rows behind the watermark are judged on the source side by the
+  // shared late filter, with the row-time deadline (see OverOperatorSpec).
+  Result<Open> build_over(const LogicalNode& node, std::vector<int>* source_of_stage) {
+    const LogicalNodePtr& input = node.inputs[0];
+    ASSIGN_OR_RETURN(Open o, build_input(input, source_of_stage));
+    if (o.updating) {
+      return unsupported("table {}: OVER aggregates need an append-only input, not updates (a GROUP BY without "
+                         "window, allowed_lateness, a join with outer sides or a changelog source)",
+                         sink_table_);
+    }
+    ASSIGN_OR_RETURN(Micros lateness,
+                     add_late_filters(o, LateFilterOperatorSpec::row_time(), node.time_column,
+                                      input->rowtime == node.time_column, "OVER aggregate", true));
+    if (lateness > 0) {
+      return unsupported("table {}: an OVER aggregate emits each row once, when the watermark passes it, and cannot "
+                         "update rows for late ones: allowed_lateness {} is not supported here (set it to 0s for this "
+                         "source)",
+                         sink_table_, format_duration(lateness));
+    }
+    // A window partitioned like the OVER aggregate under it runs in the same instances,
+    // chained after it (its rows are already routed by those keys).
+    if (input->kind == LogicalNode::Kind::kOver && o.stages.size() == 1 && !stage(o.stages[0]).source &&
+        !stage(o.stages[0]).chain.empty()) {
+      auto* below = dynamic_cast<const OverOperatorSpec*>(stage(o.stages[0]).chain.back().get());
+      if (below && below->config().partition_columns == node.partition_columns) {
+        append(o, make_over_operator(node, input));
+        return o;
+      }
+    }
+    auto op = make_over_operator(node, input);
+    assign_id(*op);
+    return keyed_stage(o, "over_aggregate", op, node.partition_columns);
+  }
+
+  // A new stage running `op`, fed by every stage of `in` through a hash exchange on `keys`
+  // (`parallelism` instances; one without keys).
+  Open keyed_stage(const Open& in, const char* name, std::shared_ptr<OperatorSpec> op, const std::vector<int>& keys) {
+    StageSpec st;
+    st.name = name;
+    st.parallelism = keys.empty() ? 1 : options_.parallelism;
+    st.chain.push_back(std::move(op));
+    plan_.job.stages.push_back(std::move(st));
+    const int index = static_cast<int>(plan_.job.stages.size()) - 1;
+    for (int s : in.stages) {
+      stage(s).downstream = index;
+      stage(s).edge = EdgeKind::kHash;
+      stage(s).key_columns = keys;
+    }
+    Open out;
+    out.stages.push_back(index);
+    return out;
+  }
+
+  // If `query` is Calcs (filters included) over an Over node, returns a copy that carries
+  // the row's emit time, its event time + 1 µs, as a hidden trailing column "__emit_time":
+  // the sink releases rows in canonical order by it (an instance emits a row once its
+  // watermark passes the event time, before it forwards that watermark, so every row with
+  // emit time <= W has arrived when the sink's watermark reaches W).
+  std::pair<LogicalNodePtr, int> trailing_over_time(const LogicalNodePtr& query, bool top = true) {
+    if (query->kind == LogicalNode::Kind::kOver) return {query, query->rowtime};
+    if (query->kind != LogicalNode::Kind::kCalc) return {nullptr, -1};
+    auto [input, col] = trailing_over_time(query->inputs[0], false);
+    if (!input || col < 0) return {nullptr, -1};
+    auto calc = std::make_shared<LogicalNode>(*query);
+    calc->inputs = {input};
+    if (calc->projections.empty()) {
+      calc->schema = input->schema;
+      return {calc, col};
+    }
+    ExprPtr time = make_column_ref(col, TypeId::kTimestamp, "__emit_time");
+    if (top) {
+      auto emit = make_call("+", {time, make_literal(Value::interval(1))});
+      if (!emit.is_ok()) return {nullptr, -1};
+      time = emit.value();
+    }
+    calc->projections.push_back(time);
+    std::vector<Field> fields = query->schema->fields();
+    fields.push_back({"__emit_time", TypeId::kTimestamp, true});
+    calc->schema = make_schema(fields);
+    return {calc, static_cast<int>(fields.size()) - 1};
+  }
+
   // A process function (C++ API) in its own stage, fed by a hash exchange on its keys.
   Result<Open> build_process(const LogicalNode& node, std::vector<int>* source_of_stage) {
     ASSIGN_OR_RETURN(Open o, build_input(node.inputs[0], source_of_stage));
@@ -1271,20 +1370,7 @@ class Planner {
     c.batch_size = options_.batch_size;
     auto op = std::make_shared<ProcessOperatorSpec>(c);
     assign_id(*op);
-    StageSpec st;
-    st.name = "process";
-    st.parallelism = node.key_columns.empty() ? 1 : options_.parallelism;
-    st.chain.push_back(op);
-    plan_.job.stages.push_back(std::move(st));
-    int process_stage = static_cast<int>(plan_.job.stages.size()) - 1;
-    for (int s : o.stages) {
-      stage(s).downstream = process_stage;
-      stage(s).edge = EdgeKind::kHash;
-      stage(s).key_columns = node.key_columns;
-    }
-    Open out;
-    out.stages.push_back(process_stage);
-    return out;
+    return keyed_stage(o, "process", op, node.key_columns);
   }
 
   // If `query` is a process function, or a Calc over one, returns a copy that carries the

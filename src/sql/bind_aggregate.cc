@@ -383,4 +383,19 @@ Result<Relation> Compiler::bind_aggregate(const json& s, const Relation& in) {
   return out;
 }
 
+Result<Compiler::BoundAggregate> Compiler::bind_aggregate_call_over(const json& call, const Relation& in) {
+  AggregateBinding ab;
+  ab.c = this;
+  ab.in = &in;
+  ab.event_time_col = in.node->rowtime;
+  ASSIGN_OR_RETURN(ExprPtr unused, ab.bind_aggregate_call(call, func_name(call)));
+  BoundAggregate out;
+  out.spec = ab.aggs.at(0);
+  if (out.spec.input >= 0) out.argument = ab.pre[static_cast<size_t>(out.spec.input)];
+  if (out.spec.filter >= 0) out.filter = ab.pre[static_cast<size_t>(out.spec.filter)];
+  out.spec.input = -1;
+  out.spec.filter = -1;
+  return out;
+}
+
 }  // namespace sluice::sql

@@ -140,7 +140,10 @@ Result<ExprPtr> Compiler::bind_expr(const json& n, BindContext& ctx) {
   }
   if (type == "FuncCall") {
     std::string name = func_name(b);
-    if (b.contains("over")) return error_at(loc, "window functions (OVER ...) are not supported yet");
+    if (b.contains("over")) {
+      return error_at(loc, "window functions (OVER ...) are only allowed in the select list (apply a condition on "
+                           "them in an outer query)");
+    }
     if (is_aggregate_name(name)) {
       return error_at(loc, "aggregate function {}() is not allowed here", name);
     }

@@ -62,7 +62,6 @@ Result<Relation> Compiler::bind_query(const json& select_node) {
   if (s.contains("sortClause")) return error_at(location_of(s["sortClause"][0]), "ORDER BY is not supported on a stream (sort in the sink's consumer)");
   if (s.contains("limitCount")) return error_at(location_of(s["limitCount"]), "LIMIT is not supported on a stream yet");
   if (s.contains("distinctClause")) return error_at(-1, "SELECT DISTINCT is not supported yet; use GROUP BY");
-  if (s.contains("windowClause")) return error_at(-1, "WINDOW clauses are not supported yet");
   if (!s.contains("fromClause")) return error_at(-1, "SELECT without FROM is not supported: a pipeline reads a source table");
   const json& from = s["fromClause"];
   if (from.size() > 1) {
@@ -79,6 +78,13 @@ Result<Relation> Compiler::bind_query(const json& select_node) {
 Result<Relation> Compiler::bind_select_list(const json& s, const Relation& in) {
   bool has_agg = s.contains("groupClause") || s.contains("havingClause");
   for (const auto& t : list_of(s, "targetList")) has_agg = has_agg || contains_aggregate(t);
+  if (contains_over(list_of(s, "targetList"))) {
+    if (has_agg) {
+      return error_at(-1, "OVER aggregates and GROUP BY/aggregates in one SELECT are not supported: aggregate in a "
+                          "subquery, then apply OVER to its rows");
+    }
+    return bind_over(s, in);
+  }
   if (has_agg) return bind_aggregate(s, in);
   return bind_projection(s, in);
 }

@@ -5,7 +5,8 @@
 // responsibility across files: statements.cc (CREATE TABLE/VIEW, SET, INSERT, sinks),
 // bind_from.cc (FROM items: tables, views, CTEs, joins, UNION ALL, window table functions),
 // bind_select.cc (projections and predicates), bind_aggregate.cc (GROUP BY and windowed
-// aggregation), bind_rank.cc (ROW_NUMBER top-N), bind_expr.cc (scalar expressions). The
+// aggregation), bind_rank.cc (ROW_NUMBER top-N), bind_over.cc (OVER aggregates), bind_expr.cc
+// (scalar expressions). The
 // logical-plan shapes themselves (aggregate, join, ...) are built by src/plan/shapes.h, which
 // the C++ API calls too. One Compiler per compile_sql call; not thread-safe.
 #pragma once
@@ -253,6 +254,26 @@ class Compiler {
   static void collect_columns(const ExprPtr& e, std::vector<int>& out);
   static std::vector<int> columns_used(const ExprPtr& e);
   Result<Relation> bind_aggregate(const json& s, const Relation& in);
+
+  // One aggregate call bound over `in` alone, as GROUP BY binds it (same names, argument
+  // checks, DISTINCT and FILTER): its spec (input and filter unset) and its argument and
+  // FILTER condition over `in` (null when absent). For OVER aggregates.
+  struct BoundAggregate {
+    AggregateSpec spec;
+    ExprPtr argument;
+    ExprPtr filter;
+  };
+  Result<BoundAggregate> bind_aggregate_call_over(const json& call, const Relation& in);
+
+  // ------------------------------------------------------------------ OVER aggregates
+
+  // Whether a select list item calls a window function (FuncCall with OVER), outside
+  // subqueries.
+  static bool contains_over(const json& n);
+  // SELECT ..., agg(x) OVER (PARTITION BY ... ORDER BY rowtime <frame>) ... [WINDOW w AS
+  // (...)]: one Over node per distinct window (plan/over_shape.h), then the select list
+  // (bind_over.cc).
+  Result<Relation> bind_over(const json& s, const Relation& in);
 
   // ------------------------------------------------------------------ expressions
 

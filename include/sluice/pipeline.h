@@ -43,6 +43,7 @@
 
 #include <chrono>
 #include <concepts>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -61,6 +62,7 @@ namespace sluice {
 // that inspect build()'s result include that header themselves; the public headers do not
 // pull in the planner, the operators or their libraries.
 struct LogicalJob;
+struct LogicalNode;
 }  // namespace sluice
 
 namespace sluice::api {
@@ -69,6 +71,7 @@ namespace internal {
 struct PipelineState;
 struct Block;
 struct KeyedBlock;
+struct Relation;
 }  // namespace internal
 
 // Table options: the WITH (...) of CREATE TABLE (connector, format, path, event_time,
@@ -138,6 +141,18 @@ class Stream {
   // window join, otherwise a regular join (an updating result; SET state_ttl bounds it).
   Stream join(const Stream& right, const Expression& on, JoinKind kind = JoinKind::kInner) const;
 
+  // Temporal join (SQL: JOIN versioned(table, ts), docs/sql.md "Temporal joins"): each row of
+  // this append-only stream (which needs event time) joins the version of its key valid at
+  // its event time in `table`, a source stream read as it is with a primary key (option
+  // primary_key) and event_time; `on` must equate the key. kInner or kLeft.
+  Stream join_versioned(const Stream& table, const Expression& on, JoinKind kind = JoinKind::kInner) const;
+  // Lookup join (SQL: JOIN lookup(table, refresh => ...), "Lookup joins"): each row joins the
+  // row of its key in `table` (a source stream read as it is, with a primary key; sqlite,
+  // postgres or a bounded source) as loaded when the row is processed; reloaded every
+  // `refresh` (0: loaded once). Depends on processing time. kInner or kLeft.
+  Stream join_lookup(const Stream& table, const Expression& on, JoinKind kind = JoinKind::kInner,
+                     Duration refresh = Duration::zero()) const;
+
   // Window table functions on the event-time column (a TIMESTAMP column; the source's
   // event_time when it has one). They add window_start and window_end; a following
   // aggregate() is windowed. Without aggregate, tumble/hop assign windows to each row (hop
@@ -177,6 +192,11 @@ class Stream {
   friend class Pipeline;
   friend class KeyedStream;
   explicit Stream(std::shared_ptr<const internal::Block> block) : block_(std::move(block)) {}
+  // The join of this stream and `right`; `finish`, when given, reshapes the join node.
+  using JoinFinisher = std::function<Result<std::shared_ptr<LogicalNode>>(
+      const internal::Relation&, const internal::Relation&, std::shared_ptr<LogicalNode>)>;
+  Stream join_with(const Stream& right, const Expression& on, JoinKind kind, const char* what,
+                   const JoinFinisher& finish) const;
   std::shared_ptr<const internal::Block> block_;
 };
 

@@ -431,19 +431,40 @@ void append_join_columns(Relation& into, const Relation& rel, size_t hidden) {
 
 }  // namespace
 
-Stream Stream::join(const Stream& right, const Expression& on, JoinKind kind) const {
-  const auto& pipeline = block_->pipeline;
-  if (!block_->error.is_ok()) return *this;
-  if (!right.block_->error.is_ok()) return right;
-  const std::string step = fmt::format("join(ON {})", on.to_string());
-  auto fail = [&](const Status& s) { return Stream(error_block(pipeline, s.with_context(step))); };
-  if (right.block_->pipeline != pipeline) return fail(invalid_argument("the streams belong to different Pipelines"));
-  auto l = materialize(*block_);
-  if (!l.is_ok()) return fail(l.status());
-  auto r = materialize(*right.block_);
-  if (!r.is_ok()) return fail(r.status());
-  const Relation& lr = l.value();
-  const Relation& rr = r.value();
+namespace {
+
+// The table side of join_versioned / join_lookup: a plain read of a source table with a
+// primary key (and, versioned, event time); then the shared shape (plan/shapes.h).
+Result<LogicalNodePtr> temporal_shape(const Relation& l, const Relation& r, LogicalNodePtr joined,
+                                      TemporalJoinShape shape) {
+  const char* fn = shape.versioned ? "versioned" : "lookup";
+  if (r.node->kind != LogicalNode::Kind::kSource || !r.node->table) {
+    return invalid_argument("the table of a {} join must be a source table read as it is (p.source(...)), not a "
+                            "query over it",
+                            fn);
+  }
+  const TableDef& t = *r.node->table;
+  if (table_primary_key(t).empty()) {
+    return invalid_argument("{} table {} has no primary key: set the primary_key option ('id')", fn, t.name);
+  }
+  if (shape.versioned && r.node->rowtime < 0) {
+    return invalid_argument("versioned table {} has no time attribute: set its event_time option", t.name);
+  }
+  if (shape.versioned && l.node->rowtime < 0) {
+    return invalid_argument("the stream joined to versioned table {} has no event time: set event_time on its source",
+                            t.name);
+  }
+  shape.table = r.node->table;
+  shape.table_node = r.node;
+  return make_temporal_join_node(joined, l.node->rowtime, shape);
+}
+
+}  // namespace
+
+namespace {
+
+// The join node of `lr` and `rr` ON `on` (Compiler::join_relations' key finding).
+Result<LogicalNodePtr> join_node(const Relation& lr, const Relation& rr, const Expression& on, JoinKind kind) {
   // Compiler::join_relations: an equality whose sides bind over one stream each is a key.
   std::vector<Expression> conds;
   and_conjuncts(on, conds);
@@ -491,8 +512,51 @@ Stream Stream::join(const Stream& right, const Expression& on, JoinKind kind) co
     return conjunction(parts);
   };
   static constexpr JoinType kTypes[] = {JoinType::kInner, JoinType::kLeft, JoinType::kRight, JoinType::kFull};
-  auto node = make_join_node(kTypes[static_cast<int>(kind)], lr.node, rr.node, keys, condition);
+  return make_join_node(kTypes[static_cast<int>(kind)], lr.node, rr.node, keys, condition);
+}
+
+}  // namespace
+
+Stream Stream::join(const Stream& right, const Expression& on, JoinKind kind) const {
+  return join_with(right, on, kind, "join", nullptr);
+}
+
+Stream Stream::join_versioned(const Stream& table, const Expression& on, JoinKind kind) const {
+  return join_with(table, on, kind, "join_versioned", [](const Relation& l, const Relation& r, LogicalNodePtr joined) -> Result<LogicalNodePtr> {
+    TemporalJoinShape shape;
+    shape.versioned = true;
+    return temporal_shape(l, r, std::move(joined), shape);
+  });
+}
+
+Stream Stream::join_lookup(const Stream& table, const Expression& on, JoinKind kind, Duration refresh) const {
+  return join_with(table, on, kind, "join_lookup", [refresh](const Relation& l, const Relation& r, LogicalNodePtr joined) -> Result<LogicalNodePtr> {
+    if (refresh.count() < 0) return invalid_argument("refresh must not be negative");
+    TemporalJoinShape shape;
+    shape.versioned = false;
+    shape.lookup.refresh = refresh.count();
+    return temporal_shape(l, r, std::move(joined), shape);
+  });
+}
+
+Stream Stream::join_with(const Stream& right, const Expression& on, JoinKind kind, const char* what,
+                         const JoinFinisher& finish) const {
+  const auto& pipeline = block_->pipeline;
+  if (!block_->error.is_ok()) return *this;
+  if (!right.block_->error.is_ok()) return right;
+  const std::string step = fmt::format("{}(ON {})", what, on.to_string());
+  auto fail = [&](const Status& s) { return Stream(error_block(pipeline, s.with_context(step))); };
+  if (right.block_->pipeline != pipeline) return fail(invalid_argument("the streams belong to different Pipelines"));
+  auto l = materialize(*block_);
+  if (!l.is_ok()) return fail(l.status());
+  auto r = materialize(*right.block_);
+  if (!r.is_ok()) return fail(r.status());
+  auto node = join_node(l.value(), r.value(), on, kind);
   if (!node.is_ok()) return fail(node.status());
+  if (finish) {
+    node = finish(l.value(), r.value(), node.value());
+    if (!node.is_ok()) return fail(node.status());
+  }
   return Stream(block_of(pipeline, plain_relation(node.value())));
 }
 

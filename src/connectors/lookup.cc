@@ -66,7 +66,7 @@ Result<std::unique_ptr<LookupReader>> make_lookup_reader(const LookupSpec& spec)
   // watermarks) mean nothing to a table read whole; they are left out.
   std::map<std::string, std::string> options;
   for (const auto& [k, v] : spec.options.values()) {
-    if (!is_common_source_option(k)) options[k] = v;
+    if (!is_common_source_option(k) && k != "primary_key") options[k] = v;  // the key: the join's
   }
   SourceSpec source;
   source.table = spec.table;

@@ -1,4 +1,5 @@
 #include "plan/physical_planner.h"
+#include "plan/shapes.h"
 
 #include <algorithm>
 #include <limits.h>
@@ -651,6 +652,8 @@ class Planner {
     for (const auto& [k, v] : t.options) {
       // The engine reads the common source options itself; connectors never see them.
       bool engine_opt = k == "connector" || is_common_source_option(k);
+      // A versioned table's key may be given as an option (the C++ builder's PRIMARY KEY).
+      engine_opt = engine_opt || (k == "primary_key" && versioned_tables_.count(t.name) > 0);
       if (!engine_opt) connector_opts[k] = v;
     }
     src.options = ConnectorOptions(connector_opts, table_context(t));
@@ -1084,6 +1087,7 @@ class Planner {
                          "append-only, not the updates of an aggregate or a changelog",
                          sink_table_);
     }
+    for (const TableDef* t : tables_under(*node.inputs[1])) versioned_tables_.insert(t->name);
     ASSIGN_OR_RETURN(Open table, build_input(node.inputs[1], source_of_stage));
     const Schema& ts = *node.inputs[1]->schema;
     if (table.updating && table.key_known) {
@@ -1091,7 +1095,7 @@ class Planner {
       std::set<int> changes(table.key.begin(), table.key.end());
       std::set<int> declared;
       for (const TableDef* t : tables_under(*node.inputs[1])) {
-        for (const auto& pk : t->primary_key) declared.insert(ts.find(pk));
+        for (const auto& pk : table_primary_key(*t)) declared.insert(ts.find(pk));
       }
       if (changes != declared) {
         std::string names;
@@ -1449,7 +1453,8 @@ class Planner {
   std::set<std::string> sink_files_;  // sink tables already in files_
   std::map<int, std::shared_ptr<const TableDef>> source_table_of_stage_;
   std::map<int, std::shared_ptr<SourceStageSpec>> source_spec_of_stage_;
-  std::map<std::string, int> reads_;           // table -> number of reads in the job
+  std::map<std::string, int> reads_;
+  std::set<std::string> versioned_tables_;  // tables read as versioned tables (temporal joins)           // table -> number of reads in the job
   std::set<std::string> reads_lower_;          // tables the job reads, lower case
   std::set<std::string> insert_targets_;       // tables INSERTs write, lower case
   std::map<std::string, SideOutputKind> side_kinds_;  // side-output table (lower case) -> what it holds

@@ -1,5 +1,7 @@
 #include "plan/shapes.h"
 
+#include <algorithm>
+
 #include <fmt/format.h>
 
 namespace sluice {
@@ -121,6 +123,60 @@ Result<LogicalNodePtr> make_union_node(const LogicalNodePtr& left, const Logical
   node->inputs = {cast_l ? compose_calc(left, la, schema) : left, cast_r ? compose_calc(right, rb, schema) : right};
   node->rowtime = (left->rowtime == right->rowtime) ? left->rowtime : -1;
   return LogicalNodePtr(node);
+}
+
+std::vector<std::string> table_primary_key(const TableDef& table) {
+  if (!table.primary_key.empty()) return table.primary_key;
+  std::vector<std::string> out;
+  auto it = table.options.find("primary_key");
+  if (it == table.options.end()) return out;
+  std::string part;
+  for (char c : it->second + ",") {
+    if (c != ',') {
+      if (c != ' ') part += c;
+      continue;
+    }
+    if (!part.empty()) out.push_back(part);
+    part.clear();
+  }
+  return out;
+}
+
+Result<LogicalNodePtr> make_temporal_join_node(const LogicalNodePtr& joined, int stream_rowtime,
+                                               const TemporalJoinShape& shape) {
+  const char* fn = shape.versioned ? "versioned" : "lookup";
+  const TableDef& t = *shape.table;
+  LogicalNodePtr join = joined;
+  while (join->kind == LogicalNode::Kind::kCalc) join = join->inputs[0];
+  if (join->kind != LogicalNode::Kind::kJoin) return internal_error("{}(): no join node", fn);
+  if (join->join_type != JoinType::kInner && join->join_type != JoinType::kLeft) {
+    return invalid_argument("a join with {}() is INNER or LEFT, not {}", fn, join_type_name(join->join_type));
+  }
+  // The keys must reach the table's key: versions (and lookups) are kept by it.
+  for (const std::string& pk : table_primary_key(t)) {
+    const int col = t.schema->find(pk);
+    if (col < 0) return invalid_argument("table {}: primary key column '{}' is not a column of the table", t.name, pk);
+    if (std::find(join->right_keys.begin(), join->right_keys.end(), col) == join->right_keys.end()) {
+      return invalid_argument("the ON clause of a join with {}({}) must equate its primary key column '{}' with the "
+                              "stream, plainly and of the same type (e.g. ON s.{} = {}.{})",
+                              fn, t.name, pk, pk, t.name, pk);
+    }
+  }
+  join->kind = LogicalNode::Kind::kTemporalJoin;
+  join->time_column = shape.versioned ? stream_rowtime : -1;
+  join->rowtime = stream_rowtime;
+  if (joined != join) joined->rowtime = stream_rowtime;  // the Calc keeps the stream's columns first
+  if (!shape.versioned) {
+    if (join->inputs[1] != shape.table_node) {
+      return invalid_argument("the keys of a join with lookup({}) must be columns of the table, of the stream's key "
+                              "types",
+                              t.name);
+    }
+    join->lookup_table = shape.table;
+    join->lookup = shape.lookup;
+    join->inputs.resize(1);  // the table is read by the operator, not as a stream
+  }
+  return joined;
 }
 
 LogicalNodePtr make_aggregate_node(AggregateShape shape) {

@@ -45,6 +45,24 @@ Result<LogicalNodePtr> make_join_node(JoinType type, const LogicalNodePtr& left,
 // "column 2 has types TEXT and BIGINT".
 Result<LogicalNodePtr> make_union_node(const LogicalNodePtr& left, const LogicalNodePtr& right);
 
+// Temporal and lookup joins (SQL: JOIN versioned(t, ts) / JOIN lookup(t, ...)): the join
+// make_join_node built between the stream and `table_node` (a plain read of `table`), marked
+// as such. The join keys must cover the table's primary key (table_primary_key); a lookup's
+// table keys must be columns of the table itself. Errors are one line without a position.
+struct TemporalJoinShape {
+  bool versioned = true;  // versioned(): event time; else lookup(): processing time
+  std::shared_ptr<const TableDef> table;
+  LogicalNodePtr table_node;  // the join's right input as the front end bound it
+  LookupJoinOptions lookup;
+};
+// The primary key of a versioned or lookup table: its PRIMARY KEY constraint, else the
+// `primary_key` option ('a,b'); empty when it has neither.
+std::vector<std::string> table_primary_key(const TableDef& table);
+// `joined`: make_join_node's result (the kJoin, or a Calc over it); `stream_rowtime`: the
+// stream's event-time column (versioned(): the time the rows join AS OF).
+Result<LogicalNodePtr> make_temporal_join_node(const LogicalNodePtr& joined, int stream_rowtime,
+                                               const TemporalJoinShape& shape);
+
 // An aggregation over `base` (a TUMBLE/HOP/SESSION's input when windowed).
 struct AggregateShape {
   LogicalNodePtr base;

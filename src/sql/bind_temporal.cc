@@ -26,13 +26,6 @@ const json* temporal_call(const json& item) {
   return name == "versioned" || name == "lookup" ? &fn : nullptr;
 }
 
-// The kJoin node under the Calc make_join_node may put above it (hidden key columns).
-LogicalNodePtr join_node_of(const LogicalNodePtr& node) {
-  if (node->kind == LogicalNode::Kind::kJoin) return node;
-  if (node->kind == LogicalNode::Kind::kCalc && !node->inputs.empty()) return join_node_of(node->inputs[0]);
-  return nullptr;
-}
-
 }  // namespace
 
 bool Compiler::is_temporal_table_function(const json& item) { return temporal_call(item) != nullptr; }
@@ -82,7 +75,7 @@ Result<Relation> Compiler::bind_temporal_join(const json& b, JoinType type, int 
   auto def = job_.tables.find(key);
   if (def == job_.tables.end()) return bind_table_name(table, table_loc, "").status();  // the unknown-table error
   const TableDef& t = *def->second;
-  if (t.primary_key.empty()) {
+  if (table_primary_key(t).empty()) {
     return error_at(table_loc, "{} table {} has no PRIMARY KEY: declare the key its rows are {} by, e.g. "
                     "PRIMARY KEY ({}) in its CREATE TABLE",
                     versioned ? "versioned" : "lookup", t.name, versioned ? "versioned" : "looked up",
@@ -163,32 +156,14 @@ Result<Relation> Compiler::bind_temporal_join(const json& b, JoinType type, int 
   std::vector<json> conds;
   if (b.contains("quals")) conjuncts(b["quals"], conds);
   ASSIGN_OR_RETURN(Relation out, join_relations(l, r, type, conds, loc));
-  LogicalNodePtr join = join_node_of(out.node);
-  if (!join) return error_at(loc, "internal: no join node");
-  // The keys must reach the table's key: versions (and lookups) are kept by it.
-  const Schema& ts = *t.schema;
-  for (const std::string& pk : t.primary_key) {
-    const int col = ts.find(pk);
-    if (std::find(join->right_keys.begin(), join->right_keys.end(), col) == join->right_keys.end()) {
-      return error_at(loc, "the ON clause of a join with {}({}) must equate its PRIMARY KEY column '{}' with the "
-                      "stream (e.g. ON s.{} = {}.{}), plainly and of the same type",
-                      name, t.name, pk, pk, alias.empty() ? t.name : alias, pk);
-    }
-  }
-  if (join->null_safe.empty()) return error_at(loc, "a join with {}() needs ON equalities with the table's key", name);
-  join->kind = LogicalNode::Kind::kTemporalJoin;
-  join->time_column = probe_time;
-  join->rowtime = l.node->rowtime;
-  if (!versioned) {
-    if (join->inputs[1] != r.node) {
-      return error_at(loc, "the keys of a join with lookup({}) must be columns of the table, of the stream's key types",
-                      t.name);
-    }
-    join->lookup_table = def->second;
-    join->lookup = options;
-    join->inputs.resize(1);  // the table is read by the operator, not as a stream
-  }
-  if (out.node != join) out.node->rowtime = l.node->rowtime;  // the Calc keeps the stream's columns first
+  TemporalJoinShape shape;
+  shape.versioned = versioned;
+  shape.table = def->second;
+  shape.table_node = r.node;
+  shape.lookup = options;
+  auto node = make_temporal_join_node(out.node, l.node->rowtime, shape);
+  if (!node.is_ok()) return wrap(node.status(), loc);
+  out.node = node.value();
   return out;
 }
 

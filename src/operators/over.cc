@@ -185,7 +185,61 @@ class StringPool {
   std::vector<uint32_t> free_;
 };
 
-using DistinctCounts = absl::flat_hash_map<int64_t, int64_t>;
+// DISTINCT: value -> rows of the frame holding it. Frames usually hold few distinct values:
+// up to kSmall they live in one small array scanned linearly (a cache line or two, no
+// hashing), beyond that in a hash map.
+class DistinctCounts {
+ public:
+  // The count of `word`, created at 0 when absent.
+  int64_t& operator[](int64_t word) {
+    if (map_.empty()) {
+      for (auto& e : small_) {
+        if (e.first == word) return e.second;
+      }
+      if (small_.size() < kSmall) return small_.emplace_back(word, 0).second;
+      for (const auto& e : small_) map_.emplace(e.first, e.second);
+      small_.clear();
+    }
+    return map_[word];
+  }
+  // Decrements the count of `word` (present); true when it reached 0 (then removed).
+  bool remove(int64_t word) {
+    if (map_.empty()) {
+      for (size_t i = 0; i < small_.size(); ++i) {
+        if (small_[i].first != word) continue;
+        if (--small_[i].second > 0) return false;
+        small_[i] = small_.back();
+        small_.pop_back();
+        return true;
+      }
+      return false;
+    }
+    auto it = map_.find(word);
+    if (it == map_.end() || --it->second > 0) return false;
+    map_.erase(it);
+    if (map_.size() <= kSmall / 2) {  // few values again: back to the array
+      for (const auto& e : map_) small_.emplace_back(e.first, e.second);
+      map_.clear();
+    }
+    return true;
+  }
+  void clear() {
+    small_.clear();
+    if (!map_.empty()) map_.clear();
+  }
+  // Where the small array's entries are (to prefetch them).
+  const void* data() const { return small_.data(); }
+  template <typename Fn>
+  void for_each(Fn&& fn) const {
+    for (const auto& e : small_) fn(e.first, e.second);
+    for (const auto& e : map_) fn(e.first, e.second);
+  }
+
+ private:
+  static constexpr size_t kSmall = 16;
+  std::vector<std::pair<int64_t, int64_t>> small_;
+  absl::flat_hash_map<int64_t, int64_t> map_;
+};
 
 // The running state of one aggregate over one partition's frame.
 struct Acc {
@@ -196,7 +250,7 @@ struct Acc {
   bool has = false;  // unbounded MIN/MAX: `value` holds the extreme
   int64_t value = 0;
   Ring<uint64_t> deque;  // bounded MIN/MAX: frame positions of the candidate extremes
-  std::unique_ptr<DistinctCounts> distinct;  // DISTINCT: value -> rows in the frame
+  DistinctCounts distinct;  // DISTINCT: value -> rows in the frame
   void reset() {
     count = 0;
     isum = 0;
@@ -205,7 +259,7 @@ struct Acc {
     has = false;
     value = 0;
     deque.clear();
-    if (distinct) distinct->clear();
+    distinct.clear();
   }
 };
 
@@ -312,6 +366,8 @@ class OverOperator : public Operator {
       const bool extreme = a.kind == AggKind::kMin || a.kind == AggKind::kMax;
       const bool distinct = a.distinct && !extreme && a.kind != AggKind::kCountStar;
       distinct_.push_back(distinct);
+      has_distinct_ = has_distinct_ || distinct;
+      has_extreme_ = has_extreme_ || extreme;
       extreme_.push_back(extreme);
       // Which aggregates keep the argument's value (not only whether it is present).
       const bool valued = extreme || distinct || a.kind == AggKind::kSum || a.kind == AggKind::kAvg;
@@ -398,7 +454,6 @@ class OverOperator : public Operator {
       np.frame = Ring<int64_t>(width_);
       np.accs.resize(naggs_);
       for (size_t a = 0; a < naggs_; ++a) {
-        if (distinct_[a]) np.accs[a].distinct = std::make_unique<DistinctCounts>();
       }
     }
     Partition& part = partitions_[p];
@@ -509,7 +564,7 @@ class OverOperator : public Operator {
     Acc& acc = part.accs[a];
     const AggregateSpec& spec = c_.aggregates[a];
     if (distinct_[a]) {
-      int64_t& n = (*acc.distinct)[word];
+      int64_t& n = acc.distinct[word];
       if (n++ == 0) {
         acc.count++;
         if (spec.kind != AggKind::kCount) sum_value(a, acc, word, 1);
@@ -547,9 +602,7 @@ class OverOperator : public Operator {
   void remove_value(size_t a, Acc& acc, int64_t word, uint64_t pos) {
     const AggregateSpec& spec = c_.aggregates[a];
     if (distinct_[a]) {
-      auto it = acc.distinct->find(word);
-      if (--it->second == 0) {
-        acc.distinct->erase(it);
+      if (acc.distinct.remove(word)) {
         acc.count--;
         if (spec.kind != AggKind::kCount) sum_value(a, acc, word, -1);
       }
@@ -707,6 +760,7 @@ class OverOperator : public Operator {
         while (j < n && ready_[j].ts == ready_[i].ts) ++j;
       }
       for (size_t k = i; k < j; ++k) {
+        prefetch(k, n);
         const Pending& e = ready_[k];
         Partition& part = partitions_[e.partition];
         if (bounded_ && range_frame_ && part.last_ts != e.ts) {
@@ -735,6 +789,34 @@ class OverOperator : public Operator {
       i = j;
     }
     return flush(out);
+  }
+
+  // Partitions are visited in event-time order, i.e. at random: their state is fetched
+  // ahead (the struct 16 rows ahead, then what it points to 8 rows ahead), which hides most
+  // of the cache misses.
+  void prefetch(size_t k, size_t n) const {
+    if (k + 16 < n) {
+      const char* p = reinterpret_cast<const char*>(&partitions_[ready_[k + 16].partition]);
+      __builtin_prefetch(p);
+      __builtin_prefetch(p + 64);
+      __builtin_prefetch(p + 128);
+    }
+    if (k + 8 < n) {
+      const Partition& part = partitions_[ready_[k + 8].partition];
+      const char* accs = reinterpret_cast<const char*>(part.accs.data());
+      for (size_t off = 0; off < naggs_ * sizeof(Acc); off += 64) __builtin_prefetch(accs + off);
+      if (!part.frame.empty()) {
+        __builtin_prefetch(part.frame.at(part.frame.begin()));
+        __builtin_prefetch(part.frame.at(part.frame.end() - 1));
+      }
+    }
+    if (k + 4 < n && (has_distinct_ || (bounded_ && has_extreme_))) {
+      const Partition& part = partitions_[ready_[k + 4].partition];
+      for (size_t a = 0; a < naggs_; ++a) {
+        if (distinct_[a] && part.accs[a].distinct.data()) __builtin_prefetch(part.accs[a].distinct.data());
+        if (extreme_[a] && !part.accs[a].deque.empty()) __builtin_prefetch(part.accs[a].deque.at(part.accs[a].deque.begin()));
+      }
+    }
   }
 
   Status emit_row(const Pending& e, Output& out) {
@@ -823,6 +905,7 @@ class OverOperator : public Operator {
   const bool bounded_;
   const bool range_frame_;
   std::vector<bool> distinct_, extreme_, valued_, text_, double_;
+  bool has_distinct_ = false, has_extreme_ = false;
 
   ChunkStore chunks_;
   StringPool pool_;
@@ -912,7 +995,8 @@ Status OverOperator::snapshot(uint64_t, StateWriter& w) {
       }
       if (distinct_[a]) {
         // Sorted, so equal states give equal bytes.
-        std::vector<std::pair<int64_t, int64_t>> values(acc.distinct->begin(), acc.distinct->end());
+        std::vector<std::pair<int64_t, int64_t>> values;
+        acc.distinct.for_each([&](int64_t word, int64_t rows) { values.emplace_back(word, rows); });
         std::sort(values.begin(), values.end());
         vw.varint(values.size());
         for (const auto& [word, rows] : values) {
@@ -997,7 +1081,7 @@ Status OverOperator::restore(uint64_t, StateRestore* state) {
         const uint64_t n = r.count(9);
         for (uint64_t i = 0; i < n && r.ok(); ++i) {
           const int64_t word = read_word(r, a);
-          (*acc.distinct)[word] = r.i64();
+          acc.distinct[word] = r.i64();
         }
       }
     }
@@ -1008,7 +1092,7 @@ Status OverOperator::restore(uint64_t, StateRestore* state) {
       for (size_t a = 0; a < naggs_; ++a) {
         if (!(mask >> a & 1)) continue;
         Acc& acc = part.accs[a];
-        if (distinct_[a]) (*acc.distinct)[rec[1 + a]]++;
+        if (distinct_[a]) acc.distinct[rec[1 + a]]++;
         if (extreme_[a]) {
           while (!acc.deque.empty() && !better(a, part.frame.at(*acc.deque.back())[1 + a], rec[1 + a])) {
             acc.deque.pop_back();

@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include <fmt/format.h>
+
 #include "common/hash.h"
 #include "operators/checkpoint_test_util.h"
 #include "operators/over.h"
@@ -141,7 +143,7 @@ std::shared_ptr<OverOperatorSpec> make_spec(OverFrame frame, std::vector<int> pa
   c.input_schema = input_schema();
   std::vector<Field> fields = input_schema()->fields();
   for (size_t i = 0; i < c.aggregates.size(); ++i) {
-    fields.push_back({"a" + std::to_string(i), c.aggregates[i].result_type, true});
+    fields.push_back({fmt::format("a{}", i), c.aggregates[i].result_type, true});
   }
   c.output_schema = make_schema(fields);
   c.batch_size = batch;
@@ -261,11 +263,13 @@ struct FrameCase {
 std::vector<FrameCase> frames() {
   OverFrame range_bounded{OverFrame::Unit::kRange, false, 200 * kMs, 0};
   OverFrame range_zero{OverFrame::Unit::kRange, false, 0, 0};
+  // About 14 rows of a partition: DISTINCT counts move between their array and hash forms.
+  OverFrame range_long{OverFrame::Unit::kRange, false, 2000 * kMs, 0};
   OverFrame range_unbounded{OverFrame::Unit::kRange, true, 0, 0};
   OverFrame rows_bounded{OverFrame::Unit::kRows, false, 0, 3};
   OverFrame rows_zero{OverFrame::Unit::kRows, false, 0, 0};
   OverFrame rows_unbounded{OverFrame::Unit::kRows, true, 0, 0};
-  return {{"range 200ms", range_bounded}, {"range 0", range_zero},       {"range unbounded", range_unbounded},
+  return {{"range 200ms", range_bounded}, {"range 2s", range_long}, {"range 0", range_zero},       {"range unbounded", range_unbounded},
           {"rows 3", rows_bounded},       {"rows 0", rows_zero},         {"rows unbounded", rows_unbounded}};
 }
 

@@ -328,7 +328,6 @@ class MatchRecognizeOperator : public Operator, private cep::MatchSink {
       return pa != pb && encoded_keys_[pa] < encoded_keys_[pb];
     });
     out_partition_.clear();
-    if (ctx_.metrics != nullptr) ctx_.metrics->add_out(n);
     for (size_t begin = 0; begin < n; begin += c_.batch_size) {
       const size_t count = std::min(c_.batch_size, n - begin);
       auto b = make_batch(c_.output_schema);

@@ -24,6 +24,7 @@ namespace sluice {
 namespace api {
 class KeyedProcessFunction;  // include/sluice/process_function.h
 }  // namespace api
+struct MatchRecognizeConfig;  // cep/match_operator.h
 
 // A CREATE TABLE: a source or a sink, depending on how queries use it.
 struct TableDef {
@@ -51,7 +52,7 @@ struct LogicalNode;
 using LogicalNodePtr = std::shared_ptr<LogicalNode>;
 
 struct LogicalNode {
-  enum class Kind { kSource, kCalc, kWindowAssign, kAggregate, kUnion, kTopN, kProcess, kJoin, kTemporalJoin, kOver };
+  enum class Kind { kSource, kCalc, kWindowAssign, kAggregate, kUnion, kTopN, kProcess, kJoin, kTemporalJoin, kOver, kMatchRecognize };
   Kind kind = Kind::kSource;
   SchemaPtr schema;
   int rowtime = -1;  // output column holding the event time, -1 if none
@@ -100,6 +101,10 @@ struct LogicalNode {
   // rowtime) and the aggregates' inputs and filters; output [input columns...,
   // aggregates...], rowtime kept.
   OverFrame over_frame;
+  // kMatchRecognize: the pattern, conditions and measure aggregates over the input
+  // (key_columns = its PARTITION BY columns); the schema is its output_schema. emit_time:
+  // the planner appends the hidden __emit_time column (as for kProcess).
+  std::shared_ptr<const MatchRecognizeConfig> match;
 };
 
 struct Pipeline {

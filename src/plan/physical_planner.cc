@@ -22,6 +22,7 @@
 #include "operators/changelog_filter.h"
 #include "operators/join.h"
 #include "operators/lookup_join.h"
+#include "cep/match_operator.h"
 #include "operators/process_operator.h"
 #include "operators/sink_operator.h"
 #include "operators/stateless.h"
@@ -580,6 +581,7 @@ class Planner {
       case LogicalNode::Kind::kJoin: return build_join(*node, source_of_stage);
       case LogicalNode::Kind::kTemporalJoin: return build_temporal_join(*node, source_of_stage);
       case LogicalNode::Kind::kOver: return build_over(*node, source_of_stage);
+      case LogicalNode::Kind::kMatchRecognize: return build_match_recognize(*node, source_of_stage);
     }
     return internal_error("unknown logical node");
   }
@@ -1377,27 +1379,59 @@ class Planner {
     return keyed_stage(o, "process", op, node.key_columns);
   }
 
-  // If `query` is a process function, or a Calc over one, returns a copy that carries the
-  // function's emit time as a hidden trailing column "__emit_time" (see ProcessOperator).
-  LogicalNodePtr with_emit_time(const LogicalNodePtr& query) {
-    auto timed = [](const LogicalNodePtr& n) {
-      auto copy = std::make_shared<LogicalNode>(*n);
+  // MATCH_RECOGNIZE in its own stage, fed by a hash exchange on its PARTITION BY columns
+  // (cep/match_operator.h). Rows behind their watermark are late: the shared late filter
+  // judges them with a one-microsecond window per row (late when event time < the row's
+  // watermark) and sends them to the late-data output, as a window's late rows.
+  Result<Open> build_match_recognize(const LogicalNode& node, std::vector<int>* source_of_stage) {
+    const LogicalNodePtr& input = node.inputs[0];
+    ASSIGN_OR_RETURN(Open o, build_input(input, source_of_stage));
+    if (o.updating) {
+      return unsupported("table {}: MATCH_RECOGNIZE needs an append-only input, not the updates of an aggregate or a "
+                         "changelog source", sink_table_);
+    }
+    MatchRecognizeConfig c = *node.match;
+    WindowSpec per_row;
+    per_row.size = per_row.slide = 1;
+    ASSIGN_OR_RETURN(Micros lateness,
+                     add_late_filters(o, per_row, c.time_column, input->rowtime == c.time_column, "MATCH_RECOGNIZE"));
+    if (lateness > 0) {
+      return unsupported(
+          "table {}: MATCH_RECOGNIZE emits each match once and cannot revise it for late rows: allowed_lateness {} is "
+          "not supported here (set it to 0s for this source)",
+          sink_table_, format_duration(lateness));
+    }
+    c.emit_time = node.emit_time;
+    c.output_schema = node.schema;
+    c.batch_size = options_.batch_size;
+    auto op = std::make_shared<MatchRecognizeOperatorSpec>(std::move(c));
+    assign_id(*op);
+    return keyed_stage(o, "match_recognize", op, node.key_columns);
+  }
+
+  // If `query` is a process function or MATCH_RECOGNIZE, or Calcs over one, returns a copy
+  // that carries its emit time as a hidden trailing column "__emit_time" (see
+  // ProcessOperator, MatchRecognizeOperator); null otherwise. (A process function only under
+  // at most one Calc, as before MATCH_RECOGNIZE came.)
+  LogicalNodePtr with_emit_time(const LogicalNodePtr& query, int calcs = 0) {
+    if ((query->kind == LogicalNode::Kind::kProcess && calcs <= 1) || query->kind == LogicalNode::Kind::kMatchRecognize) {
+      auto copy = std::make_shared<LogicalNode>(*query);
       copy->emit_time = true;
-      std::vector<Field> fields = n->schema->fields();
+      std::vector<Field> fields = query->schema->fields();
       fields.push_back({"__emit_time", TypeId::kTimestamp, true});
       copy->schema = make_schema(fields);
       return copy;
-    };
-    if (query->kind == LogicalNode::Kind::kProcess) return timed(query);
-    if (query->kind != LogicalNode::Kind::kCalc || query->inputs[0]->kind != LogicalNode::Kind::kProcess) return nullptr;
-    auto process = timed(query->inputs[0]);
+    }
+    if (query->kind != LogicalNode::Kind::kCalc) return nullptr;
+    LogicalNodePtr timed = with_emit_time(query->inputs[0], calcs + 1);
+    if (!timed) return nullptr;
     auto calc = std::make_shared<LogicalNode>(*query);
-    calc->inputs = {process};
+    calc->inputs = {timed};
     if (calc->projections.empty()) {
-      calc->schema = process->schema;
+      calc->schema = timed->schema;
       return calc;
     }
-    int hidden = static_cast<int>(process->schema->size()) - 1;
+    int hidden = static_cast<int>(timed->schema->size()) - 1;
     calc->projections.push_back(make_column_ref(hidden, TypeId::kTimestamp, "__emit_time"));
     std::vector<Field> fields = query->schema->fields();
     fields.push_back({"__emit_time", TypeId::kTimestamp, true});

@@ -357,8 +357,11 @@ Result<Relation> Compiler::bind_table_function(const json& b) {
     return error_at(loc, "{}() is the right side of a JOIN or LEFT JOIN: FROM s JOIN {}(t{}) AS v ON s.k = v.k", name,
                     name, name == "versioned" ? ", s.ts" : "");
   }
+  if (name == "match_recognize") {
+    return bind_match_recognize_call(call, b.contains("alias") ? b["alias"].value("aliasname", "") : "");
+  }
   if (name != "tumble" && name != "hop" && name != "session") {
-    return error_at(loc, "unknown table function '{}' (supported: TUMBLE, HOP, SESSION)", name);
+    return error_at(loc, "unknown table function '{}' (supported: TUMBLE, HOP, SESSION, MATCH_RECOGNIZE)", name);
   }
   const json& args = list_of(call, "args");
   size_t min_args = name == "hop" ? 4 : 3, max_args = name == "session" ? 3 : min_args + 1;

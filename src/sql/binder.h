@@ -207,6 +207,12 @@ class Compiler {
   Result<Micros> constant_interval(const json& node, const char* what);
   Result<Relation> bind_table_function(const json& b);
 
+  // MATCH_RECOGNIZE (bind_match.cc): the table function call, and its named arguments over
+  // a bound input (the C++ API binds them over its own relation).
+  Result<Relation> bind_match_recognize_call(const json& call, const std::string& alias);
+  Result<Relation> bind_match_recognize(const Relation& in, const json& args, int loc, const std::string& alias,
+                                        const std::string& input_name);
+
   // Column lookup in a relation: "name" or "qualifier.name".
   Result<int> resolve(const Relation& rel, const json& colref);
 

@@ -115,6 +115,20 @@ class KeyedStream;
 // The rows a join keeps, as SQL's [INNER] / LEFT / RIGHT / FULL [OUTER] JOIN.
 enum class JoinKind { kInner, kLeft, kRight, kFull };
 
+// MATCH_RECOGNIZE (docs/patterns.md): the arguments of SQL's match_recognize(...) table
+// function. Conditions and measures are SQL text, bound over the stream's columns by the
+// SQL binder, so they read exactly as in a .sql job.
+struct MatchRecognize {
+  std::vector<std::string> partition_by;                    // columns; empty: one partition
+  std::string pattern;                                      // e.g. "F{5} P"
+  std::vector<std::pair<std::string, std::string>> define;  // {variable, condition}, e.g. {"F", "kind = 'x'"}
+  std::string measures;     // e.g. "first(F.ts) AS start_ts, count(F.*) AS n"; empty: the defaults
+  Duration within = Duration::zero();  // time bound of a match; zero: none
+  std::string after_match;  // "skip past last row" (empty), "skip to next row", "skip to first V", ...
+  std::string contiguity;   // "strict" (empty) or "relaxed"
+  int64_t max_partial_matches = 0;  // 0: the default (10000)
+};
+
 class Stream {
  public:
   // WHERE condition (BOOLEAN); several filters are ANDed. Right after aggregate(): HAVING,
@@ -177,6 +191,11 @@ class Stream {
                   "min(x), max(x) or avg(x)");
     return aggregate(std::vector<AggregateCall>{std::forward<Aggs>(aggregates)...});
   }
+
+  // Row pattern matching over this stream in event-time order (its event-time column, the
+  // source's event_time, orders rows): one row per match with the partition columns and
+  // the measures. Same semantics and errors as SQL's match_recognize (docs/patterns.md).
+  Stream match_recognize(const MatchRecognize& spec) const;
 
   // INSERT INTO sink SELECT <this stream>. Columns map by position onto a sink declared
   // with columns (assignment casts as in SQL); a sink declared without columns takes this

@@ -702,6 +702,52 @@ Stream Stream::session(std::string_view time_column, Duration gap) const {
   return Stream(window_block(block_, time_column, w, fmt::format("session({}, {})", time_column, duration_text(gap))));
 }
 
+namespace {
+
+// A SQL string literal.
+std::string quoted(std::string_view s) {
+  std::string out = "'";
+  for (char c : s) {
+    out.push_back(c);
+    if (c == '\'') out.push_back('\'');
+  }
+  return out + "'";
+}
+
+}  // namespace
+
+// The SQL binder's match_recognize: the specification becomes its named arguments and is
+// bound by sql::bind_match_recognize_sql over this stream's relation.
+Stream Stream::match_recognize(const MatchRecognize& spec) const {
+  const auto& pipeline = block_->pipeline;
+  if (!block_->error.is_ok()) return *this;
+  const std::string step = fmt::format("match_recognize({})", quoted(spec.pattern));
+  auto in = materialize(*block_);
+  if (!in.is_ok()) return Stream(error_block(pipeline, in.status().with_context(step)));
+  std::string args = "pattern => " + quoted(spec.pattern);
+  if (!spec.partition_by.empty()) {
+    std::string keys;
+    for (const auto& k : spec.partition_by) keys += (keys.empty() ? "" : ", ") + k;
+    args += ", partition_by => " + quoted(keys);
+  }
+  for (const auto& [variable, condition] : spec.define) {
+    bool identifier = !variable.empty() && !std::isdigit(static_cast<unsigned char>(variable[0]));
+    for (char c : variable) identifier = identifier && (std::isalnum(static_cast<unsigned char>(c)) || c == '_');
+    if (!identifier) {
+      return Stream(error_block(pipeline, invalid_argument("{}: '{}' is not a pattern variable name", step, variable)));
+    }
+    args += fmt::format(",\n  define_{} => {}", variable, condition);
+  }
+  if (!spec.measures.empty()) args += ",\n  measures => " + quoted(spec.measures);
+  if (spec.within.count() != 0) args += fmt::format(", within => INTERVAL '{} microseconds'", spec.within.count());
+  if (!spec.after_match.empty()) args += ", after_match => " + quoted(spec.after_match);
+  if (!spec.contiguity.empty()) args += ", contiguity => " + quoted(spec.contiguity);
+  if (spec.max_partial_matches != 0) args += fmt::format(", max_partial_matches => {}", spec.max_partial_matches);
+  auto bound = bind_match_recognize_sql(args, in.value().node);
+  if (!bound.is_ok()) return Stream(error_block(pipeline, bound.status().with_context(step)));
+  return Stream(block_of(pipeline, plain_relation(bound.value())));
+}
+
 KeyedStream Stream::key_by(std::vector<Expression> keys) const {
   auto keyed = std::make_shared<KeyedBlock>();
   keyed->keys = std::move(keys);

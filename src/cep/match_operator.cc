@@ -52,6 +52,11 @@ class MatchRecognizeOperator : public Operator, private cep::MatchSink {
     keys_ = RecordBatch(make_schema(key_fields));
     pending_ = RecordBatch(c.input_schema);
     ready_ = RecordBatch(c.input_schema);
+    rest_ = RecordBatch(c.input_schema);
+    if (c.partition_columns.size() == 1) {
+      const TypeId t = c.input_schema->field(static_cast<size_t>(c.partition_columns[0])).type;
+      int_key_ = t == TypeId::kInt64 || t == TypeId::kTimestamp;
+    }
   }
 
   int64_t state_entries() const override { return static_cast<int64_t>(partitions_.size() + pending_.num_rows); }
@@ -74,8 +79,7 @@ class MatchRecognizeOperator : public Operator, private cep::MatchSink {
         ++late;
         continue;
       }
-      encode_ordered_key(in, c_.partition_columns, r, key_buffer_);
-      const uint32_t pid = partition_id(in, r);
+      const uint32_t pid = int_key_ ? int_partition_id(in, r) : partition_id_of_row(in, r);
       if (track_) changed_.mark(pid);
       accepted_.push_back(static_cast<uint32_t>(r));
       pending_partition_.push_back(pid);
@@ -195,6 +199,21 @@ class MatchRecognizeOperator : public Operator, private cep::MatchSink {
   }
 
  private:
+  uint32_t partition_id_of_row(const RecordBatch& in, size_t r) {
+    encode_ordered_key(in, c_.partition_columns, r, key_buffer_);
+    return partition_id(in, r);
+  }
+  // One BIGINT/TIMESTAMP partition column (the common case): found by its value, without
+  // encoding the key.
+  uint32_t int_partition_id(const RecordBatch& in, size_t r) {
+    const Column& k = in.column(static_cast<size_t>(c_.partition_columns[0]));
+    if (k.is_null(r)) return partition_id_of_row(in, r);
+    auto it = int_ids_.find(k.int_at(r));
+    if (it != int_ids_.end()) return it->second;
+    const uint32_t pid = partition_id_of_row(in, r);
+    int_ids_.emplace(k.int_at(r), pid);
+    return pid;
+  }
   // The id of the partition whose encoded key is in key_buffer_ (row `row` of `in`),
   // created when new.
   uint32_t partition_id(const RecordBatch& in, size_t row) { return partition_id(in, row, c_.partition_columns); }
@@ -281,12 +300,12 @@ class MatchRecognizeOperator : public Operator, private cep::MatchSink {
       if (r + 1 == n || pending_partition_[order_[r + 1]] != pid) schedule(pid);
     }
     // Keep the rows at or after wm, in arrival order.
-    RecordBatch rest(c_.input_schema);
-    for (size_t c = 0; c < rest.columns.size(); ++c) {
-      rest.columns[c].append_gather(pending_.columns[c], keep_.data(), keep_.size());
+    rest_.clear();
+    for (size_t c = 0; c < rest_.columns.size(); ++c) {
+      rest_.columns[c].append_gather(pending_.columns[c], keep_.data(), keep_.size());
     }
-    rest.num_rows = keep_.size();
-    std::swap(pending_, rest);
+    rest_.num_rows = keep_.size();
+    std::swap(pending_, rest_);
     size_t k = 0;
     for (uint32_t r : keep_) {
       pending_partition_[k] = pending_partition_[r];
@@ -340,6 +359,8 @@ class MatchRecognizeOperator : public Operator, private cep::MatchSink {
   const MatchRecognizeConfig& c_;
   cep::Matcher matcher_;
   absl::flat_hash_map<std::string, uint32_t> key_ids_;
+  absl::flat_hash_map<int64_t, uint32_t> int_ids_;  // with int_key_: key value -> partition id
+  bool int_key_ = false;
   std::vector<std::string> encoded_keys_;
   RecordBatch keys_;                             // partition id -> its key values
   std::deque<cep::PartitionState> partitions_;  // by partition id
@@ -355,6 +376,7 @@ class MatchRecognizeOperator : public Operator, private cep::MatchSink {
   std::string key_buffer_;
   std::vector<uint32_t> accepted_, order_, keep_;
   RecordBatch ready_;
+  RecordBatch rest_;  // the rows kept by run_ready (swapped with pending_)
   EvalScratch scratch_;
   std::vector<uint64_t> masks_;
   std::vector<const Column*> args_;

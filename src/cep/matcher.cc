@@ -316,7 +316,11 @@ void Matcher::drain(PartitionState& p, MatchSink& sink) {
 
 Status Matcher::on_row(PartitionState& p, const RowRef& row, MatchSink& sink) {
   const uint64_t row_number = p.next_row++;
-  if (c_.within > 0 && !p.attempts.empty()) advance(p, row.time, sink);
+  // The front attempt is running (drain() pops decided ones) and started first: the only
+  // one whose time bound can have ended.
+  if (c_.within > 0 && !p.attempts.empty() && p.attempts.front()->start_time <= row.time - c_.within) {
+    advance(p, row.time, sink);
+  }
   for (auto& a : p.attempts) {
     if (!a->done) step(p, *a, row, row_number, false);
   }

@@ -12,6 +12,8 @@
 // one column per aggregate the measures use) under a Calc computing the measures.
 #include <pg_query.h>
 
+#include <functional>
+
 #include "cep/match_operator.h"
 #include "sql/binder.h"
 
@@ -32,6 +34,26 @@ void shift_locations(json& n, int shift) {
   } else if (n.is_array()) {
     for (auto& e : n) shift_locations(e, shift);
   }
+}
+
+// Parses `text` into its JSON parse tree; syntax errors are placed by `where` (the byte
+// offset of the error in `text`).
+Result<json> parse_tree(const std::string& text, const std::function<Status(int, const std::string&)>& where) {
+  PgQueryParseResult r = pg_query_parse(text.c_str());
+  if (r.error) {
+    Status s = where(r.error->cursorpos > 0 ? r.error->cursorpos - 1 : -1, r.error->message);
+    pg_query_free_parse_result(r);
+    return s;
+  }
+  json tree;
+  try {
+    tree = json::parse(r.parse_tree);
+  } catch (const std::exception& e) {
+    pg_query_free_parse_result(r);
+    return internal_error("cannot read the parse tree: {}", e.what());
+  }
+  pg_query_free_parse_result(r);
+  return tree;
 }
 
 // The string constant of a node, or nullopt.
@@ -424,21 +446,10 @@ Result<Relation> Compiler::bind_match_recognize(const Relation& in, const json& 
     const std::string wrapped = "SELECT " + *text;
     // Positions inside the string map back to the SQL text (exact when it has no '' escapes).
     const int shift = location_of(*it->second) + 1 - 7;
-    PgQueryParseResult r = pg_query_parse(wrapped.c_str());
-    if (r.error) {
-      const int at = r.error->cursorpos > 0 ? r.error->cursorpos - 1 + shift : location_of(*it->second);
-      Status s = error_at(at, "measures: syntax error: {}", r.error->message);
-      pg_query_free_parse_result(r);
-      return s;
-    }
-    json tree;
-    try {
-      tree = json::parse(r.parse_tree);
-    } catch (const std::exception& e) {
-      pg_query_free_parse_result(r);
-      return internal_error("cannot read the parse tree of the measures: {}", e.what());
-    }
-    pg_query_free_parse_result(r);
+    const int literal_at = location_of(*it->second);
+    ASSIGN_OR_RETURN(json tree, parse_tree(wrapped, [&](int at, const std::string& message) {
+                       return error_at(at >= 0 ? at + shift : literal_at, "measures: syntax error: {}", message);
+                     }));
     shift_locations(tree, shift);
     const json& stmts = list_of(tree, "stmts");
     const json* select = stmts.size() == 1 ? &stmts[0]["stmt"] : nullptr;
@@ -510,4 +521,59 @@ Result<Relation> Compiler::bind_match_recognize_call(const json& call, const std
   return bind_match_recognize(in, rest, loc, alias, table);
 }
 
+Result<LogicalNodePtr> Compiler::bind_match_text(const LogicalNodePtr& input) {
+  ASSIGN_OR_RETURN(json tree, parse_tree(text_, [&](int at, const std::string& message) {
+                     return error_at(at, "syntax error: {}", message);
+                   }));
+  const json& stmts = list_of(tree, "stmts");
+  const json* call = nullptr;
+  if (stmts.size() == 1 && node_type(stmts[0]["stmt"]) == "SelectStmt") {
+    const json& from = list_of(node_body(stmts[0]["stmt"]), "fromClause");
+    if (from.size() == 1 && node_type(from[0]) == "RangeFunction") {
+      const json& fn = node_body(from[0])["functions"][0]["List"]["items"][0];
+      if (node_type(fn) == "FuncCall") call = &node_body(fn);
+    }
+  }
+  if (call == nullptr) return error_at(0, "expected the named arguments of match_recognize(...)");
+  Relation in;
+  in.node = input;
+  for (const Field& f : input->schema->fields()) in.columns.push_back({f.name, "", f.type});
+  ASSIGN_OR_RETURN(Relation r, bind_match_recognize(in, list_of(*call, "args"), call->value("location", -1), "",
+                                                    "the stream"));
+  return r.node;
+}
+
 }  // namespace sluice::sql
+
+namespace sluice {
+
+Result<LogicalNodePtr> bind_match_recognize_sql(const std::string& arguments, const LogicalNodePtr& input) {
+  static const std::string kPrefix = "SELECT * FROM match_recognize(";
+  const std::string wrapped = kPrefix + arguments + ")";
+  auto bound = [&]() -> Result<LogicalNodePtr> {
+    sql::Compiler c(wrapped, "match_recognize");
+    try {
+      return c.bind_match_text(input);
+    } catch (const std::exception& e) {
+      return internal_error("internal error while binding match_recognize ({})", e.what());
+    }
+  }();
+  if (bound.is_ok()) return bound;
+  // "match_recognize:L:C: msg" -> "line L column C: msg" of the arguments.
+  std::string msg = bound.status().message();
+  const std::string head = "match_recognize:";
+  if (msg.rfind(head, 0) == 0) {
+    size_t a = msg.find(':', head.size()), b = a == std::string::npos ? a : msg.find(':', a + 1);
+    if (b != std::string::npos) {
+      int line = std::atoi(msg.substr(head.size(), a - head.size()).c_str());
+      int column = std::atoi(msg.substr(a + 1, b - a - 1).c_str());
+      if (line == 1) column = std::max(1, column - static_cast<int>(kPrefix.size()));
+      std::string rest = msg.substr(b + 1);
+      if (!rest.empty() && rest[0] == ' ') rest.erase(0, 1);
+      msg = fmt::format("line {} column {}: {}", line, column, rest);
+    }
+  }
+  return Status(bound.status().code(), msg);
+}
+
+}  // namespace sluice

@@ -212,6 +212,8 @@ class Compiler {
   Result<Relation> bind_match_recognize_call(const json& call, const std::string& alias);
   Result<Relation> bind_match_recognize(const Relation& in, const json& args, int loc, const std::string& alias,
                                         const std::string& input_name);
+  // The text is `SELECT * FROM match_recognize(<named arguments>)`: binds them over `input`.
+  Result<LogicalNodePtr> bind_match_text(const LogicalNodePtr& input);
 
   // Column lookup in a relation: "name" or "qualifier.name".
   Result<int> resolve(const Relation& rel, const json& colref);

@@ -26,6 +26,12 @@ struct ScalarBinding {
 };
 Result<ScalarBinding> bind_scalar_sql(const std::string& text, const Schema& schema);
 
+// MATCH_RECOGNIZE over `input` for the C++ API: `arguments` are the named arguments of
+// SQL's match_recognize(...) table function as text (pattern => 'A B', define_a => x > 1,
+// ...; docs/patterns.md), bound with the same binder. Returns the Calc of partition columns
+// and measures over the match node. Errors say "line L column C: ..." of `arguments`.
+Result<LogicalNodePtr> bind_match_recognize_sql(const std::string& arguments, const LogicalNodePtr& input);
+
 // Planning errors about a table ("table out: ...", from the planner and the connectors)
 // get the position of that table's CREATE TABLE: "FILE:LINE:COLUMN: table out: ...". Other
 // statuses are returned unchanged.

@@ -52,7 +52,19 @@ struct LogicalNode;
 using LogicalNodePtr = std::shared_ptr<LogicalNode>;
 
 struct LogicalNode {
-  enum class Kind { kSource, kCalc, kWindowAssign, kAggregate, kUnion, kTopN, kProcess, kJoin, kTemporalJoin, kOver, kMatchRecognize };
+  enum class Kind {
+    kSource,
+    kCalc,
+    kWindowAssign,
+    kAggregate,
+    kUnion,
+    kTopN,
+    kProcess,
+    kJoin,
+    kTemporalJoin,
+    kOver,
+    kMatchRecognize
+  };
   Kind kind = Kind::kSource;
   SchemaPtr schema;
   int rowtime = -1;  // output column holding the event time, -1 if none

@@ -271,6 +271,7 @@ Result<Relation> Compiler::bind_match_recognize(const Relation& in, const json& 
   std::map<std::string, const json*> named;
   std::map<std::string, int> named_loc;
   std::vector<std::pair<std::string, const json*>> defines;
+  std::vector<std::pair<std::string, const json*>> measure_args;  // measure_<name> => expr, in order
   for (const json& a : args) {
     if (node_type(a) != "NamedArgExpr") {
       return error_at(location_of(a),
@@ -283,10 +284,14 @@ Result<Relation> Compiler::bind_match_recognize(const Relation& in, const json& 
     if (named.count(name)) return error_at(at, "argument '{}' is given twice", name);
     if (name.rfind("define_", 0) == 0 && name.size() > 7) {
       defines.push_back({name.substr(7), &b["arg"]});
+    } else if (name.rfind("measure_", 0) == 0 && name.size() > 8) {
+      measure_args.push_back({b.value("name", "").substr(8), &b["arg"]});
+    } else if (name.rfind("measures_", 0) == 0 && name.size() > 9) {
+      measure_args.push_back({b.value("name", "").substr(9), &b["arg"]});
     } else if (!known.count(name)) {
       return error_at(at,
                       "unknown MATCH_RECOGNIZE argument '{}' (partition_by, order_by, pattern, define_<variable>, "
-                      "measures, within, after_match, contiguity, max_partial_matches)",
+                      "measures, measure_<name>, within, after_match, contiguity, max_partial_matches)",
                       name);
     }
     named[name] = &b["arg"];
@@ -393,7 +398,8 @@ Result<Relation> Compiler::bind_match_recognize(const Relation& in, const json& 
   }
   ASSIGN_OR_RETURN(auto skip, string_arg("after_match"));
   if (skip) {
-    const std::string s = collapse_blanks(*skip);
+    std::string s = collapse_blanks(*skip);
+    if (s.rfind("skip ", 0) != 0) s = "skip " + s;  // 'past last row' = 'skip past last row'
     const int at = location_of(*named["after_match"]);
     if (s == "skip past last row") {
       cfg.matcher.skip = cep::SkipKind::kPastLastRow;
@@ -464,7 +470,14 @@ Result<Relation> Compiler::bind_match_recognize(const Relation& in, const json& 
       measures.push_back(e);
       names.push_back(output_name(targets[i], i));
     }
-  } else {
+  }
+  // measure_<name> => <expression>: one measure each, named by the argument.
+  for (const auto& [name, arg] : measure_args) {
+    ASSIGN_OR_RETURN(ExprPtr e, bind_expr(*arg, mctx));
+    measures.push_back(e);
+    names.push_back(name);
+  }
+  if (measures.empty()) {
     // Default measures: the match's number, last variable and time span.
     const size_t k = m.key_count;
     measures = {make_column_ref(static_cast<int>(k), TypeId::kInt64, "match_number"),

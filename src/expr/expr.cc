@@ -257,6 +257,7 @@ class CallExpr final : public Expr {
     return fmt::format("({} {} {})", args_[0]->to_string(), name_, args_[1]->to_string());
   }
   std::vector<ExprPtr> children() const override { return args_; }
+  const std::string& name() const { return name_; }
 
  private:
   std::string name_;
@@ -687,6 +688,11 @@ ExprPtr make_literal(Value value) {
     value = Value::null(value.type);
   }
   return std::make_shared<LiteralExpr>(std::move(value));
+}
+
+const std::string& call_name(const Expr& e) {
+  static const std::string none;
+  return e.kind() == Expr::Kind::kCall ? static_cast<const CallExpr&>(e).name() : none;
 }
 
 const Value* literal_value(const Expr& e) {

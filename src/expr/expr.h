@@ -75,6 +75,9 @@ int column_ref_index(const Expr& e);
 ExprPtr make_literal(Value value);
 // For kLiteral expressions: the value (else nullptr).
 const Value* literal_value(const Expr& e);
+// For kCall expressions: the function or operator name as resolved ("+", ">=", "lower");
+// else "". For plan analysis (time bounds of a join condition).
+const std::string& call_name(const Expr& e);
 
 // A function or operator call, resolved by name and argument types, with implicit casts
 // (BIGINT -> DOUBLE, untyped NULL -> anything, TEXT literal -> TIMESTAMP/INTERVAL where a

@@ -11,6 +11,7 @@
 #include "common/hash.h"
 #include "common/serde.h"
 #include "operators/group_table.h"
+#include "operators/join_output.h"
 #include "types/batch_serde.h"
 
 namespace sluice {
@@ -297,38 +298,6 @@ Status restore_stores(const OperatorContext& ctx, StateRestore* state, const std
   });
 }
 
-// Builds output batches of `schema` and emits them when full.
-class OutputBuilder {
- public:
-  OutputBuilder(SchemaPtr schema, size_t batch_size) : schema_(std::move(schema)), batch_size_(batch_size) {}
-  RecordBatch& batch() {
-    if (!batch_) batch_ = make_batch(schema_);
-    return *batch_;
-  }
-  // Call after appending one row's columns.
-  Status row_done(RowKind kind, Output& out) {
-    RecordBatch& b = *batch_;
-    b.num_rows++;
-    b.row_kinds.push_back(kind);
-    if (b.num_rows >= batch_size_) return flush(out);
-    return Status::ok();
-  }
-  Status flush(Output& out) {
-    if (!batch_ || batch_->num_rows == 0) return Status::ok();
-    bool insert_only = true;
-    for (RowKind k : batch_->row_kinds) insert_only = insert_only && k == RowKind::kInsert;
-    if (insert_only) batch_->row_kinds.clear();
-    MutableBatchPtr b = std::move(batch_);
-    batch_.reset();
-    return out.emit(std::move(b));
-  }
-
- private:
-  SchemaPtr schema_;
-  size_t batch_size_;
-  MutableBatchPtr batch_;
-};
-
 class Join : public Operator {
  public:
   int64_t state_entries() const override { return static_cast<int64_t>(stores_[0].num_keys() + stores_[1].num_keys()); }
@@ -531,25 +500,14 @@ class Join : public Operator {
   }
   // Row `row` of `rows` (a row of `side`) with NULLs for the other side's columns.
   Status emit_padded(int side, const RecordBatch& rows, size_t row, RowKind kind, Output& out) {
-    RecordBatch& b = out_.batch();
-    const size_t nl = c_.left_schema->size();
-    const size_t offset = side == 0 ? 0 : nl;
-    const size_t width = rows.columns.size();
-    for (size_t col = 0; col < b.columns.size(); ++col) {
-      if (col >= offset && col < offset + width) {
-        b.columns[col].append_from(rows.column(col - offset), row);
-      } else {
-        b.columns[col].append_null();
-      }
-    }
-    return out_.row_done(kind, out);
+    return out_.padded_row(rows, row, side == 0 ? 0 : c_.left_schema->size(), kind, out);
   }
 
   const JoinConfig& c_;
   Micros next_expiry_ = 0;
   Micros cutoff_ = std::numeric_limits<Micros>::min();  // rows written at or before it are expired
   KeyedRowStore stores_[2];
-  OutputBuilder out_;
+  JoinOutputBuilder out_;
   DirtyKeys dirty_;
   std::string key_buffer_;
   // Candidates of the current chunk: pair p joins input row pair_row_[p] with stored row
@@ -624,7 +582,7 @@ class ChangelogNormalize : public Operator {
 
   const std::vector<int>& keys_;
   KeyedRowStore store_;
-  OutputBuilder out_;
+  JoinOutputBuilder out_;
   DirtyKeys dirty_;
   std::string key_buffer_;
 };

@@ -1,5 +1,6 @@
 #include "plan/physical_planner.h"
 #include "plan/shapes.h"
+#include "plan/time_join_planning.h"
 
 #include <algorithm>
 #include <limits.h>
@@ -27,6 +28,7 @@
 #include "operators/sink_operator.h"
 #include "operators/stateless.h"
 #include "operators/temporal_join.h"
+#include "operators/time_join.h"
 #include "operators/topn.h"
 
 namespace sluice {
@@ -202,7 +204,35 @@ class Planner {
     int end_column = -1;
     bool end_fixed = false;  // window_end follows from window_start (TUMBLE/HOP, not SESSION)
     Micros lateness = 0;
+    // Rows of interval or window joins that forward a watermark (watermark_sources): the
+    // columns no row is behind that watermark in (see operators/time_join.h).
+    std::vector<int> time_columns;
+    std::vector<std::shared_ptr<TimeJoinOperatorSpec>> watermark_sources;
   };
+
+  // Follows the event-time columns of time-join rows through a projection.
+  static void project_time_columns(Open& o, const std::vector<ExprPtr>& projections) {
+    if (projections.empty()) return;
+    std::vector<int> moved;
+    for (size_t j = 0; j < projections.size(); ++j) {
+      const int ref = column_ref_index(*projections[j]);
+      if (std::find(o.time_columns.begin(), o.time_columns.end(), ref) != o.time_columns.end() && ref >= 0) {
+        moved.push_back(static_cast<int>(j));
+      }
+    }
+    o.time_columns = std::move(moved);
+  }
+
+  // An operator that judges rows by the watermark on `column` (windows, time joins): when
+  // time joins upstream forward a watermark that does not cover that column, they forward
+  // only the end of the input instead, so no row is taken for late.
+  static void require_time_column(Open& o, int column) {
+    if (o.watermark_sources.empty()) return;
+    if (std::find(o.time_columns.begin(), o.time_columns.end(), column) != o.time_columns.end()) return;
+    for (const auto& spec : o.watermark_sources) spec->stop_watermarks();
+    o.watermark_sources.clear();
+    o.time_columns.clear();
+  }
 
   // Follows the key of an updating result through a projection: each key column must be
   // projected as a plain column reference, else the key is lost.
@@ -226,6 +256,7 @@ class Planner {
   Result<Open> build_calc(const LogicalNode& node, std::vector<int>* source_of_stage) {
     ASSIGN_OR_RETURN(Open o, build(node.inputs[0], source_of_stage));
     o.order_column = -1;
+    project_time_columns(o, node.projections);
     if (!(node.filter && o.updating && !o.retract)) {
       append(o, std::make_shared<CalcOperatorSpec>(node.filter, node.projections, node.schema));
       project_key(o, node.projections);
@@ -545,13 +576,16 @@ class Planner {
       case LogicalNode::Kind::kCalc: return build_calc(*node, source_of_stage);
       case LogicalNode::Kind::kWindowAssign: {
         ASSIGN_OR_RETURN(Open o, build(node->inputs[0], source_of_stage));
+        require_time_column(o, node->time_column);
         if (late_filter_window_assign_) {
-          // Rows of a window top-N: late rows are judged before windows are assigned, like
-          // a window aggregation's (one late-output entry per record).
+          // Rows of a window top-N or window join: late rows are judged before windows are
+          // assigned, like a window aggregation's (one late-output entry per record).
+          const char* what = window_join_input_ ? "window join" : "window top-N";
           ASSIGN_OR_RETURN(Micros lateness,
                            add_late_filters(o, node->window, node->time_column,
-                                            node->inputs[0]->rowtime == node->time_column, "window top-N"));
-          if (lateness > 0) {
+                                            node->inputs[0]->rowtime == node->time_column, what));
+          window_assign_lateness_ = std::max(window_assign_lateness_, lateness);
+          if (lateness > 0 && !window_join_input_) {
             return unsupported(
                 "table {}: a window top-N (ROW_NUMBER per TUMBLE/HOP window) emits each window once, when it closes, "
                 "and cannot update it for late rows: allowed_lateness {} is not supported here (set it to 0s for "
@@ -570,6 +604,21 @@ class Planner {
           all.stages.insert(all.stages.end(), o.stages.begin(), o.stages.end());
           all.updating = all.updating || o.updating;
           if (o.updating) all.retract = all.retract || o.retract;
+          if (!o.watermark_sources.empty()) {  // the columns every such input covers
+            if (all.watermark_sources.empty()) {
+              all.time_columns = o.time_columns;
+            } else {
+              std::vector<int> both;
+              for (int c : o.time_columns) {
+                if (std::find(all.time_columns.begin(), all.time_columns.end(), c) != all.time_columns.end()) {
+                  both.push_back(c);
+                }
+              }
+              all.time_columns = std::move(both);
+            }
+            all.watermark_sources.insert(all.watermark_sources.end(), o.watermark_sources.begin(),
+                                         o.watermark_sources.end());
+          }
           non_retract_updates = non_retract_updates || (o.updating && !o.retract);
         }
         // Two results merged: no one key identifies their rows.
@@ -762,11 +811,16 @@ class Planner {
 
   // Builds the input of an operator that is not a window top-N: window assignments below
   // it are not asked for a late filter (see build_top_n).
-  Result<Open> build_input(const LogicalNodePtr& input, std::vector<int>* source_of_stage, bool window_top_n = false) {
+  // `window_join`: the input of a window join, whose window assignment gets the late filter too.
+  Result<Open> build_input(const LogicalNodePtr& input, std::vector<int>* source_of_stage, bool window_top_n = false,
+                           bool window_join = false) {
     const bool saved = late_filter_window_assign_;
-    late_filter_window_assign_ = window_top_n;
+    const bool saved_join = window_join_input_;
+    late_filter_window_assign_ = window_top_n || window_join;
+    window_join_input_ = window_join;
     Result<Open> o = build(input, source_of_stage);
     late_filter_window_assign_ = saved;
+    window_join_input_ = saved_join;
     return o;
   }
 
@@ -790,6 +844,7 @@ class Planner {
     c.key_schema = make_schema(key_fields);
     c.output_schema = node.schema;
     if (node.windowed) {
+      require_time_column(o, node.time_column);
       ASSIGN_OR_RETURN(c.allowed_lateness, add_late_filters(o, node.window, node.time_column,
                                                             input->rowtime == node.time_column, "window aggregation"));
     }
@@ -1084,6 +1139,7 @@ class Planner {
   Result<Open> build_temporal_join(const LogicalNode& node, std::vector<int>* source_of_stage) {
     if (node.lookup_table) return build_lookup_join(node, source_of_stage);
     ASSIGN_OR_RETURN(Open probe, build_input(node.inputs[0], source_of_stage));
+    require_time_column(probe, node.time_column);
     if (probe.updating) {
       return unsupported("table {}: the stream of a temporal join (JOIN versioned(...) / lookup(...)) must be "
                          "append-only, not the updates of an aggregate or a changelog",
@@ -1212,8 +1268,19 @@ class Planner {
   // first normalized into retractions in its own stage, where each key's history is.
   Result<Open> build_join(const LogicalNode& node, std::vector<int>* source_of_stage) {
     Open in[2];
+    const std::optional<WindowJoinShape> window = find_window_join(node);
+    Micros window_lateness = 0;
     for (int side = 0; side < 2; ++side) {
-      ASSIGN_OR_RETURN(in[side], build_input(node.inputs[static_cast<size_t>(side)], source_of_stage));
+      const bool tvf = window && (side == 0 ? window->left_tvf : window->right_tvf);
+      window_assign_lateness_ = 0;
+      ASSIGN_OR_RETURN(in[side], build_input(node.inputs[static_cast<size_t>(side)], source_of_stage, false, tvf));
+      window_lateness = std::max(window_lateness, window_assign_lateness_);
+    }
+    if (!in[0].updating && !in[1].updating) {
+      ASSIGN_OR_RETURN(std::optional<Open> timed, build_time_join(node, in, window, window_lateness));
+      if (timed) return std::move(*timed);
+    }
+    for (int side = 0; side < 2; ++side) {
       Open& o = in[side];
       if (o.updating && !o.retract) {
         if (!o.key_known) {
@@ -1245,11 +1312,21 @@ class Planner {
     c.state_ttl = job_.settings.state_ttl;
     op = std::make_shared<JoinOperatorSpec>(c);
     op->id = id;
+    Open out;
+    out.stages.push_back(add_join_stage(node, in, op));
+    out.updating = in[0].updating || in[1].updating || node.join_type != JoinType::kInner;
+    out.retract = out.updating;  // every -D carries the row it retracts
+    return out;
+  }
+
+  // The stage of join operator `op` (named after its kind), fed by each input's stages
+  // through a hash exchange on that side's join keys (one instance without keys).
+  int add_join_stage(const LogicalNode& node, Open (&in)[2], std::shared_ptr<OperatorSpec> op) {
     StageSpec st;
-    st.name = "join";
+    st.name = op->kind();
     const bool keyed = !node.left_keys.empty();
     st.parallelism = keyed ? options_.parallelism : 1;
-    st.chain.push_back(op);
+    st.chain.push_back(std::move(op));
     plan_.job.stages.push_back(std::move(st));
     const int join_stage = static_cast<int>(plan_.job.stages.size()) - 1;
     for (int side = 0; side < 2; ++side) {
@@ -1260,11 +1337,79 @@ class Planner {
         stage(s).key_columns = side == 0 ? node.left_keys : node.right_keys;
       }
     }
+    return join_stage;
+  }
+
+  // An interval or window join (operators/time_join.h, plan/time_join_planning.h) of the
+  // append-only inputs `in`, or nothing when the condition bounds no event times (then the
+  // join is a regular one). Insert-only output; the join forwards a watermark trailing its
+  // inputs' by the delay that keeps its output's time columns on time.
+  Result<std::optional<Open>> build_time_join(const LogicalNode& node, Open (&in)[2],
+                                              const std::optional<WindowJoinShape>& window, Micros window_lateness) {
+    TimeJoinConfig c;
+    c.type = node.join_type;
+    c.left_keys = node.left_keys;
+    c.right_keys = node.right_keys;
+    c.null_safe = node.null_safe;
+    c.residual = node.join_condition;
+    c.left_schema = node.inputs[0]->schema;
+    c.right_schema = node.inputs[1]->schema;
+    c.output_schema = node.schema;
+    c.batch_size = options_.batch_size;
+    const int lw = static_cast<int>(c.left_schema->size());
+    auto kind = TimeJoinOperatorSpec::Kind::kWindow;
+    std::vector<int> out_times;
+    if (window) {
+      c.window = window->window;
+      c.left_window_end = window->left_window_end;
+      c.right_window_end = window->right_window_end;
+      c.allowed_lateness = window_lateness;
+      out_times = {window->left_window_start, window->left_window_end, lw + window->right_window_start,
+                   lw + window->right_window_end};
+      if (window->left_tvf && node.inputs[0]->rowtime >= 0) out_times.push_back(node.inputs[0]->rowtime);
+      if (window->right_tvf && node.inputs[1]->rowtime >= 0) out_times.push_back(lw + node.inputs[1]->rowtime);
+    } else {
+      // Event-time columns of each input: a source's (carried through projections), or those
+      // an upstream time join keeps on time.
+      std::vector<int> times[2];
+      for (int side = 0; side < 2; ++side) {
+        if (node.inputs[static_cast<size_t>(side)]->rowtime >= 0) {
+          times[side].push_back(node.inputs[static_cast<size_t>(side)]->rowtime);
+        }
+        if (!in[side].watermark_sources.empty()) {
+          for (int t : in[side].time_columns) {
+            if (std::find(times[side].begin(), times[side].end(), t) == times[side].end()) times[side].push_back(t);
+          }
+        }
+      }
+      const std::optional<IntervalBounds> bounds = find_interval_bounds(node, times[0], times[1]);
+      if (!bounds) return std::optional<Open>();
+      kind = TimeJoinOperatorSpec::Kind::kInterval;
+      c.left_time = bounds->left_time;
+      c.right_time = bounds->right_time;
+      c.lower = bounds->lower;
+      c.upper = bounds->upper;
+      // Rows behind their watermark (more than the allowed lateness) go to the late-data
+      // output at the source, through the shared late filter with the row-time deadline.
+      for (int side = 0; side < 2; ++side) {
+        const int t = side == 0 ? c.left_time : c.right_time;
+        require_time_column(in[side], t);
+        ASSIGN_OR_RETURN(Micros lateness, add_late_filters(in[side], LateFilterOperatorSpec::row_time(), t,
+                                                           node.inputs[static_cast<size_t>(side)]->rowtime == t,
+                                                           "interval join", true));
+        c.allowed_lateness = std::max(c.allowed_lateness, lateness);
+      }
+      out_times = {c.left_time, lw + c.right_time};
+    }
+    auto op = std::make_shared<TimeJoinOperatorSpec>(kind, c);
+    assign_id(*op);
     Open out;
-    out.stages.push_back(join_stage);
-    out.updating = in[0].updating || in[1].updating || node.join_type != JoinType::kInner;
-    out.retract = out.updating;  // every -D carries the row it retracts
-    return out;
+    out.stages.push_back(add_join_stage(node, in, op));
+    if (op->forwards_watermarks()) {
+      out.time_columns = out_times;
+      out.watermark_sources.push_back(op);
+    }
+    return std::optional<Open>(std::move(out));
   }
 
   std::shared_ptr<OverOperatorSpec> make_over_operator(const LogicalNode& node, const LogicalNodePtr& input) const {
@@ -1474,7 +1619,9 @@ class Planner {
   int op_counter_ = 0;
   std::string pipeline_prefix_;
   std::string sink_table_;  // of the pipeline being planned, for errors
-  bool late_filter_window_assign_ = false;  // building the input of a window top-N
+  bool late_filter_window_assign_ = false;  // building the input of a window top-N or window join
+  bool window_join_input_ = false;          // ... of a window join (allowed lateness is fine)
+  Micros window_assign_lateness_ = 0;       // the largest allowed lateness those late filters found
   std::string query_name_;  // names the current pipeline in late-data entries
   Micros default_lateness_;
   std::map<std::string, std::shared_ptr<DeadLetterQueue>> side_outputs_;  // "<table>/<kind>" -> queue

@@ -74,8 +74,12 @@ Result<BatchPtr> LateOutput::submit(const RecordOrigin& origin, Micros now) {
       last_slot = slot;
       const Query& q = queries_[static_cast<size_t>(slot)];
       if (q.row_time) {
-        reasons += fmt::format("{}{} (an OVER aggregate: rows are emitted once the watermark passes their event time)",
-                               reasons.empty() ? "" : ", ", q.name);
+        // OVER aggregates and interval joins: each row is needed before the watermark passes
+        // its own event time.
+        reasons += fmt::format("{}{} (an OVER aggregate or interval join: it needs each row before the watermark "
+                               "passes the row's event time{})",
+                               reasons.empty() ? "" : ", ", q.name,
+                               q.allowed_lateness ? " + allowed lateness " + format_duration(q.allowed_lateness) : "");
       } else {
         reasons += fmt::format("{}{} (its last window ended at {}{})", reasons.empty() ? "" : ", ", q.name,
                                format_timestamp(m.window_end),

@@ -103,7 +103,8 @@ class LateOutput {
   // Planning: a late filter of query `query` (the sink table) reads this source; returns its
   // slot. `allowed_lateness` is named in the entries.
   // `row_time`: the query's operator needs each row before the watermark passes its own
-  // event time (OVER aggregates) rather than before its windows end; entries say so.
+  // event time (OVER aggregates, interval joins) rather than before its windows end;
+  // entries say so.
   int add_query(std::string query, Micros allowed_lateness, bool row_time = false);
   size_t num_slots() const { return queries_.size(); }
   const std::string& source_table() const { return source_table_; }

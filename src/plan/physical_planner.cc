@@ -1435,6 +1435,7 @@ class Planner {
                          "window, allowed_lateness, a join with outer sides or a changelog source)",
                          sink_table_);
     }
+    require_time_column(o, node.time_column);
     ASSIGN_OR_RETURN(Micros lateness,
                      add_late_filters(o, LateFilterOperatorSpec::row_time(), node.time_column,
                                       input->rowtime == node.time_column, "OVER aggregate", true));

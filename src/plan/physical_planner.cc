@@ -1537,6 +1537,7 @@ class Planner {
                          "changelog source", sink_table_);
     }
     MatchRecognizeConfig c = *node.match;
+    require_time_column(o, c.time_column);
     WindowSpec per_row;
     per_row.size = per_row.slide = 1;
     ASSIGN_OR_RETURN(Micros lateness,

@@ -6,6 +6,7 @@ set -euo pipefail
 PACKAGES=(
   build-essential cmake ninja-build pkg-config git python3 sqlite3
   curl  # the HTTP ingest source's tests and benchmark post with it
+  libcurl4-openssl-dev  # the scoring client (src/scoring: score() calls a model server over HTTP)
   libpg-query-dev libsimdjson-dev libsqlite3-dev libcli11-dev libfmt-dev libspdlog-dev
   libgtest-dev libgmock-dev libbenchmark-dev libxxhash-dev
   librocksdb-dev libzstd-dev liblz4-dev nlohmann-json3-dev libabsl-dev libcpp-httplib-dev

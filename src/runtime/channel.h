@@ -44,13 +44,18 @@ class BoundedChannel {
     return true;
   }
 
-  enum class PopResult { kElement, kTimeout, kStopped };
-  // Waits up to `timeout` for an element.
+  enum class PopResult { kElement, kTimeout, kStopped, kWoken };
+  // Waits up to `timeout` for an element. kWoken: wake() was called since the last pop that
+  // returned kWoken and the queue is empty (the consumer has async work to poll).
   PopResult pop_for(StreamElement* out, std::chrono::milliseconds timeout) {
     std::unique_lock<std::mutex> lock(mu_);
     auto deadline = std::chrono::steady_clock::now() + timeout;
     while (queue_.empty()) {
       if (stop_->load(std::memory_order_relaxed)) return PopResult::kStopped;
+      if (woken_) {
+        woken_ = false;
+        return PopResult::kWoken;
+      }
       if (not_empty_.wait_until(lock, deadline) == std::cv_status::timeout && queue_.empty()) {
         return stop_->load(std::memory_order_relaxed) ? PopResult::kStopped : PopResult::kTimeout;
       }
@@ -76,6 +81,15 @@ class BoundedChannel {
     return true;
   }
 
+  // Ends the consumer's pop_for() wait early (async results are ready). Any thread.
+  void wake() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      woken_ = true;
+    }
+    not_empty_.notify_one();
+  }
+
   size_t size() const {
     std::lock_guard<std::mutex> lock(mu_);
     return queue_.size();
@@ -89,6 +103,7 @@ class BoundedChannel {
   std::condition_variable not_empty_;
   std::condition_variable not_full_;
   std::deque<StreamElement> queue_;
+  bool woken_ = false;
 };
 
 }  // namespace sluice

@@ -250,6 +250,13 @@ struct Job::Task {
   // The stamp of the batch the task processes now, or processed last (runtime/batch_timing.h).
   BatchTiming timing;
   std::thread thread;
+  // Wakes the task's input wait when an async operator has results (Operator::poll_async).
+  struct Waker final : AsyncWaker {
+    BoundedChannel* channel = nullptr;
+    void wake() override {
+      if (channel) channel->wake();
+    }
+  } waker;
 
   Output& tail_output() { return emitter ? static_cast<Output&>(*emitter) : null_output; }
 };
@@ -403,6 +410,10 @@ Status Job::build() {
     const StageSpec& st = *task->spec;
     for (size_t k = 0; k < st.chain.size(); ++k) {
       const auto& op_spec = st.chain[k];
+      // Source tasks never wait on a channel, so nothing would wake them for async results.
+      if (op_spec->async() && st.source) {
+        return internal_error("async operator {} chained into source stage {}", op_spec->id, st.name);
+      }
       task->ops.push_back(op_spec->create());
       operator_metrics_.push_back(
           std::make_unique<OperatorMetrics>(*registry_, metrics_job(), op_spec->id, op_spec->kind(), task->instance));
@@ -1207,6 +1218,11 @@ Status Job::run() {
         ctx.metrics = task->op_metrics[k];
         ctx.tap = tap(task->spec->chain[k]->sink_table());
         ctx.timing = &task->timing;
+        ctx.output_timing = &task->timing;
+        ctx.registry = registry_.get();
+        ctx.metrics_job = metrics_job();
+        task->waker.channel = task->input.get();
+        ctx.waker = &task->waker;
         auto sink = sink_metrics_.find(task->spec->chain[k]->sink_table());
         ctx.sink_metrics = sink == sink_metrics_.end() ? nullptr : sink->second.get();
         s = task->ops[k]->open(ctx);
@@ -1464,6 +1480,16 @@ void Job::update_state_gauges(Task& task) {
 }
 
 
+// Lets async operators emit what completed (operator tasks only; see runtime/operator.h).
+Status Job::poll_async(Task& task) {
+  for (size_t k = 0; k < task.ops.size(); ++k) {
+    if (!task.ops[k]->has_async_work()) continue;
+    Output& op_out = (k + 1 < task.ops.size()) ? *task.links[task.links.size() - 1 - k] : task.tail_output();
+    RETURN_IF_ERROR(task.ops[k]->poll_async(op_out));
+  }
+  return Status::ok();
+}
+
 Status Job::idle_tick(Task& task) {
   for (size_t k = 0; k < task.ops.size(); ++k) {
     Output& op_out = (k + 1 < task.ops.size()) ? *task.links[task.links.size() - 1 - k] : task.tail_output();
@@ -1526,8 +1552,10 @@ Status Job::run_operator_task(Task& task) {
   while (true) {
     if (coordinator_) RETURN_IF_ERROR(notify_complete(task));
     update_state_gauges(task);
+    RETURN_IF_ERROR(poll_async(task));
     auto popped = next(&e);
     if (popped == BoundedChannel::PopResult::kStopped) break;
+    if (popped == BoundedChannel::PopResult::kWoken) continue;  // async results: polled above
     if (popped == BoundedChannel::PopResult::kTimeout) {
       RETURN_IF_ERROR(idle_tick(task));
       continue;

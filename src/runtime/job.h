@@ -175,6 +175,7 @@ class Job {
   Status finish_task(Task& task, uint64_t final_id);
   Status end_task(Task& task, uint64_t final_id);
   Status idle_tick(Task& task);
+  Status poll_async(Task& task);
   void update_state_gauges(Task& task);
   Status restore_task(Task& task);
   Status snapshot_task(Task& task, uint64_t id, std::vector<SourceSplitState> sources,

@@ -15,6 +15,15 @@
 // watermark, so downstream never sees a watermark ahead of the data it covers.
 // finish() is called once after every input ended (after a final kMaxWatermark for
 // bounded inputs); the operator emits whatever is still pending.
+//
+// Asynchronous operators (results that complete off the task thread: a scoring call to an
+// HTTP model server) keep their work in flight between calls: has_async_work() says so, and
+// the task then calls poll_async() after every element it processes and whenever
+// OperatorContext::waker is woken (from any thread, when a result is ready), so results
+// flow without waiting for the next input. poll_async() must not block; process() may wait
+// for a result only when the operator's in-flight limit is reached (backpressure). Such an
+// operator's spec says async() so the planner runs it in an operator task (not a source
+// task), and finish() completes everything in flight.
 #pragma once
 
 #include <atomic>
@@ -31,6 +40,15 @@
 namespace sluice {
 
 class BatchTap;
+class MetricsRegistry;
+
+// Wakes a task that waits for input, so it polls its operators' async work (poll_async).
+// Thread-safe; cheap when called often (a flag and a notify).
+class AsyncWaker {
+ public:
+  virtual ~AsyncWaker() = default;
+  virtual void wake() = 0;
+};
 
 class Output {
  public:
@@ -69,6 +87,16 @@ struct OperatorContext {
   const BatchTiming* timing = nullptr;
   // Sinks: the table's latency histograms (null: not kept).
   const SinkMetrics* sink_metrics = nullptr;
+  // The job's registry and `job` label, for operators that register series of their own
+  // (a scoring call's latency); null in tests without a job.
+  MetricsRegistry* registry = nullptr;
+  std::string metrics_job;
+  // Async operators: wakes the task when a result is ready (null: the task polls every
+  // 100 ms at the latest); and the stamp the task's output carries (the same object as
+  // `timing`), which an async operator sets to the stamp of the input its results come from
+  // before emitting them, so end-to-end latency counts the wait.
+  AsyncWaker* waker = nullptr;
+  BatchTiming* output_timing = nullptr;
 };
 
 class Operator {
@@ -85,6 +113,10 @@ class Operator {
   // Called by the task about every 100 ms while no input arrives (processing time): lets
   // sinks make buffered output visible on sparse streams. Results must not depend on it.
   virtual Status on_idle_tick(Output& out) { return Status::ok(); }
+  // Asynchronous operators (see the top of this file): whether work is in flight or results
+  // wait to be emitted, and emitting the results that are ready (never blocks).
+  virtual bool has_async_work() const { return false; }
+  virtual Status poll_async(Output& out) { return Status::ok(); }
 
   // Checkpoints. snapshot() is called on the task thread when checkpoint barrier
   // `checkpoint_id` has reached this operator from every input (aligned): the state must
@@ -115,6 +147,9 @@ class OperatorSpec {
   // Whether instances hold state that checkpoints must save (aggregates, top-N, process
   // functions, sinks). Stateless operators are not asked to snapshot.
   virtual bool stateful() const { return false; }
+  // Whether instances complete work asynchronously (Operator::poll_async): the planner runs
+  // them in an operator task, fed by a channel, never chained into a source task.
+  virtual bool async() const { return false; }
   // Sinks: the table written and its columns (the REST API taps the rows a sink receives);
   // empty / null for every other operator.
   virtual std::string sink_table() const { return ""; }

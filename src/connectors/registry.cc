@@ -40,6 +40,8 @@ constexpr OptionSpec kCommonSinkOptions[] = {
     {"sink.parallelism", "integer", "1",
      "writer instances of the sink, fed by a hash exchange on the primary key (or on every column): each key's "
      "rows stay in order; only for sinks that allow several writers"},
+    {"sink.flush_interval", "duration", "200ms",
+     "without checkpoints: rows written are made visible (flushed) at most this often; 0s: after every batch"},
 };
 
 // Read by read_source_format / read_sink_format (connector_util.h).

@@ -313,7 +313,7 @@ TEST(RegistryOptionsTest, AnUndeclaredOptionIsRefusedWithTheDeclaredNames) {
                                                 make_schema({{"a", TypeId::kInt64}})));
   ASSERT_FALSE(s.is_ok());
   EXPECT_EQ(s.status().message(),
-            "table out: unknown option 'mode' (known options: path, table, primary_key, sink.parallelism)");
+            "table out: unknown option 'mode' (known options: path, table, primary_key, sink.parallelism, sink.flush_interval)");
 }
 
 TEST(RegistryOptionsTest, CommonSourceOptionsAreRecognised) {

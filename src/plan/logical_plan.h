@@ -17,6 +17,7 @@
 #include "operators/join.h"
 #include "operators/over.h"
 #include "operators/window_spec.h"
+#include "scoring/scoring_operator.h"
 #include "types/schema.h"
 
 namespace sluice {
@@ -63,7 +64,8 @@ struct LogicalNode {
     kJoin,
     kTemporalJoin,
     kOver,
-    kMatchRecognize
+    kMatchRecognize,
+    kScore
   };
   Kind kind = Kind::kSource;
   SchemaPtr schema;
@@ -117,6 +119,13 @@ struct LogicalNode {
   // (key_columns = its PARTITION BY columns); the schema is its output_schema. emit_time:
   // the planner appends the hidden __emit_time column (as for kProcess).
   std::shared_ptr<const MatchRecognizeConfig> match;
+  // kScore (score(...) in a SELECT list, docs/scoring.md): the input's columns, then the
+  // response (TEXT), ingestion time and decision time (TIMESTAMP) of each row's call
+  // (scoring_output_schema). scoring_body null: the first scoring_row_columns columns as a
+  // JSON object.
+  std::shared_ptr<const ScoringOptions> scoring;
+  ExprPtr scoring_body;
+  size_t scoring_row_columns = 0;
 };
 
 struct Pipeline {

@@ -208,6 +208,7 @@ class Planner {
     // columns no row is behind that watermark in (see operators/time_join.h).
     std::vector<int> time_columns;
     std::vector<std::shared_ptr<TimeJoinOperatorSpec>> watermark_sources;
+    bool scored = false;  // a scoring stage is upstream (no source-side late filter can follow)
   };
 
   // Follows the event-time columns of time-join rows through a projection.
@@ -631,6 +632,7 @@ class Planner {
       case LogicalNode::Kind::kTemporalJoin: return build_temporal_join(*node, source_of_stage);
       case LogicalNode::Kind::kOver: return build_over(*node, source_of_stage);
       case LogicalNode::Kind::kMatchRecognize: return build_match_recognize(*node, source_of_stage);
+      case LogicalNode::Kind::kScore: return build_score(*node, source_of_stage);
     }
     return internal_error("unknown logical node");
   }
@@ -827,6 +829,12 @@ class Planner {
   Result<Open> build_aggregate(const LogicalNode& node, std::vector<int>* source_of_stage) {
     const LogicalNodePtr& input = node.inputs[0];  // the pre-projection Calc
     ASSIGN_OR_RETURN(Open o, build_input(input, source_of_stage));
+    if (o.scored && node.windowed) {
+      // Late rows are judged on the source side, before any scoring stage.
+      return unsupported("table {}: a windowed aggregation over score(...) results is not supported: aggregate first, "
+                         "then score the aggregated rows in an outer query",
+                         sink_table_);
+    }
     if (o.updating) {
       return unsupported(
           "aggregating an updating result (an aggregate over a GROUP BY without window, or over a changelog source "
@@ -961,8 +969,14 @@ class Planner {
   // target and columns), not on what feeds it.
   std::shared_ptr<SinkOperatorSpec> make_sink_operator(const TableDef& t, const std::shared_ptr<SinkFactory>& sink,
                                                        const SchemaPtr& schema, int order_column) {
+    // `sink.flush_interval` (validated by sink_flush_interval before this is called).
+    Micros flush_interval = 200 * kMicrosPerMilli;
+    if (auto it = t.options.find("sink.flush_interval"); it != t.options.end()) {
+      ConnectorOptions engine({{it->first, it->second}}, table_context(t));
+      if (auto d = engine.get_duration("sink.flush_interval", flush_interval); d.is_ok()) flush_interval = d.value();
+    }
     auto op = std::make_shared<SinkOperatorSpec>(t.name, sink, schema, order_column, options_.checkpointing,
-                                                 200 * kMicrosPerMilli);
+                                                 flush_interval);
     op->id = fmt::format("{}.sink.{:06x}", sanitize(t.name),
                          hash_string(sink->describe() + " " + schema->to_string()) & 0xffffff);
     return op;
@@ -1070,8 +1084,22 @@ class Planner {
     return Status::ok();
   }
 
+  // `sink.flush_interval`: a duration of at least 0 (the sink operator reads it).
+  Status check_sink_flush_interval(const TableDef& t) {
+    auto it = t.options.find("sink.flush_interval");
+    if (it == t.options.end()) return Status::ok();
+    ConnectorOptions engine({{it->first, it->second}}, table_context(t));
+    ASSIGN_OR_RETURN(Micros d, engine.get_duration("sink.flush_interval", 0));
+    if (d < 0) {
+      return invalid_argument("{}: option 'sink.flush_interval' must not be negative",
+                              option_context(t, "sink.flush_interval"));
+    }
+    return Status::ok();
+  }
+
   // `sink.parallelism`: how many writer instances the sink runs (1 unless the table says).
   Result<int> sink_parallelism(const TableDef& t, const SinkFactory& sink, const SinkCapabilities& caps) {
+    RETURN_IF_ERROR(check_sink_flush_interval(t));
     std::map<std::string, std::string> opts;
     if (auto it = t.options.find("sink.parallelism"); it != t.options.end()) opts[it->first] = it->second;
     ConnectorOptions engine(opts, table_context(t));
@@ -1506,6 +1534,31 @@ class Planner {
     fields.push_back({"__emit_time", TypeId::kTimestamp, true});
     calc->schema = make_schema(fields);
     return {calc, static_cast<int>(fields.size()) - 1};
+  }
+
+  // score(...) (docs/scoring.md): an async operator, so it heads a stage of its own (an
+  // operator task, woken when results arrive). One input stage: the same parallelism over
+  // a forward edge (each instance's rows keep their order and partitioning); several
+  // (a union): gathered into one instance.
+  Result<Open> build_score(const LogicalNode& node, std::vector<int>* source_of_stage) {
+    ASSIGN_OR_RETURN(Open o, build_input(node.inputs[0], source_of_stage));
+    auto op = std::make_shared<ScoringOperatorSpec>(*node.scoring, node.scoring_body, node.scoring_row_columns,
+                                                    node.inputs[0]->schema, node.schema);
+    assign_id(*op);
+    const bool forward = o.stages.size() == 1;
+    StageSpec st;
+    st.name = "score";
+    st.parallelism = forward ? stage(o.stages[0]).parallelism : 1;
+    st.chain.push_back(op);
+    plan_.job.stages.push_back(std::move(st));
+    const int score_stage = static_cast<int>(plan_.job.stages.size()) - 1;
+    for (int s : o.stages) {
+      stage(s).downstream = score_stage;
+      stage(s).edge = forward ? EdgeKind::kForward : EdgeKind::kGather;
+    }
+    o.stages = {score_stage};
+    o.scored = true;  // the key and order columns keep their positions (columns are appended)
+    return o;
   }
 
   // A process function (C++ API) in its own stage, fed by a hash exchange on its keys.

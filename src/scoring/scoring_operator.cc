@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "common/assert.h"
 #include "common/serde.h"
 #include "formats/json_encoder.h"
 #include "types/batch_serde.h"
@@ -18,12 +19,24 @@ Status ScoringOptions::validate() const {
   return client.breaker.validate().with_context("score");
 }
 
-ScoringOperatorSpec::ScoringOperatorSpec(ScoringOptions options, ExprPtr body, SchemaPtr input_schema,
-                                         std::string result_column)
-    : options_(std::move(options)), body_(std::move(body)), input_schema_(std::move(input_schema)) {
-  std::vector<Field> fields = input_schema_->fields();
-  fields.push_back(Field{std::move(result_column), TypeId::kString, true});
-  output_schema_ = make_schema(std::move(fields));
+SchemaPtr scoring_output_schema(const Schema& input, const std::string& result, const std::string& ingested,
+                                const std::string& decided) {
+  std::vector<Field> fields = input.fields();
+  fields.push_back(Field{result, TypeId::kString, true});
+  fields.push_back(Field{ingested, TypeId::kTimestamp, true});
+  fields.push_back(Field{decided, TypeId::kTimestamp, true});
+  return make_schema(std::move(fields));
+}
+
+ScoringOperatorSpec::ScoringOperatorSpec(ScoringOptions options, ExprPtr body, size_t row_columns,
+                                         SchemaPtr input_schema, SchemaPtr output_schema)
+    : options_(std::move(options)),
+      body_(std::move(body)),
+      row_columns_(row_columns == 0 ? input_schema->size() : row_columns),
+      input_schema_(std::move(input_schema)),
+      output_schema_(std::move(output_schema)) {
+  SLUICE_ASSERT(output_schema_->size() == input_schema_->size() + 3, "scoring output schema has {} columns, not {}",
+                output_schema_->size(), input_schema_->size() + 3);
 }
 
 std::string ScoringOperatorSpec::describe() const {
@@ -38,7 +51,9 @@ namespace {
 class ScoringOperator final : public Operator {
  public:
   explicit ScoringOperator(const ScoringOperatorSpec& spec)
-      : spec_(spec), options_(spec.options()), encoder_(FormatOptions{}, spec.input_schema()) {}
+      : spec_(spec), options_(spec.options()), encoder_(FormatOptions{}, spec.input_schema()) {
+    for (size_t c = spec.row_columns(); c < spec.input_schema()->size(); ++c) encoder_.omit_column(c);
+  }
   ~ScoringOperator() override { client_.reset(); }  // the I/O thread goes before the calls it holds
 
   Status open(const OperatorContext& ctx) override {
@@ -99,6 +114,8 @@ class ScoringOperator final : public Operator {
       RecordBatch rows(spec_.input_schema());
       rows.append_gather(*e->input, index_.data(), index_.size());
       w.u8(2);
+      w.i64(e->timing.ingest_us);
+      w.i64(e->timing.event_us);
       write_batch(w, rows);
     }
     w.u8(0);
@@ -126,8 +143,11 @@ class ScoringOperator final : public Operator {
             queue_.push_back(std::move(e));
           }
         } else if (tag == 2) {
+          BatchTiming timing;
+          timing.ingest_us = r.i64();
+          timing.event_us = r.i64();
           ASSIGN_OR_RETURN(MutableBatchPtr rows, read_batch(r, spec_.input_schema()));
-          RETURN_IF_ERROR(enqueue(std::move(rows), BatchTiming{}));
+          RETURN_IF_ERROR(enqueue(std::move(rows), timing));
         } else {
           return Status(StatusCode::kDataLoss, fmt::format("score {}: corrupt state (tag {})", spec_.id, tag));
         }
@@ -329,6 +349,18 @@ class ScoringOperator final : public Operator {
           result.append_null();
         }
       }
+    }
+    // The row's ingestion (its input batch's stamp) and decision time (now).
+    Column& ingested = batch->columns[n_in + 1];
+    Column& decided = batch->columns[n_in + 2];
+    const Micros now = ctx_.clock->unix_micros();
+    for (size_t r = 0; r < index_.size(); ++r) {
+      if (e.timing.ingest_us > 0) {
+        ingested.append_int(e.timing.ingest_us);
+      } else {
+        ingested.append_null();
+      }
+      decided.append_int(now);
     }
     batch->sync_num_rows();
     if (ctx_.output_timing) *ctx_.output_timing = e.timing;

@@ -45,11 +45,20 @@ struct ScoringOptions {
   Status validate() const;
 };
 
+// The output of scoring `input`: its columns, then `result` (TEXT: the response, or the
+// fallback), `ingested` (TIMESTAMP: when the source read the row's record) and `decided`
+// (TIMESTAMP: processing time when the row's result was emitted, the decision time).
+SchemaPtr scoring_output_schema(const Schema& input, const std::string& result = "result",
+                                const std::string& ingested = "ingest_time",
+                                const std::string& decided = "decision_time");
+
 class ScoringOperatorSpec : public OperatorSpec {
  public:
-  // `body`: a TEXT expression giving each row's JSON request body; null: the row's columns
-  // as a JSON object. The output is the input's columns and `result_column` (TEXT).
-  ScoringOperatorSpec(ScoringOptions options, ExprPtr body, SchemaPtr input_schema, std::string result_column);
+  // `body`: a TEXT expression giving each row's JSON request body; null: the first
+  // `row_columns` columns of the row as a JSON object (0: all). `output_schema`: as
+  // scoring_output_schema(input) gives (the names may differ).
+  ScoringOperatorSpec(ScoringOptions options, ExprPtr body, size_t row_columns, SchemaPtr input_schema,
+                      SchemaPtr output_schema);
   std::string kind() const override { return "score"; }
   std::string describe() const override;
   std::unique_ptr<Operator> create() const override;
@@ -58,12 +67,14 @@ class ScoringOperatorSpec : public OperatorSpec {
 
   const ScoringOptions& options() const { return options_; }
   const ExprPtr& body() const { return body_; }
+  size_t row_columns() const { return row_columns_; }
   const SchemaPtr& input_schema() const { return input_schema_; }
   const SchemaPtr& output_schema() const { return output_schema_; }
 
  private:
   ScoringOptions options_;
   ExprPtr body_;
+  size_t row_columns_;
   SchemaPtr input_schema_;
   SchemaPtr output_schema_;
 };

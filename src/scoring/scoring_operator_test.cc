@@ -68,7 +68,8 @@ struct Instance {
   Collect out;
 
   explicit Instance(ScoringOptions o, ExprPtr body = nullptr) {
-    spec = std::make_shared<ScoringOperatorSpec>(std::move(o), std::move(body), input_schema(), "result");
+    spec = std::make_shared<ScoringOperatorSpec>(std::move(o), std::move(body), 0, input_schema(),
+                                                 scoring_output_schema(*input_schema()));
     spec->id = "score-test";
     op = spec->create();
     OperatorContext ctx;
@@ -314,7 +315,8 @@ TEST(ScoringOperatorTest, RefusesBadOptions) {
   ScoringOptions o;
   o.client.url = "http://127.0.0.1:1/score";
   o.max_in_flight = 0;
-  auto spec = std::make_shared<ScoringOperatorSpec>(o, nullptr, input_schema(), "result");
+  auto spec =
+      std::make_shared<ScoringOperatorSpec>(o, nullptr, 0, input_schema(), scoring_output_schema(*input_schema()));
   auto op = spec->create();
   OperatorContext ctx;
   OperatorMetrics m;

@@ -161,6 +161,10 @@ Result<ExprPtr> Compiler::bind_expr(const json& n, BindContext& ctx) {
                            "the job runs; use an event-time column (or window_start/window_end)",
                       name);
     }
+    if (name == "score" || name == "ingest_time" || name == "decision_time") {
+      return error_at(loc, "{}() is allowed only in the SELECT list of a query without GROUP BY (docs/scoring.md)",
+                      name);
+    }
     if (name == "tumble" || name == "hop" || name == "session") {
       return error_at(loc, "{}() is a table function: use it in FROM, e.g. FROM {}(t, ts, INTERVAL '1 minute')", name, name);
     }

@@ -71,17 +71,26 @@ bool Compiler::is_star(const json& target) {
   return node_type(f.back()) == "A_Star";
 }
 
-Result<Relation> Compiler::bind_projection(const json& s, const Relation& in) {
-  if (in.tvf && in.tvf->window.kind == WindowSpec::Kind::kSession) {
+Result<Relation> Compiler::bind_projection(const json& s, const Relation& original_in) {
+  if (original_in.tvf && original_in.tvf->window.kind == WindowSpec::Kind::kSession) {
     return error_at(-1, "SESSION windows need an aggregation: GROUP BY window_start, window_end, ...");
   }
+  // score(...) calls: scoring nodes (after the WHERE) under this projection (bind_score.cc).
+  std::map<std::string, int> scored;
+  Relation scored_in;
+  const bool scoring = has_scoring_calls(s["targetList"]);
+  if (scoring) {
+    ASSIGN_OR_RETURN(scored_in, bind_scoring(s, original_in, &scored));
+  }
+  const Relation& in = scoring ? scored_in : original_in;
   RelationContext ctx;
   ctx.c = this;
   ctx.rel = &in;
+  ctx.scored = &scored;
   auto node = std::make_shared<LogicalNode>();
   node->kind = LogicalNode::Kind::kCalc;
   node->inputs = {in.node};
-  if (s.contains("whereClause")) {
+  if (!scoring && s.contains("whereClause")) {
     ASSIGN_OR_RETURN(node->filter, bind_predicate(s["whereClause"], ctx, "WHERE"));
   }
   std::vector<Field> fields;
@@ -93,6 +102,7 @@ Result<Relation> Compiler::bind_projection(const json& s, const Relation& in) {
       std::string qual = f.size() == 2 ? string_value(f[0]) : "";
       for (size_t i = 0; i < in.columns.size(); ++i) {
         if (!qual.empty() && !iequals(in.columns[i].qualifier, qual)) continue;
+        if (in.columns[i].name.rfind('$', 0) == 0) continue;  // hidden (a scoring node's columns)
         if (static_cast<int>(i) == in.node->rowtime) node->rowtime = static_cast<int>(fields.size());
         if (i != fields.size()) passthrough = false;
         node->projections.push_back(make_column_ref(static_cast<int>(i), in.columns[i].type, in.columns[i].name));

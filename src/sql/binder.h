@@ -221,10 +221,20 @@ class Compiler {
   struct RelationContext : BindContext {
     Compiler* c;
     const Relation* rel;
+    // score(...), ingest_time(), decision_time() calls (by signature) bound to the hidden
+    // columns of their scoring nodes (bind_score.cc); null: none.
+    const std::map<std::string, int>* scored = nullptr;
     Result<ExprPtr> column(const json& colref) override {
       ASSIGN_OR_RETURN(int i, c->resolve(*rel, colref));
       const auto& col = rel->columns[static_cast<size_t>(i)];
       return make_column_ref(i, col.type, col.name);
+    }
+    std::optional<Result<ExprPtr>> intercept(const json& node) override {
+      if (!scored || !is_scoring_call(node)) return std::nullopt;
+      auto it = scored->find(signature(node));
+      if (it == scored->end()) return std::nullopt;
+      const auto& col = rel->columns[static_cast<size_t>(it->second)];
+      return Result<ExprPtr>(make_column_ref(it->second, col.type, col.name));
     }
   };
   static bool is_aggregate_name(const std::string& n);
@@ -235,6 +245,17 @@ class Compiler {
   bool is_star(const json& target);
   Result<Relation> bind_projection(const json& s, const Relation& in);
   Result<ExprPtr> bind_predicate(const json& n, BindContext& ctx, const char* clause);
+
+  // ------------------------------------------------------------------ scoring (bind_score.cc)
+
+  static bool is_scoring_call(const json& n);  // score(...), ingest_time(), decision_time()
+  static bool has_scoring_calls(const json& n);
+  static void collect_scoring_calls(const json& n, std::vector<const json*>& out);
+  Result<Value> constant_argument(const json& node, const std::string& what);
+  Result<std::shared_ptr<const ScoringOptions>> scoring_options(const json& call, const Relation& in, ExprPtr* body);
+  // The WHERE of `s` and a kScore node per distinct score call over `in`; `columns` maps each
+  // call's signature (and ingest_time()/decision_time()) to its hidden column.
+  Result<Relation> bind_scoring(const json& s, const Relation& in, std::map<std::string, int>* columns);
 
   // ------------------------------------------------------------------ top-N / dedup
 

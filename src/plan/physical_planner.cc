@@ -1542,7 +1542,15 @@ class Planner {
   // (a union): gathered into one instance.
   Result<Open> build_score(const LogicalNode& node, std::vector<int>* source_of_stage) {
     ASSIGN_OR_RETURN(Open o, build_input(node.inputs[0], source_of_stage));
-    auto op = std::make_shared<ScoringOperatorSpec>(*node.scoring, node.scoring_body, node.scoring_row_columns,
+    ScoringOptions options = *node.scoring;
+    if (!options.dead_letter_path.empty()) {
+      auto queue = make_dead_letter_queue(options.dead_letter_path, "");
+      if (!queue.is_ok()) return queue.status().with_context(fmt::format("table {}: score() dlq", sink_table_));
+      options.dead_letters = std::make_shared<ScoringDeadLetters>();
+      options.dead_letters->queue = std::move(queue).value();
+      options.dead_letters->path = options.dead_letter_path;
+    }
+    auto op = std::make_shared<ScoringOperatorSpec>(std::move(options), node.scoring_body, node.scoring_row_columns,
                                                     node.inputs[0]->schema, node.schema);
     assign_id(*op);
     const bool forward = o.stages.size() == 1;

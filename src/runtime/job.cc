@@ -259,6 +259,9 @@ struct Job::Task {
   } waker;
 
   Output& tail_output() { return emitter ? static_cast<Output&>(*emitter) : null_output; }
+  // Operators go first: an async operator's helper thread may wake the task (waker, input)
+  // until the operator is destroyed.
+  ~Task() { ops.clear(); }
 };
 
 Job::Job(JobSpec spec)

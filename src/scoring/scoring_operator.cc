@@ -40,10 +40,21 @@ ScoringOperatorSpec::ScoringOperatorSpec(ScoringOptions options, ExprPtr body, s
 }
 
 std::string ScoringOperatorSpec::describe() const {
-  return fmt::format("score url={} body={} timeout={}ms max_in_flight={} batch_size={} {} attempts={} fallback={}",
+  return fmt::format("score url={} body={} timeout={}ms max_in_flight={} batch_size={} {} attempts={} {}",
                      options_.client.url, body_ ? body_->to_string() : "row", options_.client.timeout_us / 1000,
                      options_.max_in_flight, options_.batch_rows, options_.ordered ? "ordered" : "unordered",
-                     options_.client.retry.max_attempts, options_.fallback ? *options_.fallback : "NULL");
+                     options_.client.retry.max_attempts,
+                     options_.dead_letters ? "failed rows -> dlq " + options_.dead_letters->path
+                                           : "fallback=" + (options_.fallback ? *options_.fallback : "NULL"));
+}
+
+Status ScoringDeadLetters::begin(bool resumed) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!begun_) {
+    begun_ = true;
+    begin_status_ = queue->begin_run(resumed);
+  }
+  return begin_status_;
 }
 
 namespace {
@@ -88,7 +99,11 @@ class ScoringOperator final : public Operator {
     return pump(out, Wait::kNo);
   }
 
-  Status finish(Output& out) override { return pump(out, Wait::kUntilEmpty); }
+  Status finish(Output& out) override {
+    RETURN_IF_ERROR(pump(out, Wait::kUntilEmpty));
+    if (options_.dead_letters && dlq_begun_) RETURN_IF_ERROR(options_.dead_letters->queue->flush());
+    return Status::ok();
+  }
 
   bool has_async_work() const override { return !queue_.empty(); }
   Status poll_async(Output& out) override { return pump(out, Wait::kNo); }
@@ -96,6 +111,8 @@ class ScoringOperator final : public Operator {
   int64_t state_entries() const override { return static_cast<int64_t>(in_flight_); }
 
   Status snapshot(uint64_t, StateWriter& writer) override {
+    // Dead letters of rows emitted before the barrier are durable with the checkpoint.
+    if (options_.dead_letters && dlq_begun_) RETURN_IF_ERROR(options_.dead_letters->queue->flush());
     std::string blob;
     ByteWriter w(&blob);
     w.u8(1);  // format version
@@ -123,7 +140,8 @@ class ScoringOperator final : public Operator {
     return Status::ok();
   }
 
-  Status restore(uint64_t, StateRestore* state) override {
+  Status restore(uint64_t checkpoint_id, StateRestore* state) override {
+    resumed_ = checkpoint_id != 0;
     if (!state) return Status::ok();
     const auto& blobs = state->instance_states();
     const bool rescaled = state->old_parallelism() != ctx_.parallelism;
@@ -229,6 +247,10 @@ class ScoringOperator final : public Operator {
   // Takes completed calls, submits waiting ones within the limit and emits what is ready;
   // then waits for completions until `wait` is satisfied.
   Status pump(Output& out, Wait wait) {
+    if (options_.dead_letters && !dlq_begun_) {
+      dlq_begun_ = true;
+      RETURN_IF_ERROR(options_.dead_letters->begin(resumed_));
+    }
     while (true) {
       collect();
       submit();
@@ -313,9 +335,14 @@ class ScoringOperator final : public Operator {
   // Sends the rows of calls_ (completed calls of `e`) downstream as one batch.
   Status emit_rows(Entry& e, Output& out) {
     index_.clear();
+    const bool to_dlq = options_.dead_letters != nullptr;
     for (Call* c : calls_) {
       c->emitted = true;
       ++e.emitted_calls;
+      if (to_dlq && !c->call.ok) {
+        RETURN_IF_ERROR(dead_letter(e, *c));
+        continue;
+      }
       for (uint32_t r = c->begin; r < c->end; ++r) index_.push_back(r);
     }
     if (index_.empty()) return Status::ok();
@@ -333,6 +360,7 @@ class ScoringOperator final : public Operator {
     result.reserve(index_.size());
     for (Call* c : calls_) {
       const ScoringCall& sc = c->call;
+      if (to_dlq && !sc.ok) continue;
       uint32_t j = 0;  // index among the call's non-NULL rows
       for (uint32_t r = c->begin; r < c->end; ++r) {
         if (e.bodies.is_null(r)) {
@@ -367,6 +395,26 @@ class ScoringOperator final : public Operator {
     return out.emit(std::move(batch));
   }
 
+  // The rows of failed call `c` (NULL bodies were not sent and are not letters).
+  Status dead_letter(const Entry& e, const Call& c) {
+    if (!letters_) letters_ = std::make_unique<SideOutputRows>(SideOutputKind::kDeadLetters);
+    const ScoringCall& sc = c.call;
+    error_text_ = fmt::format("score {}: {}", scoring_failure_name(sc.failure), sc.error);
+    const Micros now = ctx_.clock->unix_micros();
+    for (uint32_t r = c.begin; r < c.end; ++r) {
+      if (e.bodies.is_null(r)) continue;
+      DeadLetter letter;
+      letter.source = spec_.id;
+      letter.split = ctx_.instance;
+      letter.error = error_text_;
+      letter.raw = e.bodies.string_at(r);
+      letters_->add(letter, now);
+    }
+    if (letters_->empty()) return Status::ok();
+    MutableBatchPtr rows = letters_->take();
+    return options_.dead_letters->queue->write_rows(*rows);
+  }
+
   const ScoringOperatorSpec& spec_;
   const ScoringOptions& options_;
   JsonEncoder encoder_;
@@ -382,6 +430,10 @@ class ScoringOperator final : public Operator {
   std::vector<ScoringCall*> completed_;
   std::vector<uint32_t> index_;
   std::vector<Call*> calls_;
+  std::unique_ptr<SideOutputRows> letters_;
+  std::string error_text_;
+  bool resumed_ = false;
+  bool dlq_begun_ = false;
 };
 
 }  // namespace

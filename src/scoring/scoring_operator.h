@@ -12,7 +12,7 @@
 //                      watermark: watermarks are held in the queue and emitted once every
 //                      row before them left (Flink's unordered mode), so no row becomes late.
 // A failed call (time out, HTTP error, open breaker) gives its rows the fallback JSON (or
-// NULL); a NULL body is not sent and gives NULL.
+// NULL), or sends them to the dead-letter queue when the options name one; a NULL body is not sent and gives NULL.
 //
 // Checkpoints (as Flink): snapshot() stores the input rows whose results have not been
 // emitted, and the watermarks queued between them; restore() queues them again and the
@@ -26,15 +26,33 @@
 
 #include <deque>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "expr/expr.h"
+#include "formats/dead_letter.h"
 #include "runtime/operator.h"
 #include "scoring/scoring_client.h"
 
 namespace sluice {
+
+// Where the rows of failed calls go instead of getting the fallback: a dead-letter queue
+// shared by the operator's instances (a JSON-lines file or a SQLite table, at-least-once
+// across crashes like a source's `dlq` shorthand). Entries name the source "score", the
+// instance as split, the reason and error ("timeout: deadline passed") and the row's body.
+struct ScoringDeadLetters {
+  std::shared_ptr<DeadLetterQueue> queue;
+  std::string path;  // as the SQL named it (EXPLAIN)
+  // begin_run() once for all instances: a fresh run replaces the file, a resumed one appends.
+  Status begin(bool resumed);
+
+ private:
+  std::mutex mu_;
+  bool begun_ = false;
+  Status begin_status_;
+};
 
 struct ScoringOptions {
   ScoringClientOptions client;  // url, timeout, retries, breaker
@@ -42,6 +60,8 @@ struct ScoringOptions {
   int batch_rows = 1;           // rows per call: > 1 sends a JSON array and expects one back
   bool ordered = true;
   std::optional<std::string> fallback;  // JSON text given to rows of a failed call; none: NULL
+  std::shared_ptr<ScoringDeadLetters> dead_letters;  // set: failed rows go there (no fallback)
+  std::string dead_letter_path;  // SQL's `dlq`: the planner makes dead_letters from it
   Status validate() const;
 };
 

@@ -18,7 +18,7 @@ bool is_scoring_name(const std::string& n) { return n == "score" || n == "ingest
 // The arguments score() takes, by name; the first four may also be given by position.
 const std::vector<std::string> kScoreArguments = {"url",          "body",     "timeout",          "fallback",
                                                   "max_in_flight", "batch_size", "ordered",         "max_attempts",
-                                                  "backoff",      "breaker_failures", "breaker_cooldown"};
+                                                  "backoff",      "breaker_failures", "breaker_cooldown", "dlq"};
 constexpr size_t kPositionalScoreArguments = 4;
 
 }  // namespace
@@ -174,6 +174,17 @@ Result<std::shared_ptr<const ScoringOptions>> Compiler::scoring_options(const js
                           type_name(v.type));
       }
     }
+  }
+  if (const json* a = arg("dlq")) {
+    ASSIGN_OR_RETURN(Value v, constant_argument(*a, "score(): dlq"));
+    if (v.type != TypeId::kString || v.is_null || v.s.empty()) {
+      return error_at(location_of(*a), "score(): dlq must name a file (JSON lines, or SQLite when it ends in .db)");
+    }
+    if (options->fallback) {
+      return error_at(location_of(*a), "score(): give either fallback (failed rows get it) or dlq (failed rows go "
+                                       "there), not both");
+    }
+    options->dead_letter_path = v.s;
   }
   if (Status s = options->validate(); !s.is_ok()) return wrap(s, loc);
   return std::shared_ptr<const ScoringOptions>(std::move(options));

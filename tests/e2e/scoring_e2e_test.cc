@@ -179,6 +179,34 @@ TEST(ScoringE2ETest, MisusedScoreIsRefusedWithAPosition) {
   }
 }
 
+TEST(ScoringE2ETest, WithADlqTheRowsOfFailedCallsGoThereNamingTheReason) {
+  TempDir dir;
+  write_txns(dir);
+  // Nothing listens on this port: every call fails to connect.
+  const std::string url = "http://127.0.0.1:" + std::to_string(testing::free_port()) + "/score";
+  testing::write_file(dir.file("job.sql"),
+                      scoring_job(url, ", max_attempts => 1, breaker_failures => 3, dlq => 'failed.jsonl'"));
+  auto r = testing::run_sluice("run -q job.sql", dir.path());
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_TRUE(read_out(dir.file("out.jsonl")).empty());
+  std::istringstream in(testing::read_file(dir.file("failed.jsonl")));
+  std::string line;
+  std::vector<int> ids;
+  while (std::getline(in, line)) {
+    auto letter = nlohmann::json::parse(line);
+    const std::string error = letter["error"].get<std::string>();
+    EXPECT_TRUE(error.rfind("score connection:", 0) == 0 || error.rfind("score circuit_open:", 0) == 0) << error;
+    ids.push_back(nlohmann::json::parse(letter["raw"].get<std::string>())["id"].get<int>());
+  }
+  ASSERT_EQ(ids.size(), static_cast<size_t>(kTxns));
+  for (int i = 0; i < kTxns; ++i) EXPECT_EQ(ids[static_cast<size_t>(i)], i);
+  // fallback and dlq together are refused.
+  testing::write_file(dir.file("job.sql"), scoring_job(url, ", fallback => 0, dlq => 'failed.jsonl'"));
+  r = testing::run_sluice("validate job.sql", dir.path());
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.output.find("either fallback"), std::string::npos) << r.output;
+}
+
 // The value of the first series of `metric` in a /metrics text, or nullopt.
 std::optional<double> metric_value(const std::string& text, const std::string& metric) {
   std::istringstream in(text);

@@ -36,26 +36,6 @@ void shift_locations(json& n, int shift) {
   }
 }
 
-// Parses `text` into its JSON parse tree; syntax errors are placed by `where` (the byte
-// offset of the error in `text`).
-Result<json> parse_tree(const std::string& text, const std::function<Status(int, const std::string&)>& where) {
-  PgQueryParseResult r = pg_query_parse(text.c_str());
-  if (r.error) {
-    Status s = where(r.error->cursorpos > 0 ? r.error->cursorpos - 1 : -1, r.error->message);
-    pg_query_free_parse_result(r);
-    return s;
-  }
-  json tree;
-  try {
-    tree = json::parse(r.parse_tree);
-  } catch (const std::exception& e) {
-    pg_query_free_parse_result(r);
-    return internal_error("cannot read the parse tree: {}", e.what());
-  }
-  pg_query_free_parse_result(r);
-  return tree;
-}
-
 // The string constant of a node, or nullopt.
 std::optional<std::string> string_constant(const json& n) {
   if (node_type(n) != "A_Const") return std::nullopt;

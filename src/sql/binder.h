@@ -110,6 +110,10 @@ struct Relation {
   std::optional<Tvf> tvf;
 };
 
+// Parses `text` into its JSON parse tree; syntax errors are placed by `where` (the byte
+// offset of the error in `text`).
+Result<json> parse_tree(const std::string& text, const std::function<Status(int, const std::string&)>& where);
+
 class Compiler;
 
 // How a ColumnRef (and, for aggregation, whole sub-expressions) turn into Exprs.

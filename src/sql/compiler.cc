@@ -11,11 +11,10 @@
 
 namespace sluice::sql {
 
-Result<LogicalJob> Compiler::run() {
-  RETURN_IF_ERROR(check_sql_text(text_, file_));
-  PgQueryParseResult r = pg_query_parse(text_.c_str());
+Result<json> parse_tree(const std::string& text, const std::function<Status(int, const std::string&)>& where) {
+  PgQueryParseResult r = pg_query_parse(text.c_str());
   if (r.error) {
-    Status s = error_at(r.error->cursorpos > 0 ? r.error->cursorpos - 1 : -1, "syntax error: {}", r.error->message);
+    Status s = where(r.error->cursorpos > 0 ? r.error->cursorpos - 1 : -1, r.error->message);
     pg_query_free_parse_result(r);
     return s;
   }
@@ -27,6 +26,14 @@ Result<LogicalJob> Compiler::run() {
     return internal_error("cannot read the parse tree: {}", e.what());
   }
   pg_query_free_parse_result(r);
+  return tree;
+}
+
+Result<LogicalJob> Compiler::run() {
+  RETURN_IF_ERROR(check_sql_text(text_, file_));
+  ASSIGN_OR_RETURN(json tree, parse_tree(text_, [this](int at, const std::string& message) {
+                     return error_at(at, "syntax error: {}", message);
+                   }));
   RETURN_IF_ERROR(check_parse_tree_depth(tree, text_, file_));
   if (!tree.contains("stmts")) return invalid_argument("{}: no statements", file_);
   for (const auto& raw : tree["stmts"]) {
@@ -58,20 +65,9 @@ Status Compiler::statement(const json& stmt) {
 
 Result<ScalarBinding> Compiler::bind_scalar(const Schema& schema) {
   RETURN_IF_ERROR(check_sql_text(text_, file_));
-  PgQueryParseResult r = pg_query_parse(text_.c_str());
-  if (r.error) {
-    Status s = error_at(r.error->cursorpos > 0 ? r.error->cursorpos - 1 : -1, "syntax error: {}", r.error->message);
-    pg_query_free_parse_result(r);
-    return s;
-  }
-  json tree;
-  try {
-    tree = json::parse(r.parse_tree);
-  } catch (const std::exception& e) {
-    pg_query_free_parse_result(r);
-    return internal_error("cannot read the parse tree: {}", e.what());
-  }
-  pg_query_free_parse_result(r);
+  ASSIGN_OR_RETURN(json tree, parse_tree(text_, [this](int at, const std::string& message) {
+                     return error_at(at, "syntax error: {}", message);
+                   }));
   RETURN_IF_ERROR(check_parse_tree_depth(tree, text_, file_));
   const json& stmts = list_of(tree, "stmts");
   auto wrong = [&]() { return error_at(0, "expected one scalar expression (no aggregates, no list of items)"); };

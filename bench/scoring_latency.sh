@@ -47,7 +47,7 @@ CREATE TABLE decisions (user_id BIGINT, page TEXT, ts TIMESTAMP, score DOUBLE, m
                         decision TEXT, ingested_at TIMESTAMP, decided_at TIMESTAMP)
   WITH (connector = 'file', path = 'decisions.jsonl', format = 'json', sink.flush_interval = '0s');
 CREATE VIEW scored AS
-SELECT user_id, page, ts,
+SELECT user_id, page, event_type, ts,
        score(url => 'http://127.0.0.1:$model_port/score', timeout => INTERVAL '200 milliseconds',
              batch_size => $SCORE_BATCH, max_in_flight => $MAX_IN_FLIGHT,
              fallback => '{"score": 0, "model_version": "fallback"}') AS response,

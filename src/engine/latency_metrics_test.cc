@@ -132,5 +132,31 @@ TEST(LatencyMetricsTest, WithoutTheDelayTheMedianIsUnderTheCommitDelay) {
   EXPECT_EQ(event.count, static_cast<uint64_t>(kEvents));
 }
 
+// Without checkpoints a flush is the commit. A source without watermarks feeding the sink
+// without pause (never idle) must still flush every `sink.flush_interval`: the rows' latency
+// is the interval, not the job's whole run (every row was observed only at the end once).
+TEST(LatencyMetricsTest, AContinuouslyFedSinkWithoutCheckpointsFlushesOnItsInterval) {
+  TempDir dir;
+  Engine engine;
+  constexpr int kRows = 60000;  // 3 s at 20,000/s
+  const std::string sql = fmt::format(
+      "CREATE TABLE clicks (user_id BIGINT, page TEXT, ts TIMESTAMP) WITH (connector = 'generator', rate = '20000', "
+      "events = '{}');\n"
+      "CREATE TABLE out (user_id BIGINT, page TEXT) WITH (connector = 'file', path = '{}', format = 'json', "
+      "sink.flush_interval = '50ms');\n"
+      "INSERT INTO out SELECT user_id, page FROM clicks;\n",
+      kRows, dir.file("out.jsonl"));
+  auto prepared = prepare_sql(sql, "continuous.sql", JobOverrides{});
+  ASSERT_TRUE(prepared.is_ok()) << prepared.status().message();
+  auto submitted = engine.submit(std::move(prepared.value()));
+  ASSERT_TRUE(submitted.is_ok()) << submitted.status().message();
+  Status s = engine.wait_all();
+  ASSERT_TRUE(s.is_ok()) << s.message();
+  const Histo ingest = histogram(engine, "sluice_sink_ingest_latency_seconds", "continuous", "out");
+  ASSERT_EQ(ingest.count, static_cast<uint64_t>(kRows)) << "every written row is observed once";
+  // Flushed only at the end, the median row would wait half the run (1.5 s).
+  EXPECT_LT(ingest.quantile(0.5), 0.5) << "flushed every 50 ms while the rows kept coming";
+}
+
 }  // namespace
 }  // namespace sluice::engine

@@ -104,7 +104,13 @@ class SinkOperator : public Operator {
     return Status::ok();
   }
 
+  // A sink fed without pause (no watermarks, never idle) flushes on its interval too.
   Status process(int, const BatchPtr& batch, Output&) override {
+    RETURN_IF_ERROR(accept(batch));
+    return flush_if_due();
+  }
+
+  Status accept(const BatchPtr& batch) {
     if (ctx_.tap) ctx_.tap->offer(batch);
     if (spec_.order_column() < 0) {
       if (batch->columns.size() == spec_.schema()->size()) return write(*batch);
@@ -124,23 +130,10 @@ class SinkOperator : public Operator {
 
   Status on_watermark(Micros wm, Output&) override {
     if (pending_ && pending_->num_rows > 0) RETURN_IF_ERROR(release(wm));
-    const Micros now = ctx_.clock->monotonic_micros();
-    if (dirty_ && !transactional_ && now - last_flush_ >= spec_.flush_interval()) {
-      RETURN_IF_ERROR(start_flush());
-      last_flush_ = now;
-      dirty_ = false;
-    }
-    return Status::ok();
+    return flush_if_due();
   }
 
-  Status on_idle_tick(Output&) override {
-    if (!dirty_ || transactional_) return Status::ok();
-    const Micros now = ctx_.clock->monotonic_micros();
-    if (now - last_flush_ < spec_.flush_interval()) return Status::ok();
-    last_flush_ = now;
-    dirty_ = false;
-    return start_flush();
-  }
+  Status on_idle_tick(Output&) override { return flush_if_due(); }
 
   Status finish(Output&) override {
     if (pending_ && pending_->num_rows > 0) RETURN_IF_ERROR(release(kMaxWatermark));
@@ -170,6 +163,16 @@ class SinkOperator : public Operator {
     RETURN_IF_ERROR(writer_->flush());
     if (latency_) latency_->flushed(ctx_.clock->unix_micros());
     return Status::ok();
+  }
+  // Without checkpoints: a background flush once `sink.flush_interval` has passed since the
+  // last one (with checkpoints the commit is the flush).
+  Status flush_if_due() {
+    if (!dirty_ || transactional_) return Status::ok();
+    const Micros now = ctx_.clock->monotonic_micros();
+    if (now - last_flush_ < spec_.flush_interval()) return Status::ok();
+    last_flush_ = now;
+    dirty_ = false;
+    return start_flush();
   }
   Status start_flush() {
     RETURN_IF_ERROR(writer_->start_flush());

@@ -265,12 +265,13 @@ FROM clicks;
   std::istringstream in(testing::read_file(dir.file("out.jsonl")));
   std::string line;
   int v1 = 0, fallback = 0, other = 0;
-  bool fallback_seen = false, v1_after_fallback = false;
+  bool fallback_seen = false;
+  int v1_after_fallback = 0;
   while (std::getline(in, line)) {
     const std::string version = nlohmann::json::parse(line)["version"].get<std::string>();
     if (version == "v1") {
       ++v1;
-      v1_after_fallback = v1_after_fallback || fallback_seen;
+      if (fallback_seen) ++v1_after_fallback;
     } else if (version == "fallback") {
       ++fallback;
       fallback_seen = true;
@@ -282,9 +283,10 @@ FROM clicks;
   EXPECT_EQ(other, 0);
   EXPECT_GE(v1, 100);
   EXPECT_GT(fallback, 0);
-  // Ordered output: the kill splits it in two (the timeout is long enough that no call
-  // before the kill fails on a loaded machine; after it, connections are refused at once).
-  EXPECT_FALSE(v1_after_fallback);
+  // Ordered output: the kill splits it in two, except for the calls in flight at the kill
+  // (up to max_in_flight = 64 of one row each): one sent earlier may fail while a later one
+  // was already answered. Nothing scored comes after them.
+  EXPECT_LT(v1_after_fallback, 64);
 }
 
 TEST(ScoringE2ETest, TheAuditTrailHoldsEveryDecisionExactlyOnceThroughKillsAndRestarts) {

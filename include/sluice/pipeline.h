@@ -129,6 +129,51 @@ struct MatchRecognize {
   int64_t max_partial_matches = 0;  // 0: the default (10000)
 };
 
+// An OVER window for Stream::over (SQL: agg(x) OVER (PARTITION BY keys ORDER BY <event time>
+// <frame>), docs/sql.md "OVER aggregates"): the frame ends at the current row and reaches back
+// an interval of event time (RANGE), a number of rows (ROWS) or to the partition's first row.
+//
+//   tx.over(OverWindow::range(std::chrono::minutes(5)).partition_by("user_id"),
+//           count().as("tx_5m"), sum("amount").as("amount_5m"))
+class OverWindow {
+ public:
+  enum class Unit { kRange, kRows };
+  // RANGE BETWEEN <preceding> PRECEDING AND CURRENT ROW (rows with the same time are peers
+  // and see each other).
+  static OverWindow range(Duration preceding) { return OverWindow(Unit::kRange, false, preceding, 0); }
+  // ROWS BETWEEN <preceding> PRECEDING AND CURRENT ROW.
+  static OverWindow rows(int64_t preceding) { return OverWindow(Unit::kRows, false, Duration::zero(), preceding); }
+  // RANGE / ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW.
+  static OverWindow range_unbounded() { return OverWindow(Unit::kRange, true, Duration::zero(), 0); }
+  static OverWindow rows_unbounded() { return OverWindow(Unit::kRows, true, Duration::zero(), 0); }
+
+  // PARTITION BY (strings name columns); without it, one partition.
+  OverWindow partition_by(std::vector<Expression> keys) const {
+    OverWindow w = *this;
+    w.keys_ = std::move(keys);
+    return w;
+  }
+  template <ColumnOrExpression... Keys>
+  OverWindow partition_by(Keys&&... keys) const {
+    return partition_by(std::vector<Expression>{internal::column_or_expression(std::forward<Keys>(keys))...});
+  }
+
+  Unit unit() const { return unit_; }
+  bool unbounded() const { return unbounded_; }
+  Duration preceding_time() const { return range_; }
+  int64_t preceding_rows() const { return rows_; }
+  const std::vector<Expression>& keys() const { return keys_; }
+
+ private:
+  OverWindow(Unit unit, bool unbounded, Duration range, int64_t rows)
+      : unit_(unit), unbounded_(unbounded), range_(range), rows_(rows) {}
+  Unit unit_;
+  bool unbounded_;
+  Duration range_;
+  int64_t rows_;
+  std::vector<Expression> keys_;
+};
+
 class Stream {
  public:
   // WHERE condition (BOOLEAN); several filters are ANDed. Right after aggregate(): HAVING,
@@ -190,6 +235,22 @@ class Stream {
                   "aggregate(): every argument must be an aggregate call: count(), count_distinct(x), sum(x), "
                   "min(x), max(x) or avg(x)");
     return aggregate(std::vector<AggregateCall>{std::forward<Aggs>(aggregates)...});
+  }
+
+  // OVER aggregates: every row of this stream (it needs an event-time column, which orders
+  // the rows) with one more column per aggregate, computed over its partition's rows in the
+  // window's frame and emitted when the watermark passes the row. The aggregates are
+  // named by as() (else the function name) and must not repeat a column's name. Same
+  // semantics and errors as SQL's OVER aggregates.
+  Stream over(const OverWindow& window, std::vector<AggregateCall> aggregates) const;
+  template <typename... Aggs>
+    requires((!std::same_as<std::remove_cvref_t<Aggs>, std::vector<AggregateCall>>) && ...)
+  Stream over(const OverWindow& window, Aggs&&... aggregates) const {
+    static_assert(sizeof...(Aggs) > 0, "over(): give at least one aggregate, e.g. count()");
+    static_assert((std::same_as<std::remove_cvref_t<Aggs>, AggregateCall> && ...),
+                  "over(): every argument after the window must be an aggregate call: count(), count_distinct(x), "
+                  "sum(x), min(x), max(x) or avg(x)");
+    return over(window, std::vector<AggregateCall>{std::forward<Aggs>(aggregates)...});
   }
 
   // Row pattern matching over this stream in event-time order (its event-time column, the

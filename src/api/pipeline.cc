@@ -15,6 +15,8 @@
 #include "connectors/registry.h"
 #include "engine/engine.h"
 #include "plan/physical_planner.h"
+#include "operators/over.h"
+#include "plan/over_shape.h"
 #include "plan/shapes.h"
 #include "runtime/job.h"
 #include "sql/compiler.h"
@@ -180,6 +182,50 @@ std::string expression_list(const std::vector<Expression>& items) {
 
 std::string duration_text(Duration d) { return format_duration(d.count()); }
 
+// An aggregate call as the binder's AggregateSpec (kind, DISTINCT, input and result types;
+// input/filter columns left to the caller) and its bound argument (null for COUNT(*)), with
+// the SQL binder's type checks and messages.
+struct BoundCall {
+  AggregateSpec spec;
+  ExprPtr argument;
+};
+Result<BoundCall> bind_call(const AggregateCall& call, internal::Scope& scope) {
+  const std::string name = call.sql_name();
+  BoundCall out;
+  AggregateSpec& spec = out.spec;
+  spec.distinct = call.function() == AggregateCall::Function::kCountDistinct;
+  switch (call.function()) {
+    case AggregateCall::Function::kCountStar: spec.kind = AggKind::kCountStar; break;
+    case AggregateCall::Function::kCount:
+    case AggregateCall::Function::kCountDistinct: spec.kind = AggKind::kCount; break;
+    case AggregateCall::Function::kSum: spec.kind = AggKind::kSum; break;
+    case AggregateCall::Function::kMin: spec.kind = AggKind::kMin; break;
+    case AggregateCall::Function::kMax: spec.kind = AggKind::kMax; break;
+    case AggregateCall::Function::kAvg: spec.kind = AggKind::kAvg; break;
+  }
+  if (spec.kind != AggKind::kCountStar) {
+    auto bound = internal::bind(*call.argument(), scope);
+    if (!bound.is_ok()) return bound.status().with_context(call.to_string());
+    ExprPtr arg = bound.value();
+    TypeId t = arg->type();
+    if (t == TypeId::kNull) {
+      arg = make_literal(Value::null(TypeId::kInt64));
+      t = TypeId::kInt64;
+    }
+    if ((spec.kind == AggKind::kSum || spec.kind == AggKind::kAvg) && !is_numeric(t) &&
+        !(spec.kind == AggKind::kSum && t == TypeId::kInterval)) {
+      return type_error("{}: {} needs a numeric argument, not {}", call.to_string(), name, type_name(t));
+    }
+    if ((spec.kind == AggKind::kMin || spec.kind == AggKind::kMax) && t == TypeId::kBool) {
+      return type_error("{}: {} of BOOLEAN is not supported", call.to_string(), name);
+    }
+    spec.input_type = t;
+    out.argument = arg;
+  }
+  spec.result_type = aggregate_result_type(spec.kind, spec.input_type);
+  return out;
+}
+
 // The binder's aggregation (Compiler::bind_aggregate and AggregateBinding): a
 // pre-projection Calc [keys..., aggregate arguments..., (time)], the Aggregate, and the
 // named outputs the following select/HAVING see.
@@ -226,38 +272,13 @@ Result<Relation> bind_aggregation(const Block& b, const std::vector<Expression>&
   std::vector<RelationColumn> agg_columns;
   for (const AggregateCall& call : calls) {
     const std::string name = call.sql_name();
-    AggregateSpec spec;
-    spec.distinct = call.function() == AggregateCall::Function::kCountDistinct;
-    if (call.function() == AggregateCall::Function::kCountStar) {
-      spec.kind = AggKind::kCountStar;
-    } else {
-      switch (call.function()) {
-        case AggregateCall::Function::kCount:
-        case AggregateCall::Function::kCountDistinct: spec.kind = AggKind::kCount; break;
-        case AggregateCall::Function::kSum: spec.kind = AggKind::kSum; break;
-        case AggregateCall::Function::kMin: spec.kind = AggKind::kMin; break;
-        case AggregateCall::Function::kMax: spec.kind = AggKind::kMax; break;
-        default: spec.kind = AggKind::kAvg; break;
-      }
-      auto bound = internal::bind(*call.argument(), plain);
-      if (!bound.is_ok()) return bound.status().with_context(call.to_string());
-      ExprPtr arg = bound.value();
+    ASSIGN_OR_RETURN(BoundCall bound, bind_call(call, plain));
+    AggregateSpec spec = bound.spec;
+    if (call.function() != AggregateCall::Function::kCountStar) {
+      ExprPtr arg = bound.argument;
       if (windowed && uses_window(arg)) {
         return invalid_argument("{}: window_start/window_end cannot be aggregated", call.to_string());
       }
-      TypeId t = arg->type();
-      if (t == TypeId::kNull) {
-        arg = make_literal(Value::null(TypeId::kInt64));
-        t = TypeId::kInt64;
-      }
-      if ((spec.kind == AggKind::kSum || spec.kind == AggKind::kAvg) && !is_numeric(t) &&
-          !(spec.kind == AggKind::kSum && t == TypeId::kInterval)) {
-        return type_error("{}: {} needs a numeric argument, not {}", call.to_string(), name, type_name(t));
-      }
-      if ((spec.kind == AggKind::kMin || spec.kind == AggKind::kMax) && t == TypeId::kBool) {
-        return type_error("{}: {} of BOOLEAN is not supported", call.to_string(), name);
-      }
-      spec.input_type = t;
       // One pre-projection column per distinct argument (the binder compares parse trees;
       // the bound expression's text and type identify the same argument here).
       std::string sig = fmt::format("{}|{}", arg->to_string(), static_cast<int>(arg->type()));
@@ -273,7 +294,6 @@ Result<Relation> bind_aggregation(const Block& b, const std::vector<Expression>&
       }
       spec.input = input;
     }
-    spec.result_type = aggregate_result_type(spec.kind, spec.input_type);
     std::string full = fmt::format("{}|{}|{}", static_cast<int>(spec.kind), spec.distinct, spec.input);
     size_t index = specs.size();
     for (size_t a = 0; a < specs.size(); ++a) {
@@ -746,6 +766,82 @@ Stream Stream::match_recognize(const MatchRecognize& spec) const {
   auto bound = bind_match_recognize_sql(args, in.value().node);
   if (!bound.is_ok()) return Stream(error_block(pipeline, bound.status().with_context(step)));
   return Stream(block_of(pipeline, plain_relation(bound.value())));
+}
+
+Stream Stream::over(const OverWindow& window, std::vector<AggregateCall> calls) const {
+  const auto& pipeline = block_->pipeline;
+  if (!block_->error.is_ok()) return *this;
+  OverFrame frame;
+  frame.unit = window.unit() == OverWindow::Unit::kRows ? OverFrame::Unit::kRows : OverFrame::Unit::kRange;
+  frame.unbounded = window.unbounded();
+  frame.range = window.preceding_time().count();
+  frame.rows = window.preceding_rows();
+  std::string aggs;
+  for (const AggregateCall& c : calls) aggs += (aggs.empty() ? "" : ", ") + c.to_string();
+  std::string keys;
+  for (const Expression& k : window.keys()) keys += (keys.empty() ? "" : ", ") + k.to_string();
+  const std::string step =
+      fmt::format("over({}{}{}{}, {})", keys.empty() ? "" : "PARTITION BY ", keys, keys.empty() ? "" : " ",
+                  frame.describe(), aggs);
+  auto fail = [&](Status s) { return Stream(error_block(pipeline, s.with_context(step))); };
+  if (calls.empty()) return fail(invalid_argument("give at least one aggregate"));
+  if (frame.range < 0) return fail(invalid_argument("the RANGE of an OVER window must not be negative"));
+  if (frame.rows < 0 || frame.rows > kMaxOverRows) {
+    return fail(invalid_argument("the ROWS of an OVER window must be between 0 and {}, got {}", kMaxOverRows,
+                                 frame.rows));
+  }
+  auto in = materialize(*block_);
+  if (!in.is_ok()) return fail(in.status());
+  const Relation& rel = in.value();
+  if (rel.node->rowtime < 0) {
+    return fail(invalid_argument("OVER needs an event-time column to order by, and this stream has none (declare "
+                                 "event_time on the source)"));
+  }
+  OverShape shape;
+  shape.base = rel.node;
+  shape.frame = frame;
+  RelationScope scope(rel);
+  for (const Expression& k : window.keys()) {
+    auto bound = internal::bind(k, scope);
+    if (!bound.is_ok()) return fail(bound.status().with_context("PARTITION BY " + k.to_string()));
+    shape.partition_keys.push_back(bound.value());
+  }
+  std::set<std::string> names;
+  for (const auto& c : rel.columns) names.insert(lower(c.name));
+  for (const AggregateCall& call : calls) {
+    auto bound = bind_call(call, scope);
+    if (!bound.is_ok()) return fail(bound.status());
+    const std::string name = call.alias().empty() ? call.sql_name() : call.alias();
+    if (!names.insert(lower(name)).second) {
+      return fail(invalid_argument("{}: column '{}' exists already; name the aggregate with as()", call.to_string(),
+                                   name));
+    }
+    shape.aggregates.push_back(bound.value().spec);
+    shape.arguments.push_back(bound.value().argument);
+    shape.filters.push_back(nullptr);
+    shape.names.push_back(name);
+  }
+  auto over = make_over_node(std::move(shape));
+  if (!over.is_ok()) return fail(over.status());
+  // The stream's columns, then the aggregates (the Over node's hidden columns dropped).
+  const LogicalNodePtr& node = over.value().node;
+  auto calc = std::make_shared<LogicalNode>();
+  calc->kind = LogicalNode::Kind::kCalc;
+  calc->inputs = {node};
+  std::vector<Field> fields;
+  for (size_t i = 0; i < rel.columns.size(); ++i) {
+    const RelationColumn& c = rel.columns[i];
+    if (column_ref_index(*c.ref) == node->rowtime) calc->rowtime = static_cast<int>(fields.size());
+    calc->projections.push_back(c.ref);
+    fields.push_back({c.name, c.type, true});
+  }
+  for (size_t i = 0; i < calls.size(); ++i) {
+    const Field& f = node->schema->field(over.value().first_aggregate + i);
+    calc->projections.push_back(make_column_ref(static_cast<int>(over.value().first_aggregate + i), f.type, f.name));
+    fields.push_back({f.name, f.type, true});
+  }
+  calc->schema = make_schema(fields);
+  return Stream(block_of(pipeline, plain_relation(calc)));
 }
 
 KeyedStream Stream::key_by(std::vector<Expression> keys) const {

@@ -129,6 +129,28 @@ struct MatchRecognize {
   int64_t max_partial_matches = 0;  // 0: the default (10000)
 };
 
+// Model scoring for Stream::score (SQL: score(url => ..., ...), docs/scoring.md): an HTTP/JSON
+// call per row (or micro-batch), asynchronous, with retries, a circuit breaker and a
+// fallback or dead-letter route. The fields are score()'s arguments; a zero or empty field
+// takes score()'s default.
+struct Score {
+  std::string url;        // required: http:// or https://
+  std::string body;       // SQL expression text over the stream's columns; empty: the row as a JSON object
+  Duration timeout = Duration::zero();           // deadline of a whole call (default 200 ms)
+  std::string fallback;   // JSON text given to rows of failed calls; empty: NULL
+  int64_t max_in_flight = 0;                     // default 64
+  int64_t batch_size = 0;                        // rows per call; default 1
+  bool unordered = false;                        // rows leave as their calls complete (never across a watermark)
+  int64_t max_attempts = 0;                      // default 3
+  Duration backoff = Duration::zero();           // default 5 ms
+  int64_t breaker_failures = 0;                  // default 5
+  Duration breaker_cooldown = Duration::zero();  // default 5 s
+  std::string dlq;        // rows of failed calls go to this dead-letter queue instead of a fallback
+  std::string as = "response";    // the response column (TEXT, JSON)
+  std::string ingest_time_as;     // when set: also ingest_time() (TIMESTAMP) under this name
+  std::string decision_time_as;   // when set: also decision_time() (TIMESTAMP) under this name
+};
+
 // An OVER window for Stream::over (SQL: agg(x) OVER (PARTITION BY keys ORDER BY <event time>
 // <frame>), docs/sql.md "OVER aggregates"): the frame ends at the current row and reaches back
 // an interval of event time (RANGE), a number of rows (ROWS) or to the partition's first row.
@@ -252,6 +274,11 @@ class Stream {
                   "sum(x), min(x), max(x) or avg(x)");
     return over(window, std::vector<AggregateCall>{std::forward<Aggs>(aggregates)...});
   }
+
+  // Scores every row (docs/scoring.md): this stream's columns, then the response column
+  // and the optional ingest/decision times. Same binder, semantics and errors as SQL's
+  // score(...) in a select list.
+  Stream score(const Score& call) const;
 
   // Row pattern matching over this stream in event-time order (its event-time column, the
   // source's event_time, orders rows): one row per match with the partition columns and

@@ -724,17 +724,49 @@ Stream Stream::session(std::string_view time_column, Duration gap) const {
 
 namespace {
 
-// A SQL string literal.
-std::string quoted(std::string_view s) {
-  std::string out = "'";
+// A SQL string literal ('...'), or with `quote` '"' a quoted identifier (names keep their
+// case and may hold any character).
+std::string quoted(std::string_view s, char quote = '\'') {
+  std::string out(1, quote);
   for (char c : s) {
     out.push_back(c);
-    if (c == '\'') out.push_back('\'');
+    if (c == quote) out.push_back(quote);
   }
-  return out + "'";
+  return out + quote;
 }
+std::string quoted_identifier(std::string_view s) { return quoted(s, '"'); }
+
+std::string interval_text(Duration d) { return fmt::format("INTERVAL '{} microseconds'", d.count()); }
 
 }  // namespace
+
+// SQL's score(): the call becomes a select list `*, score(...) AS response, ...` bound by
+// sql::bind_select_list_sql over this stream's relation.
+Stream Stream::score(const Score& call) const {
+  const auto& pipeline = block_->pipeline;
+  if (!block_->error.is_ok()) return *this;
+  const std::string step = fmt::format("score({})", quoted(call.url));
+  auto in = materialize(*block_);
+  if (!in.is_ok()) return Stream(error_block(pipeline, in.status().with_context(step)));
+  std::string args = "url => " + quoted(call.url);
+  if (!call.body.empty()) args += ", body => " + call.body;
+  if (call.timeout.count() != 0) args += ", timeout => " + interval_text(call.timeout);
+  if (!call.fallback.empty()) args += ", fallback => " + quoted(call.fallback);
+  if (call.max_in_flight != 0) args += fmt::format(", max_in_flight => {}", call.max_in_flight);
+  if (call.batch_size != 0) args += fmt::format(", batch_size => {}", call.batch_size);
+  if (call.unordered) args += ", ordered => FALSE";
+  if (call.max_attempts != 0) args += fmt::format(", max_attempts => {}", call.max_attempts);
+  if (call.backoff.count() != 0) args += ", backoff => " + interval_text(call.backoff);
+  if (call.breaker_failures != 0) args += fmt::format(", breaker_failures => {}", call.breaker_failures);
+  if (call.breaker_cooldown.count() != 0) args += ", breaker_cooldown => " + interval_text(call.breaker_cooldown);
+  if (!call.dlq.empty()) args += ", dlq => " + quoted(call.dlq);
+  std::string list = "*, score(" + args + ") AS " + quoted_identifier(call.as);
+  if (!call.ingest_time_as.empty()) list += ", ingest_time() AS " + quoted_identifier(call.ingest_time_as);
+  if (!call.decision_time_as.empty()) list += ", decision_time() AS " + quoted_identifier(call.decision_time_as);
+  auto bound = bind_select_list_sql(list, in.value().node);
+  if (!bound.is_ok()) return Stream(error_block(pipeline, bound.status().with_context(step)));
+  return Stream(block_of(pipeline, plain_relation(bound.value())));
+}
 
 // The SQL binder's match_recognize: the specification becomes its named arguments and is
 // bound by sql::bind_match_recognize_sql over this stream's relation.

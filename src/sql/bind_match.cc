@@ -537,36 +537,3 @@ Result<LogicalNodePtr> Compiler::bind_match_text(const LogicalNodePtr& input) {
 }
 
 }  // namespace sluice::sql
-
-namespace sluice {
-
-Result<LogicalNodePtr> bind_match_recognize_sql(const std::string& arguments, const LogicalNodePtr& input) {
-  static const std::string kPrefix = "SELECT * FROM match_recognize(";
-  const std::string wrapped = kPrefix + arguments + ")";
-  auto bound = [&]() -> Result<LogicalNodePtr> {
-    sql::Compiler c(wrapped, "match_recognize");
-    try {
-      return c.bind_match_text(input);
-    } catch (const std::exception& e) {
-      return internal_error("internal error while binding match_recognize ({})", e.what());
-    }
-  }();
-  if (bound.is_ok()) return bound;
-  // "match_recognize:L:C: msg" -> "line L column C: msg" of the arguments.
-  std::string msg = bound.status().message();
-  const std::string head = "match_recognize:";
-  if (msg.rfind(head, 0) == 0) {
-    size_t a = msg.find(':', head.size()), b = a == std::string::npos ? a : msg.find(':', a + 1);
-    if (b != std::string::npos) {
-      int line = std::atoi(msg.substr(head.size(), a - head.size()).c_str());
-      int column = std::atoi(msg.substr(a + 1, b - a - 1).c_str());
-      if (line == 1) column = std::max(1, column - static_cast<int>(kPrefix.size()));
-      std::string rest = msg.substr(b + 1);
-      if (!rest.empty() && rest[0] == ' ') rest.erase(0, 1);
-      msg = fmt::format("line {} column {}: {}", line, column, rest);
-    }
-  }
-  return Status(bound.status().code(), msg);
-}
-
-}  // namespace sluice

@@ -218,6 +218,9 @@ class Compiler {
                                         const std::string& input_name);
   // The text is `SELECT * FROM match_recognize(<named arguments>)`: binds them over `input`.
   Result<LogicalNodePtr> bind_match_text(const LogicalNodePtr& input);
+  // The text is `SELECT <select list> FROM input`: binds the list over `input` as a
+  // projection (score() calls included; aggregates and OVER refused).
+  Result<LogicalNodePtr> bind_select_list_text(const LogicalNodePtr& input);
 
   // Column lookup in a relation: "name" or "qualifier.name".
   Result<int> resolve(const Relation& rel, const json& colref);

@@ -160,32 +160,55 @@ Result<LogicalJob> compile_sql(const std::string& text, const std::string& file_
   return on_compiler_stack<LogicalJob>([&] { return compile_here(text, file_name); });
 }
 
-Result<ScalarBinding> bind_scalar_sql(const std::string& text, const Schema& schema) {
-  // The text follows "SELECT " on the same line, so positions past it are shifted by 7 on
-  // the first line only; errors are reported as "line L column C" of the text itself.
-  const std::string wrapped = "SELECT " + text;
-  auto bound = on_compiler_stack<ScalarBinding>([&]() -> Result<ScalarBinding> {
-    Compiler c(wrapped, "expr");
+namespace {
+
+// Binds `prefix + text + suffix` (text on the prefix's line) with a Compiler named `name`
+// on the compiler's stack; its errors "name:L:C: msg" become "line L column C: msg" of
+// `text` itself (columns on the first line shifted by the prefix).
+template <typename T>
+Result<T> bind_embedded(const std::string& prefix, const std::string& text, const std::string& suffix,
+                        const std::string& name, const std::function<Result<T>(Compiler&)>& bind) {
+  const std::string wrapped = prefix + text + suffix;
+  auto bound = on_compiler_stack<T>([&]() -> Result<T> {
+    Compiler c(wrapped, name);
     try {
-      return c.bind_scalar(schema);
+      return bind(c);
     } catch (const std::exception& e) {
-      return internal_error("internal error while binding the expression ({})", e.what());
+      return internal_error("internal error while binding {} ({})", name, e.what());
     }
   });
   if (bound.is_ok()) return bound;
   std::string msg = bound.status().message();
-  if (msg.rfind("expr:", 0) == 0) {
-    size_t a = msg.find(':', 5), b = a == std::string::npos ? a : msg.find(':', a + 1);
+  const std::string head = name + ":";
+  if (msg.rfind(head, 0) == 0) {
+    size_t a = msg.find(':', head.size()), b = a == std::string::npos ? a : msg.find(':', a + 1);
     if (b != std::string::npos) {
-      int line = std::atoi(msg.substr(5, a - 5).c_str());
+      int line = std::atoi(msg.substr(head.size(), a - head.size()).c_str());
       int column = std::atoi(msg.substr(a + 1, b - a - 1).c_str());
-      if (line == 1) column = std::max(1, column - 7);
+      if (line == 1) column = std::max(1, column - static_cast<int>(prefix.size()));
       std::string rest = msg.substr(b + 1);
       if (!rest.empty() && rest[0] == ' ') rest.erase(0, 1);
       msg = fmt::format("line {} column {}: {}", line, column, rest);
     }
   }
   return Status(bound.status().code(), msg);
+}
+
+}  // namespace
+
+Result<ScalarBinding> bind_scalar_sql(const std::string& text, const Schema& schema) {
+  return bind_embedded<ScalarBinding>("SELECT ", text, "", "expr",
+                                      [&](Compiler& c) { return c.bind_scalar(schema); });
+}
+
+Result<LogicalNodePtr> bind_match_recognize_sql(const std::string& arguments, const LogicalNodePtr& input) {
+  return bind_embedded<LogicalNodePtr>("SELECT * FROM match_recognize(", arguments, ")", "match_recognize",
+                                       [&](Compiler& c) { return c.bind_match_text(input); });
+}
+
+Result<LogicalNodePtr> bind_select_list_sql(const std::string& select_list, const LogicalNodePtr& input) {
+  return bind_embedded<LogicalNodePtr>("SELECT ", select_list, " FROM input", "select",
+                                       [&](Compiler& c) { return c.bind_select_list_text(input); });
 }
 
 }  // namespace sluice

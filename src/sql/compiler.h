@@ -32,6 +32,12 @@ Result<ScalarBinding> bind_scalar_sql(const std::string& text, const Schema& sch
 // and measures over the match node. Errors say "line L column C: ..." of `arguments`.
 Result<LogicalNodePtr> bind_match_recognize_sql(const std::string& arguments, const LogicalNodePtr& input);
 
+// A SELECT list over `input` for the C++ API (`a, score(url => ...) AS response, *`), bound
+// as SQL's projection: the Calc (and the scoring nodes of score() calls) over `input`.
+// Aggregates and OVER calls are refused (the builder has aggregate() and over()). Errors
+// say "line L column C: ..." of `select_list`.
+Result<LogicalNodePtr> bind_select_list_sql(const std::string& select_list, const LogicalNodePtr& input);
+
 // Planning errors about a table ("table out: ...", from the planner and the connectors)
 // get the position of that table's CREATE TABLE: "FILE:LINE:COLUMN: table out: ...". Other
 // statuses are returned unchanged.

@@ -1,3 +1,5 @@
+#include <set>
+
 #include "sql/binder.h"
 #include "plan/shapes.h"
 
@@ -121,9 +123,6 @@ Result<Relation> Compiler::bind_comma_join(const json& from, json& s) {
 }
 
 Result<Relation> Compiler::bind_join(const json& b, int loc) {
-  if (b.contains("usingClause") || b.value("isNatural", false)) {
-    return error_at(loc, "JOIN ... USING and NATURAL JOIN are not supported; write JOIN ... ON a.k = b.k");
-  }
   const std::string t = b.value("jointype", "JOIN_INNER");
   JoinType type;
   if (t == "JOIN_INNER") {
@@ -137,12 +136,38 @@ Result<Relation> Compiler::bind_join(const json& b, int loc) {
   } else {
     return error_at(loc, "unsupported join type {}", t);
   }
-  if (is_temporal_table_function(b["rarg"])) return bind_temporal_join(b, type, loc);
+  const bool natural = b.value("isNatural", false);
+  if (is_temporal_table_function(b["rarg"])) {
+    if (b.contains("usingClause") || natural) {
+      return error_at(loc, "a temporal or lookup join needs ON (JOIN ... ON a.k = t.k), not USING or NATURAL");
+    }
+    return bind_temporal_join(b, type, loc);
+  }
   ASSIGN_OR_RETURN(Relation l, bind_from(b["larg"]));
   ASSIGN_OR_RETURN(Relation r, bind_from(b["rarg"]));
-  std::vector<json> conds;
-  if (b.contains("quals")) conjuncts(b["quals"], conds);
-  ASSIGN_OR_RETURN(Relation out, join_relations(std::move(l), std::move(r), type, conds, loc));
+  Relation out;
+  if (b.contains("usingClause") || natural) {
+    std::vector<std::string> names;
+    if (natural) {
+      // NATURAL: every column name both sides show (unqualified), in the left side's order.
+      for (const auto& lc : l.columns) {
+        if (lc.merged) continue;
+        for (const auto& rc : r.columns) {
+          if (!rc.merged && iequals(lc.name, rc.name)) {
+            names.push_back(lc.name);
+            break;
+          }
+        }
+      }
+    } else {
+      for (const auto& n : list_of(b, "usingClause")) names.push_back(string_value(n));
+    }
+    ASSIGN_OR_RETURN(out, join_using(std::move(l), std::move(r), type, names, loc));
+  } else {
+    std::vector<json> conds;
+    if (b.contains("quals")) conjuncts(b["quals"], conds);
+    ASSIGN_OR_RETURN(out, join_relations(std::move(l), std::move(r), type, conds, loc));
+  }
   if (b.contains("alias")) {
     const std::string alias = b["alias"].value("aliasname", "");
     for (auto& c : out.columns) c.qualifier = alias;
@@ -150,7 +175,77 @@ Result<Relation> Compiler::bind_join(const json& b, int loc) {
   return out;
 }
 
-Result<Relation> Compiler::join_relations(Relation l, Relation r, JoinType type, const std::vector<json>& conds, int loc) {
+Result<Relation> Compiler::join_using(Relation l, Relation r, JoinType type, const std::vector<std::string>& names,
+                                      int loc) {
+  if (names.empty()) return error_at(loc, "NATURAL JOIN: the two sides have no column name in common");
+  // The one visible column of that name on a side (merged columns of an inner USING join
+  // are not: its merged column is).
+  auto find = [&](const Relation& rel, const std::string& name, const char* side) -> Result<int> {
+    int found = -1;
+    for (size_t i = 0; i < rel.columns.size(); ++i) {
+      if (rel.columns[i].merged || !iequals(rel.columns[i].name, name)) continue;
+      if (found >= 0) return error_at(loc, "column '{}' in USING is ambiguous on the {} side of the join", name, side);
+      found = static_cast<int>(i);
+    }
+    if (found < 0) return error_at(loc, "column '{}' in USING is not a column of the {} side of the join", name, side);
+    return found;
+  };
+  std::vector<JoinKeyPair> keys;
+  std::vector<std::pair<int, int>> pairs;
+  std::set<std::string> seen;
+  for (const std::string& name : names) {
+    if (!seen.insert(lower(name)).second) return error_at(loc, "column '{}' appears twice in USING", name);
+    ASSIGN_OR_RETURN(int li, find(l, name, "left"));
+    ASSIGN_OR_RETURN(int ri, find(r, name, "right"));
+    const ScopeColumn& lc = l.columns[static_cast<size_t>(li)];
+    const ScopeColumn& rc = r.columns[static_cast<size_t>(ri)];
+    JoinKeyPair k;
+    k.left = make_column_ref(li, lc.type, lc.name);
+    k.right = make_column_ref(ri, rc.type, rc.name);
+    keys.push_back(std::move(k));
+    pairs.emplace_back(li, ri);
+  }
+  const size_t lw = l.columns.size();
+  ASSIGN_OR_RETURN(Relation joined, join_relations(std::move(l), std::move(r), type, {}, loc, std::move(keys)));
+  // [merged columns..., every column of the join] with the inputs' USING columns marked.
+  auto calc = std::make_shared<LogicalNode>();
+  calc->kind = LogicalNode::Kind::kCalc;
+  calc->inputs = {joined.node};
+  const Schema& js = *joined.node->schema;
+  std::vector<Field> fields;
+  Relation out;
+  for (size_t k = 0; k < pairs.size(); ++k) {
+    const int li = pairs[k].first, ri = static_cast<int>(lw) + pairs[k].second;
+    const ScopeColumn& lc = joined.columns[static_cast<size_t>(li)];
+    const ScopeColumn& rc = joined.columns[static_cast<size_t>(ri)];
+    ExprPtr lref = make_column_ref(li, lc.type, lc.name), rref = make_column_ref(ri, rc.type, rc.name);
+    ExprPtr merged = type == JoinType::kRight ? rref : lref;
+    if (type == JoinType::kFull) {
+      auto c = make_coalesce({lref, rref});
+      if (!c.is_ok()) return wrap(c.status(), loc);
+      merged = c.value();
+    }
+    calc->projections.push_back(merged);
+    fields.push_back({lc.name, merged->type(), true});
+    out.columns.push_back({lc.name, "", merged->type()});
+  }
+  for (size_t i = 0; i < js.size(); ++i) {
+    calc->projections.push_back(make_column_ref(static_cast<int>(i), js.field(i).type, js.field(i).name));
+    fields.push_back(js.field(i));
+    ScopeColumn c = joined.columns[i];
+    for (const auto& [li, ri] : pairs) {
+      if (static_cast<int>(i) == li || static_cast<int>(i) == static_cast<int>(lw) + ri) c.merged = true;
+    }
+    out.columns.push_back(c);
+  }
+  if (joined.node->rowtime >= 0) calc->rowtime = joined.node->rowtime + static_cast<int>(pairs.size());
+  calc->schema = make_schema(fields);
+  out.node = calc;
+  return out;
+}
+
+Result<Relation> Compiler::join_relations(Relation l, Relation r, JoinType type, const std::vector<json>& conds, int loc,
+                                          std::vector<JoinKeyPair> keys) {
   Relation both;
   both.columns = l.columns;
   both.columns.insert(both.columns.end(), r.columns.begin(), r.columns.end());
@@ -168,7 +263,6 @@ Result<Relation> Compiler::join_relations(Relation l, Relation r, JoinType type,
     }
     return side;
   };
-  std::vector<JoinKeyPair> keys;
   std::vector<const json*> residual;
   for (const json& c : conds) {
     if (node_type(c) == "A_Expr") {
@@ -458,6 +552,7 @@ Result<int> Compiler::resolve(const Relation& rel, const json& colref) {
     const auto& c = rel.columns[i];
     if (!iequals(c.name, name)) continue;
     if (!qual.empty() && !iequals(c.qualifier, qual)) continue;
+    if (qual.empty() && c.merged) continue;  // the USING column's merged copy is meant
     if (found >= 0) return error_at(loc, "column reference '{}' is ambiguous", name);
     found = static_cast<int>(i);
   }

@@ -102,6 +102,7 @@ Result<Relation> Compiler::bind_projection(const json& s, const Relation& origin
       std::string qual = f.size() == 2 ? string_value(f[0]) : "";
       for (size_t i = 0; i < in.columns.size(); ++i) {
         if (!qual.empty() && !iequals(in.columns[i].qualifier, qual)) continue;
+        if (qual.empty() && in.columns[i].merged) continue;  // USING: the merged column stands for it
         if (in.columns[i].name.rfind('$', 0) == 0) continue;  // hidden (a scoring node's columns)
         if (static_cast<int>(i) == in.node->rowtime) node->rowtime = static_cast<int>(fields.size());
         if (i != fields.size()) passthrough = false;

@@ -27,6 +27,7 @@
 #include "common/time_util.h"
 #include "expr/expr.h"
 #include "plan/logical_plan.h"
+#include "plan/shapes.h"
 #include "sql/compiler.h"
 #include "sql/front_checks.h"
 #include "sql/intervals.h"
@@ -91,6 +92,9 @@ struct ScopeColumn {
   std::string name;
   std::string qualifier;
   TypeId type;
+  // A join input's column merged by USING / NATURAL: reachable qualified (a.k), but an
+  // unqualified name and `*` mean the merged column.
+  bool merged = false;
 };
 
 // A bound FROM item: a plan node plus the names its columns are known by.
@@ -199,7 +203,11 @@ class Compiler {
 
   // Joins two relations on `conds` (conjuncts): equalities between an expression of each
   // side become keys (plan/shapes.h), the rest the residual condition.
-  Result<Relation> join_relations(Relation l, Relation r, JoinType type, const std::vector<json>& conds, int loc);
+  Result<Relation> join_relations(Relation l, Relation r, JoinType type, const std::vector<json>& conds, int loc,
+                                  std::vector<JoinKeyPair> keys = {});
+  // JOIN ... USING (k, ...) / NATURAL JOIN: equi-join on the named columns, which the output
+  // shows once (COALESCE of both sides for a FULL join), first.
+  Result<Relation> join_using(Relation l, Relation r, JoinType type, const std::vector<std::string>& names, int loc);
   Result<Relation> union_all(Relation l, Relation r);
   Result<Relation> bind_table_name(const std::string& name, int loc, const std::string& alias);
 

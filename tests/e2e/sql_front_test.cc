@@ -108,10 +108,12 @@ TEST(SqlFrontTest, StatementErrorsPointIntoTheStatementNotBeforeIt) {
   auto r = job.run("validate");
   EXPECT_NE(r.exit_code, 0);
   EXPECT_NE(r.output.find("job.sql:5:3: syntax error"), std::string::npos) << r.output;
-  Job join(std::string(kTables) + "\n/* joins */\nINSERT INTO out SELECT a.v FROM t AS a JOIN t AS b USING (v);\n");
+  Job join(std::string(kTables) + "\n/* joins */\nINSERT INTO out SELECT a.v FROM t AS a JOIN t AS b USING (nope);\n");
   r = join.run("validate");
   EXPECT_NE(r.exit_code, 0);
   EXPECT_NE(r.output.find("job.sql:5:"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("column 'nope' in USING is not a column of the left side of the join"), std::string::npos)
+      << r.output;
   Job bare(std::string(kTables) + "\n\n  SELECT v FROM t;\n");
   r = bare.run("validate");
   EXPECT_NE(r.output.find("job.sql:5:3: a bare SELECT"), std::string::npos) << r.output;

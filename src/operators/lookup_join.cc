@@ -43,6 +43,7 @@ void LookupTable::install(std::shared_ptr<const LookupSnapshot> snapshot) {
 
 Status LookupTable::acquire() {
   // The first load happens under the lock: every instance opens with a snapshot.
+  std::lock_guard<std::mutex> life(lifecycle_);
   std::lock_guard<std::mutex> lock(mu_);
   if (users_ > 0) {
     ++users_;
@@ -64,6 +65,7 @@ Status LookupTable::acquire() {
 }
 
 void LookupTable::release() {
+  std::lock_guard<std::mutex> life(lifecycle_);
   std::unique_lock<std::mutex> lock(mu_);
   if (--users_ > 0) return;
   stop_ = true;

@@ -61,6 +61,9 @@ class LookupTable {
   const std::vector<int> keys_;
   const Micros refresh_;
   const std::function<Result<std::unique_ptr<LookupReader>>()> make_reader_;
+  // Serializes acquire() and release() whole (a release joins its loader before a new
+  // first acquire may start another: one loader at a time, reader_ used by one thread).
+  std::mutex lifecycle_;
   mutable std::mutex mu_;
   std::condition_variable wake_;
   std::shared_ptr<const LookupSnapshot> current_;

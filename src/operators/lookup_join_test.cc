@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 
+#include <atomic>
 #include <chrono>
 #include <thread>
 
@@ -77,6 +78,53 @@ class LookupJoinTest : public ::testing::Test {
   ScopedTempDir dir_;
   std::string db_;
 };
+
+// A reader that counts its calls and how many run at once (each takes a millisecond).
+class CountingReader : public LookupReader {
+ public:
+  CountingReader(std::atomic<int>& calls, std::atomic<int>& running, std::atomic<int>& max_running)
+      : calls_(calls), running_(running), max_running_(max_running) {}
+  Result<MutableBatchPtr> read_all() override {
+    calls_++;
+    const int now = ++running_;
+    for (int seen = max_running_.load(); now > seen && !max_running_.compare_exchange_weak(seen, now);) {
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    running_--;
+    return make_batch(table_schema());
+  }
+  std::string describe() const override { return "counting"; }
+
+ private:
+  std::atomic<int>& calls_;
+  std::atomic<int>& running_;
+  std::atomic<int>& max_running_;
+};
+
+// Instances open and close at any moment (a job's instances, a restart in the process): a
+// last release and a new first acquire never overlap, so one loader reads at a time and
+// none outlives its last user.
+TEST(LookupTableTest, AcquireAndReleaseFromManyThreadsKeepOneLoaderAndStopIt) {
+  std::atomic<int> calls{0}, running{0}, max_running{0};
+  LookupTable table("t", {0}, /*refresh=*/500, [&]() -> Result<std::unique_ptr<LookupReader>> {
+    return std::unique_ptr<LookupReader>(new CountingReader(calls, running, max_running));
+  });
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < 400; ++i) {
+        ASSERT_TRUE(table.acquire().is_ok());
+        if (i % 2 == 0) std::this_thread::sleep_for(std::chrono::microseconds(100 * (i % 5)));
+        table.release();
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(max_running.load(), 1) << "the reader is used by one thread at a time";
+  const int after = calls.load();
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  EXPECT_EQ(calls.load(), after) << "no loader reads after the last release";
+}
 
 TEST_F(LookupJoinTest, LeftJoinPadsRowsWithoutATableRowAndNullKeys) {
   auto s = spec(JoinType::kLeft, db_, 0);

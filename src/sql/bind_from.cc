@@ -142,7 +142,11 @@ Result<Relation> Compiler::bind_join(const json& b, int loc) {
   ASSIGN_OR_RETURN(Relation r, bind_from(b["rarg"]));
   std::vector<json> conds;
   if (b.contains("quals")) conjuncts(b["quals"], conds);
-  ASSIGN_OR_RETURN(Relation out, join_relations(std::move(l), std::move(r), type, conds, loc));
+  // An interval join's bounds are exact durations: INTERVAL '1' MONTH has none.
+  months_refused_in_ = "a join condition (an interval join's time bounds must be exact durations)";
+  auto joined = join_relations(std::move(l), std::move(r), type, conds, loc);
+  months_refused_in_.clear();
+  ASSIGN_OR_RETURN(Relation out, std::move(joined));
   if (b.contains("alias")) {
     const std::string alias = b["alias"].value("aliasname", "");
     for (auto& c : out.columns) c.qualifier = alias;

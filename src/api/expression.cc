@@ -340,19 +340,7 @@ std::string natural_name(const Expression& e, size_t index, Scope* scope) {
   return index == 0 ? "?column?" : fmt::format("?column?_{}", index);
 }
 
-namespace {
-void collect_columns(const ExprPtr& e, std::vector<int>& out) {
-  int i = column_ref_index(*e);
-  if (i >= 0) out.push_back(i);
-  for (const auto& c : e->children()) collect_columns(c, out);
-}
-}  // namespace
-
-std::vector<int> columns_used(const ExprPtr& e) {
-  std::vector<int> out;
-  collect_columns(e, out);
-  return out;
-}
+std::vector<int> columns_used(const ExprPtr& e) { return referenced_columns(e); }
 
 }  // namespace internal
 }  // namespace sluice::api

@@ -1,5 +1,6 @@
 #include "common/time_util.h"
 
+#include <algorithm>
 #include <cctype>
 #include <cstdlib>
 #include <cstring>
@@ -106,6 +107,17 @@ Result<Micros> parse_duration(std::string_view text) {
     std::string_view unit = s.substr(unit_start, i - unit_start);
     Micros mult = kMicrosPerSecond;
     if (!unit.empty() && !unit_micros(unit, &mult)) {
+      static constexpr std::string_view kMonthWords[] = {"mon", "mons", "month", "months", "y", "yr", "yrs",
+                                                         "year", "years"};
+      for (std::string_view w : kMonthWords) {
+        if (unit.size() == w.size() && std::equal(unit.begin(), unit.end(), w.begin(), [](char a, char b) {
+              return std::tolower(static_cast<unsigned char>(a)) == b;
+            })) {
+          return invalid_argument("bad duration '{}': months and years have no fixed length; a duration must be "
+                                  "exact, e.g. '30 days'",
+                                  text);
+        }
+      }
       return invalid_argument("bad duration '{}': unknown unit '{}' (use ms, s, m, h, d or words)",
                               text, unit);
     }

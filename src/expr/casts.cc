@@ -215,13 +215,14 @@ Status interval_error(std::string_view text, std::string_view why) {
 
 Status months_have_no_fixed_length(std::string_view text) {
   return invalid_argument(
-      "INTERVAL '{}': months and years have no fixed length, and Sluice intervals are exact durations "
-      "(microseconds); write days instead, e.g. INTERVAL '30' DAY",
+      "INTERVAL '{}': months and years have no fixed length, so such an interval can only be added to or "
+      "subtracted from a TIMESTAMP (ts + INTERVAL '1' MONTH); window sizes, delays, frames and other durations "
+      "must be exact: write days instead, e.g. INTERVAL '30' DAY",
       text);
 }
 
 struct IntervalToken {
-  enum class Kind { kNumber, kTime, kWord } kind;
+  enum class Kind { kNumber, kTime, kWord, kYearMonth } kind;
   std::string_view text;
 };
 
@@ -249,6 +250,14 @@ bool tokenize_interval(std::string_view s, std::vector<IntervalToken>* out) {
       ++i;
     }
     if (!digits) return false;
+    // SQL's years-months form '1-2' (a '-' right after the digits, then digits).
+    if (!time && i + 1 < s.size() && s[i] == '-' && is_digit(s[i + 1]) &&
+        s.substr(start, i - start).find('.') == std::string_view::npos) {
+      ++i;
+      while (i < s.size() && is_digit(s[i])) ++i;
+      out->push_back({IntervalToken::Kind::kYearMonth, s.substr(start, i - start)});
+      continue;
+    }
     out->push_back({time ? IntervalToken::Kind::kTime : IntervalToken::Kind::kNumber, s.substr(start, i - start)});
   }
   return true;
@@ -320,14 +329,35 @@ bool parse_clock(std::string_view s, bool minutes_seconds, int64_t* out) {
   return true;
 }
 
-bool is_month_word(std::string_view w) {
-  static constexpr std::string_view kWords[] = {"mon",    "mons",   "month",     "months",     "y",
-                                                "yr",     "yrs",    "year",      "years",      "decade",
-                                                "decades", "century", "centuries", "millennium", "millennia"};
-  for (std::string_view k : kWords) {
-    if (iequals_ascii(w, k)) return true;
+// Months in one unit of `w` (month words 1, year words 12, ...), or 0 for other words.
+int64_t months_of_word(std::string_view w) {
+  struct Word {
+    std::string_view name;
+    int64_t months;
+  };
+  static constexpr Word kWords[] = {{"mon", 1},          {"mons", 1},        {"month", 1},     {"months", 1},
+                                    {"y", 12},           {"yr", 12},         {"yrs", 12},      {"year", 12},
+                                    {"years", 12},       {"decade", 120},    {"decades", 120}, {"century", 1200},
+                                    {"centuries", 1200}, {"millennium", 12000}, {"millennia", 12000}};
+  for (const Word& k : kWords) {
+    if (iequals_ascii(w, k.name)) return k.months;
   }
-  return false;
+  return 0;
+}
+
+// "[-]y-m" -> months.
+bool parse_year_month(std::string_view s, int64_t* months) {
+  bool negative = !s.empty() && s[0] == '-';
+  if (!s.empty() && (s[0] == '-' || s[0] == '+')) s.remove_prefix(1);
+  size_t i = 0;
+  int n = 0;
+  int64_t years = 0, rest = 0;
+  if (!parse_uint(s, &i, &years, &n) || n == 0 || i >= s.size() || s[i] != '-') return false;
+  ++i;
+  if (!parse_uint(s, &i, &rest, &n) || n == 0 || i != s.size() || rest > 11) return false;
+  if (__builtin_mul_overflow(years, 12, months) || __builtin_add_overflow(*months, rest, months)) return false;
+  if (negative) *months = -*months;
+  return true;
 }
 
 }  // namespace
@@ -335,11 +365,10 @@ bool is_month_word(std::string_view w) {
 
 namespace sluice {
 
-Result<int64_t> parse_qualified_interval(std::string_view text, const IntervalQualifier& q) {
+Result<CalendarInterval> parse_calendar_interval(std::string_view text, const IntervalQualifier& q) {
   using namespace expr_internal;  // NOLINT: the text helpers above
   using F = IntervalField;
   if (q.from > q.to) return invalid_argument("INTERVAL qualifier: the leading field must come before the trailing one");
-  if (q.from <= F::kMonth) return months_have_no_fixed_length(text);
   if (q.precision > 6) return invalid_argument("INTERVAL(p): the precision must be between 0 and 6, got {}", q.precision);
   std::vector<IntervalToken> tokens;
   if (!tokenize_interval(text, &tokens) || tokens.empty()) return interval_error(text, "expected numbers, units or hh:mm[:ss]");
@@ -350,14 +379,18 @@ Result<int64_t> parse_qualified_interval(std::string_view text, const IntervalQu
     if (tokens.empty()) return interval_error(text, "nothing before 'ago'");
   }
   // A bare number means the qualifier's trailing field (INTERVAL '90' MINUTE is 90 minutes).
-  const int64_t trailing_unit = q.to == F::kDay      ? kMicrosPerDay
+  // Units of months are kept as negative numbers of months (-12: a year) so that the
+  // micro-second units and they never collide.
+  const int64_t trailing_unit = q.to == F::kYear     ? -12
+                                : q.to == F::kMonth  ? -1
+                                : q.to == F::kDay    ? kMicrosPerDay
                                 : q.to == F::kHour   ? kMicrosPerHour
                                 : q.to == F::kMinute ? kMicrosPerMinute
                                                      : kMicrosPerSecond;
   const bool minutes_seconds = q.from == F::kMinute && q.to == F::kSecond;
   // PostgreSQL keeps days apart from the time of day: truncation below the trailing field
   // applies to the time part only (INTERVAL '1 day 1:30' HOUR is 1 day 1 hour).
-  int64_t days = 0, time = 0;
+  int64_t months = 0, days = 0, time = 0;
   int64_t unit = 0;  // unit for the next number (read right to left), 0: none yet
   bool unit_pending = false, have_clock = false;
   std::vector<int64_t> seen_units;
@@ -365,8 +398,11 @@ Result<int64_t> parse_qualified_interval(std::string_view text, const IntervalQu
     const IntervalToken& t = tokens[k];
     if (t.kind == IntervalToken::Kind::kWord) {
       if (unit_pending) return interval_error(text, fmt::format("unit '{}' has no number", tokens[k + 1].text));
-      if (is_month_word(t.text)) return months_have_no_fixed_length(text);
-      if (!interval_unit(t.text, &unit)) return interval_error(text, fmt::format("unknown unit '{}'", t.text));
+      if (int64_t m = months_of_word(t.text); m != 0) {
+        unit = -m;
+      } else if (!interval_unit(t.text, &unit)) {
+        return interval_error(text, fmt::format("unknown unit '{}'", t.text));
+      }
       unit_pending = true;
       continue;
     }
@@ -380,6 +416,14 @@ Result<int64_t> parse_qualified_interval(std::string_view text, const IntervalQu
       unit = kMicrosPerDay;  // a number before hh:mm counts days ('1 2:00')
       continue;
     }
+    if (t.kind == IntervalToken::Kind::kYearMonth) {
+      if (unit_pending) return interval_error(text, fmt::format("unit '{}' after years-months", tokens[k + 1].text));
+      int64_t ym = 0;
+      if (!parse_year_month(t.text, &ym)) return interval_error(text, fmt::format("bad years-months '{}'", t.text));
+      if (months != 0) return interval_error(text, "the same field is given twice");
+      months = ym;
+      continue;
+    }
     int64_t whole = 0;
     double frac = 0;
     if (!parse_signed_number(t.text, &whole, &frac)) return interval_error(text, fmt::format("bad number '{}'", t.text));
@@ -388,7 +432,18 @@ Result<int64_t> parse_qualified_interval(std::string_view text, const IntervalQu
       return interval_error(text, "the same field is given twice");
     }
     seen_units.push_back(mult);
-    if (mult % kMicrosPerDay == 0) {
+    if (mult < 0) {
+      // As PostgreSQL: a fraction of a year is rounded to months, a fraction of a month is
+      // days of 30 (and the rest time).
+      int64_t m = 0;
+      const double frac_months = frac * static_cast<double>(-mult);
+      const int64_t extra = mult == -1 ? 0 : static_cast<int64_t>(std::llround(frac_months));
+      if (__builtin_mul_overflow(whole, -mult, &m) || __builtin_add_overflow(m, extra, &m) ||
+          __builtin_add_overflow(months, m, &months) ||
+          (mult == -1 && !add_component(&time, 0, frac * 30, kMicrosPerDay))) {
+        return interval_error(text, "out of range");
+      }
+    } else if (mult % kMicrosPerDay == 0) {
       int64_t d = 0;
       if (__builtin_mul_overflow(whole, mult / kMicrosPerDay, &d) || __builtin_add_overflow(days, d, &days) ||
           !add_component(&time, 0, frac, mult)) {
@@ -405,6 +460,8 @@ Result<int64_t> parse_qualified_interval(std::string_view text, const IntervalQu
   // Drop the fields below the trailing one (PostgreSQL truncates toward zero), then round
   // the seconds to the precision.
   switch (q.to) {
+    case F::kYear: months = months / 12 * 12; days = time = 0; break;
+    case F::kMonth: days = time = 0; break;
     case F::kDay: time = 0; break;
     case F::kHour: time = time / kMicrosPerHour * kMicrosPerHour; break;
     case F::kMinute: time = time / kMicrosPerMinute * kMicrosPerMinute; break;
@@ -421,7 +478,13 @@ Result<int64_t> parse_qualified_interval(std::string_view text, const IntervalQu
   if (__builtin_mul_overflow(days, kMicrosPerDay, &total) || __builtin_add_overflow(total, time, &total)) {
     return interval_error(text, "out of range");
   }
-  return ago ? -total : total;
+  return ago ? CalendarInterval{-months, -total} : CalendarInterval{months, total};
+}
+
+Result<int64_t> parse_qualified_interval(std::string_view text, const IntervalQualifier& q) {
+  ASSIGN_OR_RETURN(CalendarInterval c, parse_calendar_interval(text, q));
+  if (c.months != 0) return expr_internal::months_have_no_fixed_length(text);
+  return c.micros;
 }
 
 }  // namespace sluice

@@ -224,6 +224,9 @@ class LiteralExpr final : public Expr {
   Value value_;
 };
 
+// A call's first argument may itself be a call, thousands of levels deep (a + b + c ...
+// binds left-deep). Evaluation, rendering and destruction walk that left spine in a loop,
+// so the depth costs neither stack nor (with the scratch columns reused) memory per level.
 class CallExpr final : public Expr {
  public:
   CallExpr(std::string name, bool is_operator, ScalarKernel kernel, TypeId type, std::vector<ExprPtr> args)
@@ -233,33 +236,105 @@ class CallExpr final : public Expr {
         kernel_(std::move(kernel)),
         args_(std::move(args)) {}
 
+  ~CallExpr() override {
+    // Unlink the left spine before it is freed, so that destroying a deep chain does not
+    // recurse once per level.
+    // (A first argument already moved out here is null.)
+    auto left_call = [](std::vector<ExprPtr>& args) {
+      return !args.empty() && args[0] != nullptr && args[0]->kind() == Kind::kCall;
+    };
+    std::vector<ExprPtr> pending;
+    if (left_call(args_)) pending.push_back(std::move(args_[0]));
+    while (!pending.empty()) {
+      ExprPtr e = std::move(pending.back());
+      pending.pop_back();
+      if (e.use_count() != 1) continue;  // still shared: another owner frees it later
+      auto& args = const_cast<CallExpr&>(static_cast<const CallExpr&>(*e)).args_;
+      if (left_call(args)) pending.push_back(std::move(args[0]));
+    }
+  }
+
   const Column& eval(const RecordBatch& input, EvalScratch& scratch) const override {
+    size_t depth = 1;
+    for (const CallExpr* c = this; const CallExpr* next = c->left_call(); c = next) ++depth;
+    if (depth < kLoopDepth) return apply(nullptr, input, scratch, scratch.take(type()));
+    std::vector<const CallExpr*> spine;
+    spine.reserve(depth);
+    for (const CallExpr* c = this; c != nullptr; c = c->left_call()) spine.push_back(c);
+    // Two columns taken once hold the running result in turn; what each step takes for its
+    // other arguments is handed out again for the next step.
+    Column* acc[2] = {&scratch.take(type()), &scratch.take(type())};
+    const size_t mark = scratch.mark();
+    const Column* left = nullptr;
+    for (size_t k = spine.size(); k-- > 0;) {
+      Column& out = *acc[k % 2];
+      spine[k]->apply(left, input, scratch, out);
+      scratch.release_to(mark);
+      left = &out;
+    }
+    return *left;
+  }
+
+  std::string to_string() const override {
+    // The text before and after the first argument of each level, outermost first.
+    std::string head;
+    std::vector<std::string> tails;
+    const CallExpr* c = this;
+    for (;; c = c->left_call()) {
+      auto [before, after] = c->around_first_argument();
+      head += before;
+      tails.push_back(std::move(after));
+      if (c->left_call() == nullptr) break;
+    }
+    if (!c->args_.empty()) head += c->args_[0]->to_string();
+    for (size_t k = tails.size(); k-- > 0;) head += tails[k];
+    return head;
+  }
+  std::vector<ExprPtr> children() const override { return args_; }
+  const std::string& name() const { return name_; }
+
+ private:
+  // Below this many levels the spine is evaluated recursively (no allocation).
+  static constexpr size_t kLoopDepth = 64;
+
+  const CallExpr* left_call() const {
+    if (args_.empty() || args_[0]->kind() != Kind::kCall) return nullptr;
+    return static_cast<const CallExpr*>(args_[0].get());
+  }
+
+  // Evaluates this call into `out` (taken or reset by the caller); `first`, when not null,
+  // is the already evaluated first argument.
+  const Column& apply(const Column* first, const RecordBatch& input, EvalScratch& scratch, Column& out) const {
     ArgColumns cols(args_.size());
-    for (size_t i = 0; i < args_.size(); ++i) cols.data()[i] = &args_[i]->eval(input, scratch);
-    Column& out = scratch.take(type());
+    for (size_t i = 0; i < args_.size(); ++i) {
+      cols.data()[i] = i == 0 && first != nullptr ? first : &args_[i]->eval(input, scratch);
+    }
+    out.reset(type());
     kernel_(cols.data(), cols.size(), input.num_rows, out);
     SLUICE_ASSERT(out.size() == input.num_rows, "function {} produced {} rows for {}", name_, out.size(),
                   input.num_rows);
     return out;
   }
 
-  std::string to_string() const override {
-    if (!is_operator_) return fmt::format("{}({})", name_, join_sql(args_));
-    if (name_ == "neg") return fmt::format("(-{})", args_[0]->to_string());
+  // SQL text of this call as {before, after} its first argument ({"f()", ""} without one).
+  std::pair<std::string, std::string> around_first_argument() const {
+    if (args_.empty()) return {fmt::format("{}()", name_), ""};
+    auto rest = [&](size_t from, const char* sep) {
+      std::string out;
+      for (size_t i = from; i < args_.size(); ++i) out += sep + args_[i]->to_string();
+      return out;
+    };
+    if (!is_operator_) return {name_ + "(", rest(1, ", ") + ")"};
+    if (name_ == "neg") return {"(-", ")"};
     if (name_ == "like" || name_ == "ilike") {
-      const char* op = name_ == "like" ? "LIKE" : "ILIKE";
-      if (args_.size() == 3) {
-        return fmt::format("({} {} {} ESCAPE {})", args_[0]->to_string(), op, args_[1]->to_string(),
-                           args_[2]->to_string());
-      }
-      return fmt::format("({} {} {})", args_[0]->to_string(), op, args_[1]->to_string());
+      const char* op = name_ == "like" ? " LIKE " : " ILIKE ";
+      std::string after = op + args_[1]->to_string();
+      if (args_.size() == 3) after += " ESCAPE " + args_[2]->to_string();
+      return {"(", after + ")"};
     }
-    return fmt::format("({} {} {})", args_[0]->to_string(), name_, args_[1]->to_string());
+    return {"(", fmt::format(" {} {})", name_, args_[1]->to_string())};
   }
-  std::vector<ExprPtr> children() const override { return args_; }
-  const std::string& name() const { return name_; }
 
- private:
   std::string name_;
   bool is_operator_;
   ScalarKernel kernel_;  // a copy: the registry may grow (UDFs) while plans are alive
@@ -868,10 +943,34 @@ Result<ExprPtr> make_implicit_cast(ExprPtr e, TypeId to) {
 
 bool is_constant(const Expr& e) {
   if (e.kind() == Expr::Kind::kColumn) return false;
+  bool constant = true;
   for (const ExprPtr& c : e.children()) {
-    if (!is_constant(*c)) return false;
+    visit_subexpressions(c, [&](const ExprPtr& sub) {
+      if (sub->kind() == Expr::Kind::kColumn) constant = false;
+      return constant;
+    });
   }
-  return true;
+  return constant;
+}
+
+void visit_subexpressions(const ExprPtr& e, const std::function<bool(const ExprPtr&)>& fn) {
+  std::vector<ExprPtr> pending{e};
+  while (!pending.empty()) {
+    ExprPtr next = std::move(pending.back());
+    pending.pop_back();
+    if (!fn(next)) return;
+    std::vector<ExprPtr> children = next->children();
+    for (size_t k = children.size(); k-- > 0;) pending.push_back(std::move(children[k]));
+  }
+}
+
+std::vector<int> referenced_columns(const ExprPtr& e) {
+  std::vector<int> out;
+  visit_subexpressions(e, [&](const ExprPtr& sub) {
+    if (int i = column_ref_index(*sub); i >= 0) out.push_back(i);
+    return true;
+  });
+  return out;
 }
 
 std::vector<std::string> function_names() { return FunctionRegistry::global().names(); }

@@ -12,6 +12,7 @@
 #pragma once
 
 #include <deque>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -35,6 +36,10 @@ class EvalScratch {
     return c;
   }
   void reset() { next_ = 0; }
+  // For evaluating a long chain in bounded memory: columns taken after mark() are handed
+  // out again after release_to(mark) (their contents must no longer be needed).
+  size_t mark() const { return next_; }
+  void release_to(size_t mark) { next_ = mark; }
 
  private:
   std::deque<Column> pool_;  // deque: references stay valid as it grows
@@ -101,7 +106,8 @@ Result<ExprPtr> make_in_list(ExprPtr needle, std::vector<ExprPtr> list, bool neg
 // number counts the trailing field, 'a:b' is hours:minutes (minutes:seconds for MINUTE TO
 // SECOND), fields below the trailing one are truncated (of the time part; days stay), and
 // the precision rounds the seconds. Days are 24 hours. YEAR and MONTH qualifiers, and
-// month/year units, are refused: they have no fixed length in microseconds.
+// month/year units, are refused: they have no fixed length in microseconds (see
+// parse_calendar_interval for where they are meaningful).
 enum class IntervalField { kYear, kMonth, kDay, kHour, kMinute, kSecond };
 struct IntervalQualifier {
   IntervalField from = IntervalField::kDay;  // leading field
@@ -109,6 +115,16 @@ struct IntervalQualifier {
   int precision = -1;                        // fractional second digits, -1: all
 };
 Result<int64_t> parse_qualified_interval(std::string_view text, const IntervalQualifier& q);
+// The same text read with months kept apart ('1 year 2 months 3 days', '1-2' YEAR TO MONTH,
+// '1' MONTH), as PostgreSQL's interval {months, days, time} with days folded into the
+// microseconds (Sluice's days are 24 hours). A fraction of a year is rounded to months, a
+// fraction of a month is days of 30. The binder applies the months to a TIMESTAMP with
+// add_months() (month-end clamping) before the microseconds.
+struct CalendarInterval {
+  int64_t months = 0;
+  int64_t micros = 0;
+};
+Result<CalendarInterval> parse_calendar_interval(std::string_view text, const IntervalQualifier& q);
 
 // Whether a value of `from` may be implicitly converted to `to`, and the common type of two
 // (kNull when none). Used by the binder for UNION and comparisons.
@@ -133,5 +149,10 @@ Result<ExprPtr> make_implicit_cast(ExprPtr e, TypeId to);
 bool implicitly_castable(const Expr& e, TypeId to);
 // True when `e` has no column references (evaluate_constant() will succeed).
 bool is_constant(const Expr& e);
+// Calls fn on `e` and every expression below it (pre-order), without recursion: a chain
+// such as a + b + c ... may be tens of thousands of levels deep. fn returns false to stop.
+void visit_subexpressions(const ExprPtr& e, const std::function<bool(const ExprPtr&)>& fn);
+// The column indexes `e` references, in pre-order (with repeats).
+std::vector<int> referenced_columns(const ExprPtr& e);
 
 }  // namespace sluice

@@ -875,3 +875,50 @@ TEST(DocsTest, EveryFunctionIsDocumented) {
 
 }  // namespace
 }  // namespace sluice
+
+namespace sluice {
+namespace {
+
+using namespace expr_test;  // NOLINT(google-build-using-namespace)
+
+// a + b + c ... binds left-deep, one call per operator: evaluation, printing and freeing
+// walk the chain in loops, so a chain far deeper than the stack allows still works.
+TEST(DeepChainTest, ALeftDeepChainEvaluatesWithoutRecursion) {
+  RecordBatch batch = batch_of({column_of(kI, {Value::int64(1), Value::null(kI), Value::int64(3)})});
+  ExprPtr e = Col(0, kI, "x");
+  for (int i = 0; i < 200000; ++i) e = call(i % 2 ? "+" : "-", {e, call("-", {I(i), I(i - 1)})});
+  EXPECT_EQ(eval_rows(e, batch), (Rows{"1", "NULL", "3"}));  // +1 and -1 in turn
+}
+
+TEST(DeepChainTest, ALeftDeepChainPrintsAndFreesWithoutRecursion) {
+  ExprPtr e = Col(0, kI, "x");
+  for (int i = 0; i < 200000; ++i) e = call("+", {e, I(1)});
+  const std::string text = e->to_string();
+  EXPECT_EQ(text.substr(0, 5), "(((((");
+  EXPECT_EQ(text.substr(text.size() - 10), " + 1) + 1)");
+  EXPECT_EQ(referenced_columns(e), std::vector<int>{0});
+  EXPECT_FALSE(is_constant(*e));
+  e.reset();  // must not overflow the stack
+}
+
+TEST(DeepChainTest, ASharedPartOfAChainOutlivesTheWhole) {
+  ExprPtr inner = Col(0, kI, "x");
+  for (int i = 0; i < 100; ++i) inner = call("+", {inner, I(1)});
+  ExprPtr outer = inner;
+  for (int i = 0; i < 100; ++i) outer = call("+", {outer, I(1)});
+  outer.reset();
+  RecordBatch batch = batch_of({column_of(kI, {Value::int64(1)})});
+  EXPECT_EQ(eval_rows(inner, batch), (Rows{"101"}));
+}
+
+TEST(AddMonthsTest, KeepsTheDayClampedToTheMonthsEndAndTheTime) {
+  EXPECT_EQ(eval("add_months", {TS("2024-01-31 10:30:00"), I(1)}), "2024-02-29 10:30:00");
+  EXPECT_EQ(eval("add_months", {TS("2024-03-31 00:00:00"), I(-1)}), "2024-02-29 00:00:00");
+  EXPECT_EQ(eval("add_months", {TS("2020-02-29 23:59:59"), I(-24)}), "2018-02-28 23:59:59");
+  EXPECT_EQ(eval("add_months", {TS("2024-01-15 00:00:00"), I(13)}), "2025-02-15 00:00:00");
+  EXPECT_EQ(eval("add_months", {TS("1969-12-31 23:00:00"), I(2)}), "1970-02-28 23:00:00");
+  EXPECT_EQ(eval("add_months", {TS("2024-01-15 00:00:00"), I(INT64_MAX)}), "NULL");
+}
+
+}  // namespace
+}  // namespace sluice

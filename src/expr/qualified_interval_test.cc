@@ -86,6 +86,35 @@ TEST(QualifiedIntervalTest, MonthsAndYearsAreRefusedWithTheReason) {
   EXPECT_NE(error("2 years", F::kDay, F::kSecond).find("no fixed length"), std::string::npos);
 }
 
+// {months, micros} as PostgreSQL gives them (checked against PostgreSQL 16).
+using MonthsMicros = std::pair<int64_t, int64_t>;
+MonthsMicros calendar(std::string_view text, F from = F::kDay, F to = F::kSecond) {
+  auto r = parse_calendar_interval(text, IntervalQualifier{from, to, -1});
+  EXPECT_TRUE(r.is_ok()) << text << ": " << r.status().message();
+  return r.is_ok() ? MonthsMicros{r.value().months, r.value().micros} : MonthsMicros{-1, -1};
+}
+
+TEST(QualifiedIntervalTest, CalendarIntervalsKeepMonthsApart) {
+  EXPECT_EQ(calendar("1", F::kMonth, F::kMonth), MonthsMicros(1, 0));
+  EXPECT_EQ(calendar("14", F::kMonth, F::kMonth), MonthsMicros(14, 0));
+  EXPECT_EQ(calendar("2", F::kYear, F::kYear), MonthsMicros(24, 0));
+  EXPECT_EQ(calendar("1-2", F::kYear, F::kMonth), MonthsMicros(14, 0));
+  EXPECT_EQ(calendar("1", F::kYear, F::kMonth), MonthsMicros(1, 0));  // the trailing field
+  EXPECT_EQ(calendar("-1-2"), MonthsMicros(-14, 0));
+  EXPECT_EQ(calendar("1 year 2 months 3 days 4 hours"), MonthsMicros(14, 3 * kD + 4 * kH));
+  EXPECT_EQ(calendar("1 year ago"), MonthsMicros(-12, 0));
+  EXPECT_EQ(calendar("1 year 2 days", F::kDay, F::kDay), MonthsMicros(12, 2 * kD));
+}
+
+TEST(QualifiedIntervalTest, CalendarFractionsAndTruncationFollowPostgres) {
+  EXPECT_EQ(calendar("1.5 years"), MonthsMicros(18, 0));
+  EXPECT_EQ(calendar("1.5 months"), MonthsMicros(1, 15 * kD));
+  EXPECT_EQ(calendar("1.5", F::kYear, F::kYear), MonthsMicros(12, 0));
+  EXPECT_EQ(calendar("1.5", F::kMonth, F::kMonth), MonthsMicros(1, 0));
+  EXPECT_EQ(calendar("1-2", F::kYear, F::kYear), MonthsMicros(12, 0));
+  EXPECT_EQ(calendar("1 month 3 days", F::kMonth, F::kMonth), MonthsMicros(1, 0));
+}
+
 TEST(QualifiedIntervalTest, MalformedTextIsAnError) {
   EXPECT_NE(error("", F::kMinute, F::kMinute).find("invalid INTERVAL literal"), std::string::npos);
   EXPECT_NE(error("abc", F::kMinute, F::kMinute).find("unknown unit 'abc'"), std::string::npos);

@@ -4,6 +4,7 @@
 // division so that timestamps before 1970 truncate downwards. The unit/field argument is
 // usually a literal: it is validated at bind time (ScalarFunction::validate) and parsed once
 // per run of equal values at run time. Stateless; runs on any thread.
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <functional>
@@ -227,6 +228,30 @@ std::function<Status(const std::vector<const Value*>&)> unit_validator(std::stri
 
 bool any_timestamp_field(Field f) { return f != Field::kInvalid; }
 
+// ts moved by `months` calendar months, as PostgreSQL's timestamp + interval 'n months':
+// the day of month is kept and clamped to the new month's length (2024-01-31 + 1 month is
+// 2024-02-29), the time of day is kept. False on overflow.
+bool add_months(int64_t ts, int64_t months, int64_t* out) {
+  const int64_t days = floor_div(ts, kMicrosPerDay);
+  const int64_t tod = ts - days * kMicrosPerDay;
+  int64_t y;
+  unsigned m, d;
+  civil_from_days(days, &y, &m, &d);
+  int64_t index = 0;  // months since year 0
+  if (months > (int64_t{1} << 40) || months < -(int64_t{1} << 40) ||
+      __builtin_mul_overflow(y, 12, &index) || __builtin_add_overflow(index, int64_t{m} - 1 + months, &index)) {
+    return false;
+  }
+  const int64_t ny = floor_div(index, 12);
+  const auto nm = static_cast<unsigned>(index - ny * 12 + 1);
+  static constexpr unsigned kDays[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  const bool leap = (ny % 4 == 0 && ny % 100 != 0) || ny % 400 == 0;
+  const unsigned last = nm == 2 && leap ? 29 : kDays[nm - 1];
+  int64_t micros = 0;
+  return checked_days_to_micros(days_from_civil(ny, nm, std::min(d, last)), &micros) &&
+         !__builtin_add_overflow(micros, tod, out);
+}
+
 }  // namespace
 
 void register_time_functions(FunctionRegistry& r) {
@@ -257,6 +282,8 @@ void register_time_functions(FunctionRegistry& r) {
                                  "day, hour, minute, second, milliseconds, microseconds or epoch");
     r.add(std::move(fn));
   }
+  // Also what ts + INTERVAL '1' MONTH binds to (months have no fixed length in microseconds).
+  add_function(r, "add_months", {kTS, kI}, kTS, binary_fixed<int64_t, int64_t, int64_t>(add_months));
   add_function(r, "to_timestamp", {kD}, kTS, unary_fixed<double, int64_t>([](double secs, int64_t* o) {
                  const double us = secs * 1e6;
                  if (!(us >= -9223372036854775808.0 && us < 9223372036854775808.0)) return false;

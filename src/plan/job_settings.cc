@@ -13,6 +13,15 @@ Result<long> parse_int(const std::string& value, long lo, long hi) {
   return p;
 }
 
+// ": <reason>" of a duration that did not parse ("months and years have no fixed
+// length", "unknown unit 'x'"), "" for one that did.
+std::string why_not(const Result<Micros>& d) {
+  if (d.is_ok()) return "";
+  const std::string& m = d.status().message();
+  const size_t at = m.find("': ");
+  return at == std::string::npos ? "" : ": " + m.substr(at + 3);
+}
+
 }  // namespace
 
 Status apply_setting(JobSettings& settings, const std::string& name, const std::string& value) {
@@ -31,13 +40,15 @@ Status apply_setting(JobSettings& settings, const std::string& name, const std::
   } else if (name == "allowed_lateness") {
     auto d = parse_duration(value);
     if (!d.is_ok() || d.value() < 0) {
-      return invalid_argument("SET allowed_lateness: expected a duration such as '1 minute', got '{}'", value);
+      return invalid_argument("SET allowed_lateness: expected a duration such as '1 minute', got '{}'{}",
+                              value, why_not(d));
     }
     settings.allowed_lateness = d.value();
   } else if (name == "checkpoint_interval") {
     auto d = parse_duration(value);
     if (!d.is_ok() || d.value() < 0) {
-      return invalid_argument("SET checkpoint_interval: expected a duration such as '1s', got '{}'", value);
+      return invalid_argument("SET checkpoint_interval: expected a duration such as '1s', got '{}'{}",
+                              value, why_not(d));
     }
     if (d.value() > 0 && d.value() < kMinCheckpointInterval) {
       return invalid_argument(
@@ -55,7 +66,8 @@ Status apply_setting(JobSettings& settings, const std::string& name, const std::
   } else if (name == "state_ttl") {
     auto d = parse_duration(value);
     if (!d.is_ok() || d.value() < 0) {
-      return invalid_argument("SET state_ttl: expected a duration such as '1 hour' (0: no TTL), got '{}'", value);
+      return invalid_argument("SET state_ttl: expected a duration such as '1 hour' (0: no TTL), got '{}'{}",
+                              value, why_not(d));
     }
     if (d.value() > 0 && d.value() < kMicrosPerMilli) {
       return invalid_argument("SET state_ttl: '{}' is shorter than 1 ms", value);

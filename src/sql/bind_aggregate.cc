@@ -12,7 +12,7 @@ struct Compiler::AggregateBinding : BindContext {
   // Pre-projection over `in` (or the TVF input): keys, then aggregate arguments.
   std::vector<ExprPtr> pre;
   std::vector<std::string> pre_names;
-  std::vector<std::string> key_sigs;
+  std::vector<const json*> key_nodes;  // in the SELECT being bound, which outlives this
   std::vector<int> key_refs;  // input column of each key when it is a plain column, else -1
   std::vector<AggregateSpec> aggs;
   std::vector<std::string> agg_sigs;
@@ -45,9 +45,8 @@ struct Compiler::AggregateBinding : BindContext {
       std::string name = func_name(call);
       if (is_aggregate_name(name) && !call.contains("over")) return bind_aggregate_call(call, name);
     }
-    std::string sig = signature(node);
-    for (size_t k = 0; k < key_sigs.size(); ++k) {
-      if (key_sigs[k] == sig) {
+    for (size_t k = 0; k < key_nodes.size(); ++k) {
+      if (same_expression(*key_nodes[k], node)) {
         return Result<ExprPtr>(make_column_ref(static_cast<int>(output_offset() + k), pre[k]->type(), pre_names[k]));
       }
     }
@@ -257,17 +256,7 @@ struct Compiler::AggregateBinding : BindContext {
   std::vector<std::string> pre_sigs;
 };
 
-void Compiler::collect_columns(const ExprPtr& e, std::vector<int>& out) {
-  int i = column_ref_index(*e);
-  if (i >= 0) out.push_back(i);
-  for (const auto& c : e->children()) collect_columns(c, out);
-}
-
-std::vector<int> Compiler::columns_used(const ExprPtr& e) {
-  std::vector<int> out;
-  collect_columns(e, out);
-  return out;
-}
+std::vector<int> Compiler::columns_used(const ExprPtr& e) { return referenced_columns(e); }
 
 Result<Relation> Compiler::bind_aggregate(const json& s, const Relation& in) {
   AggregateBinding ab;
@@ -322,7 +311,7 @@ Result<Relation> Compiler::bind_aggregate(const json& s, const Relation& in) {
         }
       }
     }
-    ab.key_sigs.push_back(signature(*node));
+    ab.key_nodes.push_back(node);
     ab.key_refs.push_back(column_ref_index(*e));
     ab.pre.push_back(e);
     ab.pre_names.push_back(output_name(json{{"ResTarget", {{"val", *node}}}}, ab.pre.size()));

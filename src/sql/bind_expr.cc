@@ -221,6 +221,125 @@ Result<ExprPtr> Compiler::qualified_interval(const ExprPtr& arg, const json& typ
   return make_literal(Value::interval(micros.value()));
 }
 
+namespace {
+bool is_binary_operator(const json& n) {
+  if (node_type(n) != "A_Expr") return false;
+  const json& b = node_body(n);
+  auto kind = b.find("kind");
+  return kind != b.end() && *kind == "AEXPR_OP" && b.contains("lexpr") && b.contains("rexpr");
+}
+}  // namespace
+
+Result<ExprPtr> Compiler::bind_operator_chain(const json& top, BindContext& ctx, int top_loc) {
+  // a + b + c ... parses left-deep, one level per operator: walk down the left operands in
+  // a loop and bind upwards, so that a chain of thousands of terms takes no stack per term
+  // (check_parse_tree_depth does not count these levels either).
+  struct Level {
+    const json* body;
+    int loc;
+  };
+  auto op_of = [](const json& b) {
+    std::string op;
+    for (const auto& n : list_of(b, "name")) op = string_value(n);
+    if (op == "!=") op = "<>";
+    if (op == "~~") op = "like";
+    return op;
+  };
+  std::vector<Level> levels{{&top, top_loc}};
+  ExprPtr acc;
+  size_t pending = 0;  // levels still to bind, from the innermost: levels[pending - 1] ... levels[0]
+  for (;;) {
+    const json& left = (*levels.back().body)["lexpr"];
+    if (!is_binary_operator(left)) {
+      pending = levels.size();
+      ASSIGN_OR_RETURN(std::optional<MonthInterval> months, month_interval(left));
+      if (months && op_of(*levels.back().body) == "+") {  // INTERVAL '1' MONTH + ts
+        ASSIGN_OR_RETURN(ExprPtr ts, bind_expr((*levels.back().body)["rexpr"], ctx));
+        ASSIGN_OR_RETURN(acc, add_month_interval(std::move(ts), *months, false));
+        --pending;
+      } else {
+        ASSIGN_OR_RETURN(acc, bind_expr(left, ctx));
+      }
+      break;
+    }
+    // A left operand may itself be a GROUP BY key or the like (GROUP BY a + b).
+    if (auto replaced = ctx.intercept(left)) {
+      ASSIGN_OR_RETURN(acc, std::move(*replaced));
+      pending = levels.size();
+      break;
+    }
+    levels.push_back({&node_body(left), location_of(left)});
+  }
+  for (size_t k = pending; k-- > 0;) {
+    const json& b = *levels[k].body;
+    const std::string op = op_of(b);
+    if (op == "+" || op == "-") {  // ts + INTERVAL '1' MONTH, ts - INTERVAL '1-2' YEAR TO MONTH
+      ASSIGN_OR_RETURN(std::optional<MonthInterval> months, month_interval(b["rexpr"]));
+      if (months) {
+        ASSIGN_OR_RETURN(acc, add_month_interval(std::move(acc), *months, op == "-"));
+        continue;
+      }
+    }
+    ASSIGN_OR_RETURN(ExprPtr r, bind_expr(b["rexpr"], ctx));
+    ASSIGN_OR_RETURN(acc, call(op, {acc, r}, levels[k].loc));
+  }
+  return acc;
+}
+
+Result<std::optional<Compiler::MonthInterval>> Compiler::month_interval(const json& n) {
+  const std::optional<MonthInterval> none;
+  if (node_type(n) != "TypeCast") return none;
+  const json& b = node_body(n);
+  if (!b.contains("arg") || !b.contains("typeName") || node_type(b["arg"]) != "A_Const") {
+    return none;
+  }
+  const json& c = node_body(b["arg"]);
+  if (!c.contains("sval")) return none;
+  std::string type;
+  for (const auto& name : list_of(b["typeName"], "names")) type = string_value(name);
+  if (lower(type) != "interval") return none;
+  // Where bind_expr places errors about the cast (INTERVAL '1' MONTH: at INTERVAL).
+  int loc = b.value("location", -1);
+  if (loc < 0) loc = b["typeName"].value("location", -1);
+  if (loc < 0) loc = location_of(b["arg"]);
+  IntervalQualifier q;
+  if (b["typeName"].contains("typmods")) {
+    ASSIGN_OR_RETURN(q, interval_qualifier_of(b["typeName"], loc));
+  }
+  MonthInterval m;
+  m.text = c["sval"].value("sval", "");
+  m.loc = loc;
+  auto parsed = parse_calendar_interval(m.text, q);
+  if (!parsed.is_ok() || parsed.value().months == 0) return none;  // the cast reports it
+  m.value = parsed.value();
+  return std::optional<MonthInterval>(std::move(m));
+}
+
+Result<ExprPtr> Compiler::add_month_interval(ExprPtr timestamp, const MonthInterval& m, bool subtract) {
+  if (!months_refused_in_.empty()) {
+    return error_at(m.loc,
+                    "INTERVAL '{}': months and years have no fixed length, so they cannot be used in {}; write "
+                    "days instead, e.g. INTERVAL '30' DAY",
+                    m.text, months_refused_in_);
+  }
+  if (timestamp->type() != TypeId::kTimestamp) {
+    if (!implicitly_castable(*timestamp, TypeId::kTimestamp)) {
+      return error_at(m.loc,
+                      "INTERVAL '{}': months and years have no fixed length, so such an interval can only be added "
+                      "to or subtracted from a TIMESTAMP, not {}",
+                      m.text, type_name(timestamp->type()));
+    }
+    auto cast = make_implicit_cast(std::move(timestamp), TypeId::kTimestamp);
+    if (!cast.is_ok()) return wrap(cast.status(), m.loc);
+    timestamp = cast.value();
+  }
+  // As PostgreSQL: the months first (clamped to the month's end), then days and time.
+  const int64_t months = subtract ? -m.value.months : m.value.months;
+  ASSIGN_OR_RETURN(ExprPtr moved, call("add_months", {std::move(timestamp), make_literal(Value::int64(months))}, m.loc));
+  if (m.value.micros == 0) return moved;
+  return call(subtract ? "-" : "+", {std::move(moved), make_literal(Value::interval(m.value.micros))}, m.loc);
+}
+
 Result<ExprPtr> Compiler::bind_a_expr(const json& b, BindContext& ctx, int loc) {
   std::string kind = b.value("kind", "");
   std::string op;
@@ -233,11 +352,7 @@ Result<ExprPtr> Compiler::bind_a_expr(const json& b, BindContext& ctx, int loc) 
       if (op == "+") return r;
       return error_at(loc, "unsupported prefix operator {}", op);
     }
-    ASSIGN_OR_RETURN(ExprPtr l, side("lexpr"));
-    ASSIGN_OR_RETURN(ExprPtr r, side("rexpr"));
-    if (op == "!=") op = "<>";
-    if (op == "~~") op = "like";
-    return call(op, {l, r}, loc);
+    return bind_operator_chain(b, ctx, loc);
   }
   if (kind == "AEXPR_LIKE" || kind == "AEXPR_ILIKE") {
     ASSIGN_OR_RETURN(ExprPtr l, side("lexpr"));

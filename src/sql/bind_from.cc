@@ -146,7 +146,14 @@ Result<Relation> Compiler::bind_join(const json& b, int loc) {
   ASSIGN_OR_RETURN(Relation l, bind_from(b["larg"]));
   ASSIGN_OR_RETURN(Relation r, bind_from(b["rarg"]));
   Relation out;
-  if (b.contains("usingClause") || natural) {
+  // An interval join's bounds are exact durations: INTERVAL '1' MONTH has none.
+  months_refused_in_ = "a join condition (an interval join's time bounds must be exact durations)";
+  Result<Relation> joined = [&]() -> Result<Relation> {
+    if (!b.contains("usingClause") && !natural) {
+      std::vector<json> conds;
+      if (b.contains("quals")) conjuncts(b["quals"], conds);
+      return join_relations(std::move(l), std::move(r), type, conds, loc);
+    }
     std::vector<std::string> names;
     if (natural) {
       // NATURAL: every column name both sides show (unqualified), in the left side's order.
@@ -162,12 +169,10 @@ Result<Relation> Compiler::bind_join(const json& b, int loc) {
     } else {
       for (const auto& n : list_of(b, "usingClause")) names.push_back(string_value(n));
     }
-    ASSIGN_OR_RETURN(out, join_using(std::move(l), std::move(r), type, names, loc));
-  } else {
-    std::vector<json> conds;
-    if (b.contains("quals")) conjuncts(b["quals"], conds);
-    ASSIGN_OR_RETURN(out, join_relations(std::move(l), std::move(r), type, conds, loc));
-  }
+    return join_using(std::move(l), std::move(r), type, names, loc);
+  }();
+  months_refused_in_.clear();
+  ASSIGN_OR_RETURN(out, std::move(joined));
   if (b.contains("alias")) {
     const std::string alias = b["alias"].value("aliasname", "");
     for (auto& c : out.columns) c.qualifier = alias;

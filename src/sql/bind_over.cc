@@ -43,16 +43,14 @@ struct WindowText {
 };
 
 void collect_over_calls(const json& n, std::vector<const json*>& out) {
-  if (node_type(n) == "SubLink") return;
-  if (n.is_object()) {
-    if (node_type(n) == "FuncCall" && node_body(n).contains("over")) {
-      out.push_back(&n);
-      return;  // an OVER call inside another's argument is refused when that one binds
+  walk_tree(n, [&](const json& v) {
+    if (node_type(v) == "SubLink") return Walk::kSkip;
+    if (node_type(v) == "FuncCall" && node_body(v).contains("over")) {
+      out.push_back(&v);
+      return Walk::kSkip;  // an OVER call inside another's argument is refused when that one binds
     }
-    for (auto it = n.begin(); it != n.end(); ++it) collect_over_calls(it.value(), out);
-  } else if (n.is_array()) {
-    for (const auto& e : n) collect_over_calls(e, out);
-  }
+    return Walk::kEnter;
+  });
 }
 
 }  // namespace

@@ -28,25 +28,20 @@ bool Compiler::is_scoring_call(const json& n) {
 }
 
 bool Compiler::has_scoring_calls(const json& n) {
-  if (node_type(n) == "SubLink") return false;  // a subquery's calls are its own
-  if (is_scoring_call(n)) return true;
-  if (n.is_object() || n.is_array()) {
-    for (const auto& v : n) {
-      if (has_scoring_calls(v)) return true;
-    }
-  }
-  return false;
+  std::vector<const json*> calls;
+  collect_scoring_calls(n, calls);
+  return !calls.empty();
 }
 
 void Compiler::collect_scoring_calls(const json& n, std::vector<const json*>& out) {
-  if (node_type(n) == "SubLink") return;
-  if (is_scoring_call(n)) {
-    out.push_back(&n);
-    return;  // a call inside score()'s arguments is refused when they are bound
-  }
-  if (n.is_object() || n.is_array()) {
-    for (const auto& v : n) collect_scoring_calls(v, out);
-  }
+  walk_tree(n, [&](const json& v) {
+    if (node_type(v) == "SubLink") return Walk::kSkip;  // a subquery's calls are its own
+    if (is_scoring_call(v)) {
+      out.push_back(&v);
+      return Walk::kSkip;  // a call inside score()'s arguments is refused when they are bound
+    }
+    return Walk::kEnter;
+  });
 }
 
 Result<Value> Compiler::constant_argument(const json& node, const std::string& what) {

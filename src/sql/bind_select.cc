@@ -25,21 +25,17 @@ bool Compiler::is_processing_time_function(const std::string& name) {
 }
 
 bool Compiler::contains_aggregate(const json& n) {
-  // An aggregate inside a subquery belongs to the subquery, not to this SELECT.
-  if (node_type(n) == "SubLink") return false;
-  if (n.is_object()) {
-    if (node_type(n) == "FuncCall" && is_aggregate_name(func_name(node_body(n))) && !node_body(n).contains("over")) {
-      return true;
+  bool found = false;
+  walk_tree(n, [&](const json& v) {
+    // An aggregate inside a subquery belongs to the subquery, not to this SELECT.
+    if (node_type(v) == "SubLink") return Walk::kSkip;
+    if (node_type(v) == "FuncCall" && is_aggregate_name(func_name(node_body(v))) && !node_body(v).contains("over")) {
+      found = true;
+      return Walk::kStop;
     }
-    for (auto it = n.begin(); it != n.end(); ++it) {
-      if (contains_aggregate(it.value())) return true;
-    }
-  } else if (n.is_array()) {
-    for (const auto& e : n) {
-      if (contains_aggregate(e)) return true;
-    }
-  }
-  return false;
+    return Walk::kEnter;
+  });
+  return found;
 }
 
 std::string Compiler::output_name(const json& target, size_t index) {

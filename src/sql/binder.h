@@ -64,6 +64,27 @@ inline int location_of(const json& n) {
   return -1;
 }
 
+// Visits every object and array in `n` (pre-order, in document order) without recursion:
+// an operator chain a + b + c ... nests thousands of levels. `fn` says whether to enter a
+// value's children, skip them, or end the walk.
+enum class Walk { kEnter, kSkip, kStop };
+inline void walk_tree(const json& n, const std::function<Walk(const json&)>& fn) {
+  std::vector<const json*> pending{&n};
+  std::vector<const json*> children;
+  while (!pending.empty()) {
+    const json* v = pending.back();
+    pending.pop_back();
+    const Walk w = fn(*v);
+    if (w == Walk::kStop) return;
+    if (w == Walk::kSkip) continue;
+    children.clear();
+    for (const auto& c : *v) {
+      if (c.is_structured()) children.push_back(&c);
+    }
+    pending.insert(pending.end(), children.rbegin(), children.rend());
+  }
+}
+
 // Canonical text of an expression subtree (locations removed), to match GROUP BY items.
 inline json strip_locations(const json& n) {
   if (n.is_object()) {
@@ -81,6 +102,34 @@ inline json strip_locations(const json& n) {
   return n;
 }
 inline std::string signature(const json& n) { return strip_locations(n).dump(); }
+
+// Whether two subtrees are the same expression (signature(a) == signature(b)), compared
+// without recursion and stopping at the first difference: the GROUP BY keys are compared
+// with every level of an operator chain, which must not cost the chain's size each time.
+inline bool same_expression(const json& a, const json& b) {
+  std::vector<std::pair<const json*, const json*>> pending{{&a, &b}};
+  while (!pending.empty()) {
+    auto [x, y] = pending.back();
+    pending.pop_back();
+    if (x->type() != y->type()) return false;
+    if (x->is_object()) {
+      auto count = [](const json& o) { return o.size() - (o.contains("location") ? 1 : 0); };
+      if (count(*x) != count(*y)) return false;
+      for (auto it = x->begin(); it != x->end(); ++it) {
+        if (it.key() == "location") continue;
+        auto other = y->find(it.key());
+        if (other == y->end()) return false;
+        pending.emplace_back(&it.value(), &*other);
+      }
+    } else if (x->is_array()) {
+      if (x->size() != y->size()) return false;
+      for (size_t i = 0; i < x->size(); ++i) pending.emplace_back(&(*x)[i], &(*y)[i]);
+    } else if (*x != *y) {
+      return false;
+    }
+  }
+  return true;
+}
 
 inline std::string string_value(const json& n) {
   // {"String": {"sval": "x"}}
@@ -295,7 +344,6 @@ class Compiler {
   // ------------------------------------------------------------------ aggregation
 
   struct AggregateBinding;
-  static void collect_columns(const ExprPtr& e, std::vector<int>& out);
   static std::vector<int> columns_used(const ExprPtr& e);
   Result<Relation> bind_aggregate(const json& s, const Relation& in);
 
@@ -332,6 +380,23 @@ class Compiler {
   // literal fails at planning time.
   Result<ExprPtr> qualified_interval(const ExprPtr& arg, const json& type_name, int loc);
   Result<ExprPtr> bind_a_expr(const json& b, BindContext& ctx, int loc);
+  // A binary operator (`b` an A_Expr body) and the left-deep chain below it, without recursion.
+  Result<ExprPtr> bind_operator_chain(const json& b, BindContext& ctx, int loc);
+
+  // Intervals with months (INTERVAL '1' MONTH, '1 year 2 days'::interval) are not values:
+  // they exist only as a constant added to or subtracted from a TIMESTAMP, bound as
+  // add_months(ts, n) [+ the exact part]. Anywhere else the INTERVAL cast refuses them.
+  struct MonthInterval {
+    CalendarInterval value;
+    std::string text;
+    int loc = -1;
+  };
+  // `n` when it is such a constant (a cast of a string to INTERVAL with months), else nullopt.
+  Result<std::optional<MonthInterval>> month_interval(const json& n);
+  Result<ExprPtr> add_month_interval(ExprPtr timestamp, const MonthInterval& m, bool subtract);
+  // Set while binding where every interval must be an exact duration (a join condition):
+  // says where, for the error.
+  std::string months_refused_in_;
 
  private:
   const std::string& text_;

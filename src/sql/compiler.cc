@@ -14,7 +14,14 @@ namespace sluice::sql {
 Result<json> parse_tree(const std::string& text, const std::function<Status(int, const std::string&)>& where) {
   PgQueryParseResult r = pg_query_parse(text.c_str());
   if (r.error) {
-    Status s = where(r.error->cursorpos > 0 ? r.error->cursorpos - 1 : -1, r.error->message);
+    std::string message = r.error->message;
+    // Bison's stack (10,000 entries) overflows on parentheses or calls nested that deep.
+    if (message.rfind("memory exhausted", 0) == 0) {
+      message = fmt::format("expression nested too deeply for the parser (more than {} levels of parentheses or "
+                            "calls): split it, e.g. into a view",
+                            kMaxNodeDepth);
+    }
+    Status s = where(r.error->cursorpos > 0 ? r.error->cursorpos - 1 : -1, message);
     pg_query_free_parse_result(r);
     return s;
   }

@@ -184,19 +184,30 @@ Status check_sql_text(std::string_view text, const std::string& file) {
 }
 
 Status check_parse_tree_depth(const nlohmann::json& tree, std::string_view text, const std::string& file) {
-  // Depth counts nodes ({"TypeName": {...}}: one key starting with a capital letter).
+  // Depth counts nodes ({"TypeName": {...}}: one key starting with a capital letter), except
+  // the left operand of a binary operator that is itself one: a + b + c ... parses
+  // left-deep, one level per operator, and the binder and evaluator walk such chains in a
+  // loop (their length is bounded by kMaxOperatorsPerStatement instead).
   struct Item {
     const nlohmann::json* value;
     int depth;
-    int location;  // of the nearest enclosing node that has one
+    int location;              // of the nearest enclosing node that has one
+    bool binary_operator_body;  // the body of {"A_Expr": {kind AEXPR_OP, lexpr, rexpr}}
   };
-  std::vector<Item> stack{{&tree, 0, -1}};
+  auto is_binary_operator = [](const nlohmann::json& v) {
+    if (!v.is_object() || v.size() != 1 || v.begin().key() != "A_Expr") return false;
+    const nlohmann::json& b = v.begin().value();
+    if (!b.is_object()) return false;
+    auto kind = b.find("kind");
+    return kind != b.end() && *kind == "AEXPR_OP" && b.contains("lexpr") && b.contains("rexpr");
+  };
+  std::vector<Item> stack{{&tree, 0, -1, false}};
   while (!stack.empty()) {
     Item it = stack.back();
     stack.pop_back();
     const nlohmann::json& v = *it.value;
     if (v.is_array()) {
-      for (const auto& e : v) stack.push_back({&e, it.depth, it.location});
+      for (const auto& e : v) stack.push_back({&e, it.depth, it.location, false});
       continue;
     }
     if (!v.is_object()) continue;
@@ -210,13 +221,17 @@ Status check_parse_tree_depth(const nlohmann::json& tree, std::string_view text,
         if (loc != body.end() && loc->is_number_integer() && loc->get<int>() >= 0) location = loc->get<int>();
       }
       if (depth > kMaxNodeDepth) {
-        return invalid_argument("{}:{}: expression nested too deeply (more than {} levels; a chain such as "
-                                "a + b + c ... counts one level per operator): split it, e.g. into a view",
+        return invalid_argument("{}:{}: expression nested too deeply (more than {} levels of parentheses, function "
+                                "calls or subexpressions): split it, e.g. into a view",
                                 file, text_position(text, location < 0 ? 0 : location), kMaxNodeDepth);
       }
+      stack.push_back({&body, depth, location, is_binary_operator(v)});
+      continue;
     }
     for (auto e = v.begin(); e != v.end(); ++e) {
-      if (e.value().is_structured()) stack.push_back({&e.value(), depth, location});
+      if (!e.value().is_structured()) continue;
+      const bool chain_link = it.binary_operator_body && e.key() == "lexpr" && is_binary_operator(e.value());
+      stack.push_back({&e.value(), chain_link ? depth - 1 : depth, location, false});
     }
   }
   return Status::ok();

@@ -6,7 +6,8 @@
 //  - a statement may hold at most kMaxOperatorsPerStatement operators (libpg_query builds
 //    and prints a left-deep chain such as a + b + c ... recursively);
 //  - the parse tree may nest at most kMaxNodeDepth nodes (the binder and the expression
-//    evaluator recurse once per level).
+//    evaluator recurse once per level), not counting the left-deep levels of an operator
+//    chain a + b + c ..., which they walk in a loop.
 // Stateless functions; any thread.
 #pragma once
 
@@ -32,8 +33,8 @@ int skip_space_and_comments(std::string_view text, int offset);
 // NUL bytes, invalid UTF-8, operator chains too long to parse: "FILE:LINE:COL: ..." errors.
 Status check_sql_text(std::string_view text, const std::string& file);
 
-// The parse tree's nesting of nodes, measured without recursion; an error naming the
-// position of the first node deeper than kMaxNodeDepth.
+// The parse tree's nesting of nodes (operator chains' left operands not counted), measured
+// without recursion; an error naming the position of the first node deeper than kMaxNodeDepth.
 Status check_parse_tree_depth(const nlohmann::json& tree, std::string_view text, const std::string& file);
 
 }  // namespace sluice

@@ -290,13 +290,26 @@ class MatchRecognizeOperator : public Operator, private cep::MatchSink {
     args_.clear();
     for (const ExprPtr& a : c_.arguments) args_.push_back(&a->eval(ready_, scratch_));
     const Column& ready_time = ready_.column(static_cast<size_t>(c_.time_column));
+    cep::PartitionState* partition = nullptr;  // of the current run of rows (sorted by partition)
     for (size_t r = 0; r < n; ++r) {
       const uint32_t pid = pending_partition_[order_[r]];
-      current_ = pid;
+      // Consecutive rows are mostly of different partitions, each a cache miss: the
+      // partition two rows ahead is requested, and the attempts of the next one (whose
+      // partition was requested a row ago).
+      if (r + 2 < n) {
+        const char* ahead = reinterpret_cast<const char*>(&partitions_[pending_partition_[order_[r + 2]]]);
+        __builtin_prefetch(ahead);
+        __builtin_prefetch(ahead + 64);
+      }
+      if (r + 1 < n) matcher_.prefetch(partitions_[pending_partition_[order_[r + 1]]]);
+      if (partition == nullptr || pid != current_) {
+        current_ = pid;
+        partition = &partitions_[pid];
+        if (track_) changed_.mark(pid);
+      }
       cep::RowRef row{masks_[r], ready_time.int_at(r), args_.data(), r};
-      Status s = matcher_.on_row(partitions_[pid], row, *this);
+      Status s = matcher_.on_row(*partition, row, *this);
       if (!s.is_ok()) return Status(s.code(), fmt::format("{}: {}", describe_partition(pid), s.message()));
-      if (track_) changed_.mark(pid);
       if (r + 1 == n || pending_partition_[order_[r + 1]] != pid) schedule(pid);
     }
     // Keep the rows at or after wm, in arrival order.

@@ -291,7 +291,8 @@ uint64_t Matcher::step(PartitionState& p, Attempt& a, const RowRef& row, uint64_
                    a.threads.begin() + static_cast<std::ptrdiff_t>(t + stride_));
     }
   }
-  a.threads.swap(next_);
+  if (a.threads.size() != next_.size()) a.threads.resize(next_.size());  // absl's assign() costs more
+  if (!next_.empty()) std::memcpy(a.threads.data(), next_.data(), next_.size() * sizeof(int64_t));
   if (a.threads.empty()) decide(p, a, row.time == kMaxWatermark ? kMaxWatermark : row.time + 1);
   return waits_of(a);
 }
@@ -389,11 +390,10 @@ Status Matcher::on_row(PartitionState& p, const RowRef& row, MatchSink& sink) {
     std::unique_ptr<Attempt> a = take_attempt();
     a->start_row = row_number;
     a->start_time = row.time;
-    for (int pc : start_pcs_) {
-      size_t at = a->threads.size();
-      a->threads.resize(at + stride_, 0);
-      a->threads[at + slot::kPc] = pc;
-      a->threads[at + slot::kSkipRow] = -1;
+    a->threads.resize(start_pcs_.size() * stride_);  // zeros: take_attempt() cleared it
+    for (size_t i = 0; i < start_pcs_.size(); ++i) {
+      a->threads[i * stride_ + slot::kPc] = start_pcs_[i];
+      a->threads[i * stride_ + slot::kSkipRow] = -1;
     }
     p.running++;
     const uint64_t waits = step(p, *a, row, row_number, true);

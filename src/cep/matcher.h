@@ -215,7 +215,7 @@ class Matcher {
   std::vector<std::vector<int>> updates_;      // per variable: aggregates it updates
   std::vector<int> text_aggregates_;           // aggregates that keep TEXT in the arena
   // Scratch of one step.
-  ThreadSlots next_;
+  std::vector<int64_t> next_;
   std::vector<int64_t> tmp_;
   std::vector<uint32_t> mark_;
   std::vector<AttemptEntry*> stepped_;  // on_row: the attempts the row steps

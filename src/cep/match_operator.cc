@@ -246,8 +246,9 @@ class MatchRecognizeOperator : public Operator, private cep::MatchSink {
     return out.empty() ? "the only partition" : "partition (" + out + ")";
   }
 
-  void schedule(uint32_t pid) {
-    const Micros d = matcher_.next_deadline(partitions_[pid]);
+  void schedule(uint32_t pid) { schedule(pid, partitions_[pid]); }
+  void schedule(uint32_t pid, const cep::PartitionState& p) {
+    const Micros d = matcher_.next_deadline(p);
     if (d == scheduled_[pid]) return;
     scheduled_[pid] = d;
     if (d != kMaxWatermark) deadlines_.push({d, pid});
@@ -290,14 +291,29 @@ class MatchRecognizeOperator : public Operator, private cep::MatchSink {
     args_.clear();
     for (const ExprPtr& a : c_.arguments) args_.push_back(&a->eval(ready_, scratch_));
     const Column& ready_time = ready_.column(static_cast<size_t>(c_.time_column));
+    // Consecutive rows are mostly of different partitions, each a cache miss: the partition
+    // two rows ahead is requested, and the attempts of the next one (whose partition was
+    // requested a row ago). ahead[r % 3]: the partition of row r.
+    cep::PartitionState* ahead[3] = {};
+    auto partition_of = [&](size_t r) { return &partitions_[pending_partition_[order_[r]]]; };
+    ahead[0] = partition_of(0);
+    if (n > 1) ahead[1] = partition_of(1);
     for (size_t r = 0; r < n; ++r) {
       const uint32_t pid = pending_partition_[order_[r]];
+      if (r + 2 < n) {
+        cep::PartitionState* p2 = partition_of(r + 2);
+        ahead[(r + 2) % 3] = p2;
+        __builtin_prefetch(p2);
+        __builtin_prefetch(reinterpret_cast<const char*>(p2) + 64);
+      }
+      if (r + 1 < n) matcher_.prefetch(*ahead[(r + 1) % 3]);
+      cep::PartitionState& partition = *ahead[r % 3];
+      if (track_ && (r == 0 || pid != current_)) changed_.mark(pid);
       current_ = pid;
       cep::RowRef row{masks_[r], ready_time.int_at(r), args_.data(), r};
-      Status s = matcher_.on_row(partitions_[pid], row, *this);
+      Status s = matcher_.on_row(partition, row, *this);
       if (!s.is_ok()) return Status(s.code(), fmt::format("{}: {}", describe_partition(pid), s.message()));
-      if (track_) changed_.mark(pid);
-      if (r + 1 == n || pending_partition_[order_[r + 1]] != pid) schedule(pid);
+      if (r + 1 == n || pending_partition_[order_[r + 1]] != pid) schedule(pid, partition);
     }
     // Keep the rows at or after wm, in arrival order.
     rest_.clear();

@@ -81,6 +81,13 @@ Matcher::Matcher(const MatcherConfig& config) : c_(config) {
     }
   };
   walk(walk, 0);
+  direct_next_.assign(program.size(), -1);
+  for (size_t pc = 0; pc < program.size(); ++pc) {
+    const Instruction& in = program[pc];
+    if (in.op == Instruction::Op::kConsume && program[static_cast<size_t>(in.x)].op == Instruction::Op::kConsume) {
+      direct_next_[pc] = in.x;
+    }
+  }
   tmp_.resize(stride_);
 }
 
@@ -100,17 +107,18 @@ void Matcher::release(std::unique_ptr<Attempt> a) {
 
 void Matcher::release_all(PartitionState& p) {
   while (!p.attempts.empty()) {
-    release(std::move(p.attempts.front()));
+    release(std::move(p.attempts.front().attempt));
     p.attempts.pop_front();
   }
   p.running = 0;
+  p.waits = 0;
   p.arena.clear();
 }
 
 Micros Matcher::next_deadline(const PartitionState& p) const {
   if (c_.within <= 0) return kMaxWatermark;
-  for (const auto& a : p.attempts) {
-    if (!a->done) return a->start_time + c_.within;
+  for (const AttemptEntry& e : p.attempts) {
+    if (e.waits != 0) return e.start_time + c_.within;  // running
   }
   return kMaxWatermark;
 }
@@ -121,9 +129,19 @@ uint64_t Matcher::arena_put(PartitionState& p, std::string_view s) {
   return at;
 }
 
-void Matcher::consume(const int64_t* thread, int variable, PartitionState& p, const RowRef& row, uint64_t row_number) {
-  int64_t* t = tmp_.data();
-  std::memcpy(t, thread, stride_ * sizeof(int64_t));
+uint64_t Matcher::waits_of(const Attempt& a) const {
+  uint64_t waits = 0;
+  for (size_t t = 0; t < a.threads.size(); t += stride_) {
+    waits |= uint64_t{1} << c_.pattern.program[static_cast<size_t>(a.threads[t + slot::kPc])].variable;
+  }
+  return waits;
+}
+
+// The thread after taking the row as `variable`, into `out` (which may be `thread`).
+void Matcher::consume(const int64_t* thread, int64_t* out, int variable, PartitionState& p, const RowRef& row,
+                      uint64_t row_number) {
+  int64_t* t = out;
+  if (out != thread) std::memcpy(t, thread, stride_ * sizeof(int64_t));
   t[slot::kEndTime] = row.time;
   t[slot::kClassifier] = variable;
   t[slot::kEndRow] = static_cast<int64_t>(row_number);
@@ -237,21 +255,34 @@ void Matcher::add_closure(int pc, Attempt& a) {
   }
 }
 
-void Matcher::step(PartitionState& p, Attempt& a, const RowRef& row, uint64_t row_number, bool first) {
+// Returns the variables the attempt's threads wait for after the row, 0 when it ended.
+uint64_t Matcher::step(PartitionState& p, Attempt& a, const RowRef& row, uint64_t row_number, bool first) {
+  const auto& program = c_.pattern.program;
+  if (a.threads.size() == stride_) {
+    // One thread that takes the row and goes straight on to the next consume: the step
+    // below would copy it out and back with nothing to order or drop.
+    const size_t pc = static_cast<size_t>(a.threads[slot::kPc]);
+    const Instruction& in = program[pc];
+    const int next = direct_next_[pc];
+    if (next >= 0 && ((row.variables >> in.variable) & 1)) {
+      consume(a.threads.data(), a.threads.data(), in.variable, p, row, row_number);
+      a.threads[slot::kPc] = next;
+      return uint64_t{1} << program[static_cast<size_t>(next)].variable;
+    }
+  }
   next_.clear();
   if (++generation_ == 0) {
     std::fill(mark_.begin(), mark_.end(), 0);
     generation_ = 1;
   }
   cut_ = false;
-  const auto& program = c_.pattern.program;
   const bool skip_rows = c_.contiguity == Contiguity::kRelaxed && !first;
   const size_t n = a.threads.size();
   for (size_t t = 0; t < n && !cut_; t += stride_) {
     const int pc = static_cast<int>(a.threads[t + slot::kPc]);
     const Instruction& in = program[static_cast<size_t>(pc)];
     if ((row.variables >> in.variable) & 1) {
-      consume(a.threads.data() + t, in.variable, p, row, row_number);
+      consume(a.threads.data() + t, tmp_.data(), in.variable, p, row, row_number);
       add_closure(in.x, a);
     } else if (skip_rows && mark_[static_cast<size_t>(pc)] != generation_) {
       // Relaxed contiguity: the thread waits past this row.
@@ -260,8 +291,10 @@ void Matcher::step(PartitionState& p, Attempt& a, const RowRef& row, uint64_t ro
                    a.threads.begin() + static_cast<std::ptrdiff_t>(t + stride_));
     }
   }
-  a.threads.swap(next_);
+  if (a.threads.size() != next_.size()) a.threads.resize(next_.size());  // absl's assign() costs more
+  if (!next_.empty()) std::memcpy(a.threads.data(), next_.data(), next_.size() * sizeof(int64_t));
   if (a.threads.empty()) decide(p, a, row.time == kMaxWatermark ? kMaxWatermark : row.time + 1);
+  return waits_of(a);
 }
 
 void Matcher::decide(PartitionState& p, Attempt& a, Micros at) {
@@ -273,8 +306,8 @@ void Matcher::decide(PartitionState& p, Attempt& a, Micros at) {
 }
 
 void Matcher::drain(PartitionState& p, MatchSink& sink) {
-  while (!p.attempts.empty() && p.attempts.front()->done) {
-    std::unique_ptr<Attempt> a = std::move(p.attempts.front());
+  while (!p.attempts.empty() && p.attempts.front().waits == 0) {  // done
+    std::unique_ptr<Attempt> a = std::move(p.attempts.front().attempt);
     p.attempts.pop_front();
     p.last_emit = std::max(p.last_emit, a->decided_at);
     if (a->matched) {
@@ -302,7 +335,7 @@ void Matcher::drain(PartitionState& p, MatchSink& sink) {
       p.resume_row = std::max(p.resume_row, resume);
       while (!p.attempts.empty() && p.attempts.front()->start_row < p.resume_row) {
         if (!p.attempts.front()->done) p.running--;
-        release(std::move(p.attempts.front()));
+        release(std::move(p.attempts.front().attempt));
         p.attempts.pop_front();
       }
     }
@@ -311,6 +344,7 @@ void Matcher::drain(PartitionState& p, MatchSink& sink) {
   if (p.attempts.empty()) {
     p.arena.clear();
     p.arena_compacted = 0;
+    p.waits = 0;
   }
 }
 
@@ -318,28 +352,56 @@ Status Matcher::on_row(PartitionState& p, const RowRef& row, MatchSink& sink) {
   const uint64_t row_number = p.next_row++;
   // The front attempt is running (drain() pops decided ones) and started first: the only
   // one whose time bound can have ended.
-  if (c_.within > 0 && !p.attempts.empty() && p.attempts.front()->start_time <= row.time - c_.within) {
+  if (c_.within > 0 && !p.attempts.empty() && p.attempts.front().start_time <= row.time - c_.within) {
     advance(p, row.time, sink);
   }
-  for (auto& a : p.attempts) {
-    if (!a->done) step(p, *a, row, row_number, false);
+  const bool relaxed = c_.contiguity == Contiguity::kRelaxed;
+  if (!relaxed || (row.variables & p.waits) != 0) {
+    // Two passes: the attempts the row steps are found (and their memory requested) first,
+    // so that their cache misses overlap rather than follow one another.
+    uint64_t waits = 0;
+    stepped_.clear();
+    for (AttemptEntry& e : p.attempts) {
+      if ((row.variables & e.waits) == 0) {
+        if (e.waits == 0) continue;  // done
+        // No thread takes the row. Relaxed: each waits past it, and as an attempt's
+        // threads are at distinct pcs (step() keeps the first at each), the step would
+        // leave the attempt as it is. Strict: the attempt ends, as the step would end it.
+        if (relaxed) {
+          waits |= e.waits;
+        } else {
+          decide(p, *e.attempt, row.time == kMaxWatermark ? kMaxWatermark : row.time + 1);
+          e.waits = 0;
+        }
+        continue;
+      }
+      // The attempt and its inline thread.
+      const char* a = reinterpret_cast<const char*>(e.attempt.get());
+      for (size_t line = 0; line < sizeof(Attempt); line += 64) __builtin_prefetch(a + line);
+      stepped_.push_back(&e);
+    }
+    for (AttemptEntry* e : stepped_) {
+      e->waits = step(p, *e->attempt, row, row_number, false);
+      waits |= e->waits;
+    }
+    p.waits = waits;
   }
   if (row_number >= p.resume_row && (row.variables & c_.pattern.first_variables) != 0) {
     std::unique_ptr<Attempt> a = take_attempt();
     a->start_row = row_number;
     a->start_time = row.time;
-    for (int pc : start_pcs_) {
-      size_t at = a->threads.size();
-      a->threads.resize(at + stride_, 0);
-      a->threads[at + slot::kPc] = pc;
-      a->threads[at + slot::kSkipRow] = -1;
+    a->threads.resize(start_pcs_.size() * stride_);  // zeros: take_attempt() cleared it
+    for (size_t i = 0; i < start_pcs_.size(); ++i) {
+      a->threads[i * stride_ + slot::kPc] = start_pcs_[i];
+      a->threads[i * stride_ + slot::kSkipRow] = -1;
     }
     p.running++;
-    step(p, *a, row, row_number, true);
+    const uint64_t waits = step(p, *a, row, row_number, true);
     if (a->done && !a->matched) {
       release(std::move(a));  // the row starts no match; nothing after it waits for it
     } else {
-      p.attempts.push_back(std::move(a));
+      p.waits |= waits;
+      p.attempts.push_back({waits, row.time, std::move(a)});
     }
     if (p.running > c_.max_partial_matches) {
       return invalid_argument(
@@ -353,13 +415,18 @@ Status Matcher::on_row(PartitionState& p, const RowRef& row, MatchSink& sink) {
   return Status::ok();
 }
 
+void Matcher::prefetch(const PartitionState& p) const {
+  if (!p.attempts.empty()) __builtin_prefetch(&p.attempts.front());
+}
+
 void Matcher::advance(PartitionState& p, Micros time, MatchSink& sink) {
   if (c_.within <= 0) return;
   bool any = false;
-  for (auto& a : p.attempts) {
-    if (a->start_time > time - c_.within) break;  // later starts end later
-    if (!a->done) {
-      decide(p, *a, a->start_time + c_.within);
+  for (AttemptEntry& e : p.attempts) {
+    if (e.start_time > time - c_.within) break;  // later starts end later
+    if (e.waits != 0) {
+      decide(p, *e.attempt, e.start_time + c_.within);
+      e.waits = 0;
       any = true;
     }
   }
@@ -368,7 +435,10 @@ void Matcher::advance(PartitionState& p, Micros time, MatchSink& sink) {
 
 void Matcher::finish(PartitionState& p, MatchSink& sink) {
   advance(p, kMaxWatermark, sink);
-  for (auto& a : p.attempts) decide(p, *a, kMaxWatermark);
+  for (AttemptEntry& e : p.attempts) {
+    decide(p, *e.attempt, kMaxWatermark);
+    e.waits = 0;
+  }
   drain(p, sink);
 }
 
@@ -499,8 +569,13 @@ Status Matcher::read(ByteReader& r, PartitionState& p) {
       a->match.resize(stride_);
       for (size_t k = 0; k < stride_; ++k) a->match[k] = r.i64();
     }
-    if (!a->done) p.running++;
-    p.attempts.push_back(std::move(a));
+    const uint64_t waits = a->done ? 0 : waits_of(*a);
+    if (!a->done) {
+      if (waits == 0) return Status(StatusCode::kDataLoss, "MATCH_RECOGNIZE state: a running attempt without threads");
+      p.running++;
+      p.waits |= waits;
+    }
+    p.attempts.push_back({waits, a->start_time, std::move(a)});
   }
   return r.status("MATCH_RECOGNIZE partition state");
 }

@@ -30,6 +30,12 @@
 // the partition's arena (compacted when it grows). So a step copies a few int64 slots and
 // allocates nothing once the attempt pool has warmed up.
 //
+// Cost per row: O(running attempts of the partition), but an attempt none of whose threads
+// the row feeds is passed over from its queue entry (AttemptEntry) without a step, and
+// with relaxed contiguity a row that feeds no running attempt of the partition skips them
+// all; an attempt with one thread on a straight run of variables (F F F in `F{5} P`)
+// steps in place.
+//
 // Emit time: each emitted match carries a time derived only from the data — the event
 // time + 1 of the row that decided it, or the start + d of an attempt ended by the time
 // bound, or +infinity for attempts ended by the end of the input — maximised over the
@@ -45,6 +51,8 @@
 #include <memory>
 #include <string>
 #include <vector>
+
+#include <absl/container/inlined_vector.h>
 
 #include "cep/pattern.h"
 #include "common/serde.h"
@@ -93,14 +101,28 @@ inline constexpr size_t kRows = 5;        // rows in the match
 inline constexpr size_t kHeader = 6;
 }  // namespace slot
 
+// The threads of an attempt: one thread of up to three aggregates is held inline, so that
+// stepping the usual attempt reads one object rather than two.
+using ThreadSlots = absl::InlinedVector<int64_t, slot::kHeader + 3 * 3>;
+
 struct Attempt {
   uint64_t start_row = 0;  // row number in the partition
   Micros start_time = 0;
   bool done = false;
   bool matched = false;
   Micros decided_at = 0;         // when done: the time that decided it
-  std::vector<int64_t> threads;  // stride slots each, in preference order
+  ThreadSlots threads;           // stride slots each, in preference order
   std::vector<int64_t> match;    // the preferred match so far (stride slots)
+};
+
+// An attempt in its partition's queue, with what each row asks of it next to it: a row is
+// passed over an attempt that none of its threads wants, and the time bound and the
+// queue's front are checked, without touching the attempt (a cache miss per attempt).
+struct AttemptEntry {
+  uint64_t waits = 0;  // bit v: a thread waits for variable v; 0 once the attempt is done
+  Micros start_time = 0;  // the attempt's
+  std::unique_ptr<Attempt> attempt;
+  Attempt* operator->() const { return attempt.get(); }
 };
 
 // The matching state of one partition.
@@ -110,7 +132,10 @@ struct PartitionState {
   int64_t matches = 0;      // matches emitted (MATCH_NUMBER of the last)
   Micros last_emit = kMinWatermark;
   int64_t running = 0;  // attempts not done
-  std::deque<std::unique_ptr<Attempt>> attempts;  // by start row
+  // A superset of the variables the running attempts wait for: with relaxed contiguity a
+  // row that satisfies none of them changes no attempt.
+  uint64_t waits = 0;
+  std::deque<AttemptEntry> attempts;  // by start row
   std::string arena;                              // TEXT values of the accumulators
   size_t arena_compacted = 0;                     // arena size after the last compaction
   bool empty() const { return attempts.empty(); }
@@ -152,6 +177,8 @@ class Matcher {
   // Time has reached `time` (no row with an earlier event time follows): attempts whose
   // time bound ended at or before it are decided.
   void advance(PartitionState& p, Micros time, MatchSink& sink);
+  // Asks for the memory on_row() reads first (the partition's attempt queue), ahead of it.
+  void prefetch(const PartitionState& p) const;
   // End of input: every attempt is decided.
   void finish(PartitionState& p, MatchSink& sink);
   // The earliest time bound of the partition's running attempts (kMaxWatermark: none).
@@ -167,8 +194,10 @@ class Matcher {
   void release_all(PartitionState& p);
 
  private:
-  void step(PartitionState& p, Attempt& a, const RowRef& row, uint64_t row_number, bool first);
-  void consume(const int64_t* thread, int variable, PartitionState& p, const RowRef& row, uint64_t row_number);
+  uint64_t step(PartitionState& p, Attempt& a, const RowRef& row, uint64_t row_number, bool first);
+  void consume(const int64_t* thread, int64_t* out, int variable, PartitionState& p, const RowRef& row,
+               uint64_t row_number);
+  uint64_t waits_of(const Attempt& a) const;
   void add_closure(int pc, Attempt& a);
   void drain(PartitionState& p, MatchSink& sink);
   void decide(PartitionState& p, Attempt& a, Micros at);
@@ -180,12 +209,16 @@ class Matcher {
   const MatcherConfig& c_;
   size_t stride_ = slot::kHeader;
   std::vector<int> start_pcs_;                 // the closure of pc 0, in preference order
+  // Per consume instruction: its next pc when that is a consume too (no split, jump or
+  // match in between), else -1; an attempt with one such thread steps in place.
+  std::vector<int> direct_next_;
   std::vector<std::vector<int>> updates_;      // per variable: aggregates it updates
   std::vector<int> text_aggregates_;           // aggregates that keep TEXT in the arena
   // Scratch of one step.
   std::vector<int64_t> next_;
   std::vector<int64_t> tmp_;
   std::vector<uint32_t> mark_;
+  std::vector<AttemptEntry*> stepped_;  // on_row: the attempts the row steps
   uint32_t generation_ = 0;
   bool cut_ = false;
   std::vector<std::unique_ptr<Attempt>> pool_;

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <iterator>
 #include <random>
 
 #include <fmt/format.h>
@@ -130,6 +131,35 @@ Collected run_matcher(const MatcherConfig& c, const std::vector<reference::Row>&
   m.finish(p, sink);
   EXPECT_TRUE(p.empty());
   return sink;
+}
+
+// Feeds rows before `cut` to one matcher, saves its state, loads it into a fresh matcher
+// that takes the rest, then ends: the matches of both.
+std::vector<std::string> run_with_checkpoint(const MatcherConfig& c, const std::vector<reference::Row>& rows,
+                                             const RecordBatch& args, size_t cut) {
+  const auto columns = column_pointers(args);
+  Matcher first(c);
+  Collected sink;
+  sink.matcher = &first;
+  sink.config = &c;
+  PartitionState p;
+  for (size_t i = 0; i < cut; ++i) {
+    EXPECT_TRUE(first.on_row(p, RowRef{rows[i].variables, rows[i].time, columns.data(), i}, sink).is_ok());
+  }
+  std::string bytes;
+  ByteWriter w(&bytes);
+  first.write(p, w);
+  Matcher second(c);
+  sink.matcher = &second;
+  PartitionState q;
+  ByteReader r(bytes);
+  EXPECT_TRUE(second.read(r, q).is_ok());
+  EXPECT_TRUE(r.at_end());
+  for (size_t i = cut; i < rows.size(); ++i) {
+    EXPECT_TRUE(second.on_row(q, RowRef{rows[i].variables, rows[i].time, columns.data(), i}, sink).is_ok());
+  }
+  second.finish(q, sink);
+  return sink.out;
 }
 
 RecordBatch make_args(size_t n, std::mt19937_64& rng) {
@@ -275,6 +305,49 @@ TEST(CepMatcher, MatchesTheReferenceOnRandomStreams) {
   EXPECT_GT(matches, 15000);
 }
 
+// Long streams where most rows satisfy few or none of the variables: relaxed attempts
+// wait across many rows (the row is not stepped through an attempt none of whose threads
+// it feeds, nor through a partition none of whose attempts it feeds) and strict attempts
+// end on them without a step; linear patterns step single threads in place. Each run is
+// also cut at a random row, saved and restored (the waiting variables are recomputed).
+TEST(CepMatcher, MatchesTheReferenceOnLongSparseStreams) {
+  const char* patterns[] = {"A{3} B", "A B{2} C", "A{2} B+", "(A | B) C{2}", "A+ B",
+                            "A B*? C",  "A{2,}? B", "A (B | C) A", "A{4}",     "A B C"};
+  std::mt19937_64 rng(20261208);
+  int matches = 0;
+  for (int iteration = 0; iteration < 600; ++iteration) {
+    const char* text = patterns[iteration % std::size(patterns)];
+    MatcherConfig c;
+    c.pattern = compile_pattern(text).value();
+    c.contiguity = (iteration / std::size(patterns)) % 2 ? Contiguity::kRelaxed : Contiguity::kStrict;
+    c.skip = static_cast<SkipKind>(rng() % 4);
+    c.skip_variable = static_cast<int>(rng() % c.pattern.variables.size());
+    c.within = rng() % 2 ? 0 : static_cast<Micros>(20 + rng() % 60);
+    c.max_partial_matches = 1000000;
+    c.aggregates = all_aggregates(c.pattern.variables.size());
+    const size_t n = 100 + rng() % 100;
+    std::vector<reference::Row> rows;
+    Micros t = 0;
+    const unsigned sparsity = 3 + static_cast<unsigned>(rng() % 6);  // a variable holds on 1 row in `sparsity`
+    for (size_t i = 0; i < n; ++i) {
+      t += static_cast<Micros>(rng() % 2);
+      uint64_t vars = 0;
+      for (size_t v = 0; v < c.pattern.variables.size(); ++v) vars |= (rng() % sparsity == 0 ? uint64_t{1} : 0) << v;
+      rows.push_back({t, vars});
+    }
+    RecordBatch args = make_args(n, rng);
+    const auto expected = reference_output(c, rows, args);
+    const std::string what = fmt::format("pattern '{}' {} skip {} var {} within {}", text,
+                                         c.contiguity == Contiguity::kRelaxed ? "relaxed" : "strict",
+                                         static_cast<int>(c.skip), c.skip_variable, c.within);
+    ASSERT_EQ(run_matcher(c, rows, args).out, expected) << what;
+    const size_t cut = rng() % n;
+    ASSERT_EQ(run_with_checkpoint(c, rows, args, cut), expected) << what << " cut at " << cut;
+    matches += static_cast<int>(expected.size());
+  }
+  EXPECT_GT(matches, 2000);
+}
+
 TEST(CepMatcher, StateRoundTripsThroughACheckpointMidStream) {
   std::mt19937_64 rng(99);
   for (int iteration = 0; iteration < 300; ++iteration) {
@@ -289,31 +362,10 @@ TEST(CepMatcher, StateRoundTripsThroughACheckpointMidStream) {
     std::vector<reference::Row> rows;
     for (size_t i = 0; i < n; ++i) rows.push_back({static_cast<Micros>(i), rng() & 7});
     RecordBatch args = make_args(n, rng);
-    const auto columns = column_pointers(args);
     auto whole = run_matcher(c, rows, args);
     // Stop after `cut` rows, save, load into a fresh matcher, go on.
     const size_t cut = rng() % n;
-    Matcher first(c);
-    Collected sink;
-    sink.matcher = &first;
-    sink.config = &c;
-    PartitionState p;
-    for (size_t i = 0; i < cut; ++i) ASSERT_TRUE(first.on_row(p, RowRef{rows[i].variables, rows[i].time, columns.data(), i}, sink).is_ok());
-    std::string bytes;
-    ByteWriter w(&bytes);
-    first.write(p, w);
-    Matcher second(c);
-    Collected rest;
-    rest.matcher = &second;
-    rest.config = &c;
-    rest.out = sink.out;
-    PartitionState q;
-    ByteReader r(bytes);
-    ASSERT_TRUE(second.read(r, q).is_ok());
-    ASSERT_TRUE(r.at_end());
-    for (size_t i = cut; i < n; ++i) ASSERT_TRUE(second.on_row(q, RowRef{rows[i].variables, rows[i].time, columns.data(), i}, rest).is_ok());
-    second.finish(q, rest);
-    EXPECT_EQ(rest.out, whole.out) << iteration;
+    EXPECT_EQ(run_with_checkpoint(c, rows, args, cut), whole.out) << iteration;
   }
 }
 

@@ -516,7 +516,7 @@ TEST(KafkaTest, KilledAtRandomMomentsTheExactlyOnceWindowedOutputHasEveryResultA
   std::map<std::pair<int64_t, std::string>, std::pair<int64_t, std::set<int64_t>>> reference;
   std::string events;
   Rng rng{23};
-  for (int i = 0; i < 120000; ++i) {
+  for (int i = 0; i < 240000; ++i) {
     const int64_t user = rng.uniform(1, 300);
     const std::string page = fmt::format("/p{}", rng.uniform(0, 9));
     const int64_t ts = start_ms + i * 10 - rng.uniform(0, 5000);
@@ -540,11 +540,13 @@ TEST(KafkaTest, KilledAtRandomMomentsTheExactlyOnceWindowedOutputHasEveryResultA
   for (int run = 0; run < 60; ++run) {
     const std::string log = dir.file(fmt::format("run{}.txt", run));
     pid_t job = spawn_sluice({"run", "-q", "-p", run % 2 ? "3" : "1", "job.sql", "--checkpoint-dir", "ck",
-                              "--checkpoint-interval", "100ms"},
+                              "--checkpoint-interval", "50ms"},
                              dir.path(), log);
     ASSERT_GT(job, 0);
     if (kills < 10) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(rng.uniform(30, 300)));
+      // The whole job takes a few hundred milliseconds on a quiet machine: kills land within
+      // its first 150 ms (a checkpoint every 50 ms, so most restarts resume from one).
+      std::this_thread::sleep_for(std::chrono::milliseconds(rng.uniform(20, 150)));
       if (kill(job, SIGKILL) == 0 && wait_exit(job) != 0) {
         ++kills;
         continue;

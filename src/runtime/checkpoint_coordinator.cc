@@ -73,6 +73,9 @@ Status CheckpointCoordinator::open() {
   storage_ = std::make_unique<CheckpointStorage>(options_.dir, std::max(1, options_.retain));
   RETURN_IF_ERROR(storage_->open());
   ASSIGN_OR_RETURN(job_id_, storage_->load_or_create_job_id(&job_id_created_));
+  std::error_code ec;  // the directory exists now (the lock is in it); absolute() is the fallback
+  std::filesystem::path resolved = std::filesystem::canonical(options_.dir, ec);
+  resolved_dir_ = ec ? std::filesystem::absolute(options_.dir).lexically_normal().string() : resolved.string();
   ASSIGN_OR_RETURN(backend_, make_state_backend(options_.backend, work_dir()));
 
   std::optional<CheckpointInfo> info;

@@ -118,6 +118,8 @@ class CheckpointCoordinator {
   // The checkpoint directory's job id (CheckpointStorage::load_or_create_job_id), and
   // whether this run created it (no earlier run used the directory).
   const std::string& job_id() const { return job_id_; }
+  // The checkpoint directory as an absolute path with symbolic links resolved.
+  const std::string& resolved_dir() const { return resolved_dir_; }
   bool job_id_created() const { return job_id_created_; }
   // The splits of `table` recorded in the restored checkpoint (empty when none).
   std::vector<SourceSplitState> source_states(const std::string& table) const;
@@ -183,6 +185,7 @@ class CheckpointCoordinator {
   std::unique_ptr<StateBackend> backend_;
   std::optional<Restored> restored_;
   std::string job_id_;
+  std::string resolved_dir_;
   bool job_id_created_ = false;
 
   mutable std::mutex mu_;

@@ -4,7 +4,9 @@
 --   sqlite3 out.db 'SELECT * FROM per_page ORDER BY window_start, page'
 CREATE TABLE clicks (user_id BIGINT, page TEXT, ts TIMESTAMP)
   WITH (connector = 'file', path = 'clicks.jsonl', format = 'json',
-        event_time = 'ts', watermark_delay = '5 seconds');
+        event_time = 'ts', watermark_delay = '5 seconds',
+        -- Named after the job: every example reads a table `clicks` (see active_users.sql).
+        dlq = 'clicks_per_page.dlq.jsonl', late_output = 'clicks_per_page.late.jsonl');
 CREATE TABLE per_page (window_start TIMESTAMP, window_end TIMESTAMP, page TEXT,
                        clicks BIGINT, users BIGINT)
   WITH (connector = 'sqlite', path = 'out.db', table = 'per_page',

@@ -4,7 +4,9 @@
 CREATE TABLE clicks (user_id BIGINT, page TEXT, ts TIMESTAMP)
   WITH (connector = 'generator', seed = '13', events = '300000', users = '5000', pages = '100',
         out_of_order = '0.05', max_out_of_orderness = '5 seconds', malformed = '0.001',
-        event_time = 'ts', watermark_delay = '5 seconds');
+        event_time = 'ts', watermark_delay = '5 seconds',
+        -- Named after the job: every example reads a table `clicks` (see active_users.sql).
+        dlq = 'funnel.dlq.jsonl', late_output = 'funnel.late.jsonl');
 
 CREATE VIEW funnel_steps AS
 SELECT window_start, window_end,

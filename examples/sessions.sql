@@ -5,7 +5,9 @@
 CREATE TABLE clicks (user_id BIGINT, page TEXT, ts TIMESTAMP)
   WITH (connector = 'generator', seed = '12', events = '100000', interval = '1s', users = '2000', pages = '50',
         out_of_order = '0.05', max_out_of_orderness = '5 seconds',
-        event_time = 'ts', watermark_delay = '5 seconds');
+        event_time = 'ts', watermark_delay = '5 seconds',
+        -- Named after the job: every example reads a table `clicks` (see active_users.sql).
+        dlq = 'sessions.dlq.jsonl', late_output = 'sessions.late.jsonl');
 
 CREATE TABLE sessions (user_id BIGINT, window_start TIMESTAMP, window_end TIMESTAMP,
                        views BIGINT, pages TEXT)

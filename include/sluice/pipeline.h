@@ -353,6 +353,7 @@ struct RunOptions {
   std::string checkpoint_dir = {};  // take checkpoints here; resume from the latest one
   std::string from_savepoint = {};  // resume from this savepoint or checkpoint directory
   bool allow_changed_sources = false;
+  bool allow_non_restored_state = false;  // resume a checkpoint some of whose state this job lacks
   bool start_over = false;
 };
 

@@ -1120,6 +1120,7 @@ engine::JobOverrides overrides_of(const RunOptions& options) {
   o.checkpoint_dir = options.checkpoint_dir;
   o.from_savepoint = options.from_savepoint;
   o.allow_changed_sources = options.allow_changed_sources;
+  o.allow_non_restored_state = options.allow_non_restored_state;
   o.start_over = options.start_over;
   return o;
 }

@@ -358,6 +358,9 @@ int main(int argc, char** argv) {
                     "resume from this savepoint or checkpoint directory (parallelism may differ)");
     cmd->add_flag("--allow-changed-sources", o.over.allow_changed_sources,
                   "resume even if a source now reads another input than the checkpoint recorded (read from its start)");
+    cmd->add_flag("--allow-non-restored-state", o.over.allow_non_restored_state,
+                  "resume even if the checkpoint holds state of queries or sinks this job does not have (a query "
+                  "removed or changed, or another job's checkpoint): that state is dropped");
     cmd->add_flag("--start-over", o.over.start_over,
                   "when no checkpoint can be resumed, roll back what the job's sinks committed and start from the "
                   "beginning (instead of refusing to start)");

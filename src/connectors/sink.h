@@ -36,6 +36,10 @@ struct SinkIdentity {
   std::string sink_id;
   bool new_job = false;     // the job id was created by this run: nothing committed under it
   bool start_over = false;  // --start-over: roll back what this job committed, start fresh
+  // The resolved path of the job's checkpoint directory (empty: unknown). Sinks record it with
+  // their commits: another job id that committed from the same directory was this job before
+  // the directory was deleted (TransactionalSinkWriter::start_fresh()).
+  std::string checkpoint_dir = {};
 };
 
 class SinkWriter {

@@ -87,6 +87,7 @@ Status TransactionalSinkWriter::recover(const SinkIdentity& identity, uint64_t r
     return internal_error("{}: sink recover() must follow open() and come once, before write()", context_);
   }
   key_ = CommitKey{identity.job_id, identity.sink_id};
+  target_->set_checkpoint_dir(identity.checkpoint_dir);
   RETURN_IF_ERROR(target_->begin_transactions(key_));
   transactional_ = true;
   last_id_ = restored_id;
@@ -110,6 +111,7 @@ Status TransactionalSinkWriter::recover(const SinkIdentity& identity, uint64_t r
 // checkpoints were lost (corrupt or deleted) and a replay from the beginning would write that
 // output again: refused unless --start-over rolls it back, or a replay cannot duplicate.
 Status TransactionalSinkWriter::start_fresh(const SinkIdentity& identity) {
+  RETURN_IF_ERROR(check_deleted_checkpoint_dir(identity));
   ASSIGN_OR_RETURN(uint64_t recorded, target_->committed_id(identity));
   if (recorded > 0) {
     if (target_->replay_is_idempotent()) {
@@ -132,6 +134,41 @@ Status TransactionalSinkWriter::start_fresh(const SinkIdentity& identity) {
   }
   RETURN_IF_ERROR(target_->start_fresh(identity));
   return target_->abort_uncovered(0);
+}
+
+// Output committed by another job id from this job's checkpoint directory: the directory was
+// deleted (or replaced) after that job committed, and its new job id cannot claim that
+// output by key. Several jobs loading one table are told apart by their directories (each
+// its own); one directory is one job. Refused unless --start-over, which adopts those
+// records so that the fresh start below rolls the output back (or a replay cannot
+// duplicate).
+Status TransactionalSinkWriter::check_deleted_checkpoint_dir(const SinkIdentity& identity) {
+  if (identity.checkpoint_dir.empty()) return Status::ok();
+  ASSIGN_OR_RETURN(std::vector<EarlierJobCommit> earlier, target_->commits_from_directory(identity.checkpoint_dir));
+  if (earlier.empty() || target_->replay_is_idempotent()) return Status::ok();
+  std::string jobs;
+  for (const auto& e : earlier) {
+    jobs += fmt::format("{}job {} up to checkpoint {}", jobs.empty() ? "" : ", ",
+                        e.key.job_id.empty() ? "(older sluice)" : e.key.job_id, e.checkpoint_id);
+  }
+  if (!identity.start_over) {
+    return Status(StatusCode::kDataLoss,
+                  fmt::format("{}: {} holds output committed from the checkpoint directory '{}' by another job id ({}), "
+                              "but the directory now names job {}: it was deleted or replaced, so a fresh start would "
+                              "write that output again; restore the checkpoint directory, or rerun with --start-over "
+                              "to roll that output back and start from the beginning (another job loading the same "
+                              "table needs a --checkpoint-dir of its own)",
+                              context_, target_->describe(), identity.checkpoint_dir, jobs, identity.job_id));
+  }
+  log_warn("{}: --start-over: the checkpoint directory '{}' was deleted; taking over the output its earlier job "
+           "committed into {} ({}) to roll it back",
+           context_, identity.checkpoint_dir, target_->describe(), jobs);
+  // Each sink instance takes over its own counterpart's (at another parallelism, the
+  // instances this job lacks keep theirs).
+  for (const auto& e : earlier) {
+    if (e.key.sink_id == identity.sink_id) RETURN_IF_ERROR(target_->adopt_records(e.key));
+  }
+  return Status::ok();
 }
 
 Result<std::string> TransactionalSinkWriter::pre_commit(uint64_t id) {

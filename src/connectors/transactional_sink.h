@@ -7,7 +7,9 @@
 //   - recover(identity, N, state): switches to transactional mode; N = 0 is a fresh start:
 //     when this job committed into the target before, its checkpoints were lost and a replay
 //     from the beginning would repeat that output: refused (kDataLoss) unless --start-over
-//     (then rolled back) or the target is idempotent under replay (upsert by key). N > 0:
+//     (then rolled back) or the target is idempotent under replay (upsert by key). The same
+//     holds for output another job id committed from the same checkpoint directory (the
+//     directory was deleted, job_id with it: commit records name the directory). N > 0:
 //     the state of checkpoint N is decoded (the committer key, the transactions pending at
 //     N), output committed after N (by a newer checkpoint that was lost or passed over) is
 //     rolled back, the transactions of N are committed (the crash came between the
@@ -39,6 +41,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/serde.h"
 #include "connectors/retry.h"
@@ -53,6 +56,13 @@ struct CommitKey {
   std::string job_id;
   std::string sink_id;
   bool operator==(const CommitKey&) const = default;
+};
+
+// Another job's commit record from the same checkpoint directory (see
+// TransactionTarget::commits_from_directory()).
+struct EarlierJobCommit {
+  CommitKey key;
+  uint64_t checkpoint_id = 0;  // the newest checkpoint it recorded
 };
 
 // One pre-committed transaction as the target keeps it until it commits: what a commit
@@ -93,6 +103,10 @@ class TransactionTarget {
 
   // Switches to transactional mode, committing as `key`; once, after open(), before write().
   virtual Status begin_transactions(const CommitKey& key) = 0;
+  // The resolved checkpoint directory of the committing job (SinkIdentity::checkpoint_dir),
+  // for a target whose commit records can carry it (commits_from_directory()). Called before
+  // begin_transactions(). Default: ignored.
+  virtual void set_checkpoint_dir(const std::string& dir) {}
   // Closes the rows written since the previous prepare() into transaction `id`: durable (or
   // carried by the checkpoint, see encode()) and invisible. nullptr: no rows, no transaction.
   virtual Result<std::unique_ptr<PreparedTransaction>> prepare(uint64_t id) = 0;
@@ -115,6 +129,17 @@ class TransactionTarget {
   // started from another job's savepoint, or an older sluice): the newest checkpoint that
   // committer recorded, whose transactions must not be applied again. Default: 0.
   virtual Result<uint64_t> foreign_committed_id(const CommitKey& other) { return uint64_t{0}; }
+  // The commit records of this output (same sink id or same table) made by other job ids from
+  // the checkpoint directory `dir` (their records name it): that directory was deleted and
+  // recreated (a new job id), so their output is this job's from before. Default: none (a
+  // target whose records name no directory, or whose job ids cannot differ).
+  virtual Result<std::vector<EarlierJobCommit>> commits_from_directory(const std::string& dir) {
+    return std::vector<EarlierJobCommit>{};
+  }
+  // Makes the commit records (and undo entries) of `earlier` this sink's own, so that
+  // roll_back(0) undoes that output (--start-over after the checkpoint directory was
+  // deleted). Only called for what commits_from_directory() returned. Default: nothing to do.
+  virtual Status adopt_records(const CommitKey& earlier) { return Status::ok(); }
   // The committer key a version-1 state (no key) stands for. Default: an empty key.
   virtual CommitKey legacy_key() const { return {}; }
   // Rolls back what this sink committed after checkpoint `id` (0: everything), so that the
@@ -184,6 +209,7 @@ class TransactionalSinkWriter final : public SinkWriter {
 
  private:
   Status start_fresh(const SinkIdentity& identity);
+  Status check_deleted_checkpoint_dir(const SinkIdentity& identity);
   std::string encode_state() const;
   struct DecodedState {
     CommitKey key;

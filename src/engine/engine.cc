@@ -19,6 +19,7 @@ Result<ResolvedOptions> resolve_options(const JobSettings& set, const JobOverrid
   c.dir = !o.checkpoint_dir.empty() ? o.checkpoint_dir : set.checkpoint_dir;
   c.from_savepoint = o.from_savepoint;
   c.allow_changed_sources = o.allow_changed_sources;
+  c.allow_non_restored_state = o.allow_non_restored_state;
   c.start_over = o.start_over;
   if (c.dir.empty() && !c.from_savepoint.empty()) {
     // A savepoint lives in its job's checkpoint directory: continue checkpointing there.

@@ -46,6 +46,7 @@ struct JobOverrides {
   std::string state_backend;  // "memory" or "rocksdb"
   std::string from_savepoint;
   bool allow_changed_sources = false;
+  bool allow_non_restored_state = false;
   bool start_over = false;
 };
 

@@ -76,7 +76,7 @@ class SinkOperator : public Operator {
       }
     }
     SinkIdentity identity{ctx_.checkpoint.job_id, fmt::format("{}/{}", spec_.id, ctx_.instance),
-                          ctx_.checkpoint.new_job, ctx_.checkpoint.start_over};
+                          ctx_.checkpoint.new_job, ctx_.checkpoint.start_over, ctx_.checkpoint.checkpoint_dir};
     return writer_->recover(identity, state ? checkpoint_id : 0, writer_state)
         .with_context(fmt::format("sink {}", spec_.table()));
   }

@@ -73,6 +73,9 @@ Status CheckpointCoordinator::open() {
   storage_ = std::make_unique<CheckpointStorage>(options_.dir, std::max(1, options_.retain));
   RETURN_IF_ERROR(storage_->open());
   ASSIGN_OR_RETURN(job_id_, storage_->load_or_create_job_id(&job_id_created_));
+  std::error_code ec;  // the directory exists now (the lock is in it); absolute() is the fallback
+  std::filesystem::path resolved = std::filesystem::canonical(options_.dir, ec);
+  resolved_dir_ = ec ? std::filesystem::absolute(options_.dir).lexically_normal().string() : resolved.string();
   ASSIGN_OR_RETURN(backend_, make_state_backend(options_.backend, work_dir()));
 
   std::optional<CheckpointInfo> info;
@@ -134,9 +137,6 @@ Status CheckpointCoordinator::open() {
     return Status(StatusCode::kDataLoss, fmt::format("checkpoint {}: bad {}: {}", info->path, kJobFile, e.what()));
   }
   RETURN_IF_ERROR(check_resumable(r));
-  for (const auto& [op, par] : r.operators) {
-    if (!operators_.count(op)) log_warn("checkpoint {}: state of operator {} is not used by this job", r.id, op);
-  }
   log_info("resuming from checkpoint {} ({})", r.id, info->path);
   metrics_->restored_id->set(static_cast<int64_t>(r.id));
   completed_.store(r.id);
@@ -148,20 +148,25 @@ Status CheckpointCoordinator::check_resumable(const Restored& r) {
   const std::string what = fmt::format("checkpoint {} in '{}'", r.id, options_.dir);
   const bool allow = options_.allow_changed_sources;
   const char* hint = "--allow-changed-sources resumes anyway, reading changed inputs from their start";
-  // Another job: no source table and no stateful operator (query, sink) in common.
-  bool shared = false;
-  std::set<std::string> tables;
-  for (const auto& s : r.sources) {
-    tables.insert(s.table);
-    shared = shared || source_identities_.count(s.table) > 0;
-  }
-  for (const auto& [op, par] : r.operators) shared = shared || operators_.count(op) > 0;
-  if (!shared && (!r.sources.empty() || !r.operators.empty())) {
-    std::string msg = fmt::format("{} belongs to another job (it reads table(s) {}; this job shares none of its "
-                                  "tables and queries)",
-                                  what, fmt::join(tables, ", "));
-    if (!allow) return invalid_argument("{}: refusing to resume it; use another --checkpoint-dir ({})", msg, hint);
-    log_warn("{}: resuming anyway (--allow-changed-sources)", msg);
+  RETURN_IF_ERROR(check_operators_restored(r, what));
+  // A checkpoint without operator state (none recorded): another job when it shares no table.
+  if (r.operators.empty() && !r.sources.empty()) {
+    std::set<std::string> tables;
+    bool shared = false;
+    for (const auto& s : r.sources) {
+      tables.insert(s.table);
+      shared = shared || source_identities_.count(s.table) > 0;
+    }
+    if (!shared) {
+      std::string msg = fmt::format("{} belongs to another job (it reads table(s) {}; this job reads none of them)",
+                                    what, fmt::join(tables, ", "));
+      if (!options_.allow_non_restored_state) {
+        return invalid_argument("{}: refusing to resume it; use another --checkpoint-dir (--allow-non-restored-state "
+                                "resumes it anyway)",
+                                msg);
+      }
+      log_warn("{}: resuming anyway (--allow-non-restored-state)", msg);
+    }
   }
   for (const auto& s : r.sources) {
     auto it = source_identities_.find(s.table);
@@ -172,7 +177,44 @@ Status CheckpointCoordinator::check_resumable(const Restored& r) {
     if (!allow) return invalid_argument("{}: refusing to resume a changed source ({})", msg, hint);
     log_warn("{} (--allow-changed-sources: its position is kept only if it still matches)", msg);
   }
-  if (r.job_hash != job_hash()) log_info("{}: the job changed since (queries or tables added or removed)", what);
+  if (r.job_hash != job_hash()) log_info("{}: the job changed since (queries or tables added)", what);
+  return Status::ok();
+}
+
+// As Flink restores a savepoint: every stateful operator of the checkpoint (a query's
+// aggregate or join, a sink with its pending commits) must be an operator of this job
+// (operator ids are stable: derived from the sink table and the definition), else the
+// resume is refused unless --allow-non-restored-state drops that state. Operators added by
+// an upgrade start empty. A job that shares none of them, with another job hash, is another
+// job: its queries would start where the other job's stopped reading the same input.
+Status CheckpointCoordinator::check_operators_restored(const Restored& r, const std::string& what) {
+  std::vector<std::string> missing;
+  for (const auto& [op, par] : r.operators) {
+    if (!operators_.count(op)) missing.push_back(op);
+  }
+  if (missing.empty()) return Status::ok();
+  const bool allow = options_.allow_non_restored_state;
+  std::string msg;
+  if (missing.size() == r.operators.size() && r.job_hash != job_hash()) {
+    msg = fmt::format("{} belongs to another job (job hash {}, this job's {}; none of its {} stateful operator(s) is "
+                      "in this job)",
+                      what, r.job_hash.empty() ? "unrecorded" : r.job_hash, job_hash(), r.operators.size());
+    if (!allow) {
+      return invalid_argument("{}: refusing to resume it; use another --checkpoint-dir, or rerun with "
+                              "--allow-non-restored-state to resume it dropping that state",
+                              msg);
+    }
+  } else {
+    constexpr size_t kNamed = 3;
+    std::vector<std::string> named(missing.begin(), missing.begin() + std::min(missing.size(), kNamed));
+    msg = fmt::format("{} holds the state of {} operator(s) this job does not have ({}{}: a query removed or changed)",
+                      what, missing.size(), fmt::join(named, ", "), missing.size() > kNamed ? ", ..." : "");
+    if (!allow) {
+      return invalid_argument("{}: refusing to drop it; rerun with --allow-non-restored-state to resume without it",
+                              msg);
+    }
+  }
+  log_warn("{}: resuming without that state (--allow-non-restored-state)", msg);
   return Status::ok();
 }
 

@@ -59,10 +59,14 @@ struct CheckpointOptions {
   std::string backend = "memory";  // "memory" or "rocksdb"
   // Resume from this checkpoint or savepoint directory instead of the latest one in `dir`.
   std::string from_savepoint;
-  // Resume even when a source reads another input than the checkpoint recorded (or the
-  // checkpoint is another job's): a changed input is read from its start unless its recorded
-  // position still matches it (e.g. the same file under a new path).
+  // Resume even when a source reads another input than the checkpoint recorded: a changed
+  // input is read from its start unless its recorded position still matches it (e.g. the
+  // same file under a new path).
   bool allow_changed_sources = false;
+  // Resume even when the checkpoint holds state of stateful operators (queries, sinks) this
+  // job does not have (a query removed or changed, or another job's checkpoint): that state
+  // is dropped. Without it such a resume is refused (Flink's --allowNonRestoredState).
+  bool allow_non_restored_state = false;
   // --start-over: when no checkpoint can be resumed, sinks roll back what this job committed
   // earlier (instead of refusing to start) and the job starts from the beginning.
   bool start_over = false;
@@ -98,10 +102,11 @@ class CheckpointCoordinator {
 
   // Locks the checkpoint directory (a second job on it is refused), opens storage and the
   // backend and loads the checkpoint to resume from, if any. Warnings (skipped corrupt
-  // checkpoints) are logged. A checkpoint of another job (no source table and no stateful
-  // operator in common) or one whose source table read another input (another identity) is
-  // refused unless options.allow_changed_sources; added queries and tables are fine, a
-  // removed operator's state is ignored with a warning.
+  // checkpoints) are logged. A checkpoint holding state of a stateful operator this job
+  // lacks (a query removed or changed; all of them: another job) is refused unless
+  // options.allow_non_restored_state; one whose source table read another input (another
+  // identity) is refused unless options.allow_changed_sources; added queries and tables
+  // are fine.
   Status open();
   // on_error: a checkpoint could not be written (the job fails). on_stop: a savepoint
   // requested with stop=true is durable (the job stops; nothing is triggered after it).
@@ -113,6 +118,8 @@ class CheckpointCoordinator {
   // The checkpoint directory's job id (CheckpointStorage::load_or_create_job_id), and
   // whether this run created it (no earlier run used the directory).
   const std::string& job_id() const { return job_id_; }
+  // The checkpoint directory as an absolute path with symbolic links resolved.
+  const std::string& resolved_dir() const { return resolved_dir_; }
   bool job_id_created() const { return job_id_created_; }
   // The splits of `table` recorded in the restored checkpoint (empty when none).
   std::vector<SourceSplitState> source_states(const std::string& table) const;
@@ -160,6 +167,7 @@ class CheckpointCoordinator {
   };
   void loop();
   Status check_resumable(const Restored& r);
+  Status check_operators_restored(const Restored& r, const std::string& what);
   std::string job_hash() const;
   Status complete_in_flight();
   void trigger_locked(bool savepoint);
@@ -177,6 +185,7 @@ class CheckpointCoordinator {
   std::unique_ptr<StateBackend> backend_;
   std::optional<Restored> restored_;
   std::string job_id_;
+  std::string resolved_dir_;
   bool job_id_created_ = false;
 
   mutable std::mutex mu_;

@@ -1215,7 +1215,7 @@ Status Job::run() {
         ctx.checkpoint =
             CheckpointContext{&coordinator_->completed(), &stop_, coordinator_->backend().incremental_snapshots(),
                               coordinator_->job_id(), coordinator_->job_id_created(),
-                              spec_.options.checkpoint.start_over};
+                              spec_.options.checkpoint.start_over, coordinator_->resolved_dir()};
       }
       for (size_t k = 0; k < task->ops.size() && s.is_ok(); ++k) {
         ctx.metrics = task->op_metrics[k];

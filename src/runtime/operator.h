@@ -71,6 +71,9 @@ struct CheckpointContext {
   std::string job_id;
   bool new_job = false;
   bool start_over = false;
+  // The checkpoint directory's resolved path: sinks record it with their commits, so that a
+  // new job id committing from the same directory is known as a deleted directory's job.
+  std::string checkpoint_dir = {};
 };
 
 struct OperatorContext {

@@ -1,14 +1,16 @@
 // NATS JetStream end to end (issue 11 point 5): a windowed job reads a stream and writes its
 // results to another stream. On one server, at parallelism 1 and 2, the output equals a
-// reference computed here. On a 3-node cluster (streams with 3 replicas) the Sluice process
-// is killed with SIGKILL again and again and the leader node of the input stream is killed
-// mid-run: the output stream still holds every expected result exactly once.
+// reference computed here; a rerun whose checkpoint directory was deleted is refused. On a
+// 3-node cluster (streams with 3 replicas) the Sluice process is killed with SIGKILL again
+// and again and the leader node of the input stream is killed mid-run: the output stream
+// still holds every expected result exactly once.
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <ctime>
+#include <filesystem>
 #include <map>
 #include <thread>
 
@@ -96,6 +98,27 @@ TEST(NatsJobTest, AWindowedJobFromAStreamToAStreamEqualsTheReferenceAtParallelis
     ASSERT_EQ(r.exit_code, 0) << r.output;
     EXPECT_EQ(sorted(nats.messages(out)), expected) << "parallelism " << p;
   }
+}
+
+// Issue 9 point 6: the checkpoint directory deleted after a run committed its results to a
+// stream. The rerun, under a new job id, would publish every result again: the sink's record
+// of the directory names the earlier job, and the start is refused.
+TEST(NatsJobTest, ARerunAfterItsCheckpointDirectoryWasDeletedIsRefused) {
+  auto& nats = NatsTestCluster::shared();
+  nats.create_stream("WIPED_IN", "wiped.in");
+  const auto expected = publish_events(nats, "wiped.in", 2000);
+  nats.create_stream("WIPED_OUT", "wiped.out");
+  TempDir dir;
+  testing::write_file(dir.file("job.sql"), job(nats, "WIPED_IN", "wiped.in", "wiped.out"));
+  auto first = testing::run_sluice("run -q job.sql --checkpoint-dir ck --checkpoint-interval 50ms", dir.path());
+  ASSERT_EQ(first.exit_code, 0) << first.output;
+  ASSERT_EQ(sorted(nats.messages("WIPED_OUT")), expected);
+  std::filesystem::remove_all(dir.file("ck"));
+  auto refused = testing::run_sluice("run -q job.sql --checkpoint-dir ck --checkpoint-interval 50ms", dir.path());
+  EXPECT_EQ(refused.exit_code, 1) << refused.output;
+  EXPECT_NE(refused.output.find("deleted or replaced"), std::string::npos) << refused.output;
+  EXPECT_NE(refused.output.find("--start-over"), std::string::npos) << refused.output;
+  EXPECT_EQ(sorted(nats.messages("WIPED_OUT")), expected);
 }
 
 TEST(NatsJobTest, OnAThreeNodeClusterKillsOfSluiceAndOfTheStreamLeaderLoseAndRepeatNothing) {

@@ -2,9 +2,11 @@
 // starts (connectors/postgres/pg_test_server.h): `sluice run` jobs whose windowed results
 // (append) and updating results (GROUP BY ... HAVING: rows come, change and go) land in
 // PostgreSQL exactly as in the SQLite sink of the same query, with and without
-// checkpoints; `sluice validate` refuses a missing table; and no secret reaches the log.
+// checkpoints; a rerun whose checkpoint directory was deleted is refused until --start-over;
+// `sluice validate` refuses a missing table; and no secret reaches the log.
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -98,6 +100,26 @@ TEST_F(PostgresJobTest, WithCheckpointsEveryRowLandsOnceAndCommitsAreRecorded) {
       dsn_, "SELECT table_name, checkpoint_id > 0 FROM _sluice_commits ORDER BY table_name, sink_id");
   ASSERT_FALSE(records.empty());
   for (const auto& rec : records) EXPECT_NE(rec.find("|t"), std::string::npos) << rec;
+}
+
+// Issue 9 point 6: the whole checkpoint directory deleted after the job committed. The
+// rerun has a new job id, but the commit records name the directory: refused (the append
+// table would get its rows twice), and --start-over rolls them back and loads them once.
+TEST_F(PostgresJobTest, ADeletedCheckpointDirectoryIsRefusedUntilStartOver) {
+  testing::write_file(dir_.file("job.sql"), job());
+  auto first = testing::run_sluice("run -q job.sql --checkpoint-dir ck -p 2", dir_.path());
+  ASSERT_EQ(first.exit_code, 0) << first.output;
+  auto& pg = PgTestServer::shared();
+  const auto windows = pg.query(dsn_, "SELECT count(*) FROM windows");
+  std::filesystem::remove_all(dir_.file("ck"));
+  auto refused = testing::run_sluice("run -q job.sql --checkpoint-dir ck -p 2", dir_.path());
+  EXPECT_EQ(refused.exit_code, 1) << refused.output;
+  EXPECT_NE(refused.output.find("deleted or replaced"), std::string::npos) << refused.output;
+  EXPECT_EQ(pg.query(dsn_, "SELECT count(*) FROM windows"), windows);
+  auto over = testing::run_sluice("run -q job.sql --checkpoint-dir ck -p 2 --start-over", dir_.path());
+  ASSERT_EQ(over.exit_code, 0) << over.output;
+  expect_postgres_equals_sqlite();
+  EXPECT_EQ(pg.query(dsn_, "SELECT count(*) FROM windows"), windows);
 }
 
 TEST_F(PostgresJobTest, ValidateRefusesAMissingTableAndNamesTheWayOut) {

@@ -1,6 +1,7 @@
 // Sinks never lose or repeat rows silently, as a user of `sluice run` meets it (issue 9):
 // a job whose checkpoints are all lost refuses a fresh start that would repeat what it
-// committed (and --start-over rolls it back); an output deleted while the job runs fails
+// committed (and --start-over rolls it back), also when the whole checkpoint directory was
+// deleted (commit records name the directory); an output deleted while the job runs fails
 // the job; the checkpoint directory names the job (job_id).
 #include <gtest/gtest.h>
 #include <sqlite3.h>
@@ -11,6 +12,7 @@
 #include <fstream>
 #include <thread>
 
+#include "sqlite_rows.h"
 #include "test_helpers.h"
 
 namespace sluice {
@@ -55,6 +57,17 @@ int64_t sqlite_count(const std::string& db_path) {
   }
   sqlite3_close(db);
   return n;
+}
+
+// Runs `sql` on the database `db_path` (created if missing).
+void exec_sql(const std::string& db_path, const std::string& sql) {
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(db_path.c_str(), &db), SQLITE_OK);
+  char* error = nullptr;
+  const int rc = sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &error);
+  EXPECT_EQ(rc, SQLITE_OK) << (error != nullptr ? error : "");
+  sqlite3_free(error);
+  sqlite3_close(db);
 }
 
 // Lines of every committed part of rows.jsonl.
@@ -129,16 +142,59 @@ TEST_F(SinkSafetyTest, AllCheckpointsCorruptIsRefused) {
   EXPECT_EQ(sqlite_count(dir_.file("out/rows.db")), 1000);
 }
 
-// The whole checkpoint directory deleted: the job comes back as a new job (new job id). It
-// cannot be told from a second loader of the table, so it runs, with a warning naming the
-// other job's commits.
-TEST_F(SinkSafetyTest, ADeletedCheckpointDirectoryIsANewJobAndWarned) {
+// Issue 9 point 6, the whole checkpoint directory deleted (its job_id file with it): the job
+// comes back under a new job id, but the SQLite table's commit records name the directory
+// they were made from, so the rows committed from it are known as this job's: refused, and
+// --start-over rolls them back.
+TEST_F(SinkSafetyTest, ADeletedCheckpointDirectoryIsRefusedUntilStartOver) {
   auto first = run_sluice("run -q job.sql --checkpoint-dir ck", dir_.path());
   ASSERT_EQ(first.exit_code, 0) << first.output;
+  const std::string resolved = fs::canonical(dir_.file("ck")).string();
   fs::remove_all(dir_.file("ck"));
-  auto again = run_sluice("run -q job.sql --checkpoint-dir ck", dir_.path());
-  ASSERT_EQ(again.exit_code, 0) << again.output;
-  EXPECT_NE(again.output.find("also holds rows committed by other jobs"), std::string::npos) << again.output;
+  auto refused = run_sluice("run -q job.sql --checkpoint-dir ck", dir_.path());
+  EXPECT_EQ(refused.exit_code, 1) << refused.output;
+  EXPECT_NE(refused.output.find("'" + resolved + "'"), std::string::npos) << refused.output;
+  EXPECT_NE(refused.output.find("deleted or replaced"), std::string::npos) << refused.output;
+  EXPECT_NE(refused.output.find("--start-over"), std::string::npos) << refused.output;
+  EXPECT_EQ(sqlite_count(dir_.file("out/rows.db")), 1000);
+  // Refused again: the new job_id the refused run left behind changes nothing.
+  EXPECT_EQ(run_sluice("run -q job.sql --checkpoint-dir ck", dir_.path()).exit_code, 1);
+
+  auto over = run_sluice("run -q job.sql --checkpoint-dir ck --start-over", dir_.path());
+  ASSERT_EQ(over.exit_code, 0) << over.output;
+  EXPECT_EQ(sqlite_count(dir_.file("out/rows.db")), 1000);  // rolled back, then written once
+  EXPECT_EQ(file_lines(dir_.file("out")), 1000);
+  auto resumed = run_sluice("run -q job.sql --checkpoint-dir ck", dir_.path());
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.output;
+  EXPECT_EQ(sqlite_count(dir_.file("out/rows.db")), 1000);
+}
+
+// Issue 9 point 2 stays true: jobs with checkpoint directories of their own (per-partition
+// loaders) load one table, each with a new job id, and are not taken for a deleted one.
+TEST_F(SinkSafetyTest, JobsWithTheirOwnCheckpointDirectoriesLoadOneTable) {
+  auto a = run_sluice("run -q job.sql --checkpoint-dir ck-a", dir_.path());
+  ASSERT_EQ(a.exit_code, 0) << a.output;
+  auto b = run_sluice("run -q job.sql --checkpoint-dir ck-b", dir_.path());
+  ASSERT_EQ(b.exit_code, 0) << b.output;
+  EXPECT_NE(b.output.find("also holds rows committed by other jobs"), std::string::npos) << b.output;
+  EXPECT_EQ(sqlite_count(dir_.file("out/rows.db")), 2000);
+}
+
+// Commit records of a sluice that did not record the checkpoint directory: the column is
+// added (older rows: no directory), and this job's commits record it.
+TEST_F(SinkSafetyTest, CommitRecordsWithoutTheCheckpointDirectoryAreMigrated) {
+  exec_sql(dir_.file("out/rows.db"),
+           "CREATE TABLE _sluice_commits (job_id TEXT NOT NULL, sink_id TEXT NOT NULL, table_name TEXT "
+           "NOT NULL, checkpoint_id INTEGER NOT NULL, PRIMARY KEY (job_id, sink_id)); INSERT INTO _sluice_commits "
+           "VALUES ('0123', 'rows_db.sink.000000/0', 'rows', 7)");
+  auto first = run_sluice("run -q job.sql --checkpoint-dir ck", dir_.path());
+  ASSERT_EQ(first.exit_code, 0) << first.output;
+  const std::string job_id = read_file(dir_.file("ck/job_id")).substr(0, 32);
+  EXPECT_EQ(testing::sqlite_query(dir_.file("out/rows.db"),
+                                  "SELECT job_id, checkpoint_dir FROM _sluice_commits ORDER BY job_id"),
+            "0123|\n" + job_id + "|" + fs::canonical(dir_.file("ck")).string() + "\n");
+  fs::remove_all(dir_.file("ck"));
+  EXPECT_EQ(run_sluice("run -q job.sql --checkpoint-dir ck", dir_.path()).exit_code, 1);
 }
 
 // Issue 9 point 7: the output deleted while the job runs (no checkpoints): the job fails

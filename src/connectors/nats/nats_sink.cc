@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include "common/hash.h"
 #include "common/logging.h"
 #include "connectors/connector_util.h"
 #include "connectors/nats/nats_client.h"
@@ -30,15 +31,22 @@ FormatOptions json_options() {
   return f;
 }
 
-// KV keys allow [-/_=.a-zA-Z0-9]: anything else in the job or sink id becomes '_'.
-std::string commit_key(const CommitKey& key) {
-  std::string out = key.job_id + "." + key.sink_id;
+// KV keys allow [-/_=.a-zA-Z0-9]: anything else becomes '_'.
+std::string kv_key(std::string out) {
   for (char& ch : out) {
     const bool ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '-' ||
                     ch == '_' || ch == '=' || ch == '.' || ch == '/';
     if (!ok) ch = '_';
   }
   return out;
+}
+
+std::string commit_key(const CommitKey& key) { return kv_key(key.job_id + "." + key.sink_id); }
+
+// Which job last committed sink `sink_id` from the checkpoint directory `dir` (value: "<job
+// id> <checkpoint id>"): a key per directory (by hash) and sink instance.
+std::string directory_key(const std::string& dir, const std::string& sink_id) {
+  return kv_key(fmt::format("dirs.{:016x}.{}", hash_string(dir), sink_id));
 }
 
 class NatsTarget : public BufferedRowsTarget {
@@ -90,6 +98,32 @@ class NatsTarget : public BufferedRowsTarget {
     return record(id);
   }
   bool replay_is_idempotent() const override { return false; }
+
+  void set_checkpoint_dir(const std::string& dir) override { checkpoint_dir_ = dir; }
+
+  // The directory's record names another job id that committed this sink instance from it.
+  Result<std::vector<EarlierJobCommit>> commits_from_directory(const std::string& dir) override {
+    std::vector<EarlierJobCommit> out;
+    RETURN_IF_ERROR(retry(retry_, "read the commit records", [&]() -> Status {
+      ASSIGN_OR_RETURN(std::string text, read_string(directory_key(dir, key_.sink_id)));
+      const size_t space = text.find(' ');
+      if (space == std::string::npos) return Status::ok();
+      EarlierJobCommit e{CommitKey{text.substr(0, space), key_.sink_id},
+                         std::strtoull(text.c_str() + space + 1, nullptr, 10)};
+      if (e.key.job_id != key_.job_id && e.checkpoint_id > 0) out.push_back(std::move(e));
+      return Status::ok();
+    }));
+    return out;
+  }
+  // Published messages stay: taking the record over only lets roll_back(0) say so.
+  Status adopt_records(const CommitKey& earlier) override {
+    return retry(retry_, "take over the commit record", [&]() -> Status {
+      ASSIGN_OR_RETURN(uint64_t own, recorded_id());
+      if (own > 0) return Status::ok();
+      ASSIGN_OR_RETURN(uint64_t theirs, read_number(commit_key(earlier)));
+      return write_number(commit_key(key_), theirs);
+    });
+  }
   // A fresh start is a new run: its messages are new ones, never duplicates of an earlier
   // run's (a --start-over replays on purpose). The run number goes into the message ids.
   Status start_fresh(const SinkIdentity&) override {
@@ -141,25 +175,34 @@ class NatsTarget : public BufferedRowsTarget {
   }
 
   Result<uint64_t> recorded_id() { return read_number(commit_key(key_)); }
-  Status record(uint64_t id) { return write_number(commit_key(key_), id); }
+  // The record, then (not atomically: it only names who committed from the directory) the
+  // directory's record.
+  Status record(uint64_t id) {
+    RETURN_IF_ERROR(write_number(commit_key(key_), id));
+    if (checkpoint_dir_.empty()) return Status::ok();
+    return write_string(directory_key(checkpoint_dir_, key_.sink_id), fmt::format("{} {}", key_.job_id, id));
+  }
 
   Result<uint64_t> read_number(const std::string& key) {
+    ASSIGN_OR_RETURN(std::string text, read_string(key));
+    return std::strtoull(text.c_str(), nullptr, 10);
+  }
+  Status write_number(const std::string& key, uint64_t n) { return write_string(key, std::to_string(n)); }
+  // A missing key reads as "".
+  Result<std::string> read_string(const std::string& key) {
     RETURN_IF_ERROR(open_commits());
     kvEntry* e = nullptr;
     natsStatus s = kvStore_Get(&e, kv_, key.c_str());
-    if (s == NATS_NOT_FOUND) return uint64_t{0};
+    if (s == NATS_NOT_FOUND) return std::string();
     if (s != NATS_OK) return nats_status(s, static_cast<jsErrCode>(0), "reading the commit record", c_.context);
-    const uint64_t n = std::strtoull(std::string(static_cast<const char*>(kvEntry_Value(e)),
-                                                 static_cast<size_t>(kvEntry_ValueLen(e)))
-                                         .c_str(),
-                                     nullptr, 10);
+    std::string text(static_cast<const char*>(kvEntry_Value(e)), static_cast<size_t>(kvEntry_ValueLen(e)));
     kvEntry_Destroy(e);
-    return n;
+    return text;
   }
-  Status write_number(const std::string& key, uint64_t n) {
+  Status write_string(const std::string& key, const std::string& value) {
     RETURN_IF_ERROR(open_commits());
     uint64_t rev = 0;
-    natsStatus s = kvStore_PutString(&rev, kv_, key.c_str(), std::to_string(n).c_str());
+    natsStatus s = kvStore_PutString(&rev, kv_, key.c_str(), value.c_str());
     if (s != NATS_OK) return nats_status(s, static_cast<jsErrCode>(0), "writing the commit record", c_.context);
     return Status::ok();
   }
@@ -210,6 +253,7 @@ class NatsTarget : public BufferedRowsTarget {
   JsonEncoder encoder_;
   kvStore* kv_ = nullptr;
   CommitKey key_;
+  std::string checkpoint_dir_;  // set_checkpoint_dir(): the directory's record
   uint64_t epoch_ = 0;  // the run number (start_fresh()) in the message ids
   RetryPolicy retry_{};
 };

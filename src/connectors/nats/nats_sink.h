@@ -8,7 +8,10 @@
 // again and the stream's duplicate window drops them. After every message of a
 // commit is acknowledged by the stream, the checkpoint id is recorded in the JetStream
 // key-value bucket 'sluice_commits' (key '<job id>.<sink id>'), so a later replay is skipped
-// even after the duplicate window. Without checkpoints rows are published at each flush
+// even after the duplicate window; key 'dirs.<hash of the checkpoint directory>.<sink id>'
+// names the job id that last committed from that directory, so a job whose checkpoint
+// directory was deleted (a new job id) is refused (TransactionalSinkWriter::start_fresh():
+// published messages cannot be taken back, --start-over accepts them). Without checkpoints rows are published at each flush
 // and acknowledged before the flush returns (at-least-once).
 //
 // Threads: one sink task uses a writer (libnats runs its own I/O threads; the publish

@@ -429,7 +429,11 @@ class PostgresSinkTarget : public BufferedRowsTarget {
     return target_.exec_ddl(
         "CREATE TABLE IF NOT EXISTS " + p +
         "_sluice_commits (job_id TEXT NOT NULL, sink_id TEXT NOT NULL, table_name TEXT NOT NULL, checkpoint_id "
-        "BIGINT NOT NULL, PRIMARY KEY (job_id, sink_id)); CREATE TABLE IF NOT EXISTS " +
+        "BIGINT NOT NULL, PRIMARY KEY (job_id, sink_id)); ALTER TABLE " +
+        p +
+        // Added later: the checkpoint directory a commit was made from (empty in older rows).
+        "_sluice_commits ADD COLUMN IF NOT EXISTS checkpoint_dir TEXT NOT NULL DEFAULT ''; CREATE TABLE IF NOT "
+        "EXISTS " +
         p +
         "_sluice_undo (job_id TEXT NOT NULL, sink_id TEXT NOT NULL, checkpoint_id BIGINT NOT NULL, xid BIGINT, "
         "PRIMARY KEY (job_id, sink_id, checkpoint_id))");
@@ -514,6 +518,37 @@ class PostgresSinkTarget : public BufferedRowsTarget {
 
   bool replay_is_idempotent() const override { return config_.upsert; }
 
+  void set_checkpoint_dir(const std::string& dir) override { checkpoint_dir_ = dir; }
+
+  Result<std::vector<EarlierJobCommit>> commits_from_directory(const std::string& dir) override {
+    RETURN_IF_ERROR(target_.ensure_connected());
+    ASSIGN_OR_RETURN(PgRows rows,
+                     target_.conn().query("SELECT job_id, sink_id, checkpoint_id FROM " + config_.quoted_schema_prefix +
+                                              "_sluice_commits WHERE checkpoint_dir = $1 AND job_id <> $2 AND "
+                                              "(sink_id = $3 OR table_name = $4) AND checkpoint_id > 0 ORDER BY "
+                                              "job_id, sink_id",
+                                          {dir, key_.job_id, key_.sink_id, config_.table}));
+    std::vector<EarlierJobCommit> out;
+    for (const auto& r : rows.rows) out.push_back({CommitKey{r[0], r[1]}, static_cast<uint64_t>(std::stoll(r[2]))});
+    return out;
+  }
+
+  // The record and undo entries of `earlier` become this sink's, while it has none.
+  Status adopt_records(const CommitKey& earlier) override {
+    return in_transaction([&]() -> Status {
+      ASSIGN_OR_RETURN(uint64_t own, recorded_id(key_, /*lock=*/true));
+      if (own > 0) return Status::ok();
+      for (const char* table : {"_sluice_commits", "_sluice_undo"}) {
+        ASSIGN_OR_RETURN(PgRows ignored, target_.conn().query("UPDATE " + config_.quoted_schema_prefix + table +
+                                                                  " SET job_id = $1, sink_id = $2 WHERE job_id = $3 "
+                                                                  "AND sink_id = $4",
+                                                              {key_.job_id, key_.sink_id, earlier.job_id,
+                                                               earlier.sink_id}));
+      }
+      return Status::ok();
+    });
+  }
+
   Status start_fresh(const SinkIdentity& identity) override {
     std::vector<std::string> others;
     RETURN_IF_ERROR(in_transaction([&]() -> Status {
@@ -581,16 +616,20 @@ class PostgresSinkTarget : public BufferedRowsTarget {
   Status record(uint64_t id) {
     ASSIGN_OR_RETURN(PgRows ignored,
                      target_.conn().query("INSERT INTO " + config_.quoted_schema_prefix +
-                                              "_sluice_commits VALUES ($1, $2, $3, $4) ON CONFLICT (job_id, sink_id) "
-                                              "DO UPDATE SET checkpoint_id = EXCLUDED.checkpoint_id, table_name = "
-                                              "EXCLUDED.table_name",
-                                          {key_.job_id, key_.sink_id, config_.table, std::to_string(id)}));
+                                              "_sluice_commits (job_id, sink_id, table_name, checkpoint_id, "
+                                              "checkpoint_dir) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (job_id, "
+                                              "sink_id) DO UPDATE SET checkpoint_id = EXCLUDED.checkpoint_id, "
+                                              "table_name = EXCLUDED.table_name, checkpoint_dir = "
+                                              "EXCLUDED.checkpoint_dir",
+                                          {key_.job_id, key_.sink_id, config_.table, std::to_string(id),
+                                           checkpoint_dir_}));
     return Status::ok();
   }
 
   PgSinkConfig config_;
   PgTarget target_;
   CommitKey key_;
+  std::string checkpoint_dir_;  // set_checkpoint_dir(): recorded with each commit
   RetryPolicy retry_{};
 };
 

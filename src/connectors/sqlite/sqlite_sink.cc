@@ -221,8 +221,9 @@ class SqliteTarget {
   // Transactional mode: commits survive power loss (they are not replayed from a checkpoint
   // once recorded), and the bookkeeping tables exist in the current layout (an older
   // layout keyed by table name is migrated: see sqlite_sink.h). `key`: who commits.
-  Status prepare_transactions(CommitKey key) {
+  Status prepare_transactions(CommitKey key, std::string checkpoint_dir) {
     key_ = std::move(key);
+    checkpoint_dir_ = std::move(checkpoint_dir);
     RETURN_IF_ERROR(exec("PRAGMA synchronous=FULL"));
     RETURN_IF_ERROR(begin(/*immediate=*/true));  // another sink may create or migrate at once
     Status s = create_bookkeeping();
@@ -341,10 +342,12 @@ class SqliteTarget {
     if (id == 0) {
       RETURN_IF_ERROR(st.prepare("DELETE FROM _sluice_commits WHERE job_id = ?1 AND sink_id = ?2"));
     } else {
-      RETURN_IF_ERROR(st.prepare(
-          "INSERT OR REPLACE INTO _sluice_commits (job_id, sink_id, table_name, checkpoint_id) VALUES (?1, ?2, ?3, ?4)"));
+      RETURN_IF_ERROR(
+          st.prepare("INSERT OR REPLACE INTO _sluice_commits (job_id, sink_id, table_name, checkpoint_id, "
+                     "checkpoint_dir) VALUES (?1, ?2, ?3, ?4, ?5)"));
       sqlite3_bind_text(st.get(), 3, c_.table.data(), static_cast<int>(c_.table.size()), SQLITE_STATIC);
       sqlite3_bind_int64(st.get(), 4, static_cast<int64_t>(id));
+      sqlite3_bind_text(st.get(), 5, checkpoint_dir_.data(), static_cast<int>(checkpoint_dir_.size()), SQLITE_STATIC);
     }
     st.bind_key(1, key_);
     return st.run("writing _sluice_commits failed");
@@ -357,15 +360,45 @@ class SqliteTarget {
     const CommitKey legacy = legacy_commit_key(c_.table);
     ASSIGN_OR_RETURN(uint64_t recorded, committed_checkpoint(&legacy));
     if (recorded == 0) return false;
+    RETURN_IF_ERROR(adopt_records(legacy));
+    return true;
+  }
+
+  // The commit record and undo entries of `other` become this sink's (which has none).
+  // Within the caller's transaction.
+  Status adopt_records(const CommitKey& other) {
     for (const char* table : {"_sluice_commits", "_sluice_undo"}) {
       Statement st(this);
       RETURN_IF_ERROR(st.prepare(
           fmt::format("UPDATE {} SET job_id = ?1, sink_id = ?2 WHERE job_id = ?3 AND sink_id = ?4", table)));
       st.bind_key(1, key_);
-      st.bind_key(3, legacy);
-      RETURN_IF_ERROR(st.run("adopting the records of an older sluice failed"));
+      st.bind_key(3, other);
+      RETURN_IF_ERROR(st.run("adopting the records of another job failed"));
     }
-    return true;
+    return Status::ok();
+  }
+
+  // Other job ids' commit records for this sink or table made from the checkpoint directory
+  // `dir` (TransactionTarget::commits_from_directory()).
+  Result<std::vector<EarlierJobCommit>> commits_from_directory(const std::string& dir) {
+    Statement st(this);
+    RETURN_IF_ERROR(
+        st.prepare("SELECT job_id, sink_id, checkpoint_id FROM _sluice_commits WHERE checkpoint_dir = ?1 AND "
+                   "job_id <> ?2 AND (sink_id = ?3 OR table_name = ?4) AND checkpoint_id > 0 ORDER BY job_id, sink_id"));
+    sqlite3_bind_text(st.get(), 1, dir.data(), static_cast<int>(dir.size()), SQLITE_TRANSIENT);
+    st.bind_key(2, key_);
+    sqlite3_bind_text(st.get(), 4, c_.table.data(), static_cast<int>(c_.table.size()), SQLITE_STATIC);
+    std::vector<EarlierJobCommit> out;
+    int rc;
+    while ((rc = sqlite3_step(st.get())) == SQLITE_ROW) {
+      auto text = [&](int col) {
+        const auto* v = reinterpret_cast<const char*>(sqlite3_column_text(st.get(), col));
+        return std::string(v != nullptr ? v : "");
+      };
+      out.push_back({CommitKey{text(0), text(1)}, static_cast<uint64_t>(sqlite3_column_int64(st.get(), 2))});
+    }
+    if (rc != SQLITE_DONE) return error("reading _sluice_commits failed");
+    return out;
   }
 
   // Removes the records of an older sluice for this table (a fresh start forgets them, as it
@@ -516,7 +549,8 @@ class SqliteTarget {
     const Table tables[] = {
         {"_sluice_commits",
          "CREATE TABLE IF NOT EXISTS _sluice_commits (job_id TEXT NOT NULL, sink_id TEXT NOT NULL, table_name TEXT "
-         "NOT NULL, checkpoint_id INTEGER NOT NULL, PRIMARY KEY (job_id, sink_id))",
+         "NOT NULL, checkpoint_id INTEGER NOT NULL, checkpoint_dir TEXT NOT NULL DEFAULT '', PRIMARY KEY (job_id, "
+         "sink_id))",
          "INSERT INTO _sluice_commits (job_id, sink_id, table_name, checkpoint_id) SELECT '', 'table:' || sink, sink, "
          "checkpoint_id FROM _sluice_commits_v1"},
         {"_sluice_undo",
@@ -530,6 +564,11 @@ class SqliteTarget {
       const bool legacy = std::any_of(columns.begin(), columns.end(), [](const auto& c) { return c == "sink"; });
       if (legacy) RETURN_IF_ERROR(exec(fmt::format("ALTER TABLE {0} RENAME TO {0}_v1", t.name)));
       RETURN_IF_ERROR(exec(t.create));
+      // Added later: the checkpoint directory a commit was made from (empty in older rows).
+      if (std::string_view(t.name) == "_sluice_commits" && !legacy && !columns.empty() &&
+          std::find(columns.begin(), columns.end(), "checkpoint_dir") == columns.end()) {
+        RETURN_IF_ERROR(exec("ALTER TABLE _sluice_commits ADD COLUMN checkpoint_dir TEXT NOT NULL DEFAULT ''"));
+      }
       if (!legacy) continue;
       RETURN_IF_ERROR(exec(t.copy_legacy));
       RETURN_IF_ERROR(exec(fmt::format("DROP TABLE {}_v1", t.name)));
@@ -664,6 +703,7 @@ class SqliteTarget {
   bool has_rowid_ = false;
   bool rowid_key_ = false;  // key_is_rowid()
   CommitKey key_;  // who commits (set by prepare_transactions())
+  std::string checkpoint_dir_;  // its resolved checkpoint directory, recorded with its commits
   std::vector<std::string> scratch_;  // per column: timestamp text bound to the statement
 };
 
@@ -705,9 +745,24 @@ class SqliteSinkTarget : public BufferedRowsTarget {
 
   Status begin_transactions(const CommitKey& key) override {
     if (!target_) return internal_error("{}: sqlite sink recover() before open()", config_.context);
-    RETURN_IF_ERROR(target_->prepare_transactions(key));
+    RETURN_IF_ERROR(target_->prepare_transactions(key, checkpoint_dir_));
     set_transactional();
     return Status::ok();
+  }
+
+  void set_checkpoint_dir(const std::string& dir) override { checkpoint_dir_ = dir; }
+
+  Result<std::vector<EarlierJobCommit>> commits_from_directory(const std::string& dir) override {
+    return target_->commits_from_directory(dir);
+  }
+
+  // In one SQLite transaction, and only while this sink has no record of its own.
+  Status adopt_records(const CommitKey& earlier) override {
+    return in_transaction([&]() -> Status {
+      ASSIGN_OR_RETURN(uint64_t own, target_->committed_checkpoint());
+      if (own > 0) return Status::ok();
+      return target_->adopt_records(earlier);
+    });
   }
 
   // In one SQLite transaction: applies the transactions newer than the checkpoint recorded
@@ -892,6 +947,7 @@ class SqliteSinkTarget : public BufferedRowsTarget {
 
   SqliteSinkConfig config_;
   std::unique_ptr<SqliteTarget> target_;
+  std::string checkpoint_dir_;  // set_checkpoint_dir()
 };
 
 class SqliteSinkFactory : public SinkFactory {

@@ -53,9 +53,12 @@
 // start (kDataLoss, naming the table, the checkpoint and the way out) unless the job runs
 // with --start-over, which rolls those rows back (undo entries, below) first; an upsert
 // table ends the same after the replay and only logs it. A new job (its job id created by
-// this run) that finds other jobs' records for the same sink or table logs a warning: the
-// one case not detectable is a job whose checkpoint directory was deleted with its job_id
-// file (it comes back as a new job, and cannot be told from another loader of the table).
+// this run) that finds other jobs' records for the same sink or table logs a warning (two
+// loaders of one table are fine). Each record also names the checkpoint directory (resolved
+// path) it was made from: a record of another job id from this job's directory means the
+// directory was deleted with its job_id file, and an append table refuses to start the
+// same way (--start-over adopts that record and rolls its rows back;
+// TransactionalSinkWriter). Records of an older sluice have no directory ('').
 //
 // Older layout: a database whose _sluice_commits/_sluice_undo are keyed by `sink` (the
 // table name; an older sluice) is migrated in place: its rows get job id '' and sink id

@@ -181,6 +181,76 @@ TEST_F(SqliteCommitRecordsTest, ANewJobStartsBesideAnotherJobsRecords) {
   EXPECT_EQ(rows(), (std::vector<std::string>{"/a1|1", "/b1|1"}));
 }
 
+SinkIdentity from_dir(const char* id, const std::string& dir, bool start_over = false) {
+  SinkIdentity s = testing::test_sink_identity(id);
+  s.checkpoint_dir = dir;
+  s.start_over = start_over;
+  return s;
+}
+
+// Issue 9 point 6: the checkpoint directory deleted with its job_id: the rerun is job B, but
+// A's record names the same directory, so A's rows are B's from before: refused.
+TEST_F(SqliteCommitRecordsTest, ANewJobIdFromTheDirectoryOfAnotherIsRefused) {
+  {
+    auto a = writer();
+    ASSERT_TRUE(recover(*a, from_dir(kJobA, "/ck"), 0).is_ok());
+    commit_checkpoint(*a, 1, {{"/a1", 1}});
+  }
+  auto b = writer();
+  Status s = recover(*b, from_dir(kJobB, "/ck"), 0);
+  EXPECT_EQ(s.code(), StatusCode::kDataLoss);
+  EXPECT_NE(s.message().find("'/ck'"), std::string::npos) << s.message();
+  EXPECT_NE(s.message().find(std::string(kJobA) + " up to checkpoint 1"), std::string::npos) << s.message();
+  EXPECT_NE(s.message().find("--start-over"), std::string::npos) << s.message();
+  EXPECT_EQ(rows(), (std::vector<std::string>{"/a1|1"}));
+}
+
+// Another directory is another job (per-partition loaders): no refusal.
+TEST_F(SqliteCommitRecordsTest, ANewJobIdFromAnotherDirectoryStartsBesideIt) {
+  {
+    auto a = writer();
+    ASSERT_TRUE(recover(*a, from_dir(kJobA, "/ck-a"), 0).is_ok());
+    commit_checkpoint(*a, 1, {{"/a1", 1}});
+  }
+  auto b = writer();
+  ASSERT_TRUE(recover(*b, from_dir(kJobB, "/ck-b"), 0).is_ok());
+  commit_checkpoint(*b, 1, {{"/b1", 1}});
+  EXPECT_EQ(rows(), (std::vector<std::string>{"/a1|1", "/b1|1"}));
+}
+
+// --start-over takes the deleted directory's records over and rolls their rows back.
+TEST_F(SqliteCommitRecordsTest, StartOverRollsBackWhatTheDeletedDirectorysJobCommitted) {
+  {
+    auto a = writer();
+    ASSERT_TRUE(recover(*a, from_dir(kJobA, "/ck"), 0).is_ok());
+    commit_checkpoint(*a, 1, {{"/a1", 1}});
+    commit_checkpoint(*a, 2, {{"/a2", 2}});
+  }
+  auto b = writer();
+  Status s = recover(*b, from_dir(kJobB, "/ck", /*start_over=*/true), 0);
+  ASSERT_TRUE(s.is_ok()) << s.message();
+  EXPECT_TRUE(rows().empty());
+  EXPECT_TRUE(commits().empty());
+  commit_checkpoint(*b, 1, {{"/a1", 1}});
+  EXPECT_EQ(rows(), (std::vector<std::string>{"/a1|1"}));
+  EXPECT_EQ(query(db_, "SELECT job_id, checkpoint_dir FROM _sluice_commits"),
+            (std::vector<std::string>{std::string(kJobB) + "|/ck"}));
+}
+
+// Commit records without the checkpoint directory (an earlier sluice): the column is added,
+// empty in the older rows.
+TEST_F(SqliteCommitRecordsTest, RecordsWithoutTheCheckpointDirectoryGetTheColumn) {
+  exec(db_,
+       "CREATE TABLE _sluice_commits (job_id TEXT NOT NULL, sink_id TEXT NOT NULL, table_name TEXT NOT NULL, "
+       "checkpoint_id INTEGER NOT NULL, PRIMARY KEY (job_id, sink_id))");
+  exec(db_, "INSERT INTO _sluice_commits VALUES ('" + std::string(kJobA) + "', 'out.sink/0', 'views', 3)");
+  auto b = writer();
+  ASSERT_TRUE(recover(*b, from_dir(kJobB, "/ck"), 0).is_ok());
+  commit_checkpoint(*b, 1, {{"/b1", 1}});
+  EXPECT_EQ(query(db_, "SELECT job_id, checkpoint_dir FROM _sluice_commits ORDER BY job_id"),
+            (std::vector<std::string>{std::string(kJobA) + "|", std::string(kJobB) + "|/ck"}));
+}
+
 // The older layout keyed by table name: migrated in place, and a job resuming from a
 // checkpoint of that sluice (its state names no job) adopts its table's record.
 TEST_F(SqliteCommitRecordsTest, TheOlderLayoutIsMigratedAndAdoptedByTheResumedJob) {

@@ -203,17 +203,14 @@ class SqliteTarget {
     // rows hold NULL in it, so ON CONFLICT never fires for such a key: the row replaces its
     // key's rows explicitly (the DELETE matches with IS). Rows without a NULL key, the
     // usual case, keep the one-statement upsert.
-    for (int k : c_.key_columns) {
-      if (batch.column(static_cast<size_t>(k)).is_null(row)) {
-        if (rowid_key_) {
-          return invalid_argument(
-              "{}: sqlite table '{}': key column {} is the table's INTEGER PRIMARY KEY (its rowid), which turns a NULL "
-              "key into a new row number; declare the column BIGINT (or let sluice create the table)",
-              c_.context, c_.table, c_.schema->field(static_cast<size_t>(k)).name);
-        }
-        RETURN_IF_ERROR(run(delete_, batch, row, c_.key_columns));
-        break;
+    if (const int k = null_key_column(batch, row, c_.key_columns); k >= 0) {
+      if (rowid_key_) {
+        return invalid_argument(
+            "{}: sqlite table '{}': key column {} is the table's INTEGER PRIMARY KEY (its rowid), which turns a NULL "
+            "key into a new row number; declare the column BIGINT (or let sluice create the table)",
+            c_.context, c_.table, c_.schema->field(static_cast<size_t>(k)).name);
       }
+      RETURN_IF_ERROR(run(delete_, batch, row, c_.key_columns));
     }
     return run(insert_, batch, row, c_.all_columns);
   }

@@ -302,34 +302,5 @@ TEST_F(PostgresSinkTest, AServerRestartBetweenFlushesIsRetried) {
   EXPECT_EQ(rows(), (std::vector<std::string>{"eu|/a|1", "eu|/b|2"}));
 }
 
-// The defaults docs/sql.md declares are the ones the code uses (registry_options_test.cc
-// checks the connectors that need no server the same way).
-TEST_F(PostgresSinkTest, DeclaredDefaultsAreTheDefaultsTheCodeUses) {
-  SinkSpec spec = sink_spec("postgres", {{"dsn", dsn_}, {"primary_key", "region"}}, schema(), "per_page");
-  ASSERT_TRUE(server().exec(dsn_, "CREATE TABLE per_page (region TEXT UNIQUE, page TEXT, views BIGINT, share "
-                                  "FLOAT8, ok BOOLEAN, ts TIMESTAMPTZ)")
-                  .is_ok());
-  auto f = make_sink_factory(spec);
-  ASSERT_TRUE(f.is_ok()) << f.status().message();
-  const auto fallbacks = spec.options.fallbacks();
-  ASSERT_TRUE(fallbacks.count("create_table"));
-  EXPECT_EQ(fallbacks.at("create_table"), "false");
-  ASSERT_TRUE(fallbacks.count("password_env"));
-  EXPECT_EQ(fallbacks.at("password_env"), "");
-  bool listed = false;
-  for (const ConnectorInfo& c : registered_connectors()) {
-    if (c.name != "postgres") continue;
-    listed = true;
-    for (const OptionSpec& o : c.options) {
-      if (o.name == "create_table") {
-        EXPECT_EQ(o.default_value, "false");
-      } else if (o.name == "password_env" || o.name == "primary_key") {
-        EXPECT_EQ(o.default_value, "none");
-      }
-    }
-  }
-  EXPECT_TRUE(listed);
-}
-
 }  // namespace
 }  // namespace sluice

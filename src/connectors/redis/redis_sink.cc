@@ -271,7 +271,9 @@ Result<std::unique_ptr<SinkFactory>> make_redis_sink_factory(const SinkSpec& spe
     return invalid_argument("{}: option 'data_type' must be 'hash' or 'string', not '{}'", c.context, type);
   }
   c.hash = type == "hash";
-  ASSIGN_OR_RETURN(c.ttl, o.get_duration("ttl", 0));
+  if (o.has("ttl")) {  // none: keys do not expire
+    ASSIGN_OR_RETURN(c.ttl, o.get_duration("ttl", 0));
+  }
   if (c.ttl < 0 || (c.ttl > 0 && c.ttl < 1000)) {
     return invalid_argument("{}: option 'ttl' must be at least 1 millisecond", c.context);
   }

@@ -118,6 +118,30 @@ TEST_F(DeadLetterTest, TableNameSelectsSqliteWhateverTheExtension) {
   EXPECT_EQ(open("store", "bad_clicks")->describe(), "sqlite " + path("store") + " table bad_clicks");
 }
 
+// Issue 9 point 22, as for a SQLite sink (one check, sqlite_sink.h): a SQLite side output
+// in a URI or memory database would write nowhere, and sluice's bookkeeping tables are no
+// side output's; both refused with one line, before anything is created.
+TEST_F(DeadLetterTest, SqliteUriMemoryPathsAndReservedTablesAreRefused) {
+  for (SideOutputKind kind : {SideOutputKind::kDeadLetters, SideOutputKind::kLateData}) {
+    for (const auto& [where, table, want] : std::vector<std::tuple<std::string, std::string, std::string>>{
+             {"file:dlq.db", "", "would be opened as a SQLite URI and written nowhere"},
+             {"file:dlq.db?mode=memory", "bad", "would be opened as a SQLite URI and written nowhere"},
+             {":memory:", "bad", "would be opened as an in-memory database and written nowhere"},
+             {path("out.db"), "_sluice_commits", "sqlite table name '_sluice_commits' is reserved"},
+             {path("out.db"), "_SLUICE_undo", "sqlite table name '_SLUICE_undo' is reserved"}}) {
+      auto q = make_dead_letter_queue(where, table, kind);
+      ASSERT_FALSE(q.is_ok()) << where << " " << table;
+      EXPECT_EQ(q.status().code(), StatusCode::kInvalidArgument);
+      const std::string& m = q.status().message();
+      EXPECT_NE(m.find(want), std::string::npos) << m;
+      EXPECT_EQ(m.rfind(side_output_kind_name(kind), 0), 0u) << m;
+      EXPECT_EQ(m.find('\n'), std::string::npos) << m;
+    }
+  }
+  EXPECT_FALSE(fs::exists(path("out.db")));
+  EXPECT_TRUE(make_dead_letter_queue("./file:dlq.db", "").is_ok()) << "a file really named so";
+}
+
 TEST_F(DeadLetterTest, EmptyPathIsError) { EXPECT_FALSE(make_dead_letter_queue("", "").is_ok()); }
 
 TEST_F(DeadLetterTest, MissingDirectoryIsErrorNamingThePath) {

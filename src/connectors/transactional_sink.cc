@@ -317,6 +317,13 @@ void last_change_per_key(const RecordBatch& rows, const std::vector<int>& key_co
   std::sort(deletes.begin(), deletes.end());
 }
 
+int null_key_column(const RecordBatch& rows, size_t row, const std::vector<int>& key_columns) {
+  for (int k : key_columns) {
+    if (rows.column(static_cast<size_t>(k)).is_null(row)) return k;
+  }
+  return -1;
+}
+
 // ---- BufferedRowsTarget ----
 
 BufferedRowsTarget::BufferedRowsTarget(SchemaPtr schema, std::string context)

@@ -253,6 +253,11 @@ Status append_buffered_rows(RecordBatch& to, const RecordBatch& from, std::strin
 void last_change_per_key(const RecordBatch& rows, const std::vector<int>& key_columns, std::vector<uint32_t>& upserts,
                          std::vector<uint32_t>& deletes);
 
+// The first of `key_columns` that is NULL in row `row` of `rows`, or -1. A key with a NULL
+// part is one key (IS semantics), but a unique index that lets NULLs repeat never makes
+// ON CONFLICT fire for it, and some targets have no NULL at all (a Kafka message key).
+int null_key_column(const RecordBatch& rows, size_t row, const std::vector<int>& key_columns);
+
 // The writer side of a database target that buffers rows (SQLite, PostgreSQL): write()
 // buffers them in memory with their kinds; in plain mode each flush hands the buffer to an
 // applier thread (serial_worker.h: in order, at most two flushes queued, a failure returned

@@ -42,8 +42,23 @@ KafkaSettingList producer_defaults(const KafkaSinkConfig& c) {
 }
 
 // An append-mode topic takes inserts only (the planner routes updating results to upsert
-// sinks; this guards the writer itself).
-Status check_kinds(const KafkaSinkConfig& c, const RecordBatch& batch) {
+// sinks; this guards the writer itself). An upsert topic's message keys are its rows' keys:
+// a NULL one-column key has no key bytes, and a keyless message updates no key (a keyless
+// tombstone is invalid; a compacted topic refuses both). As Flink's upsert-kafka (a primary
+// key is NOT NULL; a NULL in it fails the job) the row is refused, before it can enter a
+// checkpoint; several key columns make a JSON object, where NULL is `null`, one key.
+Status check_rows(const KafkaSinkConfig& c, const RecordBatch& batch) {
+  if (c.upsert && c.key_columns.size() == 1) {
+    for (size_t r = 0; r < batch.num_rows; ++r) {
+      if (null_key_column(batch, r, c.key_columns) < 0 || batch.row_kind(r) == RowKind::kUpdateBefore) continue;
+      const std::string& name = c.schema->field(static_cast<size_t>(c.key_columns[0])).name;
+      return invalid_argument(
+          "{}: Kafka topic '{}' (mode 'upsert') got a row whose key column '{}' is NULL, and a message key cannot "
+          "be NULL (a keyless message updates no key); leave such rows out (WHERE {} IS NOT NULL), replace NULL "
+          "(COALESCE), or key by several columns (a JSON object key, where NULL is null)",
+          c.context, c.topic, name, name);
+    }
+  }
   if (c.upsert || batch.row_kinds.empty()) return Status::ok();
   for (RowKind k : batch.row_kinds) {
     if (k != RowKind::kInsert) {
@@ -86,7 +101,7 @@ class KafkaProducer {
   Status produce(const RecordBatch& batch) {
     const size_t n = batch.num_rows;
     if (n == 0) return Status::ok();
-    RETURN_IF_ERROR(check_kinds(config_, batch));
+    RETURN_IF_ERROR(check_rows(config_, batch));
     const RecordBatch* key_batch = &batch;
     if (config_.key_columns.size() > 1) {
       // Several key columns: the key is a JSON object of them.
@@ -144,7 +159,8 @@ class KafkaProducer {
     return make_schema(std::move(fields));
   }
 
-  // The key of row r: one column's text (NULL: no key), or several as a JSON object.
+  // The key of row r: one column's text (NULL: no key; not in upsert mode, check_rows()),
+  // or several as a JSON object.
   bool encode_key(const RecordBatch& key_batch, const RecordBatch& batch, size_t r) {
     key_.clear();
     if (config_.key_columns.empty()) return false;
@@ -270,7 +286,7 @@ class KafkaTransactionTarget : public TransactionTarget {
   Status open() override { return Status::ok(); }
   Status write(const RecordBatch& batch) override {
     if (transactional_) {
-      RETURN_IF_ERROR(check_kinds(config_, batch));
+      RETURN_IF_ERROR(check_rows(config_, batch));
       return append_buffered_rows(buffer_, batch, config_.context);
     }
     if (!producer_) {

@@ -141,6 +141,59 @@ TEST(KafkaSinkTest, UpsertModeWritesTombstonesForDeletesAndSkipsUpdateBefore) {
   EXPECT_FALSE(got[3].value.has_value());  // tombstone
 }
 
+// Issue 9 point 13: a NULL one-column key would make a keyless message (a keyless tombstone
+// for a delete), which updates no key: the row fails the job with the way out, before
+// anything is sent, in both guarantees; a NULL part of a several-column key is `null` in
+// its JSON object key, one key.
+TEST(KafkaSinkTest, AnUpsertSinkRefusesANullOneColumnKey) {
+  RecordBatch null_key(schema());
+  null_key.mutable_column(0).append_null();
+  null_key.mutable_column(1).append_int(1);
+  null_key.mutable_column(2).append_int(1'700'000'000'000'000);
+  null_key.row_kinds.push_back(RowKind::kDelete);
+  null_key.sync_num_rows();
+  for (const char* guarantee : {"at-least-once", "exactly-once"}) {
+    const std::string topic = unique_topic("upsert-null");
+    ASSERT_TRUE(kafka_mock().create_topic(topic, 1).is_ok());
+    auto w = writer({{"topic", topic}, {"mode", "upsert"}, {"primary_key", "page"}, {"guarantee", guarantee}});
+    if (std::string(guarantee) == "exactly-once") {
+      ASSERT_TRUE(w->recover(SinkIdentity{"0123456789abcdef0123456789abcdef", "out.sink/0", true, false}, 0, "")
+                      .is_ok());
+    }
+    Status s = w->write(null_key);
+    ASSERT_FALSE(s.is_ok()) << guarantee;
+    EXPECT_EQ(s.message().find('\n'), std::string::npos) << s.message();
+    EXPECT_NE(s.message().find("key column 'page' is NULL"), std::string::npos) << s.message();
+    EXPECT_NE(s.message().find("WHERE page IS NOT NULL"), std::string::npos) << s.message();
+    (void)w->close();
+    EXPECT_TRUE(read_topic(topic).empty()) << guarantee;
+  }
+}
+
+TEST(KafkaSinkTest, ANullPartOfASeveralColumnUpsertKeyIsNullInTheJsonKey) {
+  const std::string topic = unique_topic("upsert-null-part");
+  ASSERT_TRUE(kafka_mock().create_topic(topic, 1).is_ok());
+  auto w = writer({{"topic", topic}, {"mode", "upsert"}, {"primary_key", "page, n"}});
+  RecordBatch b(schema());
+  for (const char* page : {static_cast<const char*>(nullptr), ""}) {
+    if (page) {
+      b.mutable_column(0).append_string(page);
+    } else {
+      b.mutable_column(0).append_null();
+    }
+    b.mutable_column(1).append_int(1);
+    b.mutable_column(2).append_int(1'700'000'000'000'000);
+    b.row_kinds.push_back(RowKind::kDelete);
+  }
+  b.sync_num_rows();
+  ASSERT_TRUE(w->write(b).is_ok());
+  ASSERT_TRUE(w->close().is_ok());
+  auto got = read_topic(topic);
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(got[0].key.value_or("(none)"), R"({"page":null,"n":1})");
+  EXPECT_EQ(got[1].key.value_or("(none)"), R"({"page":"","n":1})");
+}
+
 TEST(KafkaSinkTest, AnAppendSinkRefusesDeletes) {
   auto w = writer({{"topic", unique_topic("append")}});
   Status s = w->write(rows({{"/a", 1, RowKind::kDelete}}));

@@ -221,6 +221,15 @@ class PgTarget {
     }
     last_change_per_key(rows, c_.key_columns, upserts, deletes);
     RETURN_IF_ERROR(ensure_staging());
+    // Keys compare with IS semantics (sink.h). Under a unique index that is NULLS DISTINCT
+    // (PostgreSQL's default) ON CONFLICT never fires for a key with a NULL part, so every
+    // update of that key added a row: such rows replace their key's rows explicitly, deleted
+    // first (IS NOT DISTINCT FROM, which also removes duplicates left by an older sluice).
+    if (nulls_distinct_) {
+      for (uint32_t r : upserts) {
+        if (null_key_column(rows, r, c_.key_columns) >= 0) deletes.push_back(r);
+      }
+    }
     if (!deletes.empty()) {
       RETURN_IF_ERROR(copy_rows("pg_temp._sluice_stage_keys", rows, &deletes, &c_.key_columns));
       std::string on;
@@ -302,21 +311,29 @@ class PgTarget {
     return out;
   }
 
-  // ON CONFLICT needs a unique index (or constraint) on exactly the key columns.
+  // ON CONFLICT needs a unique index (or constraint) on exactly the key columns; whether it
+  // is NULLS NOT DISTINCT decides how keys with a NULL part are upserted (apply()).
+  // indnullsnotdistinct is read through to_jsonb: servers before PostgreSQL 15 lack it
+  // (their unique indexes all treat NULLs as distinct).
   Status check_unique_key() {
-    ASSIGN_OR_RETURN(PgRows idx, conn_->query("SELECT string_agg(a.attname, ',' ORDER BY a.attname) FROM pg_index i "
-                                              "JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY "
-                                              "(i.indkey) WHERE i.indrelid = to_regclass($1) AND i.indisunique AND "
-                                              "i.indpred IS NULL GROUP BY i.indexrelid",
+    ASSIGN_OR_RETURN(PgRows idx, conn_->query("SELECT string_agg(a.attname, ',' ORDER BY a.attname), "
+                                              "coalesce((to_jsonb(i) ->> 'indnullsnotdistinct')::boolean, false) FROM "
+                                              "pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum "
+                                              "= ANY (i.indkey) WHERE i.indrelid = to_regclass($1) AND i.indisunique "
+                                              "AND i.indpred IS NULL GROUP BY i.indexrelid",
                                               {c_.quoted_table}));
     std::vector<std::string> want;
     for (int k : c_.key_columns) want.push_back(c_.schema->field(static_cast<size_t>(k)).name);
     std::sort(want.begin(), want.end());
     std::string joined;
     for (const auto& w : want) joined += (joined.empty() ? "" : ",") + w;
+    bool found = false;
     for (const auto& row : idx.rows) {
-      if (row[0] == joined) return Status::ok();
+      if (row[0] != joined) continue;
+      found = true;
+      if (row[1] == "t") nulls_distinct_ = false;
     }
+    if (found) return Status::ok();
     return invalid_argument(
         "{}: postgres table '{}' has no unique index or constraint on exactly ({}), which an upsert on primary_key "
         "needs (CREATE UNIQUE INDEX ... NULLS NOT DISTINCT ({}))",
@@ -404,6 +421,8 @@ class PgTarget {
   std::unique_ptr<PgConnection> conn_;
   bool direct_copy_ = false;
   bool staged_ = false;
+  // The key's unique index treats NULLs as distinct (no NULLS NOT DISTINCT index on it).
+  bool nulls_distinct_ = true;
   std::string buffer_;
 };
 

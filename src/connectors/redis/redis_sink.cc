@@ -124,13 +124,21 @@ class RedisTarget : public BufferedRowsTarget {
     return static_cast<uint64_t>(std::strtoull(std::string(reply->str, reply->len).c_str(), nullptr, 10));
   }
 
-  // The key of row `r`: the prefix, then the key columns' values joined by ':'.
+  // The key of row `r`: the prefix, then the key columns' values joined by ':'. Keys compare
+  // with IS semantics (sink.h): a NULL part is `\N`, one key of its own, not the empty
+  // string's; a text value beginning with a backslash gets one more in front, so that no
+  // value reads as a NULL (docs/redis.md).
   void row_key(std::string& out, const RecordBatch& b, size_t r) const {
     out = c_.key_prefix;
     for (size_t i = 0; i < c_.key_columns.size(); ++i) {
       if (i) out.push_back(':');
       const Column& col = b.column(static_cast<size_t>(c_.key_columns[i]));
-      if (col.is_valid(r)) append_field_text(out, col, r);
+      if (col.is_null(r)) {
+        out.append("\\N");
+        continue;
+      }
+      if (col.type() == TypeId::kString && col.string_at(r).starts_with('\\')) out.push_back('\\');
+      append_field_text(out, col, r);
     }
   }
 
@@ -263,7 +271,9 @@ Result<std::unique_ptr<SinkFactory>> make_redis_sink_factory(const SinkSpec& spe
     return invalid_argument("{}: option 'data_type' must be 'hash' or 'string', not '{}'", c.context, type);
   }
   c.hash = type == "hash";
-  ASSIGN_OR_RETURN(c.ttl, o.get_duration("ttl", 0));
+  if (o.has("ttl")) {  // none: keys do not expire
+    ASSIGN_OR_RETURN(c.ttl, o.get_duration("ttl", 0));
+  }
   if (c.ttl < 0 || (c.ttl > 0 && c.ttl < 1000)) {
     return invalid_argument("{}: option 'ttl' must be at least 1 millisecond", c.context);
   }

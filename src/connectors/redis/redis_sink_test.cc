@@ -89,12 +89,28 @@ TEST_F(RedisSinkTest, HashesHoldEachKeysLastChangeWithoutNullFields) {
         {batch({{1, "eu", 3}, {2, nullptr, 4}, {3, "us", 5}}),
          batch({{1, "eu", 3, RowKind::kUpdateBefore}, {1, "eu", 7, RowKind::kUpdateAfter},
                 {3, "us", 5, RowKind::kDelete}, {4, "eu", 1}, {4, "eu", 1, RowKind::kDelete}})});
-  EXPECT_EQ(sorted_keys("features:*"), (std::vector<std::string>{"features:1:eu", "features:2:"}));
+  EXPECT_EQ(sorted_keys("features:*"), (std::vector<std::string>{"features:1:eu", "features:2:\\N"}));
   auto h1 = cmd({"HGETALL", "features:1:eu"});
   EXPECT_EQ(h1, (std::vector<std::string>{"clicks", "7", "score", "3.5", "last_seen", "2026-01-01T00:00:07Z"}));
   // A NULL column is an absent field; the key columns are in the key, not in the hash.
-  EXPECT_EQ(cmd({"HGETALL", "features:2:"}), (std::vector<std::string>{"clicks", "4", "last_seen",
-                                                                        "2026-01-01T00:00:04Z"}));
+  EXPECT_EQ(cmd({"HGETALL", "features:2:\\N"}), (std::vector<std::string>{"clicks", "4", "last_seen",
+                                                                           "2026-01-01T00:00:04Z"}));
+}
+
+// Issue 9 point 13: a NULL key part is one key of its own, not the empty string's (nor a
+// text value that reads `\N`); its updates replace it and a delete removes it alone.
+TEST_F(RedisSinkTest, ANullKeyPartIsDistinctFromTheEmptyString) {
+  const std::map<std::string, std::string> keyed{{"primary_key", "user_id,region"}};
+  write(keyed, {batch({{1, nullptr, 3}, {1, "", 4}, {1, "\\N", 5}, {1, "\\x", 6}}),
+                batch({{1, nullptr, 3, RowKind::kUpdateBefore}, {1, nullptr, 7, RowKind::kUpdateAfter}})});
+  EXPECT_EQ(sorted_keys("features:*"),
+            (std::vector<std::string>{"features:1:", "features:1:\\N", "features:1:\\\\N", "features:1:\\\\x"}));
+  EXPECT_EQ(cmd({"HGET", "features:1:\\N", "clicks"}), (std::vector<std::string>{"7"}));
+  EXPECT_EQ(cmd({"HGET", "features:1:", "clicks"}), (std::vector<std::string>{"4"}));
+  EXPECT_EQ(cmd({"HGET", "features:1:\\\\N", "clicks"}), (std::vector<std::string>{"5"}));
+  write(keyed, {batch({{1, nullptr, 7, RowKind::kDelete}})});
+  EXPECT_EQ(sorted_keys("features:*"),
+            (std::vector<std::string>{"features:1:", "features:1:\\\\N", "features:1:\\\\x"}));
 }
 
 TEST_F(RedisSinkTest, AnUpdateReplacesTheWholeHash) {

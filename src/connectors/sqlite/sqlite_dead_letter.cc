@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "common/logging.h"
+#include "connectors/sqlite/sqlite_sink.h"
 
 namespace sluice {
 namespace {
@@ -206,9 +207,10 @@ class SqliteDeadLetterQueue final : public DeadLetterQueue {
 
 Result<std::unique_ptr<DeadLetterQueue>> make_sqlite_dead_letter_queue(const std::string& path,
                                                                        const std::string& table, SideOutputKind kind) {
+  const std::string name = table.empty() ? default_side_output_table(kind) : table;
+  RETURN_IF_ERROR(check_sqlite_destination(path, name, side_output_kind_name(kind)));
   RETURN_IF_ERROR(check_dead_letter_destination(path, kind));
-  return std::unique_ptr<DeadLetterQueue>(
-      std::make_unique<SqliteDeadLetterQueue>(path, table.empty() ? default_side_output_table(kind) : table, kind));
+  return std::unique_ptr<DeadLetterQueue>(std::make_unique<SqliteDeadLetterQueue>(path, name, kind));
 }
 
 }  // namespace sluice

@@ -203,17 +203,14 @@ class SqliteTarget {
     // rows hold NULL in it, so ON CONFLICT never fires for such a key: the row replaces its
     // key's rows explicitly (the DELETE matches with IS). Rows without a NULL key, the
     // usual case, keep the one-statement upsert.
-    for (int k : c_.key_columns) {
-      if (batch.column(static_cast<size_t>(k)).is_null(row)) {
-        if (rowid_key_) {
-          return invalid_argument(
-              "{}: sqlite table '{}': key column {} is the table's INTEGER PRIMARY KEY (its rowid), which turns a NULL "
-              "key into a new row number; declare the column BIGINT (or let sluice create the table)",
-              c_.context, c_.table, c_.schema->field(static_cast<size_t>(k)).name);
-        }
-        RETURN_IF_ERROR(run(delete_, batch, row, c_.key_columns));
-        break;
+    if (const int k = null_key_column(batch, row, c_.key_columns); k >= 0) {
+      if (rowid_key_) {
+        return invalid_argument(
+            "{}: sqlite table '{}': key column {} is the table's INTEGER PRIMARY KEY (its rowid), which turns a NULL "
+            "key into a new row number; declare the column BIGINT (or let sluice create the table)",
+            c_.context, c_.table, c_.schema->field(static_cast<size_t>(k)).name);
       }
+      RETURN_IF_ERROR(run(delete_, batch, row, c_.key_columns));
     }
     return run(insert_, batch, row, c_.all_columns);
   }
@@ -973,6 +970,21 @@ class SqliteSinkFactory : public SinkFactory {
 
 }  // namespace
 
+Status check_sqlite_destination(const std::string& path, const std::string& table, std::string_view context) {
+  if (table.size() >= 8 && iequals(std::string_view(table).substr(0, 8), "_sluice_")) {
+    return invalid_argument("{}: sqlite table name '{}' is reserved: names beginning with '_sluice_' hold sluice's "
+                            "own bookkeeping (commit records); choose another name",
+                            context, table);
+  }
+  // SQLite would take these as a URI or an in-memory database: rows would go nowhere.
+  if (path == ":memory:" || path.rfind("file:", 0) == 0) {
+    return invalid_argument("{}: sqlite path '{}' would be opened as {} and written nowhere; sluice writes plain "
+                            "database files: give a file name (for a file really named so, write './{}')",
+                            context, path, path == ":memory:" ? "an in-memory database" : "a SQLite URI", path);
+  }
+  return Status::ok();
+}
+
 void set_sqlite_undo_retention_for_testing(size_t checkpoints) {
   g_undo_retention.store(checkpoints == 0 ? kSqliteUndoRetention : checkpoints, std::memory_order_relaxed);
 }
@@ -985,18 +997,7 @@ Result<std::unique_ptr<SinkFactory>> make_sqlite_sink_factory(const SinkSpec& sp
   ASSIGN_OR_RETURN(c.path, o.require_string("path"));
   c.table = o.get_string("table", spec.table);
   if (c.table.empty()) return invalid_argument("{}: option 'table' must not be empty", c.context);
-  if (c.table.size() >= 8 && iequals(std::string_view(c.table).substr(0, 8), "_sluice_")) {
-    return invalid_argument("{}: sqlite table name '{}' is reserved: names beginning with '_sluice_' hold sluice's "
-                            "own bookkeeping (commit records); choose another name",
-                            c.context, c.table);
-  }
-  // SQLite would take these as a URI or an in-memory database: rows would go nowhere.
-  if (c.path == ":memory:" || c.path.rfind("file:", 0) == 0) {
-    return invalid_argument("{}: sqlite path '{}' would be opened as {} and written nowhere; sluice writes plain "
-                            "database files: give a file name (for a file really named so, write './{}')",
-                            c.context, c.path, c.path == ":memory:" ? "an in-memory database" : "a SQLite URI",
-                            c.path);
-  }
+  RETURN_IF_ERROR(check_sqlite_destination(c.path, c.table, c.context));
   ASSIGN_OR_RETURN(static_cast<TableKey&>(c), read_table_key(o, *c.schema, c.context));
   RETURN_IF_ERROR(o.check_all_used());
   RETURN_IF_ERROR(check_parent_directory(c.path, c.context));

@@ -101,12 +101,20 @@
 
 #include <cstddef>
 #include <memory>
+#include <string>
+#include <string_view>
 
 #include "connectors/sink.h"
 
 namespace sluice {
 
 Result<std::unique_ptr<SinkFactory>> make_sqlite_sink_factory(const SinkSpec& spec);
+
+// What every SQLite destination of sluice (a sink's table, a dead-letter or late-data
+// table) must be: `path` a plain database file (':memory:' and 'file:' URIs would write
+// nowhere) and `table` not sluice's bookkeeping ('_sluice_*'). The error starts with
+// `context`.
+Status check_sqlite_destination(const std::string& path, const std::string& table, std::string_view context);
 
 // Undo entries an append table keeps per sink: the newest checkpoints' (see Rollback above).
 inline constexpr size_t kSqliteUndoRetention = 1000;

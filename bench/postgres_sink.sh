@@ -16,7 +16,7 @@ ROWS="${2:-2000000}"
 SLUICE="$(realpath "${3:-$HERE/../build/sluice}")"
 BIN="$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)"
 WORK="$(mktemp -d /tmp/sluice-pgbench-XXXXXX)"
-PORT=$((20000 + RANDOM % 20000))
+PORT=$((20000 + RANDOM % 12000))  # below the ephemeral range (32768-60999)
 AS=""
 if [ "$(id -u)" -eq 0 ]; then chown postgres:postgres "$WORK"; AS="runuser -u postgres --"; fi
 cleanup() { $AS "$BIN/pg_ctl" -D "$WORK/data" -m immediate stop >/dev/null 2>&1 || true; rm -rf "$WORK"; }

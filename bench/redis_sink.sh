@@ -12,7 +12,7 @@ RUNS="${1:-5}"
 ROWS="${2:-1000000}"
 SLUICE="$(realpath "${3:-$HERE/../build/sluice}")"
 WORK="$(mktemp -d /tmp/sluice-redisbench-XXXXXX)"
-PORT=$((20000 + RANDOM % 20000))
+PORT=$((20000 + RANDOM % 12000))  # below the ephemeral range (32768-60999)
 cleanup() { redis-cli -p "$PORT" shutdown nosave >/dev/null 2>&1 || true; rm -rf "$WORK"; }
 trap cleanup EXIT
 redis-server --port "$PORT" --bind 127.0.0.1 --dir "$WORK" --save '' --appendonly no --daemonize yes \

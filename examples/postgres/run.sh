@@ -11,7 +11,9 @@ HERE="$(cd "$(dirname "$0")" && pwd)"
 SLUICE="$(realpath "${1:-$HERE/../../build/sluice}")"
 BIN="$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)"
 WORK="$(mktemp -d /tmp/sluice-example-XXXXXX)"
-PG_PORT=$((20000 + RANDOM % 20000))
+# Below Linux's ephemeral range (32768-60999), where other programs' outgoing connections
+# and servers bound to port 0 land: a random port there was sometimes taken.
+PG_PORT=$((20000 + RANDOM % 12000))
 REDIS_PORT=$((PG_PORT + 1))
 AS=""
 if [ "$(id -u)" -eq 0 ]; then chown postgres:postgres "$WORK"; AS="runuser -u postgres --"; fi
@@ -29,6 +31,7 @@ $AS "$BIN/pg_ctl" -D "$WORK/pg" -l "$WORK/pg.log" -w \
 redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --dir "$WORK" --save '' --appendonly no \
   --daemonize yes --pidfile "$WORK/redis.pid" --logfile "$WORK/redis.log"
 for _ in $(seq 50); do redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && break; sleep 0.1; done
+redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 || { echo "redis-server did not start:" >&2; cat "$WORK/redis.log" >&2; exit 1; }
 
 PG_DSN="postgresql://postgres@127.0.0.1:$PG_PORT/postgres"
 sed -e "s|{PG_DSN}|$PG_DSN|" -e "s|{REDIS_URL}|redis://127.0.0.1:$REDIS_PORT/0|" \

@@ -738,16 +738,24 @@ std::string quoted_identifier(std::string_view s) { return quoted(s, '"'); }
 
 std::string interval_text(Duration d) { return fmt::format("INTERVAL '{} microseconds'", d.count()); }
 
+// A step the SQL binder binds over a stream's relation (score, match_recognize): `bind`
+// makes its node over the materialized input; errors name `step`.
+std::shared_ptr<const Block> bound_by_sql(const std::shared_ptr<const Block>& block, const std::string& step,
+                                          const std::function<Result<LogicalNodePtr>(const LogicalNodePtr&)>& bind) {
+  const auto& pipeline = block->pipeline;
+  if (!block->error.is_ok()) return block;
+  auto in = materialize(*block);
+  if (!in.is_ok()) return error_block(pipeline, in.status().with_context(step));
+  auto bound = bind(in.value().node);
+  if (!bound.is_ok()) return error_block(pipeline, bound.status().with_context(step));
+  return block_of(pipeline, plain_relation(bound.value()));
+}
+
 }  // namespace
 
 // SQL's score(): the call becomes a select list `*, score(...) AS response, ...` bound by
 // sql::bind_select_list_sql over this stream's relation.
 Stream Stream::score(const Score& call) const {
-  const auto& pipeline = block_->pipeline;
-  if (!block_->error.is_ok()) return *this;
-  const std::string step = fmt::format("score({})", quoted(call.url));
-  auto in = materialize(*block_);
-  if (!in.is_ok()) return Stream(error_block(pipeline, in.status().with_context(step)));
   std::string args = "url => " + quoted(call.url);
   if (!call.body.empty()) args += ", body => " + call.body;
   if (call.timeout.count() != 0) args += ", timeout => " + interval_text(call.timeout);
@@ -763,19 +771,14 @@ Stream Stream::score(const Score& call) const {
   std::string list = "*, score(" + args + ") AS " + quoted_identifier(call.as);
   if (!call.ingest_time_as.empty()) list += ", ingest_time() AS " + quoted_identifier(call.ingest_time_as);
   if (!call.decision_time_as.empty()) list += ", decision_time() AS " + quoted_identifier(call.decision_time_as);
-  auto bound = bind_select_list_sql(list, in.value().node);
-  if (!bound.is_ok()) return Stream(error_block(pipeline, bound.status().with_context(step)));
-  return Stream(block_of(pipeline, plain_relation(bound.value())));
+  return Stream(bound_by_sql(block_, fmt::format("score({})", quoted(call.url)),
+                             [&](const LogicalNodePtr& input) { return bind_select_list_sql(list, input); }));
 }
 
 // The SQL binder's match_recognize: the specification becomes its named arguments and is
 // bound by sql::bind_match_recognize_sql over this stream's relation.
 Stream Stream::match_recognize(const MatchRecognize& spec) const {
-  const auto& pipeline = block_->pipeline;
-  if (!block_->error.is_ok()) return *this;
   const std::string step = fmt::format("match_recognize({})", quoted(spec.pattern));
-  auto in = materialize(*block_);
-  if (!in.is_ok()) return Stream(error_block(pipeline, in.status().with_context(step)));
   std::string args = "pattern => " + quoted(spec.pattern);
   if (!spec.partition_by.empty()) {
     std::string keys;
@@ -786,7 +789,9 @@ Stream Stream::match_recognize(const MatchRecognize& spec) const {
     bool identifier = !variable.empty() && !std::isdigit(static_cast<unsigned char>(variable[0]));
     for (char c : variable) identifier = identifier && (std::isalnum(static_cast<unsigned char>(c)) || c == '_');
     if (!identifier) {
-      return Stream(error_block(pipeline, invalid_argument("{}: '{}' is not a pattern variable name", step, variable)));
+      return Stream(bound_by_sql(block_, step, [&](const LogicalNodePtr&) -> Result<LogicalNodePtr> {
+        return invalid_argument("'{}' is not a pattern variable name", variable);
+      }));
     }
     args += fmt::format(",\n  define_{} => {}", variable, condition);
   }
@@ -795,9 +800,8 @@ Stream Stream::match_recognize(const MatchRecognize& spec) const {
   if (!spec.after_match.empty()) args += ", after_match => " + quoted(spec.after_match);
   if (!spec.contiguity.empty()) args += ", contiguity => " + quoted(spec.contiguity);
   if (spec.max_partial_matches != 0) args += fmt::format(", max_partial_matches => {}", spec.max_partial_matches);
-  auto bound = bind_match_recognize_sql(args, in.value().node);
-  if (!bound.is_ok()) return Stream(error_block(pipeline, bound.status().with_context(step)));
-  return Stream(block_of(pipeline, plain_relation(bound.value())));
+  return Stream(bound_by_sql(block_, step,
+                             [&](const LogicalNodePtr& input) { return bind_match_recognize_sql(args, input); }));
 }
 
 Stream Stream::over(const OverWindow& window, std::vector<AggregateCall> calls) const {

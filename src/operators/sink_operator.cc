@@ -110,24 +110,6 @@ class SinkOperator : public Operator {
     return flush_if_due();
   }
 
-  Status accept(const BatchPtr& batch) {
-    if (ctx_.tap) ctx_.tap->offer(batch);
-    if (spec_.order_column() < 0) {
-      if (batch->columns.size() == spec_.schema()->size()) return write(*batch);
-      // Drop hidden trailing columns the planner added.
-      RecordBatch visible(spec_.schema());
-      for (size_t c = 0; c < visible.columns.size(); ++c) visible.columns[c] = batch->columns[c];
-      visible.num_rows = batch->num_rows;
-      visible.row_kinds = batch->row_kinds;
-      return write(visible);
-    }
-    if (!pending_) pending_ = make_batch(batch->schema);
-    std::vector<uint32_t> all(batch->num_rows);
-    std::iota(all.begin(), all.end(), 0u);
-    pending_->append_gather(*batch, all.data(), all.size());
-    return Status::ok();
-  }
-
   Status on_watermark(Micros wm, Output&) override {
     if (pending_ && pending_->num_rows > 0) RETURN_IF_ERROR(release(wm));
     return flush_if_due();
@@ -149,6 +131,25 @@ class SinkOperator : public Operator {
   }
 
  private:
+  // Writes the batch's visible columns, or holds its rows for ordered release.
+  Status accept(const BatchPtr& batch) {
+    if (ctx_.tap) ctx_.tap->offer(batch);
+    if (spec_.order_column() < 0) {
+      if (batch->columns.size() == spec_.schema()->size()) return write(*batch);
+      // Drop hidden trailing columns the planner added.
+      RecordBatch visible(spec_.schema());
+      for (size_t c = 0; c < visible.columns.size(); ++c) visible.columns[c] = batch->columns[c];
+      visible.num_rows = batch->num_rows;
+      visible.row_kinds = batch->row_kinds;
+      return write(visible);
+    }
+    if (!pending_) pending_ = make_batch(batch->schema);
+    std::vector<uint32_t> all(batch->num_rows);
+    std::iota(all.begin(), all.end(), 0u);
+    pending_->append_gather(*batch, all.data(), all.size());
+    return Status::ok();
+  }
+
   // Rows count for the latency histograms when written (rows held for ordered release
   // carry the stamp of the batch whose watermark released them).
   Status write(const RecordBatch& batch) {

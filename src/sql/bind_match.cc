@@ -515,24 +515,17 @@ Result<Relation> Compiler::bind_match_recognize_call(const json& call, const std
 }
 
 Result<LogicalNodePtr> Compiler::bind_match_text(const LogicalNodePtr& input) {
-  ASSIGN_OR_RETURN(json tree, parse_tree(text_, [&](int at, const std::string& message) {
-                     return error_at(at, "syntax error: {}", message);
-                   }));
-  const json& stmts = list_of(tree, "stmts");
+  const char* expected = "expected the named arguments of match_recognize(...)";
+  ASSIGN_OR_RETURN(json select, embedded_select(expected));
   const json* call = nullptr;
-  if (stmts.size() == 1 && node_type(stmts[0]["stmt"]) == "SelectStmt") {
-    const json& from = list_of(node_body(stmts[0]["stmt"]), "fromClause");
-    if (from.size() == 1 && node_type(from[0]) == "RangeFunction") {
-      const json& fn = node_body(from[0])["functions"][0]["List"]["items"][0];
-      if (node_type(fn) == "FuncCall") call = &node_body(fn);
-    }
+  const json& from = list_of(select, "fromClause");
+  if (from.size() == 1 && node_type(from[0]) == "RangeFunction") {
+    const json& fn = node_body(from[0])["functions"][0]["List"]["items"][0];
+    if (node_type(fn) == "FuncCall") call = &node_body(fn);
   }
-  if (call == nullptr) return error_at(0, "expected the named arguments of match_recognize(...)");
-  Relation in;
-  in.node = input;
-  for (const Field& f : input->schema->fields()) in.columns.push_back({f.name, "", f.type});
-  ASSIGN_OR_RETURN(Relation r, bind_match_recognize(in, list_of(*call, "args"), call->value("location", -1), "",
-                                                    "the stream"));
+  if (call == nullptr) return error_at(0, "{}", expected);
+  ASSIGN_OR_RETURN(Relation r, bind_match_recognize(relation_over(input), list_of(*call, "args"),
+                                                    call->value("location", -1), "", "the stream"));
   return r.node;
 }
 

@@ -133,31 +133,37 @@ Result<Relation> Compiler::bind_projection(const json& s, const Relation& origin
   return out;
 }
 
-Result<LogicalNodePtr> Compiler::bind_select_list_text(const LogicalNodePtr& input) {
+Result<json> Compiler::embedded_select(const char* expected) {
   ASSIGN_OR_RETURN(json tree, parse_tree(text_, [&](int at, const std::string& message) {
                      return error_at(at, "syntax error: {}", message);
                    }));
   const json& stmts = list_of(tree, "stmts");
-  const json* select = nullptr;
-  if (stmts.size() == 1 && node_type(stmts[0]["stmt"]) == "SelectStmt") {
-    const json& s = node_body(stmts[0]["stmt"]);
-    const bool only_list = !s.contains("whereClause") && !s.contains("groupClause") && !s.contains("havingClause") &&
-                           !s.contains("windowClause") && !s.contains("sortClause") && !s.contains("limitCount") &&
-                           !s.contains("distinctClause") && list_of(s, "fromClause").size() == 1;
-    if (only_list && s.contains("targetList")) select = &s;
-  }
-  if (select == nullptr) return error_at(0, "expected a select list (items separated by commas)");
-  for (const auto& target : (*select)["targetList"]) {
+  if (stmts.size() != 1 || node_type(stmts[0]["stmt"]) != "SelectStmt") return error_at(0, "{}", expected);
+  return node_body(stmts[0]["stmt"]);
+}
+
+Relation Compiler::relation_over(const LogicalNodePtr& node) {
+  Relation in;
+  in.node = node;
+  for (const Field& f : node->schema->fields()) in.columns.push_back({f.name, "", f.type});
+  return in;
+}
+
+Result<LogicalNodePtr> Compiler::bind_select_list_text(const LogicalNodePtr& input) {
+  const char* expected = "expected a select list (items separated by commas)";
+  ASSIGN_OR_RETURN(json s, embedded_select(expected));
+  const bool only_list = !s.contains("whereClause") && !s.contains("groupClause") && !s.contains("havingClause") &&
+                         !s.contains("windowClause") && !s.contains("sortClause") && !s.contains("limitCount") &&
+                         !s.contains("distinctClause") && list_of(s, "fromClause").size() == 1;
+  if (!only_list || !s.contains("targetList")) return error_at(0, "{}", expected);
+  for (const auto& target : s["targetList"]) {
     const json& v = node_body(target)["val"];
     if (contains_aggregate(v)) {
       return error_at(location_of(v), "aggregates are not allowed in a select list here (use aggregate())");
     }
     if (contains_over(v)) return error_at(location_of(v), "OVER is not allowed in a select list here (use over())");
   }
-  Relation in;
-  in.node = input;
-  for (const Field& f : input->schema->fields()) in.columns.push_back({f.name, "", f.type});
-  ASSIGN_OR_RETURN(Relation r, bind_projection(*select, in));
+  ASSIGN_OR_RETURN(Relation r, bind_projection(s, relation_over(input)));
   return r.node;
 }
 

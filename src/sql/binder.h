@@ -278,6 +278,10 @@ class Compiler {
   // The text is `SELECT <select list> FROM input`: binds the list over `input` as a
   // projection (score() calls included; aggregates and OVER refused).
   Result<LogicalNodePtr> bind_select_list_text(const LogicalNodePtr& input);
+  // The C++ API's embedded SQL: the text's one SELECT statement (its SelectStmt body; else
+  // the error `expected`), and a relation over the API's node (its fields, unqualified).
+  Result<json> embedded_select(const char* expected);
+  static Relation relation_over(const LogicalNodePtr& node);
 
   // Column lookup in a relation: "name" or "qualifier.name".
   Result<int> resolve(const Relation& rel, const json& colref);

@@ -23,6 +23,8 @@
 namespace sluice {
 namespace {
 
+using testing::metric_value;
+
 const std::string kExample = std::string(SLUICE_SOURCE_DIR) + "/examples/fraud";
 
 nlohmann::json expected_cases(const std::string& dir) {
@@ -102,16 +104,6 @@ TEST(FraudExampleTest, FlagsEveryInjectedCaseAndNoCleanOneEndToEnd) {
                                        "ORDER BY user_id"),
             want_evidence)
       << r.output;
-}
-
-// The value of the first series of `metric` in a /metrics text, or nullopt.
-std::optional<double> metric_value(const std::string& text, const std::string& metric) {
-  std::istringstream in(text);
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind(metric + "{", 0) == 0) return std::stod(line.substr(line.rfind(' ') + 1));
-  }
-  return std::nullopt;
 }
 
 TEST(FraudExampleTest, WithTheScoringServiceKilledMidRunTheJobGoesOnOnTheFallback) {

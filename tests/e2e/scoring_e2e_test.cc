@@ -25,6 +25,8 @@
 namespace sluice {
 namespace {
 
+using testing::metric_value;
+
 using testing::TempDir;
 
 // The model server as a child process (so a test can kill it); killed when the object dies.
@@ -205,16 +207,6 @@ TEST(ScoringE2ETest, WithADlqTheRowsOfFailedCallsGoThereNamingTheReason) {
   r = testing::run_sluice("validate job.sql", dir.path());
   EXPECT_NE(r.exit_code, 0);
   EXPECT_NE(r.output.find("either fallback"), std::string::npos) << r.output;
-}
-
-// The value of the first series of `metric` in a /metrics text, or nullopt.
-std::optional<double> metric_value(const std::string& text, const std::string& metric) {
-  std::istringstream in(text);
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind(metric + "{", 0) == 0) return std::stod(line.substr(line.rfind(' ') + 1));
-  }
-  return std::nullopt;
 }
 
 TEST(ScoringE2ETest, WithTheServerKilledMidRunTheJobGoesOnWithTheFallbackAndTheBreakerOpens) {

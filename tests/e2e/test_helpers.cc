@@ -156,6 +156,15 @@ std::string http_exchange(int port, const std::string& req) {
   return reply;
 }
 
+std::optional<double> metric_value(const std::string& text, const std::string& metric) {
+  std::istringstream in(text);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind(metric + "{", 0) == 0) return std::stod(line.substr(line.rfind(' ') + 1));
+  }
+  return std::nullopt;
+}
+
 std::string http_body(const std::string& reply) {
   size_t at = reply.find("\r\n\r\n");
   if (at == std::string::npos) return "";

@@ -4,6 +4,7 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -59,6 +60,9 @@ std::string http_request(int port, const std::string& method, const std::string&
 std::string http_exchange(int port, const std::string& request);
 // The body of an HTTP reply ("" when there is none).
 std::string http_body(const std::string& reply);
+// The value of the first series of `metric` in a /metrics text (Prometheus exposition),
+// or nullopt when it has none.
+std::optional<double> metric_value(const std::string& text, const std::string& metric);
 // A TCP port on 127.0.0.1 that was free a moment ago.
 int free_port();
 // The port a `sluice run --http HOST:0` logging to `log_path` serves on, once it printed
